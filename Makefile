@@ -1,0 +1,144 @@
+# cairn: one non-recursive build.
+#   make                 build everything into build/
+#   make check           every test (unit + integration)
+#   make check SANITIZE=1  the same under AddressSanitizer + UBSan (in build/sanitize/)
+#   make bench           print the benchmark figures
+#   make demo            the end-to-end demo
+#   make install PREFIX=/usr/local DESTDIR=
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= cc
+
+ifeq ($(SANITIZE),1)
+BUILD     ?= build/sanitize
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT       := -O1
+else
+BUILD     ?= build
+SAN_FLAGS :=
+OPT       := -O2
+endif
+
+PKGS      := libzmq msgpack lmdb libconfig jansson libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= $(OPT) -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -MMD -MP \
+             -DCAIRN_VERSION='"$(VERSION)"' $(SAN_FLAGS) \
+             -Isdk/include -Isdk/src -Icoordinator -Icli $(PKG_CFLAGS)
+LDFLAGS   += $(SAN_FLAGS)
+LDLIBS    := $(PKG_LIBS) -lpthread
+
+OBJ       := $(BUILD)/obj
+BIN       := $(BUILD)/bin
+LIB       := $(BUILD)/lib
+TESTBIN   := $(BUILD)/tests
+
+SDK_SRC   := $(wildcard sdk/src/*.c)
+COORD_SRC := $(filter-out coordinator/main.c,$(wildcard coordinator/*.c))
+CLI_SRC   := $(filter-out cli/main.c,$(wildcard cli/*.c))
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+TOOL_SRC  := $(wildcard tests/tools/*.c)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+
+obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+LIBCAIRN_A  := $(LIB)/libcairn.a
+LIBCAIRN_SO := $(LIB)/libcairn.so
+LIBCOORD_A  := $(OBJ)/libcoordinator.a
+LIBCLI_A    := $(OBJ)/libcli.a
+
+PROGRAMS  := $(BIN)/cairn-coordinator $(BIN)/cairn
+UNITS     := $(patsubst tests/unit/%.c,$(TESTBIN)/%,$(UNIT_SRC))
+TOOLS     := $(patsubst tests/tools/%.c,$(TESTBIN)/%,$(TOOL_SRC))
+BENCHES   := $(patsubst tests/bench/%.c,$(TESTBIN)/%,$(BENCH_SRC))
+
+.PHONY: all deps check unit integration bench demo install clean
+all: $(PROGRAMS) $(LIBCAIRN_A) $(LIBCAIRN_SO) $(LIB)/pkgconfig/cairn.pc
+
+deps:
+	@packaging/install-deps.sh
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBCAIRN_A): $(call obj,$(SDK_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# Only cairn_* symbols leave the shared library: the codec and helpers are
+# internal and may change without an ABI bump.
+$(LIBCAIRN_SO): $(call obj,$(SDK_SRC)) sdk/libcairn.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libcairn.so.0 -Wl,--version-script=sdk/libcairn.map \
+	    $(LDFLAGS) -o $@ $(call obj,$(SDK_SRC)) $(LDLIBS)
+
+$(LIB)/pkgconfig/cairn.pc: sdk/cairn.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+$(LIBCOORD_A): $(call obj,$(COORD_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBCLI_A): $(call obj,$(CLI_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/cairn-coordinator: $(OBJ)/coordinator/main.o $(LIBCOORD_A) $(LIBCAIRN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/cairn: $(OBJ)/cli/main.o $(LIBCLI_A) $(LIBCAIRN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(LIBCOORD_A) $(LIBCLI_A) $(LIBCAIRN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(TESTBIN)/%: $(OBJ)/tests/tools/%.o $(LIBCOORD_A) $(LIBCAIRN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TESTBIN)/bench_%: $(OBJ)/tests/bench/bench_%.o $(LIBCOORD_A) $(LIBCAIRN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNITS) $(TOOLS)
+	@CAIRN_BUILD=$(BUILD) tests/run-tests.sh $(UNITS)
+
+unit: all $(UNITS)
+	@CAIRN_BUILD=$(BUILD) CAIRN_ONLY=unit tests/run-tests.sh $(UNITS)
+
+integration: all $(TOOLS)
+	@CAIRN_BUILD=$(BUILD) CAIRN_ONLY=integration tests/run-tests.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCHES) $(TOOLS)
+	@CAIRN_BUILD=$(BUILD) tests/bench/run-bench.sh $(BENCHES)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@CAIRN_BUILD=$(BUILD) examples/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include/cairn $(DESTDIR)$(PREFIX)/share/doc/cairn \
+	    $(DESTDIR)/etc/cairn
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIBCAIRN_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBCAIRN_SO) $(DESTDIR)$(PREFIX)/lib/libcairn.so.0
+	ln -sf libcairn.so.0 $(DESTDIR)$(PREFIX)/lib/libcairn.so
+	install -m 644 sdk/include/cairn/*.h $(DESTDIR)$(PREFIX)/include/cairn/
+	install -m 644 $(LIB)/pkgconfig/cairn.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cairn/
+	install -m 644 conf/coordinator.conf $(DESTDIR)/etc/cairn/coordinator.conf.example
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,248 @@
+/*
+ * libcairn: the C client of a cairn coordinator.
+ *
+ * A cairn_client holds one ZeroMQ DEALER connection. Every call is a
+ * synchronous request/reply: it returns once the coordinator has answered
+ * (for writes: once the change is durable) or the client's timeout has passed.
+ * A request that gets no answer is resent with the same message id every
+ * `retry` interval until the timeout, so a coordinator restart in between
+ * costs a delay, never a duplicate: the coordinator applies an id once.
+ *
+ * Thread-safety: a cairn_client may be used by one thread at a time. Use one
+ * client per thread, or serialise calls with your own lock. Results
+ * (cairn_run, lists) are plain memory owned by the caller and freed with their
+ * *_free function.
+ *
+ * Errors: every call returns CAIRN_OK or a cairn_status, and fills the
+ * cairn_error passed to it (which may be NULL) with a one-line message. A
+ * refusal by the coordinator carries the coordinator's code and message.
+ */
+#ifndef CAIRN_CLIENT_H
+#define CAIRN_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CAIRN_DEFAULT_COORDINATOR "tcp://127.0.0.1:7700"
+#define CAIRN_ID_TEXT_LEN 26 /* a run id as text: a ULID */
+
+typedef struct cairn_client cairn_client;
+
+/* ---- connection ---- */
+
+/*
+ * Connects to endpoint, or, when NULL, to $CAIRN_COORDINATOR, or to
+ * CAIRN_DEFAULT_COORDINATOR. Connecting does not wait for the peer.
+ * Returns NULL (with err filled) only on a bad endpoint or no memory.
+ */
+cairn_client *cairn_client_open(const char *endpoint, cairn_error *err);
+void cairn_client_close(cairn_client *client);
+
+/* Deadline of each call (default 5000 ms) and the resend interval (default 1000 ms). */
+void cairn_client_set_timeout(cairn_client *client, int timeout_ms);
+void cairn_client_set_retry(cairn_client *client, int retry_ms);
+
+/* Names this client in the envelope's `from` (default "sdk:USER@HOST"). */
+void cairn_client_set_from(cairn_client *client, const char *from);
+
+/* Round trip to the coordinator; version may be NULL, else gets up to cap bytes. */
+cairn_status cairn_ping(cairn_client *client, char *version, size_t cap, cairn_error *err);
+
+/* ---- values ---- */
+
+typedef struct cairn_kv {
+    const char *key;
+    const char *value;
+} cairn_kv;
+
+typedef struct cairn_metric {
+    const char *key;
+    double value;
+    int64_t step;
+    int64_t timestamp; /* unix ms; 0 when logging means "now" */
+} cairn_metric;
+
+typedef struct cairn_artifact {
+    const char *path;
+    uint64_t size;
+    char sha256[65];
+} cairn_artifact;
+
+typedef struct cairn_run {
+    char id[CAIRN_ID_TEXT_LEN + 1];
+    char *experiment;
+    uint64_t experiment_id;
+    char *name;
+    char *status;          /* RUNNING, FINISHED, FAILED, KILLED */
+    int64_t start_time;    /* unix ms */
+    int64_t end_time;      /* unix ms; 0 while running */
+    cairn_kv *params;      /* sorted by key */
+    size_t n_params;
+    cairn_metric *metrics; /* latest point per key, sorted by key */
+    size_t n_metrics;
+    cairn_kv *tags;        /* sorted by key */
+    size_t n_tags;
+    cairn_artifact *artifacts; /* sorted by path */
+    size_t n_artifacts;
+} cairn_run;
+
+typedef struct cairn_run_list {
+    cairn_run *runs;
+    size_t count;
+    char *next_page_token; /* NULL on the last page */
+} cairn_run_list;
+
+typedef struct cairn_point {
+    int64_t step;
+    double value;
+    int64_t timestamp;
+} cairn_point;
+
+typedef struct cairn_history {
+    cairn_point *points;
+    size_t count;
+    uint64_t total;       /* points in the whole history */
+    uint64_t next_offset; /* 0 on the last page */
+} cairn_history;
+
+typedef struct cairn_experiment {
+    uint64_t id;
+    char *name;
+    char *lifecycle; /* "active" or "deleted" */
+    int64_t created;
+    cairn_kv *tags;
+    size_t n_tags;
+} cairn_experiment;
+
+typedef struct cairn_experiment_list {
+    cairn_experiment *items;
+    size_t count;
+} cairn_experiment_list;
+
+typedef struct cairn_event {
+    uint64_t seq;
+    int64_t ts; /* unix ms */
+    char id[CAIRN_ID_TEXT_LEN + 1];
+    char *type;
+    char *from;
+    char *summary;
+} cairn_event;
+
+typedef struct cairn_event_list {
+    cairn_event *items;
+    size_t count;
+    uint64_t next; /* 0 when no more */
+} cairn_event_list;
+
+/* ---- runs ---- */
+
+typedef struct cairn_run_start_opts {
+    const char *experiment;  /* required; created on first use */
+    const char *name;        /* optional */
+    const cairn_kv *tags;
+    size_t n_tags;
+    int64_t start_time;      /* unix ms; 0 = now */
+    int detect_source;       /* non-zero: add cairn.user, cairn.host, cairn.git.* tags */
+} cairn_run_start_opts;
+
+/* Makes a new run id (client-side, no round trip) and writes it as text. */
+void cairn_new_run_id(char id[CAIRN_ID_TEXT_LEN + 1]);
+
+/* Starts run_id (made with cairn_new_run_id, or NULL to make one and write it back into
+ * id_out when id_out is not NULL). */
+cairn_status cairn_run_start(cairn_client *client, const char *run_id,
+                             const cairn_run_start_opts *opts,
+                             char id_out[CAIRN_ID_TEXT_LEN + 1], cairn_error *err);
+
+typedef struct cairn_log_batch {
+    const cairn_kv *params;
+    size_t n_params;
+    const cairn_metric *metrics;
+    size_t n_metrics;
+    const cairn_kv *tags;
+    size_t n_tags;
+    const char *const *delete_tags;
+    size_t n_delete_tags;
+} cairn_log_batch;
+
+/* Logs a batch in one durable request, applied whole or not at all. */
+cairn_status cairn_run_log(cairn_client *client, const char *run_id, const cairn_log_batch *batch,
+                           cairn_error *err);
+
+/* One metric point (timestamp 0 = now): a convenience over cairn_run_log. */
+cairn_status cairn_log_metric(cairn_client *client, const char *run_id, const char *key,
+                              double value, int64_t step, cairn_error *err);
+
+/* status: "FINISHED", "FAILED" or "KILLED"; end_time 0 = now. */
+cairn_status cairn_run_end(cairn_client *client, const char *run_id, const char *status,
+                           int64_t end_time, cairn_error *err);
+
+cairn_status cairn_run_get(cairn_client *client, const char *run_id, cairn_run **out,
+                           cairn_error *err);
+void cairn_run_free(cairn_run *run);
+
+typedef struct cairn_search_opts {
+    const char *experiment;       /* required */
+    const char *filter;           /* NULL: every run */
+    const char *const *order_by;  /* e.g. "metrics.auc DESC" */
+    size_t n_order_by;
+    size_t max;                   /* 0: 1000 */
+    const char *page_token;       /* NULL: first page */
+} cairn_search_opts;
+
+cairn_status cairn_run_search(cairn_client *client, const cairn_search_opts *opts,
+                              cairn_run_list **out, cairn_error *err);
+void cairn_run_list_free(cairn_run_list *list);
+
+/* One page of a metric's history, from offset, at most max points (0: 100,000). */
+cairn_status cairn_metric_history(cairn_client *client, const char *run_id, const char *key,
+                                  uint64_t offset, size_t max, cairn_history **out,
+                                  cairn_error *err);
+void cairn_history_free(cairn_history *history);
+
+/* ---- experiments and events ---- */
+
+cairn_status cairn_experiments_list(cairn_client *client, int include_deleted,
+                                    cairn_experiment_list **out, cairn_error *err);
+void cairn_experiment_list_free(cairn_experiment_list *list);
+
+/* Audit-log entries from sequence `since` (1 = the first), at most max (0: 1000). */
+cairn_status cairn_events_list(cairn_client *client, uint64_t since, size_t max,
+                               cairn_event_list **out, cairn_error *err);
+void cairn_event_list_free(cairn_event_list *list);
+
+/* ---- artifacts ---- */
+
+/* Uploads a local file in chunks as artifact_path of the run (NULL: the file's base
+ * name). Files larger than memory work. out (may be NULL) gets size and sha256. */
+cairn_status cairn_artifact_upload(cairn_client *client, const char *run_id,
+                                   const char *local_file, const char *artifact_path,
+                                   cairn_artifact *out, cairn_error *err);
+
+/* Downloads an artifact into local_file (written to a temporary name, checked
+ * against the stored sha256, then renamed into place). */
+cairn_status cairn_artifact_download(cairn_client *client, const char *run_id,
+                                     const char *artifact_path, const char *local_file,
+                                     cairn_error *err);
+
+/* ---- JSON (the CLI's --json shapes, documented in docs/cli.md) ---- */
+
+/* Each returns a malloc'd NUL-terminated JSON text (free with free()), or NULL
+ * when out of memory. NaN and infinities are written as "NaN", "Infinity",
+ * "-Infinity". */
+char *cairn_run_to_json(const cairn_run *run);
+char *cairn_run_list_to_json(const cairn_run_list *list);
+char *cairn_history_to_json(const cairn_history *history);
+char *cairn_experiment_list_to_json(const cairn_experiment_list *list);
+char *cairn_event_list_to_json(const cairn_event_list *list);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

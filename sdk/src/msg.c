@@ -1,0 +1,252 @@
+#include "msg.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "body.h"
+#include "error.h"
+#include "mp_scan.h"
+
+int64_t msg_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool msg_str_eq(msg_str s, const char *c)
+{
+    size_t n = strlen(c);
+    return s.n == n && memcmp(s.p, c, n) == 0;
+}
+
+void msg_str_copy(msg_str s, char *dst, size_t cap)
+{
+    if (cap == 0)
+        return;
+    size_t n = s.n < cap - 1 ? s.n : cap - 1;
+    if (n)
+        memcpy(dst, s.p, n);
+    dst[n] = '\0';
+}
+
+void msg_decoder_init(msg_decoder *d, size_t limit)
+{
+    msgpack_zone_init(&d->zone, 4096);
+    d->limit = limit ? limit : MSG_DEFAULT_LIMIT;
+    d->empty_body.type = MSGPACK_OBJECT_MAP;
+    d->empty_body.via.map.size = 0;
+    d->empty_body.via.map.ptr = NULL;
+}
+
+void msg_decoder_destroy(msg_decoder *d)
+{
+    msgpack_zone_destroy(&d->zone);
+}
+
+/* ---- envelope checks ---- */
+
+static bool get_ulid(const msgpack_object *o, ulid *out)
+{
+    if (!o || o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != ULID_BYTES)
+        return false;
+    memcpy(out->b, o->via.bin.ptr, ULID_BYTES);
+    return true;
+}
+
+static bool get_str(const msgpack_object *o, msg_str *out)
+{
+    return o && obj_str(o, out);
+}
+
+static bool get_int(const msgpack_object *o, int64_t *out)
+{
+    return o && obj_int(o, out);
+}
+
+static bool type_name_ok(msg_str t)
+{
+    if (t.n == 0 || t.n > 64)
+        return false;
+    for (uint32_t i = 0; i < t.n; i++) {
+        char c = t.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static cairn_status decode_reply_part(const msgpack_object *root, msg *out, cairn_error *err)
+{
+    const msgpack_object *ok = body_find(root, "ok");
+    const msgpack_object *e = body_find(root, "error");
+    if (!get_ulid(body_find(root, "re"), &out->re))
+        return error_set(err, CAIRN_BAD_MESSAGE, "reply without a 16-byte 're'");
+    if (ok && !e) {
+        if (ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean)
+            return error_set(err, CAIRN_BAD_MESSAGE, "reply field 'ok' must be true");
+        out->kind = MSG_REPLY_OK;
+        return CAIRN_OK;
+    }
+    if (!e || ok || e->type != MSGPACK_OBJECT_MAP)
+        return error_set(err, CAIRN_BAD_MESSAGE, "reply needs exactly one of 'ok' or 'error'");
+    msg_str code;
+    if (!get_str(body_find(e, "code"), &code) || !get_str(body_find(e, "message"), &out->err_message))
+        return error_set(err, CAIRN_BAD_MESSAGE, "error needs string 'code' and 'message'");
+    out->kind = MSG_REPLY_ERROR;
+    out->err_status = cairn_status_from_name(code.p, code.n);
+    return CAIRN_OK;
+}
+
+static cairn_status check_envelope(msg_decoder *d, msg *out, cairn_error *err)
+{
+    const msgpack_object *root = &d->root;
+    if (root->type != MSGPACK_OBJECT_MAP)
+        return error_set(err, CAIRN_BAD_MESSAGE, "message is not a map");
+    out->has_id = get_ulid(body_find(root, "id"), &out->id);
+    if (!out->has_id)
+        return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'id' (16-byte bin)");
+    int64_t v;
+    if (!get_int(body_find(root, "v"), &v))
+        return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'v'");
+    if (v != MSG_VERSION)
+        return error_set(err, CAIRN_UNSUPPORTED_VERSION, "envelope version %lld, this peer speaks %d",
+                         (long long)v, MSG_VERSION);
+    out->v = (uint32_t)v;
+    if (!get_str(body_find(root, "type"), &out->type) || !type_name_ok(out->type))
+        return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'type'");
+    if (!get_int(body_find(root, "ts"), &out->ts))
+        return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'ts'");
+    if (!get_str(body_find(root, "from"), &out->from) || out->from.n > 256)
+        return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'from'");
+    const msgpack_object *body = body_find(root, "body");
+    if (body && body->type != MSGPACK_OBJECT_MAP && body->type != MSGPACK_OBJECT_NIL)
+        return error_set(err, CAIRN_BAD_MESSAGE, "'body' must be a map");
+    out->body = (body && body->type == MSGPACK_OBJECT_MAP) ? body : &d->empty_body;
+    out->kind = MSG_REQUEST;
+    if (body_find(root, "re"))
+        return decode_reply_part(root, out, err);
+    return CAIRN_OK;
+}
+
+cairn_status msg_decode(msg_decoder *d, const void *buf, size_t len, msg *out, cairn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    msgpack_zone_clear(&d->zone);
+    if (len > d->limit)
+        return error_set(err, CAIRN_MESSAGE_TOO_LARGE, "message of %zu bytes exceeds the limit of %zu",
+                         len, d->limit);
+    const char *why = NULL;
+    if (!mp_scan(buf, len, &why))
+        return error_set(err, CAIRN_BAD_MESSAGE, "malformed msgpack: %s", why);
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack(buf, len, &off, &d->zone, &d->root);
+    if (r == MSGPACK_UNPACK_NOMEM_ERROR)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory decoding a message");
+    if (r != MSGPACK_UNPACK_SUCCESS)
+        return error_set(err, CAIRN_BAD_MESSAGE, "malformed msgpack");
+    return check_envelope(d, out, err);
+}
+
+/* ---- writing ---- */
+
+void msg_writer_init(msg_writer *w)
+{
+    msgpack_sbuffer_init(&w->sb);
+    msgpack_packer_init(&w->pk, &w->sb, msgpack_sbuffer_write);
+}
+
+void msg_writer_reset(msg_writer *w)
+{
+    msgpack_sbuffer_clear(&w->sb);
+}
+
+void msg_writer_destroy(msg_writer *w)
+{
+    msgpack_sbuffer_destroy(&w->sb);
+}
+
+void mp_strn(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void mp_str(msgpack_packer *pk, const char *s)
+{
+    mp_strn(pk, s ? s : "", s ? strlen(s) : 0);
+}
+
+void mp_msgstr(msgpack_packer *pk, msg_str s)
+{
+    mp_strn(pk, s.p, s.n);
+}
+
+void mp_bin(msgpack_packer *pk, const void *p, size_t n)
+{
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, p, n);
+}
+
+void mp_ulid(msgpack_packer *pk, const ulid *id)
+{
+    mp_bin(pk, id->b, ULID_BYTES);
+}
+
+static void start_envelope(msg_writer *w, uint32_t entries, const ulid *id, msg_str type,
+                           const char *from)
+{
+    msgpack_packer *pk = &w->pk;
+    msgpack_pack_map(pk, entries);
+    mp_str(pk, "v");
+    msgpack_pack_uint32(pk, MSG_VERSION);
+    mp_str(pk, "id");
+    mp_ulid(pk, id);
+    mp_str(pk, "type");
+    mp_msgstr(pk, type);
+    mp_str(pk, "ts");
+    msgpack_pack_int64(pk, msg_now_ns());
+    mp_str(pk, "from");
+    mp_str(pk, from);
+}
+
+void msg_start_request(msg_writer *w, const ulid *id, const char *type, const char *from,
+                       uint32_t body_entries)
+{
+    msg_str t = {type, (uint32_t)strlen(type)};
+    start_envelope(w, 6, id, t, from);
+    mp_str(&w->pk, "body");
+    msgpack_pack_map(&w->pk, body_entries);
+}
+
+void msg_start_reply(msg_writer *w, const ulid *re, msg_str type, const char *from,
+                     uint32_t body_entries)
+{
+    msgpack_packer *pk = &w->pk;
+    ulid id = ulid_new();
+    start_envelope(w, 8, &id, type, from);
+    mp_str(pk, "re");
+    mp_ulid(pk, re);
+    mp_str(pk, "ok");
+    msgpack_pack_true(pk);
+    mp_str(pk, "body");
+    msgpack_pack_map(pk, body_entries);
+}
+
+void msg_error_reply(msg_writer *w, const ulid *re, msg_str type, const char *from,
+                     cairn_status status, const char *message)
+{
+    static const ulid unknown; /* all zero: the request's id could not be read */
+    msgpack_packer *pk = &w->pk;
+    ulid id = ulid_new();
+    start_envelope(w, 7, &id, type, from);
+    mp_str(pk, "re");
+    mp_ulid(pk, re ? re : &unknown);
+    mp_str(pk, "error");
+    msgpack_pack_map(pk, 2);
+    mp_str(pk, "code");
+    mp_str(pk, cairn_status_name(status));
+    mp_str(pk, "message");
+    mp_str(pk, message);
+}
