@@ -189,6 +189,14 @@ void mp_bin(msgpack_packer *pk, const void *p, size_t n)
     msgpack_pack_bin_body(pk, p, n);
 }
 
+void mp_bool(msgpack_packer *pk, bool v)
+{
+    if (v)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
 void mp_ulid(msgpack_packer *pk, const ulid *id)
 {
     mp_bin(pk, id->b, ULID_BYTES);

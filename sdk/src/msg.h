@@ -108,5 +108,6 @@ void mp_strn(msgpack_packer *pk, const char *s, size_t n);
 void mp_msgstr(msgpack_packer *pk, msg_str s);
 void mp_ulid(msgpack_packer *pk, const ulid *id);
 void mp_bin(msgpack_packer *pk, const void *p, size_t n);
+void mp_bool(msgpack_packer *pk, bool v);
 
 #endif

@@ -1,0 +1,130 @@
+/*
+ * From a decoded request to its reply: the handler table, the dedup check
+ * and the audit entry that every applied write gets in the same transaction.
+ */
+#include "dispatch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+static const handler handlers[] = {
+    {"ping", false, handle_ping, NULL},
+    {"experiment.list", false, handle_experiment_list, NULL},
+    {"experiment.delete", true, handle_experiment_delete, NULL},
+    {"experiment.restore", true, handle_experiment_restore, NULL},
+    {"experiment.set_tag", true, handle_experiment_set_tag, NULL},
+    {"run.start", true, handle_run_start, NULL},
+    {"run.log", true, handle_run_log, NULL},
+    {"run.end", true, handle_run_end, NULL},
+    {"run.get", false, handle_run_get, NULL},
+    {"run.search", false, handle_run_search, NULL},
+    {"metric.history", false, handle_metric_history, NULL},
+    {"artifact.put", true, handle_artifact_put, handle_artifact_put_duplicate},
+    {"artifact.get", false, handle_artifact_get, NULL},
+    {"audit.list", false, handle_audit_list, NULL},
+};
+
+const handler *handler_find(msg_str type)
+{
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (msg_str_eq(type, handlers[i].type))
+            return &handlers[i];
+    return NULL;
+}
+
+msgpack_packer *reply_begin(request_ctx *r, uint32_t n)
+{
+    msg_start_reply(r->out, &r->m->id, r->m->type, r->from, n);
+    return &r->out->pk;
+}
+
+msgpack_packer *reply_extra(request_ctx *r)
+{
+    r->extra_count++;
+    return &r->extra.pk;
+}
+
+void *request_scratch(request_ctx *r, size_t n)
+{
+    if (n > r->scratch_cap) {
+        void *p = realloc(r->scratch, n);
+        if (!p)
+            return NULL;
+        r->scratch = p;
+        r->scratch_cap = n;
+    }
+    return r->scratch ? r->scratch : request_scratch(r, 64);
+}
+
+void dispatch_init(request_ctx *r, store *s, blobs *b, const char *from)
+{
+    memset(r, 0, sizeof *r);
+    r->store = s;
+    r->blobs = b;
+    r->from = from;
+    msg_writer_init(&r->extra);
+}
+
+void dispatch_destroy(request_ctx *r)
+{
+    msg_writer_destroy(&r->extra);
+    free(r->scratch);
+}
+
+/* The ok reply of a write: seq, duplicate, then the handler's extra fields. */
+static void reply_write(request_ctx *r, uint64_t seq, bool duplicate)
+{
+    msgpack_packer *pk = reply_begin(r, 2 + r->extra_count);
+    mp_str(pk, "seq");
+    msgpack_pack_uint64(pk, seq);
+    mp_str(pk, "duplicate");
+    mp_bool(pk, duplicate);
+    msgpack_sbuffer_write(&r->out->sb, r->extra.sb.data, r->extra.sb.size);
+}
+
+static cairn_status run_write(request_ctx *r, const handler *h, cairn_error *err)
+{
+    uint64_t seq;
+    if (store_dedup_find(r->store, r->txn, &r->m->id, &seq)) {
+        cairn_status st = h->on_duplicate ? h->on_duplicate(r, err) : CAIRN_OK;
+        if (!st)
+            reply_write(r, seq, true);
+        return st;
+    }
+    cairn_status st = h->handle(r, err);
+    if (st)
+        return st;
+    if (!r->applied) { /* e.g. an artifact chunk that is not the last */
+        reply_write(r, 0, false);
+        return CAIRN_OK;
+    }
+    audit_entry e = {r->now_ms, &r->m->id, r->m->type, r->m->from, r->summary};
+    st = store_audit_append(r->store, r->txn, &e, &seq, err);
+    if (!st)
+        st = store_dedup_record(r->store, r->txn, &r->m->id, seq, err);
+    if (!st)
+        reply_write(r, seq, false);
+    return st;
+}
+
+cairn_status dispatch(request_ctx *r, const handler *h, const msg *m, MDB_txn *txn,
+                      msg_writer *out, int64_t now_ms, cairn_error *err)
+{
+    size_t start = out->sb.size;
+    r->m = m;
+    r->txn = txn;
+    r->out = out;
+    r->now_ms = now_ms;
+    r->applied = false;
+    r->summary[0] = '\0';
+    r->extra_count = 0;
+    msg_writer_reset(&r->extra);
+    cairn_status st = h->writes ? run_write(r, h, err) : h->handle(r, err);
+    if (st) {
+        out->sb.size = start; /* drop a reply packed halfway */
+        msg_error_reply(out, &m->id, m->type, r->from, st, err->message);
+    }
+    return st;
+}

@@ -1,0 +1,140 @@
+/* artifact.put (chunked upload) and artifact.get (ranged download). */
+#include <stdio.h>
+
+#include "body.h"
+#include "error.h"
+#include "handlers.h"
+#include "validate.h"
+
+#define GET_MAX ((int64_t)4 << 20)
+
+static void pack_artifact_fields(request_ctx *r, const store_artifact *a)
+{
+    char hex[65];
+    sha256_hex(a->sha256, hex);
+    msgpack_packer *pk = reply_extra(r);
+    mp_str(pk, "size");
+    msgpack_pack_uint64(pk, a->size);
+    pk = reply_extra(r);
+    mp_str(pk, "sha256");
+    mp_strn(pk, hex, 64);
+}
+
+static cairn_status read_chunk(request_ctx *r, blob_chunk *c, ulid *upload, store_run *run,
+                               cairn_error *err)
+{
+    const msgpack_object *b = r->m->body;
+    int64_t offset;
+    c->last = false;
+    cairn_status st = read_run(r, run, err);
+    if (!st)
+        st = body_ulid(b, "upload", true, upload, err);
+    if (!st)
+        st = body_str(b, "path", true, &c->path, err);
+    if (!st)
+        st = body_int(b, "offset", true, &offset, err);
+    if (!st)
+        st = body_bin(b, "data", true, &c->data, err);
+    if (!st)
+        st = body_bool(b, "last", false, &c->last, err);
+    if (!st)
+        st = validate_artifact_path(c->path, err);
+    if (st)
+        return st;
+    if (offset < 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "'offset' must not be negative");
+    c->offset = (uint64_t)offset;
+    c->message = &r->m->id;
+    c->upload = upload;
+    c->run = &run->id;
+    return CAIRN_OK;
+}
+
+cairn_status handle_artifact_put(request_ctx *r, cairn_error *err)
+{
+    blob_chunk c;
+    ulid upload;
+    store_run run;
+    uint64_t received;
+    bool finished;
+    store_artifact a;
+    cairn_status st = read_chunk(r, &c, &upload, &run, err);
+    if (!st)
+        st = blobs_put_chunk(r->blobs, &c, r->now_ms, &received, &finished, &a, err);
+    if (st)
+        return st;
+    if (!finished) {
+        msgpack_packer *pk = reply_extra(r);
+        mp_str(pk, "received");
+        msgpack_pack_uint64(pk, received);
+        return CAIRN_OK; /* not a change yet: no audit entry, no dedup record */
+    }
+    st = store_artifact_put(r->store, r->txn, &run.id, c.path, &a, err);
+    if (st)
+        return st;
+    pack_artifact_fields(r, &a);
+    char idtext[ULID_TEXT_LEN + 1], hex[65];
+    ulid_format(&run.id, idtext);
+    sha256_hex(a.sha256, hex);
+    snprintf(r->summary, sizeof r->summary, "run=%s path=%.*s size=%llu sha256=%s", idtext,
+             (int)(c.path.n > 100 ? 100 : c.path.n), c.path.p, (unsigned long long)a.size, hex);
+    r->applied = true;
+    return CAIRN_OK;
+}
+
+cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err)
+{
+    store_run run;
+    msg_str path;
+    store_artifact a;
+    cairn_status st = read_run(r, &run, err);
+    if (!st)
+        st = body_str(r->m->body, "path", true, &path, err);
+    if (!st)
+        st = store_artifact_get(r->store, r->txn, &run.id, path, &a, err);
+    if (!st)
+        pack_artifact_fields(r, &a);
+    return st;
+}
+
+cairn_status handle_artifact_get(request_ctx *r, cairn_error *err)
+{
+    store_run run;
+    msg_str path;
+    int64_t offset = 0, max = 0;
+    store_artifact a;
+    cairn_status st = read_run(r, &run, err);
+    if (!st)
+        st = body_str(r->m->body, "path", true, &path, err);
+    if (!st)
+        st = body_int(r->m->body, "offset", false, &offset, err);
+    if (!st)
+        st = body_int(r->m->body, "max", false, &max, err);
+    if (!st)
+        st = store_artifact_get(r->store, r->txn, &run.id, path, &a, err);
+    if (st)
+        return st;
+    if (offset < 0 || max < 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "'offset' and 'max' must not be negative");
+    if (max == 0 || max > GET_MAX)
+        max = GET_MAX;
+    void *buf = request_scratch(r, (size_t)max);
+    size_t n = 0;
+    if (!buf)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "no memory for a %lld-byte range", (long long)max);
+    if ((uint64_t)offset < a.size && (st = blobs_read(r->blobs, a.sha256, (uint64_t)offset, buf,
+                                                      (size_t)max, &n, err)))
+        return st;
+    char hex[65];
+    sha256_hex(a.sha256, hex);
+    msgpack_packer *pk = reply_begin(r, 4);
+    mp_str(pk, "data");
+    mp_bin(pk, buf, n);
+    mp_str(pk, "size");
+    msgpack_pack_uint64(pk, a.size);
+    mp_str(pk, "sha256");
+    mp_strn(pk, hex, 64);
+    mp_str(pk, "eof");
+    mp_bool(pk, (uint64_t)offset + n >= a.size);
+    return CAIRN_OK;
+}

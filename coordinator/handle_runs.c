@@ -1,0 +1,322 @@
+/* run.start, run.log, run.end: the tracking writes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "body.h"
+#include "error.h"
+#include "handlers.h"
+#include "validate.h"
+
+cairn_status read_run(request_ctx *r, store_run *run, cairn_error *err)
+{
+    ulid id;
+    cairn_status st = body_ulid(r->m->body, "run", true, &id, err);
+    return st ? st : store_run_get(r->store, r->txn, &id, run, err);
+}
+
+/* Checks every key and value of a str->str map (tags, params). */
+cairn_status read_kv_map(const msgpack_object *map, const char *what, size_t value_limit,
+                         cairn_error *err)
+{
+    for (uint32_t i = 0; map && i < map->via.map.size; i++) {
+        msg_str k, v;
+        if (!obj_str(&map->via.map.ptr[i].key, &k) || !obj_str(&map->via.map.ptr[i].val, &v))
+            return error_set(err, CAIRN_BAD_MESSAGE, "%ss must map strings to strings", what);
+        cairn_status st = validate_key(what, k, err);
+        if (!st)
+            st = validate_value(what, v, value_limit, err);
+        if (st)
+            return st;
+    }
+    return CAIRN_OK;
+}
+
+static cairn_status write_kv_map(request_ctx *r, MDB_dbi dbi, const ulid *run,
+                                 const msgpack_object *map, cairn_error *err)
+{
+    for (uint32_t i = 0; map && i < map->via.map.size; i++) {
+        msg_str k, v;
+        obj_str(&map->via.map.ptr[i].key, &k);
+        obj_str(&map->via.map.ptr[i].val, &v);
+        cairn_status st = store_kv_put(r->store, r->txn, dbi, run, k, v, err);
+        if (st)
+            return st;
+    }
+    return CAIRN_OK;
+}
+
+/* ---- run.start ---- */
+
+typedef struct start_req {
+    ulid id;
+    msg_str experiment;
+    msg_str name;
+    int64_t start_time;
+    const msgpack_object *tags;
+} start_req;
+
+static cairn_status read_start(request_ctx *r, start_req *q, cairn_error *err)
+{
+    const msgpack_object *b = r->m->body;
+    q->name = (msg_str){"", 0};
+    q->start_time = r->now_ms;
+    q->tags = NULL;
+    cairn_status st = body_ulid(b, "run", true, &q->id, err);
+    if (!st)
+        st = body_str(b, "experiment", true, &q->experiment, err);
+    if (!st)
+        st = body_str(b, "name", false, &q->name, err);
+    if (!st)
+        st = body_int(b, "start_time", false, &q->start_time, err);
+    if (!st)
+        st = body_map(b, "tags", false, &q->tags, err);
+    if (!st)
+        st = validate_name("experiment", q->experiment, true, err);
+    if (!st)
+        st = validate_name("run", q->name, false, err);
+    return st ? st : read_kv_map(q->tags, "tag", LIMIT_TAG_VALUE, err);
+}
+
+cairn_status handle_run_start(request_ctx *r, cairn_error *err)
+{
+    start_req q;
+    store_run existing;
+    store_experiment e;
+    cairn_status st = read_start(r, &q, err);
+    if (st)
+        return st;
+    if (store_run_get(r->store, r->txn, &q.id, &existing, NULL) == CAIRN_OK)
+        return error_set(err, CAIRN_RESOURCE_ALREADY_EXISTS, "a run with this id already exists");
+    st = store_experiment_by_name(r->store, r->txn, q.experiment, true, r->now_ms, &e, err);
+    if (st)
+        return st;
+    if (e.deleted)
+        return error_set(err, CAIRN_INVALID_STATE, "experiment '%.*s' is deleted; restore it first",
+                         (int)e.name.n, e.name.p);
+    store_run run = {.id = q.id, .experiment_id = e.id, .start_time = q.start_time,
+                     .status = RUN_RUNNING, .name = q.name};
+    st = store_run_create(r->store, r->txn, &run, err);
+    if (!st)
+        st = write_kv_map(r, r->store->tags, &q.id, q.tags, err);
+    if (st)
+        return st;
+    msgpack_packer *pk = reply_extra(r);
+    mp_str(pk, "experiment_id");
+    msgpack_pack_uint64(pk, e.id);
+    char idtext[ULID_TEXT_LEN + 1];
+    ulid_format(&q.id, idtext);
+    snprintf(r->summary, sizeof r->summary, "run=%s experiment=%llu", idtext,
+             (unsigned long long)e.id);
+    r->applied = true;
+    return CAIRN_OK;
+}
+
+/* ---- run.log ---- */
+
+typedef struct tagged_point {
+    msg_str key;
+    uint32_t order; /* position in the request: keeps logging order within a key */
+    store_point p;
+} tagged_point;
+
+static int tagged_point_cmp(const void *a, const void *b)
+{
+    const tagged_point *x = a, *y = b;
+    uint32_t n = x->key.n < y->key.n ? x->key.n : y->key.n;
+    int c = memcmp(x->key.p, y->key.p, n);
+    if (c)
+        return c;
+    if (x->key.n != y->key.n)
+        return x->key.n < y->key.n ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static cairn_status read_point(const msgpack_object *o, int64_t now_ms, tagged_point *t,
+                               cairn_error *err)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
+        return error_set(err, CAIRN_BAD_MESSAGE, "each metric must be [key, value, step, timestamp]");
+    const msgpack_object *f = o->via.array.ptr;
+    if (!obj_str(&f[0], &t->key) || !obj_double(&f[1], &t->p.value) || !obj_int(&f[2], &t->p.step) ||
+        !obj_int(&f[3], &t->p.timestamp))
+        return error_set(err, CAIRN_BAD_MESSAGE,
+                         "each metric must be [key str, value number, step int, timestamp int]");
+    if (t->p.timestamp == 0)
+        t->p.timestamp = now_ms;
+    return validate_key("metric", t->key, err);
+}
+
+/* Decodes and checks the metrics into the scratch buffer, sorted by key. */
+static cairn_status read_metrics(request_ctx *r, const msgpack_object *arr, tagged_point **out,
+                                 size_t *n, cairn_error *err)
+{
+    *n = arr ? arr->via.array.size : 0;
+    if (*n == 0)
+        return CAIRN_OK;
+    /* Room for the decoded points, then for their values packed by key. */
+    tagged_point *t = request_scratch(r, *n * (sizeof *t + sizeof(store_point)));
+    if (!t)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "no memory for %zu metric points", *n);
+    for (size_t i = 0; i < *n; i++) {
+        cairn_status st = read_point(&arr->via.array.ptr[i], r->now_ms, &t[i], err);
+        if (st)
+            return st;
+        t[i].order = (uint32_t)i;
+    }
+    qsort(t, *n, sizeof *t, tagged_point_cmp);
+    *out = t;
+    return CAIRN_OK;
+}
+
+/* A param may be logged again only with the value it already has. */
+static cairn_status check_params_immutable(request_ctx *r, const ulid *run,
+                                           const msgpack_object *params, cairn_error *err)
+{
+    for (uint32_t i = 0; params && i < params->via.map.size; i++) {
+        msg_str k, v, old;
+        obj_str(&params->via.map.ptr[i].key, &k);
+        obj_str(&params->via.map.ptr[i].val, &v);
+        bool have = store_kv_get(r->store, r->txn, r->store->params, run, k, &old, NULL) == CAIRN_OK;
+        for (uint32_t j = 0; !have && j < i; j++) { /* the same key earlier in this request */
+            msg_str pk;
+            obj_str(&params->via.map.ptr[j].key, &pk);
+            if (pk.n == k.n && memcmp(pk.p, k.p, k.n) == 0) {
+                obj_str(&params->via.map.ptr[j].val, &old);
+                have = true;
+            }
+        }
+        if (have && (old.n != v.n || memcmp(old.p, v.p, v.n) != 0))
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                             "param '%.*s' was logged as '%.*s'; params are immutable (got '%.*s')",
+                             (int)k.n, k.p, (int)(old.n > 100 ? 100 : old.n), old.p,
+                             (int)(v.n > 100 ? 100 : v.n), v.p);
+    }
+    return CAIRN_OK;
+}
+
+static cairn_status check_delete_tags(request_ctx *r, const ulid *run, const msgpack_object *del,
+                                      cairn_error *err)
+{
+    for (uint32_t i = 0; del && i < del->via.array.size; i++) {
+        msg_str k, v;
+        if (!obj_str(&del->via.array.ptr[i], &k))
+            return error_set(err, CAIRN_BAD_MESSAGE, "delete_tags must be an array of strings");
+        cairn_status st = store_kv_get(r->store, r->txn, r->store->tags, run, k, &v, NULL);
+        if (st)
+            return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "no tag '%.*s' to delete",
+                             (int)k.n, k.p);
+    }
+    return CAIRN_OK;
+}
+
+typedef struct log_req {
+    store_run run;
+    const msgpack_object *params, *metrics, *tags, *delete_tags;
+    tagged_point *points;
+    size_t n_points;
+} log_req;
+
+static cairn_status read_log(request_ctx *r, log_req *q, cairn_error *err)
+{
+    const msgpack_object *b = r->m->body;
+    q->params = q->metrics = q->tags = q->delete_tags = NULL;
+    cairn_status st = read_run(r, &q->run, err);
+    if (!st)
+        st = body_map(b, "params", false, &q->params, err);
+    if (!st)
+        st = body_array(b, "metrics", false, &q->metrics, err);
+    if (!st)
+        st = body_map(b, "tags", false, &q->tags, err);
+    if (!st)
+        st = body_array(b, "delete_tags", false, &q->delete_tags, err);
+    if (!st)
+        st = read_kv_map(q->params, "param", LIMIT_PARAM_VALUE, err);
+    if (!st)
+        st = read_kv_map(q->tags, "tag", LIMIT_TAG_VALUE, err);
+    if (!st)
+        st = check_params_immutable(r, &q->run.id, q->params, err);
+    if (!st)
+        st = check_delete_tags(r, &q->run.id, q->delete_tags, err);
+    return st ? st : read_metrics(r, q->metrics, &q->points, &q->n_points, err);
+}
+
+static bool same_key(msg_str a, msg_str b)
+{
+    return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
+}
+
+/* After the sort the points of one key are contiguous; each key's values are
+ * copied into the dense array that follows the tagged points in scratch. */
+static cairn_status append_points(request_ctx *r, const log_req *q, cairn_error *err)
+{
+    store_point *dense = (store_point *)(q->points + q->n_points);
+    size_t i = 0;
+    while (i < q->n_points) {
+        msg_str key = q->points[i].key;
+        size_t n = 0;
+        for (; i < q->n_points && same_key(q->points[i].key, key); i++)
+            dense[n++] = q->points[i].p;
+        cairn_status st = store_metric_append(r->store, r->txn, &q->run.id, key, dense, n, err);
+        if (st)
+            return st;
+    }
+    return CAIRN_OK;
+}
+
+cairn_status handle_run_log(request_ctx *r, cairn_error *err)
+{
+    log_req q;
+    cairn_status st = read_log(r, &q, err);
+    if (st)
+        return st;
+    st = write_kv_map(r, r->store->params, &q.run.id, q.params, err);
+    if (!st)
+        st = write_kv_map(r, r->store->tags, &q.run.id, q.tags, err);
+    for (uint32_t i = 0; !st && q.delete_tags && i < q.delete_tags->via.array.size; i++) {
+        msg_str k;
+        obj_str(&q.delete_tags->via.array.ptr[i], &k);
+        st = store_kv_delete(r->store, r->txn, r->store->tags, &q.run.id, k, err);
+    }
+    if (!st)
+        st = append_points(r, &q, err);
+    if (st)
+        return st;
+    char idtext[ULID_TEXT_LEN + 1];
+    ulid_format(&q.run.id, idtext);
+    snprintf(r->summary, sizeof r->summary, "run=%s params=%u metrics=%zu tags=%u deleted_tags=%u",
+             idtext, q.params ? q.params->via.map.size : 0, q.n_points,
+             q.tags ? q.tags->via.map.size : 0,
+             q.delete_tags ? q.delete_tags->via.array.size : 0);
+    r->applied = true;
+    return CAIRN_OK;
+}
+
+/* ---- run.end ---- */
+
+cairn_status handle_run_end(request_ctx *r, cairn_error *err)
+{
+    store_run run;
+    msg_str status_name;
+    int64_t end_time = r->now_ms;
+    run_status status;
+    cairn_status st = read_run(r, &run, err);
+    if (!st)
+        st = body_str(r->m->body, "status", true, &status_name, err);
+    if (!st)
+        st = body_int(r->m->body, "end_time", false, &end_time, err);
+    if (st)
+        return st;
+    if (!run_status_parse(status_name, &status) || status == RUN_RUNNING)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "status '%.*s' is not one of FINISHED, FAILED, KILLED",
+                         (int)status_name.n, status_name.p);
+    st = store_run_set_end(r->store, r->txn, &run.id, status, end_time, err);
+    if (st)
+        return st;
+    char idtext[ULID_TEXT_LEN + 1];
+    ulid_format(&run.id, idtext);
+    snprintf(r->summary, sizeof r->summary, "run=%s status=%s", idtext, run_status_name(status));
+    r->applied = true;
+    return CAIRN_OK;
+}

@@ -1,0 +1,342 @@
+/* run.search: filter the runs of one experiment, order them, page them. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "body.h"
+#include "error.h"
+#include "filter.h"
+#include "handlers.h"
+
+#define SEARCH_DEFAULT_MAX 1000
+#define SEARCH_MAX 50000
+#define ORDER_MAX 8
+
+typedef struct sort_value {
+    bool present;
+    bool is_number;
+    double number;
+    msg_str string; /* points into the store: valid while the transaction is */
+} sort_value;
+
+typedef struct candidate {
+    ulid id;
+    int64_t start_time;
+    sort_value keys[ORDER_MAX];
+} candidate;
+
+typedef struct search {
+    request_ctx *r;
+    filter filter;
+    order_item order[ORDER_MAX];
+    size_t n_order;
+    candidate *found;
+    size_t n_found, cap_found;
+} search;
+
+/* ---- the run view filter_match reads through ---- */
+
+typedef struct view_ctx {
+    request_ctx *r;
+    const ulid *run;
+} view_ctx;
+
+static msg_str cstr(const char *s)
+{
+    return (msg_str){s, (uint32_t)strlen(s)};
+}
+
+static bool view_metric(void *ctx, const char *key, double *value)
+{
+    view_ctx *v = ctx;
+    store_latest l;
+    if (store_metric_latest(v->r->store, v->r->txn, v->run, cstr(key), &l, NULL))
+        return false;
+    *value = l.value;
+    return true;
+}
+
+static bool view_kv(view_ctx *v, MDB_dbi dbi, const char *key, const char **value, size_t *len)
+{
+    msg_str out;
+    if (store_kv_get(v->r->store, v->r->txn, dbi, v->run, cstr(key), &out, NULL))
+        return false;
+    *value = out.p;
+    *len = out.n;
+    return true;
+}
+
+static bool view_param(void *ctx, const char *key, const char **value, size_t *len)
+{
+    view_ctx *v = ctx;
+    return view_kv(v, v->r->store->params, key, value, len);
+}
+
+static bool view_tag(void *ctx, const char *key, const char **value, size_t *len)
+{
+    view_ctx *v = ctx;
+    return view_kv(v, v->r->store->tags, key, value, len);
+}
+
+/* ---- sort keys ---- */
+
+static sort_value attribute_value(const filter_run_view *view, filter_attribute a)
+{
+    sort_value s = {.present = true, .is_number = true};
+    switch (a) {
+    case ATTR_START_TIME:
+        s.number = (double)view->start_time;
+        break;
+    case ATTR_END_TIME:
+        s.present = view->has_end_time;
+        s.number = (double)view->end_time;
+        break;
+    case ATTR_RUN_NAME:
+        s = (sort_value){true, false, 0, {view->run_name, (uint32_t)view->run_name_len}};
+        break;
+    case ATTR_STATUS:
+        s = (sort_value){true, false, 0, cstr(view->status)};
+        break;
+    default: /* run_id: ties are broken by id anyway */
+        s.present = false;
+    }
+    return s;
+}
+
+static sort_value sort_value_of(const filter_run_view *view, const order_item *o)
+{
+    sort_value s = {0};
+    const char *p;
+    size_t n;
+    switch (o->entity) {
+    case FILTER_METRIC:
+        s.present = s.is_number = view->metric(view->ctx, o->key, &s.number);
+        break;
+    case FILTER_PARAM:
+    case FILTER_TAG:
+        s.present = (o->entity == FILTER_PARAM ? view->param : view->tag)(view->ctx, o->key, &p, &n);
+        s.string = (msg_str){p, (uint32_t)n};
+        break;
+    case FILTER_ATTRIBUTE:
+        s = attribute_value(view, o->attribute);
+    }
+    return s;
+}
+
+/* Missing values sort last in either direction; NaN sorts above every number. */
+static int compare_values(const sort_value *a, const sort_value *b, bool descending)
+{
+    if (!a->present || !b->present)
+        return a->present == b->present ? 0 : (a->present ? -1 : 1);
+    int c;
+    if (a->is_number) {
+        bool an = isnan(a->number), bn = isnan(b->number);
+        c = (an || bn) ? (an - bn) : (a->number > b->number) - (a->number < b->number);
+    } else {
+        uint32_t n = a->string.n < b->string.n ? a->string.n : b->string.n;
+        c = memcmp(a->string.p, b->string.p, n);
+        if (c == 0)
+            c = (a->string.n > b->string.n) - (a->string.n < b->string.n);
+    }
+    return descending ? -c : c;
+}
+
+static int compare_candidates(const void *x, const void *y, void *ctx)
+{
+    const candidate *a = x, *b = y;
+    const search *s = ctx;
+    for (size_t i = 0; i < s->n_order; i++) {
+        int c = compare_values(&a->keys[i], &b->keys[i], s->order[i].descending);
+        if (c)
+            return c;
+    }
+    if (a->start_time != b->start_time)
+        return a->start_time > b->start_time ? -1 : 1; /* newest first */
+    return memcmp(a->id.b, b->id.b, ULID_BYTES);
+}
+
+/* ---- collecting ---- */
+
+static bool keep_candidate(search *s, const filter_run_view *view, const ulid *id)
+{
+    if (s->n_found == s->cap_found) {
+        size_t cap = s->cap_found ? s->cap_found * 2 : 256;
+        candidate *c = realloc(s->found, cap * sizeof *c);
+        if (!c)
+            return false;
+        s->found = c;
+        s->cap_found = cap;
+    }
+    candidate *c = &s->found[s->n_found++];
+    c->id = *id;
+    c->start_time = view->start_time;
+    for (size_t i = 0; i < s->n_order; i++)
+        c->keys[i] = sort_value_of(view, &s->order[i]);
+    return true;
+}
+
+static cairn_status consider_run(search *s, const ulid *id, cairn_error *err)
+{
+    store_run run;
+    cairn_status st = store_run_get(s->r->store, s->r->txn, id, &run, err);
+    if (st)
+        return st;
+    char idtext[ULID_TEXT_LEN + 1];
+    ulid_format(id, idtext);
+    view_ctx vc = {s->r, id};
+    filter_run_view view = {
+        .ctx = &vc, .metric = view_metric, .param = view_param, .tag = view_tag,
+        .run_id = idtext, .run_name = run.name.p, .run_name_len = run.name.n,
+        .status = run_status_name((run_status)run.status), .start_time = run.start_time,
+        .end_time = run.end_time, .has_end_time = run.status != RUN_RUNNING,
+    };
+    if (!filter_match(&s->filter, &view))
+        return CAIRN_OK;
+    return keep_candidate(s, &view, id) ? CAIRN_OK
+                                        : error_set(err, CAIRN_OUT_OF_MEMORY, "search results");
+}
+
+static cairn_status collect(search *s, uint64_t experiment_id, cairn_error *err)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(s->r->txn, s->r->store->experiment_runs, &c);
+    if (rc)
+        return store_fail(rc, "cursor", err);
+    uint8_t prefix[8];
+    be64_put(prefix, experiment_id);
+    MDB_val k = {8, prefix}, v;
+    cairn_status st = CAIRN_OK;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (!st && rc == 0 && k.mv_size == 8 + ULID_BYTES && memcmp(k.mv_data, prefix, 8) == 0) {
+        ulid id;
+        memcpy(id.b, (const uint8_t *)k.mv_data + 8, ULID_BYTES);
+        st = consider_run(s, &id, err);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (!st && rc != 0 && rc != MDB_NOTFOUND)
+        st = store_fail(rc, "walk runs", err);
+    return st;
+}
+
+/* ---- the request ---- */
+
+static cairn_status read_order(search *s, const msgpack_object *arr, cairn_error *err)
+{
+    if (!arr)
+        return CAIRN_OK;
+    if (arr->via.array.size > ORDER_MAX)
+        return error_set(err, CAIRN_LIMIT_EXCEEDED, "order_by: at most %d items", ORDER_MAX);
+    for (uint32_t i = 0; i < arr->via.array.size; i++) {
+        msg_str item;
+        char text[512];
+        if (!obj_str(&arr->via.array.ptr[i], &item) || item.n >= sizeof text)
+            return error_set(err, CAIRN_BAD_MESSAGE, "order_by must be an array of short strings");
+        msg_str_copy(item, text, sizeof text);
+        cairn_status st = order_parse(text, &s->order[i], err);
+        if (st)
+            return st;
+        s->n_order++;
+    }
+    return CAIRN_OK;
+}
+
+static cairn_status read_page_token(msg_str token, uint64_t *offset, cairn_error *err)
+{
+    char text[24];
+    char *end;
+    *offset = 0;
+    if (token.n == 0)
+        return CAIRN_OK;
+    msg_str_copy(token, text, sizeof text);
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (token.n >= sizeof text || *end || errno || text[0] == '-')
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "invalid page_token");
+    *offset = v;
+    return CAIRN_OK;
+}
+
+typedef struct search_req {
+    msg_str experiment, filter_text, token;
+    int64_t max;
+    const msgpack_object *order_by;
+} search_req;
+
+static cairn_status read_search(request_ctx *r, search *s, search_req *q, cairn_error *err)
+{
+    const msgpack_object *b = r->m->body;
+    char ftext[4096];
+    q->filter_text = q->token = (msg_str){"", 0};
+    q->max = 0;
+    q->order_by = NULL;
+    cairn_status st = body_str(b, "experiment", true, &q->experiment, err);
+    if (!st)
+        st = body_str(b, "filter", false, &q->filter_text, err);
+    if (!st)
+        st = body_array(b, "order_by", false, &q->order_by, err);
+    if (!st)
+        st = body_int(b, "max", false, &q->max, err);
+    if (!st)
+        st = body_str(b, "page_token", false, &q->token, err);
+    if (st)
+        return st;
+    if (q->max < 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "'max' must not be negative");
+    q->max = q->max == 0 ? SEARCH_DEFAULT_MAX : q->max > SEARCH_MAX ? SEARCH_MAX : q->max;
+    if (q->filter_text.n >= sizeof ftext)
+        return error_set(err, CAIRN_LIMIT_EXCEEDED, "filter longer than %zu bytes", sizeof ftext - 1);
+    msg_str_copy(q->filter_text, ftext, sizeof ftext);
+    st = filter_parse(ftext, &s->filter, err);
+    return st ? st : read_order(s, q->order_by, err);
+}
+
+static cairn_status pack_page(search *s, uint64_t offset, size_t max, cairn_error *err)
+{
+    size_t from = offset < s->n_found ? (size_t)offset : s->n_found;
+    size_t n = s->n_found - from < max ? s->n_found - from : max;
+    bool more = from + n < s->n_found;
+    msgpack_packer *pk = reply_begin(s->r, more ? 2 : 1);
+    mp_str(pk, "runs");
+    msgpack_pack_array(pk, (uint32_t)n);
+    for (size_t i = from; i < from + n; i++) {
+        store_run run;
+        cairn_status st = store_run_get(s->r->store, s->r->txn, &s->found[i].id, &run, err);
+        if (!st)
+            st = store_pack_run(s->r->store, s->r->txn, &run, pk, err);
+        if (st)
+            return st;
+    }
+    if (more) {
+        char token[24];
+        int len = snprintf(token, sizeof token, "%zu", from + n);
+        mp_str(pk, "next_page_token");
+        mp_strn(pk, token, (size_t)len);
+    }
+    return CAIRN_OK;
+}
+
+cairn_status handle_run_search(request_ctx *r, cairn_error *err)
+{
+    search s = {.r = r};
+    search_req q;
+    store_experiment e;
+    uint64_t offset = 0;
+    cairn_status st = read_search(r, &s, &q, err);
+    if (!st)
+        st = read_page_token(q.token, &offset, err);
+    if (!st)
+        st = store_experiment_by_name(r->store, r->txn, q.experiment, false, 0, &e, err);
+    if (!st)
+        st = collect(&s, e.id, err);
+    if (!st) {
+        qsort_r(s.found, s.n_found, sizeof *s.found, compare_candidates, &s);
+        st = pack_page(&s, offset, (size_t)q.max, err);
+    }
+    filter_free(&s.filter);
+    for (size_t i = 0; i < s.n_order; i++)
+        order_item_free(&s.order[i]);
+    free(s.found);
+    return st;
+}

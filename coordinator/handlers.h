@@ -1,0 +1,73 @@
+/*
+ * Request handlers: one function per message type of docs/protocol.md.
+ *
+ * A handler reads its body from r->m, checks everything it will write
+ * *before* writing anything (so a refused request leaves no trace), then
+ * writes through r->txn. Reads pack their reply body with reply_begin();
+ * writes describe themselves in r->summary for the audit log and may add
+ * reply fields to r->extra. dispatch.c does the rest: dedup, audit, reply.
+ */
+#ifndef CAIRN_HANDLERS_H
+#define CAIRN_HANDLERS_H
+
+#include "blobs.h"
+#include "msg.h"
+#include "store.h"
+
+typedef struct request_ctx {
+    store *store;
+    blobs *blobs;
+    MDB_txn *txn;
+    const msg *m;
+    msg_writer *out;       /* where the reply goes */
+    const char *from;      /* this coordinator's name in replies */
+    int64_t now_ms;
+    bool applied;          /* a write handler sets this when it changed state */
+    char summary[256];     /* audit summary of the change */
+    msg_writer extra;      /* extra reply fields of a write (key/value pairs) */
+    uint32_t extra_count;
+    void *scratch;         /* a reusable buffer, grown with request_scratch() */
+    size_t scratch_cap;
+} request_ctx;
+
+typedef cairn_status (*handler_fn)(request_ctx *r, cairn_error *err);
+
+typedef struct handler {
+    const char *type;
+    bool writes;             /* goes through dedup and the audit log */
+    handler_fn handle;
+    handler_fn on_duplicate; /* adds reply fields when answering a resend (may be NULL) */
+} handler;
+
+const handler *handler_find(msg_str type);
+
+/* Starts an ok reply with n body fields; the handler packs them next. */
+msgpack_packer *reply_begin(request_ctx *r, uint32_t n);
+/* Packer for extra reply fields of a write; each call adds one field (key+value). */
+msgpack_packer *reply_extra(request_ctx *r);
+/* A buffer of at least n bytes, kept across requests. NULL when out of memory. */
+void *request_scratch(request_ctx *r, size_t n);
+
+/* Shared body readers. */
+cairn_status read_run(request_ctx *r, store_run *run, cairn_error *err);
+cairn_status read_kv_map(const msgpack_object *map, const char *what, size_t value_limit,
+                         cairn_error *err);
+
+/* The handlers, by file. */
+cairn_status handle_run_start(request_ctx *r, cairn_error *err);
+cairn_status handle_run_log(request_ctx *r, cairn_error *err);
+cairn_status handle_run_end(request_ctx *r, cairn_error *err);
+cairn_status handle_experiment_list(request_ctx *r, cairn_error *err);
+cairn_status handle_experiment_delete(request_ctx *r, cairn_error *err);
+cairn_status handle_experiment_restore(request_ctx *r, cairn_error *err);
+cairn_status handle_experiment_set_tag(request_ctx *r, cairn_error *err);
+cairn_status handle_ping(request_ctx *r, cairn_error *err);
+cairn_status handle_run_get(request_ctx *r, cairn_error *err);
+cairn_status handle_metric_history(request_ctx *r, cairn_error *err);
+cairn_status handle_audit_list(request_ctx *r, cairn_error *err);
+cairn_status handle_run_search(request_ctx *r, cairn_error *err);
+cairn_status handle_artifact_put(request_ctx *r, cairn_error *err);
+cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err);
+cairn_status handle_artifact_get(request_ctx *r, cairn_error *err);
+
+#endif

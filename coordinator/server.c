@@ -1,0 +1,413 @@
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "kvlog.h"
+
+#define GROUP_MAX_BYTES ((size_t)64 << 20)
+#define EXPIRE_EVERY_MS 60000
+#define PRUNE_EVERY_MS 3600000
+#define PRUNE_PER_PASS 10000
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- setup ---- */
+
+/* SIGTERM and SIGINT arrive on a descriptor that zmq_poll watches, so a
+ * signal can never slip in between a flag check and the poll. */
+static int open_signal_fd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static cairn_status open_socket(server *s, cairn_error *err)
+{
+    s->zmq = zmq_ctx_new();
+    s->router = s->zmq ? zmq_socket(s->zmq, ZMQ_ROUTER) : NULL;
+    if (!s->router)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq socket: %s", zmq_strerror(errno));
+    int one = 1, zero = 0, hwm = 100000;
+    /* Frames far beyond the limit are cut off by ZeroMQ before they are read;
+     * those up to twice the limit are read and answered MESSAGE_TOO_LARGE. */
+    int64_t max_msg = (int64_t)s->cfg.max_message_bytes * 2;
+    zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(s->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+    if (zmq_bind(s->router, s->cfg.listen) != 0)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "bind %s: %s", s->cfg.listen,
+                         zmq_strerror(errno));
+    size_t len = sizeof s->endpoint;
+    zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, s->endpoint, &len);
+    return CAIRN_OK;
+}
+
+cairn_status server_open(server *s, const coord_config *cfg, cairn_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    s->signal_fd = -1;
+    msg_decoder_init(&s->decoder, cfg->max_message_bytes);
+    msg_writer_init(&s->replies);
+    s->group = calloc((size_t)cfg->max_batch, sizeof *s->group);
+    if (!s->group)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "request group of %d", cfg->max_batch);
+    cairn_status st = store_open(&s->store, cfg->data_dir, cfg->map_size, err);
+    if (!st)
+        st = blobs_open(&s->blobs, cfg->data_dir, err);
+    if (st)
+        return st;
+    dispatch_init(&s->rctx, &s->store, &s->blobs, "coordinator");
+    s->signal_fd = open_signal_fd();
+    if (s->signal_fd < 0)
+        return error_set(err, CAIRN_INTERNAL_ERROR, "signalfd: %s", strerror(errno));
+    return open_socket(s, err);
+}
+
+void server_close(server *s)
+{
+    if (s->router)
+        zmq_close(s->router);
+    if (s->zmq)
+        zmq_ctx_term(s->zmq);
+    if (s->signal_fd >= 0)
+        close(s->signal_fd);
+    dispatch_destroy(&s->rctx);
+    blobs_close(&s->blobs);
+    store_close(&s->store);
+    msg_decoder_destroy(&s->decoder);
+    msg_writer_destroy(&s->replies);
+    free(s->group);
+    s->group = NULL;
+}
+
+/* ---- receiving a group ---- */
+
+static void pending_release(pending *p)
+{
+    for (int i = 0; i < p->n_frames; i++)
+        zmq_msg_close(&p->frames[i]);
+    p->n_frames = 0;
+}
+
+/* Reads one multipart message without waiting. Returns 1 when one was read,
+ * 0 when none was queued, -1 when it was dropped (too many frames). */
+static int receive_one(server *s, pending *p)
+{
+    p->n_frames = 0;
+    int more = 1;
+    bool overflow = false;
+    while (more) {
+        zmq_msg_t *f = &p->frames[p->n_frames < SERVER_MAX_FRAMES ? p->n_frames : SERVER_MAX_FRAMES - 1];
+        if (p->n_frames == SERVER_MAX_FRAMES) {
+            zmq_msg_close(f); /* keep reading into the last slot: the message is dropped */
+            overflow = true;
+        } else {
+            p->n_frames++;
+        }
+        zmq_msg_init(f);
+        if (zmq_msg_recv(f, s->router, p->n_frames == 1 && !overflow ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close(f);
+            p->n_frames--;
+            return 0;
+        }
+        more = zmq_msg_more(f);
+    }
+    if (overflow || p->n_frames < 2) {
+        pending_release(p);
+        s->stats.rejected++;
+        return -1;
+    }
+    return 1;
+}
+
+/* ---- handling a group ---- */
+
+typedef struct group_txn {
+    MDB_txn *txn;
+    bool writable;
+    uint64_t saved_audit_seq, saved_experiment_id; /* restored when the txn aborts */
+} group_txn;
+
+static cairn_status txn_for(server *s, group_txn *g, bool write, cairn_error *err)
+{
+    if (g->txn && (g->writable || !write))
+        return CAIRN_OK;
+    if (g->txn)
+        mdb_txn_abort(g->txn); /* a read-only view: its replies are already packed */
+    g->txn = NULL;
+    int rc = mdb_txn_begin(s->store.env, NULL, write ? 0 : MDB_RDONLY, &g->txn);
+    if (rc)
+        return store_fail(rc, "begin transaction", err);
+    g->writable = write;
+    g->saved_audit_seq = s->store.next_audit_seq;
+    g->saved_experiment_id = s->store.next_experiment_id;
+    return CAIRN_OK;
+}
+
+static void txn_abort(server *s, group_txn *g)
+{
+    if (!g->txn)
+        return;
+    mdb_txn_abort(g->txn);
+    if (g->writable) {
+        s->store.next_audit_seq = g->saved_audit_seq;
+        s->store.next_experiment_id = g->saved_experiment_id;
+    }
+    g->txn = NULL;
+}
+
+/* Replaces the replies of every request handled in the write transaction with
+ * an error: nothing of theirs was committed. */
+static void fail_write_replies(server *s, int n, const char *why)
+{
+    msg_writer *w = &s->replies;
+    for (int i = 0; i < n; i++) {
+        pending *p = &s->group[i];
+        if (!p->in_write_txn)
+            continue;
+        p->reply_off = w->sb.size;
+        msg_str type = {p->type, (uint32_t)strlen(p->type)};
+        msg_error_reply(w, p->has_id ? &p->id : NULL, type, "coordinator", CAIRN_STORAGE_ERROR, why);
+        p->reply_len = w->sb.size - p->reply_off;
+        p->in_write_txn = false;
+        s->stats.rejected++;
+    }
+}
+
+static bool fatal_status(cairn_status st)
+{
+    return st == CAIRN_STORAGE_ERROR || st == CAIRN_OUT_OF_MEMORY || st == CAIRN_INTERNAL_ERROR;
+}
+
+static void log_rejection(const pending *p, const cairn_error *err)
+{
+    char q[600];
+    kvlog(KVLOG_DEBUG, "rejected", "type=%s code=%s message=%s", p->type[0] ? p->type : "-",
+          cairn_status_name(err->status), kvlog_quote(q, sizeof q, err->message));
+}
+
+static void handle_one(server *s, group_txn *g, int index, int64_t now)
+{
+    pending *p = &s->group[index];
+    zmq_msg_t *payload = &p->frames[p->n_frames - 1];
+    cairn_error err = {0};
+    msg m;
+    msg_writer *w = &s->replies;
+    p->reply_off = w->sb.size;
+    p->in_write_txn = false;
+    cairn_status st = msg_decode(&s->decoder, zmq_msg_data(payload), zmq_msg_size(payload), &m, &err);
+    p->has_id = m.has_id;
+    p->id = m.id;
+    msg_str_copy(st ? (msg_str){"error", 5} : m.type, p->type, sizeof p->type);
+    const handler *h = st ? NULL : handler_find(m.type);
+    if (!st && !h)
+        st = error_set(&err, CAIRN_UNKNOWN_TYPE, "unknown message type '%s'", p->type);
+    if (!st && m.kind != MSG_REQUEST)
+        st = error_set(&err, CAIRN_BAD_MESSAGE, "a reply sent to the coordinator");
+    if (!st)
+        st = txn_for(s, g, h->writes, &err);
+    if (st) {
+        msg_error_reply(w, p->has_id ? &p->id : NULL, (msg_str){p->type, (uint32_t)strlen(p->type)},
+                        "coordinator", st, err.message);
+    } else {
+        p->in_write_txn = g->writable;
+        st = dispatch(&s->rctx, h, &m, g->txn, w, now, &err);
+    }
+    p->reply_len = w->sb.size - p->reply_off;
+    if (st) {
+        s->stats.rejected++;
+        log_rejection(p, &err);
+    }
+    if (fatal_status(st) && g->txn && g->writable) {
+        /* The transaction may hold half of this request: nothing of it may commit. */
+        txn_abort(s, g);
+        fail_write_replies(s, index + 1, err.message);
+    }
+}
+
+static void commit_group(server *s, group_txn *g, int n)
+{
+    if (!g->txn)
+        return;
+    if (!g->writable) {
+        mdb_txn_abort(g->txn);
+        g->txn = NULL;
+        return;
+    }
+    int rc = mdb_txn_commit(g->txn);
+    g->txn = NULL;
+    if (rc == 0) {
+        s->stats.commits++;
+        return;
+    }
+    s->stats.failed_commits++;
+    s->store.next_audit_seq = g->saved_audit_seq;
+    s->store.next_experiment_id = g->saved_experiment_id;
+    char why[200];
+    snprintf(why, sizeof why, "commit failed: %s", mdb_strerror(rc));
+    kvlog(KVLOG_ERROR, "commit_failed", "error=%s", kvlog_quote((char[240]){0}, 240, why));
+    fail_write_replies(s, n, why);
+}
+
+static void send_replies(server *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        pending *p = &s->group[i];
+        bool ok = true;
+        for (int f = 0; f < p->n_frames - 1 && ok; f++)
+            ok = zmq_msg_send(&p->frames[f], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;
+        if (ok)
+            ok = zmq_send(s->router, s->replies.sb.data + p->reply_off, p->reply_len, ZMQ_DONTWAIT) >= 0;
+        /* A peer that left or stopped reading loses this reply; a resend of the
+         * same id is answered from the dedup record. */
+        if (!ok)
+            s->stats.reply_drops++;
+        pending_release(p);
+    }
+}
+
+static void count_writes(server *s, uint64_t audit_before)
+{
+    s->stats.writes += s->store.next_audit_seq - audit_before;
+}
+
+static void serve_group(server *s)
+{
+    int n = 0;
+    size_t bytes = 0;
+    while (n < s->cfg.max_batch && bytes < GROUP_MAX_BYTES) {
+        int r = receive_one(s, &s->group[n]);
+        if (r == 0)
+            break;
+        if (r > 0)
+            bytes += zmq_msg_size(&s->group[n].frames[s->group[n].n_frames - 1]), n++;
+    }
+    if (n == 0)
+        return;
+    msg_writer_reset(&s->replies);
+    group_txn g = {0};
+    uint64_t audit_before = s->store.next_audit_seq;
+    int64_t now = now_ms();
+    for (int i = 0; i < n; i++)
+        handle_one(s, &g, i, now);
+    commit_group(s, &g, n);
+    count_writes(s, audit_before);
+    s->stats.requests += (uint64_t)n;
+    if ((uint64_t)n > s->stats.max_group)
+        s->stats.max_group = (uint64_t)n;
+    send_replies(s, n);
+}
+
+/* ---- timers ---- */
+
+static void log_stats(server *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(s->store.env, &info);
+    mdb_env_stat(s->store.env, &st);
+    server_stats *t = &s->stats;
+    kvlog(KVLOG_INFO, "stats",
+          "requests=%llu writes=%llu duplicates=%llu rejected=%llu commits=%llu "
+          "failed_commits=%llu reply_drops=%llu max_group=%llu store_bytes=%llu",
+          (unsigned long long)t->requests, (unsigned long long)t->writes,
+          (unsigned long long)t->duplicates, (unsigned long long)t->rejected,
+          (unsigned long long)t->commits, (unsigned long long)t->failed_commits,
+          (unsigned long long)t->reply_drops, (unsigned long long)t->max_group,
+          (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize);
+}
+
+static void prune_dedup(server *s, int64_t now)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->store.env, NULL, 0, &txn) != 0)
+        return;
+    uint64_t cutoff = (uint64_t)(now - (int64_t)s->cfg.dedup_days * 86400000);
+    size_t n = store_dedup_prune(&s->store, txn, cutoff, PRUNE_PER_PASS);
+    if (mdb_txn_commit(txn) == 0 && n > 0)
+        kvlog(KVLOG_INFO, "dedup_pruned", "records=%zu", n);
+    /* A full pass means more may be due: come back soon rather than in an hour. */
+    s->next_prune_ms = now + (n == PRUNE_PER_PASS ? 1000 : PRUNE_EVERY_MS);
+}
+
+static void run_timers(server *s, int64_t now)
+{
+    if (now >= s->next_stats_ms) {
+        log_stats(s);
+        s->next_stats_ms = now + (int64_t)s->cfg.stats_interval_s * 1000;
+    }
+    if (now >= s->next_expire_ms) {
+        int n = blobs_expire(&s->blobs, now, (int64_t)s->cfg.upload_idle_s * 1000);
+        if (n)
+            kvlog(KVLOG_INFO, "uploads_expired", "count=%d", n);
+        s->next_expire_ms = now + EXPIRE_EVERY_MS;
+    }
+    if (now >= s->next_prune_ms)
+        prune_dedup(s, now);
+}
+
+static long next_timer_in(const server *s, int64_t now)
+{
+    int64_t next = s->next_stats_ms;
+    if (s->next_expire_ms < next)
+        next = s->next_expire_ms;
+    if (s->next_prune_ms < next)
+        next = s->next_prune_ms;
+    return next > now ? (long)(next - now) : 0;
+}
+
+static bool signalled(server *s)
+{
+    struct signalfd_siginfo si;
+    if (read(s->signal_fd, &si, sizeof si) != (ssize_t)sizeof si)
+        return false;
+    kvlog(KVLOG_INFO, "stopping", "signal=%s", si.ssi_signo == SIGTERM ? "TERM" : "INT");
+    return true;
+}
+
+cairn_status server_run(server *s, cairn_error *err)
+{
+    int64_t now = now_ms();
+    s->next_stats_ms = now + (int64_t)s->cfg.stats_interval_s * 1000;
+    s->next_expire_ms = now + EXPIRE_EVERY_MS;
+    s->next_prune_ms = now; /* prune once at start */
+    kvlog(KVLOG_INFO, "listening", "endpoint=%s data_dir=%s version=%s", s->endpoint,
+          s->cfg.data_dir, CAIRN_VERSION);
+    zmq_pollitem_t items[2] = {
+        {s->router, 0, ZMQ_POLLIN, 0},
+        {NULL, s->signal_fd, ZMQ_POLLIN, 0},
+    };
+    for (;;) {
+        now = now_ms();
+        run_timers(s, now);
+        int rc = zmq_poll(items, 2, next_timer_in(s, now_ms()));
+        if (rc < 0 && errno != EINTR)
+            return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_poll: %s", zmq_strerror(errno));
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN) && signalled(s))
+            break;
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+            serve_group(s);
+    }
+    log_stats(s);
+    return CAIRN_OK;
+}

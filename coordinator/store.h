@@ -1,0 +1,213 @@
+/*
+ * The coordinator's store: one LMDB environment, one named database per entity.
+ *
+ * Keys are big-endian and composed so that the queries are ordered cursor walks:
+ * a run's params, tags, metrics and artifacts share the run id as prefix, and
+ * a metric's history is one walk over its chunks. Writes happen only inside a
+ * write transaction that the server opens per group of requests; this layer
+ * never commits on its own (except at open and in maintenance passes).
+ */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/status.h"
+#include "msg.h"
+#include "ulid.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+/* Limits, as MLflow's. */
+#define LIMIT_KEY 250
+#define LIMIT_PARAM_VALUE 6000
+#define LIMIT_TAG_VALUE 8000
+#define LIMIT_NAME 250
+#define LIMIT_ARTIFACT_PATH 1000
+
+/* One metric point as stored: 24 bytes. */
+typedef struct store_point {
+    double value;
+    int64_t step;
+    int64_t timestamp;
+} store_point;
+
+/* A full chunk is exactly one LMDB overflow page (4096 - 16 header bytes), so
+ * history costs 24 bytes a point plus a small leaf node per 170 points,
+ * whatever order runs and keys are written in. */
+#define POINTS_PER_CHUNK 170
+
+typedef struct store_latest {
+    double value;
+    int64_t step;
+    int64_t timestamp;
+    uint64_t count; /* points in the whole history */
+} store_latest;
+
+typedef enum run_status {
+    RUN_RUNNING = 0,
+    RUN_FINISHED,
+    RUN_FAILED,
+    RUN_KILLED,
+} run_status;
+
+typedef struct store_run {
+    ulid id;
+    uint64_t experiment_id;
+    int64_t start_time;
+    int64_t end_time; /* 0 while running */
+    uint8_t status;
+    msg_str name;     /* points into the LMDB page: valid until the txn ends */
+} store_run;
+
+typedef struct store_experiment {
+    uint64_t id;
+    int64_t created;
+    bool deleted;
+    msg_str name;
+} store_experiment;
+
+typedef struct store {
+    MDB_env *env;
+    MDB_dbi meta;
+    MDB_dbi experiments;     /* u64 id -> experiment record */
+    MDB_dbi experiment_names;/* name -> u64 id */
+    MDB_dbi experiment_tags; /* u64 id + key -> value */
+    MDB_dbi runs;            /* run id -> run record */
+    MDB_dbi experiment_runs; /* u64 experiment id + run id -> (empty) */
+    MDB_dbi params;          /* run id + key -> value */
+    MDB_dbi tags;            /* run id + key -> value */
+    MDB_dbi metric_latest;   /* run id + key -> store_latest */
+    MDB_dbi metric_tail;     /* run id + key -> the points after the last full chunk */
+    MDB_dbi metric_chunks;   /* run id + key + NUL + u32 chunk -> POINTS_PER_CHUNK points */
+    MDB_dbi artifacts;       /* run id + path -> u64 size + sha256 (32 bytes) */
+    MDB_dbi audit;           /* u64 seq -> msgpack [ts_ms, id, type, from, summary] */
+    MDB_dbi dedup;           /* message id -> u64 audit seq */
+    uint64_t next_audit_seq;
+    uint64_t next_experiment_id;
+} store;
+
+/* Opens (creating when needed) the environment in dir with the given map size. */
+cairn_status store_open(store *s, const char *dir, size_t map_size, cairn_error *err);
+void store_close(store *s);
+
+/* An LMDB failure as a cairn status: MDB_MAP_FULL and I/O errors are STORAGE_ERROR. */
+cairn_status store_fail(int rc, const char *what, cairn_error *err);
+
+/* ---- big-endian key parts ---- */
+void be64_put(uint8_t *p, uint64_t v);
+uint64_t be64_get(const uint8_t *p);
+void be32_put(uint8_t *p, uint32_t v);
+uint32_t be32_get(const uint8_t *p);
+
+/* A key buffer: run id or u64 prefix, then a string, then optional suffix. */
+typedef struct store_key {
+    uint8_t b[16 + LIMIT_ARTIFACT_PATH + 8];
+    size_t n;
+} store_key;
+
+void key_run(store_key *k, const ulid *run);
+void key_run_str(store_key *k, const ulid *run, const char *s, size_t n);
+void key_u64(store_key *k, uint64_t v);
+void key_u64_str(store_key *k, uint64_t v, const char *s, size_t n);
+static inline MDB_val key_val(const store_key *k)
+{
+    MDB_val v = {k->n, (void *)k->b};
+    return v;
+}
+
+/* ---- experiments (store_experiments.c) ---- */
+/* Finds the experiment named name, creating it when create is true. */
+cairn_status store_experiment_by_name(store *s, MDB_txn *txn, msg_str name, bool create,
+                                      int64_t now_ms, store_experiment *out, cairn_error *err);
+cairn_status store_experiment_get(store *s, MDB_txn *txn, uint64_t id, store_experiment *out,
+                                  cairn_error *err);
+cairn_status store_experiment_set_deleted(store *s, MDB_txn *txn, uint64_t id, bool deleted,
+                                          cairn_error *err);
+cairn_status store_experiment_set_tag(store *s, MDB_txn *txn, uint64_t id, msg_str key,
+                                      msg_str value, cairn_error *err);
+/* Packs the experiment as the protocol's experiment map. */
+cairn_status store_pack_experiment(store *s, MDB_txn *txn, const store_experiment *e,
+                                   msgpack_packer *pk, cairn_error *err);
+
+/* ---- runs (store_runs.c) ---- */
+cairn_status store_run_get(store *s, MDB_txn *txn, const ulid *id, store_run *out,
+                           cairn_error *err);
+cairn_status store_run_create(store *s, MDB_txn *txn, const store_run *run, cairn_error *err);
+cairn_status store_run_set_end(store *s, MDB_txn *txn, const ulid *id, run_status status,
+                               int64_t end_time, cairn_error *err);
+const char *run_status_name(run_status status);
+bool run_status_parse(msg_str name, run_status *out);
+/* Packs the protocol's RUN map (params, latest metrics, tags, artifacts). */
+cairn_status store_pack_run(store *s, MDB_txn *txn, const store_run *run, msgpack_packer *pk,
+                            cairn_error *err);
+
+/* ---- params and tags (store_kv.c) ---- */
+/* Gets a run's param or tag; RESOURCE_DOES_NOT_EXIST when absent. */
+cairn_status store_kv_get(store *s, MDB_txn *txn, MDB_dbi dbi, const ulid *run, msg_str key,
+                          msg_str *value, cairn_error *err);
+cairn_status store_kv_put(store *s, MDB_txn *txn, MDB_dbi dbi, const ulid *run, msg_str key,
+                          msg_str value, cairn_error *err);
+cairn_status store_kv_delete(store *s, MDB_txn *txn, MDB_dbi dbi, const ulid *run, msg_str key,
+                             cairn_error *err);
+/* Walks the records whose key starts with prefix, in key order, calling visit
+ * with the key less the prefix. */
+typedef void (*store_visit)(void *ctx, const MDB_val *key, const MDB_val *value);
+cairn_status store_walk_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
+                               size_t prefix_len, store_visit visit, void *ctx, cairn_error *err);
+
+/* Packs every key/value of the run in dbi as a msgpack map. */
+cairn_status store_kv_pack_all(store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
+                               size_t prefix_len, msgpack_packer *pk, cairn_error *err);
+
+/* ---- metrics (store_metrics.c) ---- */
+/* Appends points of one key, in order, and updates its latest value. */
+cairn_status store_metric_append(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                                 const store_point *points, size_t n, cairn_error *err);
+cairn_status store_metric_latest(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                                 store_latest *out, cairn_error *err);
+/* Copies up to max points from offset into out (caller's array); *got receives how
+ * many and *total the history length. */
+cairn_status store_metric_history(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                                  uint64_t offset, size_t max, store_point *out, size_t *got,
+                                  uint64_t *total, cairn_error *err);
+
+/* ---- artifacts (store_artifacts.c) ---- */
+typedef struct store_artifact {
+    uint64_t size;
+    uint8_t sha256[32];
+} store_artifact;
+
+cairn_status store_artifact_put(store *s, MDB_txn *txn, const ulid *run, msg_str path,
+                                const store_artifact *a, cairn_error *err);
+cairn_status store_artifact_get(store *s, MDB_txn *txn, const ulid *run, msg_str path,
+                                store_artifact *out, cairn_error *err);
+void sha256_hex(const uint8_t sha[32], char hex[65]);
+
+/* ---- audit log and dedup (store_audit.c) ---- */
+typedef struct audit_entry {
+    int64_t ts_ms;
+    const ulid *id;
+    msg_str type;
+    msg_str from;
+    const char *summary;
+} audit_entry;
+
+/* Appends an entry; *seq receives its sequence. */
+cairn_status store_audit_append(store *s, MDB_txn *txn, const audit_entry *e, uint64_t *seq,
+                                cairn_error *err);
+/* Packs up to max entries from since as the protocol's events array; *next gets the
+ * sequence after the last packed one, or 0 when the log ends there. */
+cairn_status store_audit_pack(store *s, MDB_txn *txn, uint64_t since, size_t max,
+                              msgpack_packer *pk, uint64_t *next, cairn_error *err);
+/* Was this message id applied? *seq gets its audit sequence. */
+bool store_dedup_find(store *s, MDB_txn *txn, const ulid *id, uint64_t *seq);
+cairn_status store_dedup_record(store *s, MDB_txn *txn, const ulid *id, uint64_t seq,
+                                cairn_error *err);
+/* Deletes dedup records older than cutoff_ms, at most limit of them; returns how many. */
+size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit);
+
+#endif

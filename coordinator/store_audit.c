@@ -1,0 +1,120 @@
+/* The append-only audit log, and the record of applied message ids. */
+#include <errno.h>
+#include <string.h>
+
+#include "error.h"
+#include "store.h"
+
+cairn_status store_audit_append(store *s, MDB_txn *txn, const audit_entry *e, uint64_t *seq,
+                                cairn_error *err)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_int64(&pk, e->ts_ms);
+    mp_ulid(&pk, e->id);
+    mp_msgstr(&pk, e->type);
+    mp_msgstr(&pk, e->from);
+    mp_str(&pk, e->summary);
+
+    uint8_t kb[8];
+    be64_put(kb, s->next_audit_seq);
+    MDB_val k = {8, kb}, v = {sb.size, sb.data};
+    /* Sequences only grow, so every entry appends at the end of the tree. */
+    int rc = mdb_put(txn, s->audit, &k, &v, MDB_APPEND);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc)
+        return store_fail(rc, "append audit entry", err);
+    *seq = s->next_audit_seq++;
+    return CAIRN_OK;
+}
+
+static void pack_entry(msgpack_packer *pk, uint64_t seq, const MDB_val *v)
+{
+    msgpack_zone zone;
+    msgpack_object o;
+    size_t off = 0;
+    msgpack_zone_init(&zone, 512);
+    bool ok = msgpack_unpack(v->mv_data, v->mv_size, &off, &zone, &o) == MSGPACK_UNPACK_SUCCESS &&
+              o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 5;
+    static const char *const names[] = {"ts", "id", "type", "from", "summary"};
+    msgpack_pack_map(pk, ok ? 6 : 1);
+    mp_str(pk, "seq");
+    msgpack_pack_uint64(pk, seq);
+    for (uint32_t i = 0; ok && i < 5; i++) {
+        mp_str(pk, names[i]);
+        msgpack_pack_object(pk, o.via.array.ptr[i]);
+    }
+    msgpack_zone_destroy(&zone);
+}
+
+cairn_status store_audit_pack(store *s, MDB_txn *txn, uint64_t since, size_t max,
+                              msgpack_packer *pk, uint64_t *next, cairn_error *err)
+{
+    uint64_t last = s->next_audit_seq; /* one past the newest */
+    if (since < 1)
+        since = 1;
+    uint64_t avail = since < last ? last - since : 0;
+    size_t n = avail < max ? (size_t)avail : max;
+    *next = since + n < last ? since + n : 0;
+    msgpack_pack_array(pk, (uint32_t)n);
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->audit, &c);
+    if (rc)
+        return store_fail(rc, "cursor", err);
+    uint8_t kb[8];
+    be64_put(kb, since);
+    MDB_val k = {8, kb}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    for (size_t i = 0; i < n; i++) {
+        if (rc) /* the log has no gaps: a missing entry means a damaged store */
+            break;
+        pack_entry(pk, be64_get(k.mv_data), &v);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    return (rc == 0 || rc == MDB_NOTFOUND) ? CAIRN_OK : store_fail(rc, "read audit log", err);
+}
+
+bool store_dedup_find(store *s, MDB_txn *txn, const ulid *id, uint64_t *seq)
+{
+    MDB_val k = {ULID_BYTES, (void *)id->b}, v;
+    if (mdb_get(txn, s->dedup, &k, &v) != 0 || v.mv_size != 8)
+        return false;
+    *seq = be64_get(v.mv_data);
+    return true;
+}
+
+cairn_status store_dedup_record(store *s, MDB_txn *txn, const ulid *id, uint64_t seq,
+                                cairn_error *err)
+{
+    uint8_t vb[8];
+    be64_put(vb, seq);
+    MDB_val k = {ULID_BYTES, (void *)id->b}, v = {8, vb};
+    int rc = mdb_put(txn, s->dedup, &k, &v, 0);
+    return rc ? store_fail(rc, "record message id", err) : CAIRN_OK;
+}
+
+size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->dedup, &c) != 0)
+        return 0;
+    size_t pruned = 0;
+    MDB_val k, v;
+    /* ULIDs begin with their time, so the oldest ids come first. */
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0 && pruned < limit && k.mv_size == ULID_BYTES &&
+           ulid_time_ms((const ulid *)k.mv_data) < cutoff_ms) {
+        if (mdb_cursor_del(c, 0) != 0)
+            break;
+        pruned++;
+        rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+        if (rc == MDB_NOTFOUND || rc == EINVAL)
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    return pruned;
+}

@@ -1,0 +1,197 @@
+/*
+ * Metric history, stored densely.
+ *
+ * A key's points live in full chunks of POINTS_PER_CHUNK points (each chunk
+ * value is exactly one LMDB overflow page, so page splits never leave pages
+ * half empty) and a tail of the points logged since the last full chunk. The
+ * latest record holds the latest point and the history length, which fixes
+ * where the next point goes: chunk count / POINTS_PER_CHUNK, position
+ * count % POINTS_PER_CHUNK. Appending rewrites only the tail, and writes a
+ * chunk whenever the tail fills.
+ */
+#include <string.h>
+
+#include "error.h"
+#include "store.h"
+
+static void chunk_key(store_key *k, const ulid *run, msg_str key, uint32_t chunk)
+{
+    key_run_str(k, run, key.p, key.n);
+    k->b[k->n++] = 0; /* keys never hold NUL: it ends the name, so "a" sorts before "a b" */
+    be32_put(k->b + k->n, chunk);
+    k->n += 4;
+}
+
+cairn_status store_metric_latest(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                                 store_latest *out, cairn_error *err)
+{
+    store_key k;
+    key_run_str(&k, run, key.p, key.n);
+    MDB_val kv = key_val(&k), v;
+    int rc = mdb_get(txn, s->metric_latest, &kv, &v);
+    if (rc == MDB_NOTFOUND)
+        return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "no metric '%.*s' in this run",
+                         (int)key.n, key.p);
+    if (rc)
+        return store_fail(rc, "read metric", err);
+    if (v.mv_size != sizeof *out)
+        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric record");
+    memcpy(out, v.mv_data, sizeof *out);
+    return CAIRN_OK;
+}
+
+/* MLflow's rule for the latest value: the greatest step, then the greatest
+ * timestamp; on a full tie the point logged last wins. */
+static bool newer_than_latest(const store_point *p, const store_latest *l)
+{
+    if (l->count == 0 || p->step != l->step)
+        return l->count == 0 || p->step > l->step;
+    return p->timestamp >= l->timestamp;
+}
+
+typedef struct appender {
+    store *s;
+    MDB_txn *txn;
+    const ulid *run;
+    msg_str key;
+    store_latest latest;
+    store_point tail[POINTS_PER_CHUNK];
+    size_t tail_n;
+} appender;
+
+static cairn_status load_tail(appender *a, cairn_error *err)
+{
+    a->tail_n = (size_t)(a->latest.count % POINTS_PER_CHUNK);
+    if (a->tail_n == 0)
+        return CAIRN_OK;
+    store_key k;
+    key_run_str(&k, a->run, a->key.p, a->key.n);
+    MDB_val kv = key_val(&k), v;
+    int rc = mdb_get(a->txn, a->s->metric_tail, &kv, &v);
+    if (rc)
+        return store_fail(rc, "read metric tail", err);
+    if (v.mv_size != a->tail_n * sizeof(store_point))
+        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric tail");
+    memcpy(a->tail, v.mv_data, v.mv_size);
+    return CAIRN_OK;
+}
+
+static cairn_status flush_chunk(appender *a, cairn_error *err)
+{
+    uint32_t chunk = (uint32_t)((a->latest.count - 1) / POINTS_PER_CHUNK);
+    store_key k;
+    chunk_key(&k, a->run, a->key, chunk);
+    MDB_val kv = key_val(&k), v = {sizeof a->tail, a->tail};
+    int rc = mdb_put(a->txn, a->s->metric_chunks, &kv, &v, 0);
+    a->tail_n = 0;
+    return rc ? store_fail(rc, "write metric chunk", err) : CAIRN_OK;
+}
+
+static cairn_status save_tail_and_latest(appender *a, cairn_error *err)
+{
+    store_key k;
+    key_run_str(&k, a->run, a->key.p, a->key.n);
+    MDB_val kv = key_val(&k);
+    int rc;
+    if (a->tail_n) {
+        MDB_val v = {a->tail_n * sizeof(store_point), a->tail};
+        rc = mdb_put(a->txn, a->s->metric_tail, &kv, &v, 0);
+    } else {
+        rc = mdb_del(a->txn, a->s->metric_tail, &kv, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc)
+        return store_fail(rc, "write metric tail", err);
+    MDB_val lv = {sizeof a->latest, &a->latest};
+    rc = mdb_put(a->txn, a->s->metric_latest, &kv, &lv, 0);
+    return rc ? store_fail(rc, "write metric latest", err) : CAIRN_OK;
+}
+
+cairn_status store_metric_append(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                                 const store_point *points, size_t n, cairn_error *err)
+{
+    appender a = {.s = s, .txn = txn, .run = run, .key = key};
+    cairn_error lookup;
+    cairn_status st = store_metric_latest(s, txn, run, key, &a.latest, &lookup);
+    if (st == CAIRN_RESOURCE_DOES_NOT_EXIST)
+        memset(&a.latest, 0, sizeof a.latest); /* the key's first point */
+    else if (st)
+        return error_set(err, st, "%s", lookup.message);
+    else if ((st = load_tail(&a, err)))
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        if (newer_than_latest(&points[i], &a.latest)) {
+            a.latest.value = points[i].value;
+            a.latest.step = points[i].step;
+            a.latest.timestamp = points[i].timestamp;
+        }
+        a.tail[a.tail_n++] = points[i];
+        a.latest.count++;
+        if (a.tail_n == POINTS_PER_CHUNK && (st = flush_chunk(&a, err)))
+            return st;
+    }
+    return save_tail_and_latest(&a, err);
+}
+
+/* Copies points [from, from + n) of chunk `chunk` into out. */
+static cairn_status read_chunk(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                               uint32_t chunk, size_t from, size_t n, store_point *out,
+                               cairn_error *err)
+{
+    store_key k;
+    chunk_key(&k, run, key, chunk);
+    MDB_val kv = key_val(&k), v;
+    int rc = mdb_get(txn, s->metric_chunks, &kv, &v);
+    if (rc)
+        return store_fail(rc, "read metric chunk", err);
+    if (v.mv_size != POINTS_PER_CHUNK * sizeof(store_point))
+        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric chunk");
+    memcpy(out, (const store_point *)v.mv_data + from, n * sizeof(store_point));
+    return CAIRN_OK;
+}
+
+static cairn_status read_tail(store *s, MDB_txn *txn, const ulid *run, msg_str key, size_t from,
+                              size_t n, store_point *out, cairn_error *err)
+{
+    store_key k;
+    key_run_str(&k, run, key.p, key.n);
+    MDB_val kv = key_val(&k), v;
+    int rc = mdb_get(txn, s->metric_tail, &kv, &v);
+    if (rc)
+        return store_fail(rc, "read metric tail", err);
+    if (v.mv_size < (from + n) * sizeof(store_point))
+        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric tail");
+    memcpy(out, (const store_point *)v.mv_data + from, n * sizeof(store_point));
+    return CAIRN_OK;
+}
+
+cairn_status store_metric_history(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                                  uint64_t offset, size_t max, store_point *out, size_t *got,
+                                  uint64_t *total, cairn_error *err)
+{
+    store_latest l;
+    *got = 0;
+    cairn_status st = store_metric_latest(s, txn, run, key, &l, err);
+    if (st)
+        return st;
+    *total = l.count;
+    uint64_t full = l.count - l.count % POINTS_PER_CHUNK; /* points held in chunks */
+    uint64_t pos = offset;
+    while (pos < l.count && *got < max) {
+        size_t within = (size_t)(pos % POINTS_PER_CHUNK);
+        size_t n = POINTS_PER_CHUNK - within;
+        if (pos + n > l.count)
+            n = (size_t)(l.count - pos);
+        if (n > max - *got)
+            n = max - *got;
+        st = pos < full ? read_chunk(s, txn, run, key, (uint32_t)(pos / POINTS_PER_CHUNK), within,
+                                     n, out + *got, err)
+                        : read_tail(s, txn, run, key, within, n, out + *got, err);
+        if (st)
+            return st;
+        *got += n;
+        pos += n;
+    }
+    return CAIRN_OK;
+}

@@ -1,0 +1,86 @@
+#include "validate.h"
+
+#include "error.h"
+#include "store.h"
+
+/* MLflow accepts word characters and "/ . - :" and space in keys; bytes >= 0x80
+ * let UTF-8 letters through as Python's \w does. NUL and control bytes never
+ * pass: NUL ends a key inside chunk keys. */
+static bool key_char_ok(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-' || c == '.' || c == '/' || c == ':' || c == ' ' || c >= 0x80;
+}
+
+cairn_status validate_key(const char *what, msg_str key, cairn_error *err)
+{
+    if (key.n == 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s key must not be empty", what);
+    if (key.n > LIMIT_KEY)
+        return error_set(err, CAIRN_LIMIT_EXCEEDED,
+                         "%s key of %u bytes exceeds the limit of %d bytes", what, key.n, LIMIT_KEY);
+    for (uint32_t i = 0; i < key.n; i++) {
+        if (!key_char_ok((unsigned char)key.p[i]))
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                             "%s key '%.*s' may hold only letters, digits, '_', '-', '.', "
+                             "'/', ':' and spaces",
+                             what, (int)key.n, key.p);
+    }
+    return CAIRN_OK;
+}
+
+cairn_status validate_value(const char *what, msg_str value, size_t limit, cairn_error *err)
+{
+    if (value.n > limit)
+        return error_set(err, CAIRN_LIMIT_EXCEEDED,
+                         "%s value of %u bytes exceeds the limit of %zu bytes", what, value.n, limit);
+    return CAIRN_OK;
+}
+
+cairn_status validate_name(const char *what, msg_str name, bool required, cairn_error *err)
+{
+    if (required && name.n == 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s name must not be empty", what);
+    if (name.n > LIMIT_NAME)
+        return error_set(err, CAIRN_LIMIT_EXCEEDED,
+                         "%s name of %u bytes exceeds the limit of %d bytes", what, name.n,
+                         LIMIT_NAME);
+    for (uint32_t i = 0; i < name.n; i++) {
+        if ((unsigned char)name.p[i] < 0x20)
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                             "%s name must not hold control characters", what);
+    }
+    return CAIRN_OK;
+}
+
+/* A component "." or ".." would let a path name something outside the run. */
+static bool dot_component(const char *p, uint32_t n)
+{
+    return (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.');
+}
+
+cairn_status validate_artifact_path(msg_str path, cairn_error *err)
+{
+    if (path.n == 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "artifact path must not be empty");
+    if (path.n > LIMIT_ARTIFACT_PATH)
+        return error_set(err, CAIRN_LIMIT_EXCEEDED,
+                         "artifact path of %u bytes exceeds the limit of %d bytes", path.n,
+                         LIMIT_ARTIFACT_PATH);
+    if (path.p[0] == '/')
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "artifact path must be relative");
+    uint32_t start = 0;
+    for (uint32_t i = 0; i <= path.n; i++) {
+        if (i < path.n && (unsigned char)path.p[i] < 0x20)
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                             "artifact path must not hold control characters");
+        if (i == path.n || path.p[i] == '/') {
+            if (i == start || dot_component(path.p + start, i - start))
+                return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                                 "artifact path '%.*s' has an empty, '.' or '..' component",
+                                 (int)path.n, path.p);
+            start = i + 1;
+        }
+    }
+    return CAIRN_OK;
+}

@@ -1,0 +1,75 @@
+#include "kvlog.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static kvlog_level min_level = KVLOG_INFO;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void kvlog_set_level(kvlog_level level)
+{
+    min_level = level;
+}
+
+int kvlog_parse_level(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void kvlog(kvlog_level level, const char *event, const char *fmt, ...)
+{
+    if (level < min_level)
+        return;
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    char line[2048];
+    int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], event);
+    if (fmt && n > 0 && (size_t)n < sizeof line - 1) {
+        line[n++] = ' ';
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    /* One fputs per line: concurrent writers never interleave within a line. */
+    size_t len = strlen(line);
+    if (len < sizeof line - 1) {
+        line[len] = '\n';
+        line[len + 1] = '\0';
+    } else {
+        line[sizeof line - 2] = '\n';
+    }
+    fputs(line, stderr);
+}
+
+const char *kvlog_quote(char *buf, size_t cap, const char *s)
+{
+    size_t o = 0;
+    if (cap < 3)
+        return "\"\"";
+    buf[o++] = '"';
+    for (; s && *s && o + 3 < cap; s++) {
+        char c = *s;
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            buf[o++] = '\\';
+            buf[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else {
+            buf[o++] = c;
+        }
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
