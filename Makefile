@@ -30,7 +30,7 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -MMD -MP \
              -DCAIRN_VERSION='"$(VERSION)"' $(SAN_FLAGS) \
              -Isdk/include -Isdk/src -Icoordinator -Icli $(PKG_CFLAGS)
 LDFLAGS   += $(SAN_FLAGS)
-LDLIBS    := $(PKG_LIBS) -lpthread
+LDLIBS    := $(PKG_LIBS) -lpthread -lm
 
 OBJ       := $(BUILD)/obj
 BIN       := $(BUILD)/bin
@@ -64,7 +64,8 @@ deps:
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIBCAIRN_A): $(call obj,$(SDK_SRC))
 	@mkdir -p $(dir $@)
@@ -75,7 +76,8 @@ $(LIBCAIRN_A): $(call obj,$(SDK_SRC))
 $(LIBCAIRN_SO): $(call obj,$(SDK_SRC)) sdk/libcairn.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,libcairn.so.0 -Wl,--version-script=sdk/libcairn.map \
-	    $(LDFLAGS) -o $@ $(call obj,$(SDK_SRC)) $(LDLIBS)
+	    $(LDFLAGS) -o $@.0 $(call obj,$(SDK_SRC)) $(LDLIBS)
+	ln -sf libcairn.so.0 $@
 
 $(LIB)/pkgconfig/cairn.pc: sdk/cairn.pc.in
 	@mkdir -p $(dir $@)
@@ -131,7 +133,7 @@ install: all
 	    $(DESTDIR)/etc/cairn
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBCAIRN_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIBCAIRN_SO) $(DESTDIR)$(PREFIX)/lib/libcairn.so.0
+	install -m 755 $(LIBCAIRN_SO).0 $(DESTDIR)$(PREFIX)/lib/libcairn.so.0
 	ln -sf libcairn.so.0 $(DESTDIR)$(PREFIX)/lib/libcairn.so
 	install -m 644 sdk/include/cairn/*.h $(DESTDIR)$(PREFIX)/include/cairn/
 	install -m 644 $(LIB)/pkgconfig/cairn.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/

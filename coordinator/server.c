@@ -249,7 +249,9 @@ static void commit_group(server *s, group_txn *g, int n)
 {
     if (!g->txn)
         return;
-    if (!g->writable) {
+    /* Without an audit entry nothing was applied (every write was refused):
+     * nothing to make durable, so no fsync. */
+    if (!g->writable || s->store.next_audit_seq == g->saved_audit_seq) {
         mdb_txn_abort(g->txn);
         g->txn = NULL;
         return;

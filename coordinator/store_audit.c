@@ -5,13 +5,26 @@
 #include "error.h"
 #include "store.h"
 
+/* A msgpack writer into a fixed buffer: audit entries are bounded (type <= 64,
+ * from <= 256, summary < 256 bytes), so 1 KiB always holds one. */
+static int fixed_buffer_write(void *data, const char *p, size_t n)
+{
+    msgpack_sbuffer *sb = data;
+    if (sb->size + n > sb->alloc)
+        return -1;
+    memcpy(sb->data + sb->size, p, n);
+    sb->size += n;
+    return 0;
+}
+
 cairn_status store_audit_append(store *s, MDB_txn *txn, const audit_entry *e, uint64_t *seq,
                                 cairn_error *err)
 {
-    msgpack_sbuffer sb;
+    /* Packed straight into the space LMDB reserves: no buffer per entry. */
+    char buf[1024];
+    msgpack_sbuffer sb = {0, buf, sizeof buf};
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &sb, fixed_buffer_write);
     msgpack_pack_array(&pk, 5);
     msgpack_pack_int64(&pk, e->ts_ms);
     mp_ulid(&pk, e->id);
@@ -24,7 +37,6 @@ cairn_status store_audit_append(store *s, MDB_txn *txn, const audit_entry *e, ui
     MDB_val k = {8, kb}, v = {sb.size, sb.data};
     /* Sequences only grow, so every entry appends at the end of the tree. */
     int rc = mdb_put(txn, s->audit, &k, &v, MDB_APPEND);
-    msgpack_sbuffer_destroy(&sb);
     if (rc)
         return store_fail(rc, "append audit entry", err);
     *seq = s->next_audit_seq++;

@@ -13,16 +13,30 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void fill_random(uint8_t *p, size_t n)
+static void getrandom_all(uint8_t *p, size_t n)
 {
-    /* getrandom on Linux never returns short reads of <= 256 bytes once the
-     * pool is initialised; loop anyway so an EINTR cannot leave zeros. */
+    /* getrandom never returns short reads of <= 256 bytes once the pool is
+     * initialised; loop anyway so an EINTR cannot leave zeros. */
     size_t got = 0;
     while (got < n) {
         ssize_t r = getrandom(p + got, n - got, 0);
         if (r > 0)
             got += (size_t)r;
     }
+}
+
+/* Every reply gets a new id: a syscall per id was a visible share of the
+ * coordinator's time, so each thread draws random bytes 25 ids at a time. */
+static void fill_random(uint8_t *p, size_t n)
+{
+    static _Thread_local uint8_t pool[250];
+    static _Thread_local size_t left;
+    if (left < n) {
+        getrandom_all(pool, sizeof pool);
+        left = sizeof pool;
+    }
+    memcpy(p, pool + sizeof pool - left, n);
+    left -= n;
 }
 
 ulid ulid_new(void)

@@ -1,0 +1,72 @@
+/*
+ * What every command of the cairn CLI shares: the context built from the
+ * global options, the command tables, and one way to fail.
+ *
+ * Exit status: 0 done, 1 the request failed (refused by the coordinator or a
+ * local error), 2 bad usage, 3 the coordinator did not answer in time.
+ */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "args.h"
+#include "cairn/client.h"
+
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_TIMEOUT = 3 };
+
+#define CLI_DEFAULT_TIMEOUT_MS 5000
+
+typedef struct cli_ctx {
+    const char *endpoint; /* resolved: --coordinator, $CAIRN_COORDINATOR or the default */
+    int timeout_ms;
+    bool json;
+    cairn_client *client; /* opened on first use */
+    bool bad_endpoint;    /* opening failed on the endpoint: a usage error */
+} cli_ctx;
+
+typedef struct cli_command cli_command;
+
+/* argv holds the arguments after the command words. */
+typedef int (*cli_fn)(cli_ctx *ctx, const cli_command *self, int argc, char **argv);
+
+struct cli_command {
+    const char *name;
+    cli_fn fn;                 /* a leaf command... */
+    const cli_command *subs;   /* ...or a group of subcommands */
+    size_t n_subs;
+    const char *usage;         /* after "cairn ", e.g. "runs show RUN" */
+    const char *summary;
+    int run_ids;               /* leading positionals that must be run ids (-1: all) */
+};
+
+/* Runs the command named by argv[0] in table, descending into groups. */
+int cli_dispatch(cli_ctx *ctx, const cli_command *table, size_t n, int argc, char **argv);
+
+/* Prints the usage of every leaf command under table. */
+void cli_print_commands(const cli_command *table, size_t n, FILE *out);
+
+/* Parses a leaf command's arguments. Returns -1 when parsing succeeded and
+ * the command should run, else the exit status to return (0 after printing
+ * --help, CLI_USAGE after a usage error). Sets ctx->json on --json. */
+int cli_parse(cli_ctx *ctx, const cli_command *self, int argc, char **argv,
+              const opt_spec *specs, parsed_args *out);
+
+/* True for the text form of a run id (a ULID). */
+bool cli_is_run_id(const char *text);
+
+/* "cairn: <message>" plus the command's usage on stderr; returns CLI_USAGE. */
+int cli_usage_error(const cli_command *self, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "cairn: <message>" on stderr; returns CLI_TIMEOUT or CLI_FAILED. */
+int cli_fail(const cairn_error *err);
+
+/* The connection, opened with the context's endpoint and timeout. */
+cairn_client *cli_client(cli_ctx *ctx, cairn_error *err);
+
+/* Prints a JSON text and a newline, and frees it; NULL means out of memory. */
+int cli_print_json(char *json);
+
+#endif

@@ -1,0 +1,282 @@
+/*
+ * The other reads: experiments, metrics (a whole history), events (the audit
+ * log), ping, and artifacts get.
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "commands.h"
+#include "fetch.h"
+#include "format.h"
+#include "table.h"
+
+static int out_of_memory(void)
+{
+    fputs("cairn: out of memory\n", stderr);
+    return CLI_FAILED;
+}
+
+/* Prints t (when every row made it in) and frees it. */
+static int print_table(table *t, bool ok)
+{
+    if (ok && t)
+        table_print(t, stdout, NULL);
+    table_free(t);
+    return ok && t ? CLI_OK : out_of_memory();
+}
+
+/* ---- experiments ---- */
+
+static const opt_spec experiments_opts[] = {{"--all", false}, {NULL, false}};
+
+/* "k=v, k=v" */
+static char *tags_text(const cairn_kv *kv, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(kv[i].key) + strlen(kv[i].value) + 3;
+    char *s = malloc(len), *p = s;
+    for (size_t i = 0; s && i < n; i++)
+        p += sprintf(p, "%s%s=%s", i ? ", " : "", kv[i].key, kv[i].value);
+    if (s)
+        *p = '\0';
+    return s;
+}
+
+static int print_experiments(const cairn_experiment_list *list)
+{
+    table *t = table_new(5);
+    bool ok = t && table_add(t, (const char *[]){"ID", "NAME", "LIFECYCLE", "CREATED", "TAGS"});
+    for (size_t i = 0; ok && i < list->count; i++) {
+        const cairn_experiment *e = &list->items[i];
+        char id[32], created[FMT_TIME_LEN], *tags = tags_text(e->tags, e->n_tags);
+        snprintf(id, sizeof id, "%" PRIu64, e->id);
+        ok = tags && table_add(t, (const char *[]){id, e->name, e->lifecycle,
+                                                   fmt_time(e->created, created), tags});
+        free(tags);
+    }
+    if (t)
+        table_align_right(t, 0);
+    return print_table(t, ok);
+}
+
+int cmd_experiments(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    parsed_args a;
+    cairn_error err;
+    cairn_experiment_list *list = NULL;
+    int rc = cli_parse(ctx, self, argc, argv, experiments_opts, &a);
+    if (rc >= 0)
+        return rc;
+    cairn_client *c = NULL;
+    if (a.n_pos)
+        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
+    else if (!(c = cli_client(ctx, &err)) ||
+             cairn_experiments_list(c, args_has(&a, "--all"), &list, &err))
+        rc = cli_fail(&err);
+    else
+        rc = ctx->json ? cli_print_json(cairn_experiment_list_to_json(list)) : print_experiments(list);
+    cairn_experiment_list_free(list);
+    args_free(&a);
+    return rc;
+}
+
+/* ---- metrics RUN KEY ---- */
+
+static int print_history(const cairn_history *h)
+{
+    table *t = table_new(3);
+    bool ok = t && table_add(t, (const char *[]){"STEP", "VALUE", "TIMESTAMP"});
+    for (size_t i = 0; ok && i < h->count; i++) {
+        char step[32], value[FMT_NUM_LEN], ts[FMT_TIME_LEN];
+        snprintf(step, sizeof step, "%" PRId64, h->points[i].step);
+        ok = table_add(t, (const char *[]){step, fmt_double(h->points[i].value, value),
+                                           fmt_time_ms(h->points[i].timestamp, ts)});
+    }
+    if (t) {
+        table_align_right(t, 0);
+        table_align_right(t, 1);
+    }
+    return print_table(t, ok);
+}
+
+int cmd_metrics(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    parsed_args a;
+    cairn_error err;
+    cairn_history *h = NULL;
+    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
+    if (rc >= 0)
+        return rc;
+    cairn_client *c = NULL;
+    if (a.n_pos != 2)
+        rc = cli_usage_error(self, "expected RUN and KEY");
+    else if (!(c = cli_client(ctx, &err)) || fetch_history(c, a.pos[0], a.pos[1], &h, &err))
+        rc = cli_fail(&err);
+    else
+        rc = ctx->json ? cli_print_json(cairn_history_to_json(h)) : print_history(h);
+    cairn_history_free(h);
+    args_free(&a);
+    return rc;
+}
+
+/* ---- events ---- */
+
+static const opt_spec events_opts[] = {{"--since", true}, {"--max", true}, {NULL, false}};
+
+static int print_events(const cairn_event_list *list)
+{
+    table *t = table_new(5);
+    bool ok = t && table_add(t, (const char *[]){"SEQ", "TIME", "TYPE", "FROM", "SUMMARY"});
+    for (size_t i = 0; ok && i < list->count; i++) {
+        const cairn_event *e = &list->items[i];
+        char seq[32], ts[FMT_TIME_LEN];
+        snprintf(seq, sizeof seq, "%" PRIu64, e->seq);
+        ok = table_add(t, (const char *[]){seq, fmt_time(e->ts, ts), e->type, e->from, e->summary});
+    }
+    if (t)
+        table_align_right(t, 0);
+    return print_table(t, ok);
+}
+
+static int list_events(cli_ctx *ctx, uint64_t since, uint64_t max)
+{
+    cairn_error err;
+    cairn_event_list *list = NULL;
+    cairn_client *c = cli_client(ctx, &err);
+    int rc;
+    if (!c || fetch_events(c, since, (size_t)max, &list, &err))
+        rc = cli_fail(&err);
+    else
+        rc = ctx->json ? cli_print_json(cairn_event_list_to_json(list)) : print_events(list);
+    cairn_event_list_free(list);
+    return rc;
+}
+
+int cmd_events(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    parsed_args a;
+    uint64_t since = 0, max = 0;
+    const char *why = NULL, *bad = NULL;
+    int rc = cli_parse(ctx, self, argc, argv, events_opts, &a);
+    if (rc >= 0)
+        return rc;
+    if (args_has(&a, "--since") && (why = args_uint(args_get(&a, "--since"), &since)))
+        bad = "--since";
+    else if (args_has(&a, "--max") && (why = args_uint(args_get(&a, "--max"), &max)))
+        bad = "--max";
+    else if (args_has(&a, "--max") && max == 0)
+        bad = "--max", why = "must be at least 1";
+    if (a.n_pos)
+        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
+    else if (bad)
+        rc = cli_usage_error(self, "bad %s: %s", bad, why);
+    else
+        rc = list_events(ctx, since, max);
+    args_free(&a);
+    return rc;
+}
+
+/* ---- ping ---- */
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int print_ping_json(const char *endpoint, const char *version, double rtt_ms)
+{
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "endpoint", json_string(endpoint));
+        json_object_set_new(o, "version", json_string(version));
+        json_object_set_new(o, "rtt_ms", json_real(rtt_ms));
+    }
+    /* rtt_ms holds microseconds: 10 digits print it without float noise. */
+    char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(o);
+    return cli_print_json(s);
+}
+
+int cmd_ping(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    parsed_args a;
+    cairn_error err;
+    char version[128];
+    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
+    if (rc >= 0)
+        return rc;
+    int n_pos = (int)a.n_pos;
+    args_free(&a);
+    if (n_pos)
+        return cli_usage_error(self, "ping takes no arguments");
+    cairn_client *c = cli_client(ctx, &err);
+    double t0 = mono_ms();
+    if (!c || cairn_ping(c, version, sizeof version, &err))
+        return cli_fail(&err);
+    /* Microsecond resolution is all a loopback round trip can use. */
+    double rtt = (double)(int64_t)((mono_ms() - t0) * 1000 + 0.5) / 1000;
+    if (ctx->json)
+        return print_ping_json(ctx->endpoint, version, rtt);
+    printf("%s: cairn-coordinator %s, round trip %.3f ms\n", ctx->endpoint, version, rtt);
+    return CLI_OK;
+}
+
+/* ---- artifacts get RUN PATH [-o FILE] ---- */
+
+static const opt_spec get_opts[] = {{"-o", true}, {NULL, false}};
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int print_download(cli_ctx *ctx, const char *run, const char *path, const char *file)
+{
+    struct stat st;
+    long long size = stat(file, &st) == 0 ? (long long)st.st_size : -1;
+    if (!ctx->json) {
+        printf("%s: %lld bytes\n", file, size);
+        return CLI_OK;
+    }
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "run", json_string(run));
+        json_object_set_new(o, "path", json_string(path));
+        json_object_set_new(o, "file", json_string(file));
+        json_object_set_new(o, "size", json_integer(size));
+    }
+    char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    return cli_print_json(s);
+}
+
+int cmd_artifacts_get(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    parsed_args a;
+    cairn_error err;
+    int rc = cli_parse(ctx, self, argc, argv, get_opts, &a);
+    if (rc >= 0)
+        return rc;
+    const char *file = args_get(&a, "-o");
+    cairn_client *c = NULL;
+    if (a.n_pos != 2)
+        rc = cli_usage_error(self, "expected RUN and PATH");
+    else if (!file && !*(file = base_name(a.pos[1])))
+        rc = cli_usage_error(self, "no file name in '%s': give -o FILE", a.pos[1]);
+    else if (!(c = cli_client(ctx, &err)) ||
+             cairn_artifact_download(c, a.pos[0], a.pos[1], file, &err))
+        rc = cli_fail(&err);
+    else
+        rc = print_download(ctx, a.pos[0], a.pos[1], file);
+    args_free(&a);
+    return rc;
+}

@@ -1,0 +1,27 @@
+/* The leaf commands; main.c arranges them into the command tree. */
+#ifndef CAIRN_CLI_COMMANDS_H
+#define CAIRN_CLI_COMMANDS_H
+
+#include "cli.h"
+
+#define CMD(name) int name(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+
+/* cmd_runs.c: writing runs */
+CMD(cmd_runs_start);
+CMD(cmd_runs_log);
+CMD(cmd_runs_end);
+
+/* cmd_runs_read.c: reading runs */
+CMD(cmd_runs_list);
+CMD(cmd_runs_show);
+CMD(cmd_runs_compare);
+
+/* cmd_read.c: the other reads */
+CMD(cmd_experiments);
+CMD(cmd_metrics);
+CMD(cmd_events);
+CMD(cmd_ping);
+CMD(cmd_artifacts_get);
+
+#undef CMD
+#endif

@@ -1,0 +1,149 @@
+#include "fetch.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEARCH_PAGE_MAX 50000
+#define EVENTS_PAGE_MAX 10000
+
+static cairn_status no_memory(cairn_error *err)
+{
+    if (err) {
+        err->status = CAIRN_OUT_OF_MEMORY;
+        strcpy(err->message, "out of memory");
+    }
+    return CAIRN_OUT_OF_MEMORY;
+}
+
+/* Appends n items of size bytes to *items (holding *count), moving them. */
+static bool append_items(void **items, size_t *count, const void *more, size_t n, size_t size)
+{
+    if (n == 0)
+        return true;
+    void *grown = realloc(*items, (*count + n) * size);
+    if (!grown)
+        return false;
+    memcpy((char *)grown + *count * size, more, n * size);
+    *items = grown;
+    *count += n;
+    return true;
+}
+
+static size_t page_size(size_t max, size_t have, size_t cap)
+{
+    if (max == 0)
+        return 0; /* the coordinator's default page */
+    return max - have < cap ? max - have : cap;
+}
+
+/* ---- runs ---- */
+
+/* Moves the runs of page into all; page keeps its token, loses its runs. */
+static bool take_runs(cairn_run_list *all, cairn_run_list *page)
+{
+    void *items = all->runs;
+    if (!append_items(&items, &all->count, page->runs, page->count, sizeof *page->runs))
+        return false;
+    all->runs = items;
+    page->count = 0;
+    return true;
+}
+
+cairn_status fetch_runs(cairn_client *c, const cairn_search_opts *opts, size_t max,
+                        cairn_run_list **out, cairn_error *err)
+{
+    cairn_search_opts o = *opts;
+    cairn_run_list *all = calloc(1, sizeof *all), *page = NULL;
+    char *token = NULL;
+    cairn_status st = all ? CAIRN_OK : no_memory(err);
+    o.page_token = NULL;
+    while (!st && (max == 0 || all->count < max)) {
+        o.max = page_size(max, all->count, SEARCH_PAGE_MAX);
+        if ((st = cairn_run_search(c, &o, &page, err)))
+            break;
+        size_t got = page->count;
+        if (!take_runs(all, page))
+            st = no_memory(err);
+        free(token);
+        token = page->next_page_token; /* kept for the next request */
+        page->next_page_token = NULL;
+        cairn_run_list_free(page);
+        if (!token || got == 0) /* an empty page with a token would loop */
+            break;
+        o.page_token = token;
+    }
+    free(token);
+    if (st) {
+        cairn_run_list_free(all);
+        return st;
+    }
+    *out = all;
+    return CAIRN_OK;
+}
+
+/* ---- metric history ---- */
+
+cairn_status fetch_history(cairn_client *c, const char *run, const char *key,
+                           cairn_history **out, cairn_error *err)
+{
+    cairn_history *all = calloc(1, sizeof *all), *page = NULL;
+    cairn_status st = all ? CAIRN_OK : no_memory(err);
+    uint64_t offset = 0;
+    while (!st) {
+        if ((st = cairn_metric_history(c, run, key, offset, 0, &page, err)))
+            break;
+        void *items = all->points;
+        if (!append_items(&items, &all->count, page->points, page->count, sizeof *page->points))
+            st = no_memory(err);
+        all->points = items;
+        all->total = page->total;
+        uint64_t next = page->next_offset;
+        cairn_history_free(page);
+        if (next <= offset) /* 0 on the last page; a step back would loop */
+            break;
+        offset = next;
+    }
+    if (st) {
+        cairn_history_free(all);
+        return st;
+    }
+    *out = all;
+    return CAIRN_OK;
+}
+
+/* ---- audit events ---- */
+
+static bool take_events(cairn_event_list *all, cairn_event_list *page)
+{
+    void *items = all->items;
+    if (!append_items(&items, &all->count, page->items, page->count, sizeof *page->items))
+        return false;
+    all->items = items;
+    page->count = 0;
+    return true;
+}
+
+cairn_status fetch_events(cairn_client *c, uint64_t since, size_t max, cairn_event_list **out,
+                          cairn_error *err)
+{
+    cairn_event_list *all = calloc(1, sizeof *all), *page = NULL;
+    cairn_status st = all ? CAIRN_OK : no_memory(err);
+    while (!st && (max == 0 || all->count < max)) {
+        if ((st = cairn_events_list(c, since, page_size(max, all->count, EVENTS_PAGE_MAX), &page, err)))
+            break;
+        if (!take_events(all, page))
+            st = no_memory(err);
+        uint64_t next = page->next;
+        cairn_event_list_free(page);
+        if (next <= since) /* 0 when there are no more */
+            break;
+        since = next;
+    }
+    if (st) {
+        cairn_event_list_free(all);
+        return st;
+    }
+    *out = all;
+    return CAIRN_OK;
+}

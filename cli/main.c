@@ -1,0 +1,138 @@
+/*
+ * cairn: the operator's command line.
+ *
+ *   cairn [--coordinator ENDPOINT] [--timeout DURATION] [--json] COMMAND [ARGS]
+ *
+ * Global options come before the command (--json may also come after it);
+ * the command tree below maps words to functions.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const cli_command runs_commands[] = {
+    {"list", cmd_runs_list, NULL, 0,
+     "runs list --experiment NAME [--filter EXPR] [--order-by EXPR]... [--max N] [--json]",
+     "list the runs of an experiment (all pages, or at most N runs)", 0},
+    {"show", cmd_runs_show, NULL, 0, "runs show RUN [--json]", "show one run", 1},
+    {"compare", cmd_runs_compare, NULL, 0, "runs compare RUN RUN... [--json]",
+     "compare the params and metrics of runs side by side", -1},
+    {"start", cmd_runs_start, NULL, 0,
+     "runs start --experiment NAME [--name NAME] [--tag KEY=VALUE]...",
+     "start a run and print its id", 0},
+    {"log", cmd_runs_log, NULL, 0,
+     "runs log RUN [--param KEY=VALUE]... [--metric KEY=VALUE[@STEP]]... [--tag KEY=VALUE]... "
+     "[--artifact FILE]...",
+     "log params, metrics and tags in one batch, then upload artifacts", 1},
+    {"end", cmd_runs_end, NULL, 0, "runs end RUN [--status FINISHED|FAILED|KILLED]",
+     "end a run (default FINISHED)", 1},
+};
+
+static const cli_command artifacts_commands[] = {
+    {"get", cmd_artifacts_get, NULL, 0, "artifacts get RUN PATH [-o FILE] [--json]",
+     "download an artifact (default FILE: the base name of PATH)", 1},
+};
+
+static int cmd_help(cli_ctx *ctx, const cli_command *self, int argc, char **argv);
+static int cmd_version(cli_ctx *ctx, const cli_command *self, int argc, char **argv);
+
+static const cli_command commands[] = {
+    {"experiments", cmd_experiments, NULL, 0, "experiments [--all] [--json]",
+     "list experiments (--all: also deleted ones)", 0},
+    {"runs", NULL, runs_commands, COUNT(runs_commands), NULL, NULL, 0},
+    {"metrics", cmd_metrics, NULL, 0, "metrics RUN KEY [--json]", "the whole history of a metric", 1},
+    {"artifacts", NULL, artifacts_commands, COUNT(artifacts_commands), NULL, NULL, 0},
+    {"events", cmd_events, NULL, 0, "events [--since SEQ] [--max N] [--json]",
+     "the audit log, from sequence SEQ (default: the first)", 0},
+    {"ping", cmd_ping, NULL, 0, "ping [--json]", "check that the coordinator answers", 0},
+    {"help", cmd_help, NULL, 0, "help", "print this help", 0},
+    {"version", cmd_version, NULL, 0, "version", "print the version", 0},
+};
+
+static void print_help(FILE *out)
+{
+    fputs("usage: cairn [--coordinator ENDPOINT] [--timeout DURATION] [--json] COMMAND [ARGS]\n"
+          "\n"
+          "Commands:\n",
+          out);
+    cli_print_commands(commands, COUNT(commands), out);
+    fputs("\n"
+          "Global options:\n"
+          "  --coordinator ENDPOINT  the coordinator (default: $CAIRN_COORDINATOR, else "
+          CAIRN_DEFAULT_COORDINATOR ")\n"
+          "  --timeout DURATION      how long to wait for an answer: 500ms, 5s, 2m (default 5s)\n"
+          "  --json                  machine-readable output (read commands)\n"
+          "  --help, --version\n"
+          "\n"
+          "Exit status: 0 done, 1 the request failed, 2 bad usage,\n"
+          "3 the coordinator did not answer within the timeout.\n",
+          out);
+}
+
+static int cmd_help(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    (void)ctx, (void)self, (void)argc, (void)argv;
+    print_help(stdout);
+    return CLI_OK;
+}
+
+static int cmd_version(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    (void)ctx, (void)self, (void)argc, (void)argv;
+    printf("cairn %s\n", CAIRN_VERSION);
+    return CLI_OK;
+}
+
+/* ---- global options ---- */
+
+static const opt_spec global_opts[] = {
+    {"--coordinator", true}, {"--timeout", true}, {"--version", false}, {NULL, false}};
+
+static const char *resolve_endpoint(const char *option)
+{
+    const char *env = getenv("CAIRN_COORDINATOR");
+    if (option && *option)
+        return option;
+    return (env && *env) ? env : CAIRN_DEFAULT_COORDINATOR;
+}
+
+/* Returns -1 to go on with the command at argv[*next], else an exit status. */
+static int parse_globals(int argc, char **argv, cli_ctx *ctx, int *next)
+{
+    parsed_args a;
+    char why[300];
+    const char *bad;
+    if (args_parse(argc, argv, global_opts, true, &a, why, sizeof why)) {
+        args_free(&a);
+        return cli_usage_error(NULL, "%s", why);
+    }
+    int rc = -1;
+    const char *timeout = args_get(&a, "--timeout");
+    ctx->json = a.json;
+    ctx->endpoint = resolve_endpoint(args_get(&a, "--coordinator"));
+    *next = a.next;
+    if (a.help)
+        rc = cmd_help(ctx, NULL, 0, NULL);
+    else if (args_has(&a, "--version"))
+        rc = cmd_version(ctx, NULL, 0, NULL);
+    else if (timeout && (bad = args_duration_ms(timeout, &ctx->timeout_ms)))
+        rc = cli_usage_error(NULL, "bad --timeout '%s': %s", timeout, bad);
+    args_free(&a);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cli_ctx ctx = {.timeout_ms = CLI_DEFAULT_TIMEOUT_MS};
+    int next = 0;
+    int rc = parse_globals(argc - 1, argv + 1, &ctx, &next);
+    if (rc < 0)
+        rc = cli_dispatch(&ctx, commands, COUNT(commands), argc - 1 - next, argv + 1 + next);
+    if (ctx.bad_endpoint)
+        rc = CLI_USAGE; /* the message is out already; a bad --coordinator is bad usage */
+    cairn_client_close(ctx.client);
+    return rc;
+}

@@ -1,0 +1,171 @@
+#include "table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ELLIPSIS "\xe2\x80\xa6"
+
+struct table {
+    size_t ncols;
+    char ***rows;
+    size_t n_rows;
+    size_t cap_rows;
+    bool *right;
+    size_t *max_width; /* 0: no limit */
+};
+
+table *table_new(size_t ncols)
+{
+    table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->ncols = ncols;
+    t->right = calloc(ncols ? ncols : 1, sizeof *t->right);
+    t->max_width = calloc(ncols ? ncols : 1, sizeof *t->max_width);
+    if (!t->right || !t->max_width) {
+        table_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void free_row(char **row, size_t ncols)
+{
+    for (size_t c = 0; row && c < ncols; c++)
+        free(row[c]);
+    free(row);
+}
+
+void table_free(table *t)
+{
+    if (!t)
+        return;
+    for (size_t r = 0; r < t->n_rows; r++)
+        free_row(t->rows[r], t->ncols);
+    free(t->rows);
+    free(t->right);
+    free(t->max_width);
+    free(t);
+}
+
+size_t text_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+/* Byte length of the first `chars` characters of s. */
+static size_t prefix_bytes(const char *s, size_t chars)
+{
+    size_t i = 0;
+    while (s[i] && chars) {
+        i++;
+        while (((unsigned char)s[i] & 0xc0) == 0x80)
+            i++;
+        chars--;
+    }
+    return i;
+}
+
+static char *cell_copy(const char *s, size_t max_width)
+{
+    if (!s)
+        s = "";
+    bool cut = max_width && text_width(s) > max_width;
+    size_t n = cut ? prefix_bytes(s, max_width - 1) : strlen(s);
+    char *copy = malloc(n + sizeof ELLIPSIS);
+    if (!copy)
+        return NULL;
+    memcpy(copy, s, n);
+    strcpy(copy + n, cut ? ELLIPSIS : "");
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    return copy;
+}
+
+static bool grow(table *t)
+{
+    if (t->n_rows < t->cap_rows)
+        return true;
+    size_t cap = t->cap_rows ? t->cap_rows * 2 : 16;
+    char ***rows = realloc(t->rows, cap * sizeof *rows);
+    if (!rows)
+        return false;
+    t->rows = rows;
+    t->cap_rows = cap;
+    return true;
+}
+
+bool table_add(table *t, const char *const *cells)
+{
+    if (!grow(t))
+        return false;
+    char **row = calloc(t->ncols ? t->ncols : 1, sizeof *row);
+    for (size_t c = 0; row && c < t->ncols; c++) {
+        row[c] = cell_copy(cells[c], t->max_width[c]);
+        if (!row[c]) {
+            free_row(row, t->ncols);
+            return false;
+        }
+    }
+    if (!row)
+        return false;
+    t->rows[t->n_rows++] = row;
+    return true;
+}
+
+void table_align_right(table *t, size_t col)
+{
+    if (col < t->ncols)
+        t->right[col] = true;
+}
+
+void table_max_width(table *t, size_t col, size_t width)
+{
+    if (col < t->ncols)
+        t->max_width[col] = width > 1 ? width : 1;
+}
+
+static void pad(FILE *out, size_t n)
+{
+    while (n--)
+        fputc(' ', out);
+}
+
+/* Spaces are held back until text follows them, so no line ends in blanks. */
+static void print_row(const table *t, char **row, const size_t *widths, FILE *out,
+                      const char *indent)
+{
+    size_t pending = 0;
+    fputs(indent ? indent : "", out);
+    for (size_t c = 0; c < t->ncols; c++) {
+        size_t gap = widths[c] - text_width(row[c]);
+        pending += (c ? 2 : 0) + (t->right[c] ? gap : 0);
+        if (row[c][0]) {
+            pad(out, pending);
+            fputs(row[c], out);
+            pending = 0;
+        }
+        pending += t->right[c] ? 0 : gap;
+    }
+    fputc('\n', out);
+}
+
+void table_print(const table *t, FILE *out, const char *indent)
+{
+    size_t *widths = calloc(t->ncols ? t->ncols : 1, sizeof *widths);
+    if (!widths)
+        return;
+    for (size_t r = 0; r < t->n_rows; r++)
+        for (size_t c = 0; c < t->ncols; c++) {
+            size_t w = text_width(t->rows[r][c]);
+            if (w > widths[c])
+                widths[c] = w;
+        }
+    for (size_t r = 0; r < t->n_rows; r++)
+        print_row(t, t->rows[r], widths, out, indent);
+    free(widths);
+}

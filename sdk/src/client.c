@@ -1,0 +1,274 @@
+/*
+ * The connection and the one request path: build, send, wait for the reply
+ * whose `re` is our id, resend the same bytes until the deadline.
+ */
+#include "client_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "body.h"
+#include "error.h"
+#include "source_info.h"
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t client_now_ms(void)
+{
+    return msg_now_ns() / 1000000;
+}
+
+cairn_status client_run_id(const char *text, ulid *out, cairn_error *err)
+{
+    if (!ulid_parse(text, out))
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "invalid run id '%s' (expected a 26-character ULID)", text ? text : "");
+    return CAIRN_OK;
+}
+
+/* ---- connection ---- */
+
+static const char *resolve_endpoint(const char *endpoint)
+{
+    const char *env = getenv("CAIRN_COORDINATOR");
+    if (endpoint && *endpoint)
+        return endpoint;
+    return (env && *env) ? env : CAIRN_DEFAULT_COORDINATOR;
+}
+
+/* Copies s into dst, cut to cap - 1 bytes (the protocol caps `from`). */
+static void copy_cut(char *dst, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+static void default_from(char *from, size_t cap)
+{
+    char user[SOURCE_NAME_MAX], host[SOURCE_NAME_MAX], all[2 * SOURCE_NAME_MAX + 8];
+    source_user(user, sizeof user);
+    source_host(host, sizeof host);
+    snprintf(all, sizeof all, "sdk:%s@%s", user, host);
+    copy_cut(from, cap, all);
+}
+
+static cairn_status open_socket(cairn_client *c, cairn_error *err)
+{
+    int linger = 0;
+    c->zctx = zmq_ctx_new();
+    if (!c->zctx)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_ctx_new: %s", zmq_strerror(errno));
+    c->sock = zmq_socket(c->zctx, ZMQ_DEALER);
+    if (!c->sock)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_socket: %s", zmq_strerror(errno));
+    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(c->sock, c->endpoint) != 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "invalid coordinator endpoint '%s': %s",
+                         c->endpoint, zmq_strerror(errno));
+    return CAIRN_OK;
+}
+
+cairn_client *cairn_client_open(const char *endpoint, cairn_error *err)
+{
+    error_clear(err);
+    cairn_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
+        return NULL;
+    }
+    c->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
+    c->retry_ms = CLIENT_DEFAULT_RETRY_MS;
+    default_from(c->from, sizeof c->from);
+    msg_writer_init(&c->w);
+    msg_decoder_init(&c->dec, CLIENT_REPLY_LIMIT);
+    zmq_msg_init(&c->reply);
+    c->endpoint = strdup(resolve_endpoint(endpoint));
+    if (!c->endpoint) {
+        error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
+        cairn_client_close(c);
+        return NULL;
+    }
+    if (open_socket(c, err) != CAIRN_OK) {
+        cairn_client_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void cairn_client_close(cairn_client *c)
+{
+    if (!c)
+        return;
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    zmq_msg_close(&c->reply);
+    msg_decoder_destroy(&c->dec);
+    msg_writer_destroy(&c->w);
+    free(c->endpoint);
+    free(c);
+}
+
+void cairn_client_set_timeout(cairn_client *c, int timeout_ms)
+{
+    if (c)
+        c->timeout_ms = timeout_ms > 0 ? timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS;
+}
+
+void cairn_client_set_retry(cairn_client *c, int retry_ms)
+{
+    if (c)
+        c->retry_ms = retry_ms > 0 ? retry_ms : CLIENT_DEFAULT_RETRY_MS;
+}
+
+void cairn_client_set_from(cairn_client *c, const char *from)
+{
+    if (!c)
+        return;
+    if (from && *from)
+        copy_cut(c->from, sizeof c->from, from);
+    else
+        default_from(c->from, sizeof c->from);
+}
+
+/* ---- the request path ---- */
+
+msgpack_packer *client_begin(cairn_client *c, const char *type, uint32_t body_entries)
+{
+    c->req_id = ulid_new();
+    msg_writer_reset(&c->w);
+    msg_start_request(&c->w, &c->req_id, type, c->from, body_entries);
+    return &c->w.pk;
+}
+
+/* Queues the request. A full queue (EAGAIN) is not an error: the next resend
+ * tries again. */
+static cairn_status send_request(cairn_client *c, cairn_error *err)
+{
+    if (zmq_send(c->sock, c->w.sb.data, c->w.sb.size, ZMQ_DONTWAIT) >= 0 || errno == EAGAIN)
+        return CAIRN_OK;
+    return error_set(err, CAIRN_TRANSPORT_ERROR, "send to %s: %s", c->endpoint, zmq_strerror(errno));
+}
+
+/* Receives one message into c->reply, keeping only its last frame (the
+ * envelope; a peer that adds a delimiter frame is tolerated). */
+static bool recv_reply(cairn_client *c)
+{
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, c->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            return false;
+        }
+        bool more = zmq_msg_more(&part);
+        zmq_msg_move(&c->reply, &part);
+        zmq_msg_close(&part);
+        if (!more)
+            return true;
+    }
+}
+
+static bool is_zero_id(const ulid *id)
+{
+    static const ulid zero;
+    return memcmp(id->b, zero.b, ULID_BYTES) == 0;
+}
+
+/* Looks at one received message: 1 when it answers our request (status in
+ * *st), 0 when it is a stale reply to an earlier request. */
+static int match_reply(cairn_client *c, const msgpack_object **body, cairn_status *st,
+                       cairn_error *err)
+{
+    msg m;
+    cairn_error derr;
+    if (msg_decode(&c->dec, zmq_msg_data(&c->reply), zmq_msg_size(&c->reply), &m, &derr)) {
+        *st = error_set(err, CAIRN_BAD_MESSAGE, "malformed reply from %s: %s", c->endpoint,
+                        derr.message);
+        return 1;
+    }
+    if (m.kind == MSG_REQUEST)
+        return 0;
+    bool ours = memcmp(m.re.b, c->req_id.b, ULID_BYTES) == 0;
+    /* A zero `re` means the coordinator could not read our request's id. */
+    if (!ours && !(m.kind == MSG_REPLY_ERROR && is_zero_id(&m.re)))
+        return 0;
+    if (m.kind == MSG_REPLY_ERROR) {
+        cairn_status code = m.err_status == CAIRN_OK ? CAIRN_INTERNAL_ERROR : m.err_status;
+        *st = error_set(err, code, "%.*s", (int)m.err_message.n, m.err_message.p);
+        return 1;
+    }
+    *body = m.body;
+    *st = CAIRN_OK;
+    return 1;
+}
+
+static cairn_status timed_out(cairn_client *c, cairn_error *err)
+{
+    return error_set(err, CAIRN_TIMEOUT, "coordinator at %s did not answer within %d ms",
+                     c->endpoint, c->timeout_ms);
+}
+
+/* Drains what arrived; 1 with *st set when our reply was among it. */
+static int drain_replies(cairn_client *c, const msgpack_object **body, cairn_status *st,
+                         cairn_error *err)
+{
+    while (recv_reply(c)) {
+        if (match_reply(c, body, st, err))
+            return 1;
+    }
+    return 0;
+}
+
+cairn_status client_call(cairn_client *c, const msgpack_object **body, cairn_error *err)
+{
+    zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+    int64_t now = mono_ms(), deadline = now + c->timeout_ms, next_send = now;
+    cairn_status st = CAIRN_OK;
+    error_clear(err);
+    for (;;) {
+        now = mono_ms();
+        if (now >= deadline)
+            return timed_out(c, err);
+        if (now >= next_send) {
+            if ((st = send_request(c, err)) != CAIRN_OK)
+                return st;
+            next_send = now + c->retry_ms;
+        }
+        int64_t wake = next_send < deadline ? next_send : deadline;
+        int rc = zmq_poll(&item, 1, (long)(wake - now));
+        if (rc < 0 && errno != EINTR)
+            return error_set(err, CAIRN_TRANSPORT_ERROR, "poll: %s", zmq_strerror(errno));
+        if (rc > 0 && drain_replies(c, body, &st, err))
+            return st;
+    }
+}
+
+/* ---- ping ---- */
+
+cairn_status cairn_ping(cairn_client *client, char *version, size_t cap, cairn_error *err)
+{
+    const msgpack_object *body;
+    msg_str v = {"", 0};
+    if (!client)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "no client");
+    client_begin(client, "ping", 0);
+    cairn_status st = client_call(client, &body, err);
+    if (st == CAIRN_OK)
+        st = body_str(body, "version", true, &v, err);
+    if (st == CAIRN_OK && version)
+        msg_str_copy(v, version, cap);
+    return st;
+}

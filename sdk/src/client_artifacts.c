@@ -1,0 +1,422 @@
+/*
+ * Artifact upload and download, streamed in 1 MiB chunks and hashed on the
+ * way through, so that files larger than memory work and a corrupted transfer
+ * is caught by comparing sha256 at both ends.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "body.h"
+#include "client_internal.h"
+#include "error.h"
+#include "sha256_file.h"
+
+#define ARTIFACT_CHUNK ((size_t)1 << 20)
+
+static cairn_status io_error(cairn_error *err, const char *what, const char *path)
+{
+    return error_set(err, CAIRN_IO_ERROR, "%s %s: %s", what, path, strerror(errno));
+}
+
+static cairn_status no_memory(cairn_error *err)
+{
+    return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* ======== upload ======== */
+
+typedef struct upload {
+    cairn_client *c;
+    ulid id;               /* the upload: one for all chunks of the file */
+    ulid run;
+    const char *path;      /* the artifact path */
+    const char *file;      /* the local file */
+    int fd;
+    unsigned char *buf;
+    bool has_carry;        /* one byte read ahead to learn whether a chunk is the last */
+    unsigned char carry;
+    uint64_t offset;
+    sha256_stream sha;
+} upload;
+
+static cairn_status read_full(upload *u, size_t *n, cairn_error *err)
+{
+    while (*n < ARTIFACT_CHUNK) {
+        ssize_t r = read(u->fd, u->buf + *n, ARTIFACT_CHUNK - *n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return io_error(err, "read", u->file);
+        if (r == 0)
+            break;
+        *n += (size_t)r;
+    }
+    return CAIRN_OK;
+}
+
+/* Reads the next chunk into u->buf; *last when the file ends with it. */
+static cairn_status read_chunk(upload *u, size_t *n, bool *last, cairn_error *err)
+{
+    *n = 0;
+    if (u->has_carry) {
+        u->buf[(*n)++] = u->carry;
+        u->has_carry = false;
+    }
+    cairn_status st = read_full(u, n, err);
+    *last = *n < ARTIFACT_CHUNK;
+    while (!st && !*last) {
+        ssize_t r = read(u->fd, &u->carry, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return io_error(err, "read", u->file);
+        u->has_carry = r == 1;
+        *last = r == 0;
+        break;
+    }
+    return st;
+}
+
+static void pack_chunk(upload *u, size_t n, bool last)
+{
+    msgpack_packer *pk = client_begin(u->c, "artifact.put", 6);
+    mp_str(pk, "upload");
+    mp_ulid(pk, &u->id);
+    mp_str(pk, "run");
+    mp_ulid(pk, &u->run);
+    mp_str(pk, "path");
+    mp_str(pk, u->path);
+    mp_str(pk, "offset");
+    msgpack_pack_uint64(pk, u->offset);
+    mp_str(pk, "data");
+    mp_bin(pk, u->buf, n);
+    mp_str(pk, "last");
+    if (last)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+/* A resent chunk whose first send was applied (its reply lost) is refused
+ * with "expected offset N": when N is the end of this very chunk, it is in. */
+static bool already_received(const cairn_error *err, uint64_t end)
+{
+    const char *p = err ? strstr(err->message, "expected offset ") : NULL;
+    if (!p || err->status != CAIRN_INVALID_STATE)
+        return false;
+    char *stop;
+    errno = 0;
+    unsigned long long expected = strtoull(p + strlen("expected offset "), &stop, 10);
+    return errno == 0 && stop != p && expected == end;
+}
+
+static cairn_status send_chunk(upload *u, size_t n, bool last, const msgpack_object **body,
+                               cairn_error *err)
+{
+    pack_chunk(u, n, last);
+    cairn_status st = client_call(u->c, body, err);
+    if (st == CAIRN_INVALID_STATE && !last && already_received(err, u->offset + n)) {
+        error_clear(err);
+        st = CAIRN_OK;
+    }
+    if (!st)
+        u->offset += n;
+    return st;
+}
+
+/* The coordinator's size and sha256 of what it stored must be ours. */
+static cairn_status check_stored(upload *u, const msgpack_object *body, const char *local_hex,
+                                 cairn_artifact *out, cairn_error *err)
+{
+    msg_str sha;
+    int64_t size;
+    cairn_status st = body_str(body, "sha256", true, &sha, err);
+    if (!st)
+        st = body_int(body, "size", true, &size, err);
+    if (st)
+        return st;
+    if (!msg_str_eq(sha, local_hex) || (uint64_t)size != u->offset)
+        return error_set(err, CAIRN_IO_ERROR,
+                         "upload of %s: coordinator stored %" PRId64 " bytes with sha256 %.*s, "
+                         "sent %" PRIu64 " bytes with sha256 %s",
+                         u->file, size, (int)sha.n, sha.p, u->offset, local_hex);
+    if (out) {
+        out->path = u->path;
+        out->size = u->offset;
+        memcpy(out->sha256, local_hex, sizeof out->sha256);
+    }
+    return CAIRN_OK;
+}
+
+static cairn_status upload_chunks(upload *u, cairn_artifact *out, cairn_error *err)
+{
+    const msgpack_object *body = NULL;
+    char hex[SHA256_HEX_LEN + 1];
+    bool last = false;
+    cairn_status st = CAIRN_OK;
+    while (!st && !last) {
+        size_t n;
+        st = read_chunk(u, &n, &last, err);
+        if (!st && !sha256_update(&u->sha, u->buf, n))
+            st = error_set(err, CAIRN_INTERNAL_ERROR, "sha256 update failed");
+        if (!st)
+            st = send_chunk(u, n, last, &body, err);
+    }
+    if (st)
+        return st;
+    if (!sha256_finish(&u->sha, hex))
+        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 failed");
+    return check_stored(u, body, hex, out, err);
+}
+
+static cairn_status upload_open(upload *u, cairn_error *err)
+{
+    struct stat st;
+    u->fd = open(u->file, O_RDONLY | O_CLOEXEC);
+    if (u->fd < 0)
+        return io_error(err, "open", u->file);
+    if (fstat(u->fd, &st) != 0)
+        return io_error(err, "stat", u->file);
+    if (S_ISDIR(st.st_mode))
+        return error_set(err, CAIRN_IO_ERROR, "%s is a directory", u->file);
+    u->buf = malloc(ARTIFACT_CHUNK);
+    if (!u->buf)
+        return no_memory(err);
+    if (!sha256_begin(&u->sha))
+        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 initialisation failed");
+    return CAIRN_OK;
+}
+
+cairn_status cairn_artifact_upload(cairn_client *client, const char *run_id,
+                                   const char *local_file, const char *artifact_path,
+                                   cairn_artifact *out, cairn_error *err)
+{
+    upload u = {.c = client, .file = local_file, .path = artifact_path, .fd = -1};
+    if (!client || !local_file)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "artifact upload needs a client and a file");
+    if (!u.path)
+        u.path = base_name(local_file);
+    if (!*u.path)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "no artifact path for '%s'", local_file);
+    u.id = ulid_new();
+    cairn_status st = client_run_id(run_id, &u.run, err);
+    if (!st)
+        st = upload_open(&u, err);
+    if (!st)
+        st = upload_chunks(&u, out, err);
+    sha256_abort(&u.sha);
+    free(u.buf);
+    if (u.fd >= 0)
+        close(u.fd);
+    return st;
+}
+
+/* ======== download ======== */
+
+typedef struct download {
+    cairn_client *c;
+    ulid run;
+    const char *path;
+    const char *file;
+    char *tmp;             /* local_file.part-XXXXXX */
+    int fd;
+    uint64_t got;
+    uint64_t size;         /* the whole file, from the first reply */
+    char sha[SHA256_HEX_LEN + 1];
+    sha256_stream hash;
+} download;
+
+static cairn_status write_all(download *d, const char *p, size_t n, cairn_error *err)
+{
+    while (n > 0) {
+        ssize_t w = write(d->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return io_error(err, "write", d->tmp);
+        p += w;
+        n -= (size_t)w;
+    }
+    return CAIRN_OK;
+}
+
+static void pack_get(download *d)
+{
+    msgpack_packer *pk = client_begin(d->c, "artifact.get", 4);
+    mp_str(pk, "run");
+    mp_ulid(pk, &d->run);
+    mp_str(pk, "path");
+    mp_str(pk, d->path);
+    mp_str(pk, "offset");
+    msgpack_pack_uint64(pk, d->got);
+    mp_str(pk, "max");
+    msgpack_pack_uint64(pk, ARTIFACT_CHUNK);
+}
+
+/* Every range must describe the same stored file as the first one did. */
+static cairn_status check_range(download *d, msg_str sha, int64_t size, msg_str data,
+                                cairn_error *err)
+{
+    if (sha.n != SHA256_HEX_LEN || size < 0)
+        return error_set(err, CAIRN_BAD_MESSAGE, "artifact.get reply with a malformed size or sha256");
+    if (d->got == 0 && d->sha[0] == '\0') {
+        msg_str_copy(sha, d->sha, sizeof d->sha);
+        d->size = (uint64_t)size;
+    }
+    if (!msg_str_eq(sha, d->sha) || (uint64_t)size != d->size)
+        return error_set(err, CAIRN_INVALID_STATE, "artifact %s changed during the download", d->path);
+    if (d->got + data.n > d->size)
+        return error_set(err, CAIRN_BAD_MESSAGE, "artifact.get sent more than the file's %" PRIu64 " bytes",
+                         d->size);
+    return CAIRN_OK;
+}
+
+/* Fetches and writes one range; *eof when it was the last. */
+static cairn_status fetch_range(download *d, bool *eof, cairn_error *err)
+{
+    const msgpack_object *body;
+    msg_str data = {"", 0}, sha = {"", 0};
+    int64_t size = 0;
+    pack_get(d);
+    cairn_status st = client_call(d->c, &body, err);
+    if (!st)
+        st = body_bin(body, "data", true, &data, err);
+    if (!st)
+        st = body_int(body, "size", true, &size, err);
+    if (!st)
+        st = body_str(body, "sha256", true, &sha, err);
+    if (!st)
+        st = body_bool(body, "eof", true, eof, err);
+    if (!st)
+        st = check_range(d, sha, size, data, err);
+    if (!st && data.n == 0 && !*eof)
+        st = error_set(err, CAIRN_BAD_MESSAGE, "artifact.get sent an empty range before the end");
+    if (!st)
+        st = write_all(d, data.p, data.n, err);
+    if (!st && !sha256_update(&d->hash, data.p, data.n))
+        st = error_set(err, CAIRN_INTERNAL_ERROR, "sha256 update failed");
+    d->got += data.n;
+    return st;
+}
+
+static cairn_status verify_download(download *d, cairn_error *err)
+{
+    char hex[SHA256_HEX_LEN + 1];
+    if (d->got != d->size)
+        return error_set(err, CAIRN_IO_ERROR, "artifact %s: got %" PRIu64 " of %" PRIu64 " bytes",
+                         d->path, d->got, d->size);
+    if (!sha256_finish(&d->hash, hex))
+        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 failed");
+    if (strcmp(hex, d->sha) != 0)
+        return error_set(err, CAIRN_IO_ERROR, "artifact %s: downloaded sha256 %s, stored %s",
+                         d->path, hex, d->sha);
+    return CAIRN_OK;
+}
+
+/* mkstemp makes 0600 files; give the result the mode a plain create would
+ * have (0666 less the umask), read without changing the process's umask. */
+static mode_t created_file_mode(void)
+{
+    unsigned mask = 022;
+    char line[128];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Umask: %o", &mask) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (mode_t)(0666 & ~mask);
+}
+
+static void fsync_parent_dir(const char *file)
+{
+    char *dir = strdup(file);
+    if (!dir)
+        return;
+    char *slash = strrchr(dir, '/');
+    const char *name = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
+    int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+/* Durable content first, then the name: a crash leaves the old file or the new. */
+static cairn_status commit_download(download *d, cairn_error *err)
+{
+    if (fchmod(d->fd, created_file_mode()) != 0 || fsync(d->fd) != 0)
+        return io_error(err, "sync", d->tmp);
+    int rc = close(d->fd);
+    d->fd = -1;
+    if (rc != 0)
+        return io_error(err, "close", d->tmp);
+    if (rename(d->tmp, d->file) != 0)
+        return io_error(err, "rename to", d->file);
+    fsync_parent_dir(d->file);
+    return CAIRN_OK;
+}
+
+static cairn_status download_open(download *d, cairn_error *err)
+{
+    size_t n = strlen(d->file) + sizeof ".part-XXXXXX";
+    d->tmp = malloc(n);
+    if (!d->tmp)
+        return no_memory(err);
+    snprintf(d->tmp, n, "%s.part-XXXXXX", d->file);
+    d->fd = mkstemp(d->tmp);
+    if (d->fd < 0) {
+        cairn_status st = io_error(err, "create", d->tmp);
+        free(d->tmp);
+        d->tmp = NULL;
+        return st;
+    }
+    if (!sha256_begin(&d->hash))
+        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 initialisation failed");
+    return CAIRN_OK;
+}
+
+static void download_cleanup(download *d, cairn_status st)
+{
+    sha256_abort(&d->hash);
+    if (d->fd >= 0)
+        close(d->fd);
+    if (st && d->tmp)
+        unlink(d->tmp);
+    free(d->tmp);
+}
+
+cairn_status cairn_artifact_download(cairn_client *client, const char *run_id,
+                                     const char *artifact_path, const char *local_file,
+                                     cairn_error *err)
+{
+    download d = {.c = client, .path = artifact_path, .file = local_file, .fd = -1};
+    bool eof = false;
+    if (!client || !artifact_path || !local_file || !*local_file)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "artifact download needs a client, an artifact path and a file");
+    cairn_status st = client_run_id(run_id, &d.run, err);
+    if (!st)
+        st = download_open(&d, err);
+    while (!st && !eof)
+        st = fetch_range(&d, &eof, err);
+    if (!st)
+        st = verify_download(&d, err);
+    if (!st)
+        st = commit_download(&d, err);
+    download_cleanup(&d, st);
+    return st;
+}

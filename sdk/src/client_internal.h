@@ -1,0 +1,72 @@
+/*
+ * What the client_*.c files share: the client object, the one request/reply
+ * path every call goes through, and the decoders of reply bodies into the
+ * public structs.
+ */
+#ifndef CAIRN_CLIENT_INTERNAL_H
+#define CAIRN_CLIENT_INTERNAL_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "cairn/client.h"
+#include "msg.h"
+#include "ulid.h"
+
+#define CLIENT_DEFAULT_TIMEOUT_MS 5000
+#define CLIENT_DEFAULT_RETRY_MS 1000
+#define CLIENT_FROM_MAX 256
+
+/* Replies come from the coordinator we chose to talk to, and a search page
+ * may legitimately be larger than the coordinator's request limit: the
+ * structural scan in msg_decode still refuses allocation bombs. */
+#define CLIENT_REPLY_LIMIT ((size_t)256 << 20)
+
+struct cairn_client {
+    void *zctx;
+    void *sock;
+    char *endpoint;
+    char from[CLIENT_FROM_MAX + 1];
+    int timeout_ms;
+    int retry_ms;
+    msg_writer w;        /* the request being built / resent */
+    ulid req_id;         /* its id */
+    msg_decoder dec;
+    zmq_msg_t reply;     /* the last frame received; decoded bodies point into it */
+};
+
+/* ---- the request path (client.c) ---- */
+
+/* Starts a request of `type` whose body has exactly body_entries pairs, and
+ * returns the packer the caller writes those pairs with. */
+msgpack_packer *client_begin(cairn_client *c, const char *type, uint32_t body_entries);
+
+/* Sends the request built since client_begin and waits for its reply,
+ * resending the same bytes every retry interval until the timeout. On CAIRN_OK
+ * *body is the reply body (a map), valid until the next client_begin. An error
+ * reply returns the coordinator's status and message. */
+cairn_status client_call(cairn_client *c, const msgpack_object **body, cairn_error *err);
+
+/* Parses a run id given as text, with the API's error message. */
+cairn_status client_run_id(const char *text, ulid *out, cairn_error *err);
+
+int64_t client_now_ms(void);
+
+/* ---- reply decoding (client_decode.c) ----
+ * Each fills *out (zeroed first) with malloc'd copies of everything, or, on a
+ * missing or wrongly typed field, frees what it made, leaves *out empty and
+ * returns CAIRN_BAD_MESSAGE (CAIRN_OUT_OF_MEMORY when malloc fails). */
+
+cairn_status decode_run(const msgpack_object *o, cairn_run *out, cairn_error *err);
+cairn_status decode_run_list(const msgpack_object *body, cairn_run_list *out, cairn_error *err);
+cairn_status decode_history(const msgpack_object *body, cairn_history *out, cairn_error *err);
+cairn_status decode_experiments(const msgpack_object *body, cairn_experiment_list *out,
+                                cairn_error *err);
+cairn_status decode_events(const msgpack_object *body, cairn_event_list *out, cairn_error *err);
+
+/* Frees what a cairn_run holds, not the struct itself. */
+void run_clear(cairn_run *run);
+
+#endif

@@ -1,0 +1,313 @@
+/*
+ * The JSON shapes of the CLI's --json output (docs/cli.md is their contract).
+ * Keys are inserted in the documented order, which jansson keeps. JSON has
+ * no NaN or infinity, so those metric values become the strings "NaN",
+ * "Infinity" and "-Infinity". Other doubles are written with the fewest
+ * significant digits from 15 to 17 (one count per document: jansson's
+ * precision is a dump flag) with which every double of the document reads
+ * back exactly, so 0.9 prints as 0.9, not 0.90000000000000002, and no value
+ * loses a bit.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/client.h"
+
+#define JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+#define MAX_DIGITS 17 /* always enough for a double */
+#define MIN_DIGITS 15 /* fewer would print 100 as 1e+02 */
+
+/* ---- values ---- */
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one:
+ * the rules jansson applies (no overlongs, surrogates or values past U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s)
+{
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t n = s[0] < 0x80 ? 1 : s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+    if (n <= 1)
+        return n;
+    uint32_t v = s[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3f);
+    }
+    if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* A copy of s with every byte that does not start a valid UTF-8 sequence
+ * replaced by U+FFFD. */
+static char *utf8_repair(const char *s)
+{
+    size_t len = strlen(s);
+    char *out = malloc(len * 3 + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_seq(p);
+        if (n) {
+            memcpy(o, p, n);
+            o += n;
+            p += n;
+        } else {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Strings from the coordinator are bytes: JSON needs UTF-8, so bad
+ * sequences become U+FFFD rather than failing the whole document. */
+static json_t *jstr(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    if (j)
+        return j;
+    char *fixed = utf8_repair(s);
+    j = fixed ? json_string(fixed) : NULL;
+    free(fixed);
+    return j ? j : json_string("\xef\xbf\xbd");
+}
+
+static json_t *jnum(double v)
+{
+    if (isnan(v))
+        return json_string("NaN");
+    if (isinf(v))
+        return json_string(v > 0 ? "Infinity" : "-Infinity");
+    return json_real(v);
+}
+
+static json_t *jint(int64_t v)
+{
+    return json_integer((json_int_t)v);
+}
+
+static json_t *juint(uint64_t v)
+{
+    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+/* Sets key in obj; false when either is missing (out of memory). A key with
+ * bad UTF-8 is repaired like a value. json_object_set_new consumes the value
+ * even when it fails, so hold a reference for the second try. */
+static bool put(json_t *obj, const char *key, json_t *value)
+{
+    if (!obj || !value) {
+        json_decref(value);
+        return false;
+    }
+    json_incref(value);
+    if (json_object_set_new(obj, key, value) == 0) {
+        json_decref(value);
+        return true;
+    }
+    char *fixed = utf8_repair(key);
+    if (!fixed) {
+        json_decref(value);
+        return false;
+    }
+    bool ok = json_object_set_new(obj, fixed, value) == 0;
+    free(fixed);
+    return ok;
+}
+
+static bool append(json_t *arr, json_t *value)
+{
+    if (!arr || !value) {
+        json_decref(value);
+        return false;
+    }
+    return json_array_append_new(arr, value) == 0;
+}
+
+static json_t *kv_object(const cairn_kv *kv, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < n; i++)
+        if (!put(o, kv[i].key, jstr(kv[i].value))) {
+            json_decref(o);
+            return NULL;
+        }
+    return o;
+}
+
+/* Dumps and releases j, reals with `digits` significant digits. */
+static char *dump(json_t *j, int digits)
+{
+    char *s = j ? json_dumps(j, JSON_FLAGS | JSON_REAL_PRECISION(digits)) : NULL;
+    json_decref(j);
+    return s;
+}
+
+/* The fewest digits, at least `from`, with which v reads back exactly. */
+static int digits_for(double v, int from)
+{
+    char buf[40];
+    if (isnan(v) || isinf(v))
+        return from;
+    for (int d = from; d < MAX_DIGITS; d++) {
+        snprintf(buf, sizeof buf, "%.*g", d, v);
+        if (strtod(buf, NULL) == v)
+            return d;
+    }
+    return MAX_DIGITS;
+}
+
+static int run_digits(const cairn_run *r, int from)
+{
+    for (size_t i = 0; i < r->n_metrics && from < MAX_DIGITS; i++)
+        from = digits_for(r->metrics[i].value, from);
+    return from;
+}
+
+/* ---- run ---- */
+
+static json_t *metrics_object(const cairn_run *run)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < run->n_metrics; i++)
+        if (!put(o, run->metrics[i].key, jnum(run->metrics[i].value))) {
+            json_decref(o);
+            return NULL;
+        }
+    return o;
+}
+
+static json_t *artifact_object(const cairn_artifact *a)
+{
+    json_t *o = json_object();
+    if (put(o, "path", jstr(a->path)) && put(o, "size", juint(a->size)) &&
+        put(o, "sha256", jstr(a->sha256)))
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *artifacts_array(const cairn_run *run)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < run->n_artifacts; i++)
+        if (!append(a, artifact_object(&run->artifacts[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static json_t *run_object(const cairn_run *r)
+{
+    json_t *o = json_object();
+    bool ok = put(o, "id", jstr(r->id)) && put(o, "experiment", jstr(r->experiment)) &&
+              put(o, "name", jstr(r->name)) && put(o, "status", jstr(r->status)) &&
+              put(o, "start_time", jint(r->start_time)) &&
+              put(o, "end_time", r->end_time ? jint(r->end_time) : json_null()) &&
+              put(o, "params", kv_object(r->params, r->n_params)) &&
+              put(o, "metrics", metrics_object(r)) && put(o, "tags", kv_object(r->tags, r->n_tags)) &&
+              put(o, "artifacts", artifacts_array(r));
+    if (ok)
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
+char *cairn_run_to_json(const cairn_run *run)
+{
+    return run ? dump(run_object(run), run_digits(run, MIN_DIGITS)) : NULL;
+}
+
+char *cairn_run_list_to_json(const cairn_run_list *list)
+{
+    json_t *a = json_array();
+    int digits = MIN_DIGITS;
+    for (size_t i = 0; a && list && i < list->count; i++) {
+        digits = run_digits(&list->runs[i], digits);
+        if (!append(a, run_object(&list->runs[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return dump(a, digits);
+}
+
+/* ---- history, experiments, events ---- */
+
+static json_t *point_object(const cairn_point *p)
+{
+    json_t *o = json_object();
+    if (put(o, "step", jint(p->step)) && put(o, "value", jnum(p->value)) &&
+        put(o, "timestamp", jint(p->timestamp)))
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
+char *cairn_history_to_json(const cairn_history *history)
+{
+    json_t *a = json_array();
+    int digits = MIN_DIGITS;
+    for (size_t i = 0; a && history && i < history->count; i++) {
+        if (digits < MAX_DIGITS)
+            digits = digits_for(history->points[i].value, digits);
+        if (!append(a, point_object(&history->points[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return dump(a, digits);
+}
+
+static json_t *experiment_object(const cairn_experiment *e)
+{
+    json_t *o = json_object();
+    if (put(o, "id", juint(e->id)) && put(o, "name", jstr(e->name)) &&
+        put(o, "lifecycle", jstr(e->lifecycle)) && put(o, "created", jint(e->created)) &&
+        put(o, "tags", kv_object(e->tags, e->n_tags)))
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
+char *cairn_experiment_list_to_json(const cairn_experiment_list *list)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && list && i < list->count; i++)
+        if (!append(a, experiment_object(&list->items[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return dump(a, MAX_DIGITS); /* no reals */
+}
+
+static json_t *event_object(const cairn_event *e)
+{
+    json_t *o = json_object();
+    if (put(o, "seq", juint(e->seq)) && put(o, "ts", jint(e->ts)) && put(o, "id", jstr(e->id)) &&
+        put(o, "type", jstr(e->type)) && put(o, "from", jstr(e->from)) &&
+        put(o, "summary", jstr(e->summary)))
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
+char *cairn_event_list_to_json(const cairn_event_list *list)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && list && i < list->count; i++)
+        if (!append(a, event_object(&list->items[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return dump(a, MAX_DIGITS); /* no reals */
+}

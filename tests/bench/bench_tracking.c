@@ -1,0 +1,345 @@
+/*
+ * bench_tracking ENDPOINT DATA_DIR: the tracking figures of docs/benchmarks.md,
+ * measured against a running coordinator whose store is in DATA_DIR.
+ * Prints figures; asserts nothing.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "body.h"
+#include "cairn/client.h"
+#include "msg.h"
+
+static const char *endpoint;
+static const char *data_dir;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return v[i];
+}
+
+static cairn_client *client(void)
+{
+    cairn_error err;
+    cairn_client *c = cairn_client_open(endpoint, &err);
+    if (!c) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        exit(1);
+    }
+    cairn_client_set_timeout(c, 30000);
+    return c;
+}
+
+static void start_run(cairn_client *c, const char *experiment, char id[27])
+{
+    cairn_run_start_opts o = {.experiment = experiment};
+    cairn_error err;
+    if (cairn_run_start(c, NULL, &o, id, &err)) {
+        fprintf(stderr, "bench: run.start: %s\n", err.message);
+        exit(1);
+    }
+}
+
+static void check(cairn_status st, const cairn_error *err, const char *what)
+{
+    if (st) {
+        fprintf(stderr, "bench: %s: %s\n", what, err->message);
+        exit(1);
+    }
+}
+
+/* ---- synchronous single-metric round trips ---- */
+
+typedef struct sync_job {
+    int requests;
+    double *lat_us;
+} sync_job;
+
+static void *sync_worker(void *arg)
+{
+    sync_job *j = arg;
+    cairn_client *c = client();
+    char run[27];
+    start_run(c, "bench-sync", run);
+    for (int i = 0; i < j->requests; i++) {
+        cairn_error err;
+        double t0 = now_s();
+        check(cairn_log_metric(c, run, "loss", 1.0 / (i + 1), i, &err), &err, "log_metric");
+        j->lat_us[i] = (now_s() - t0) * 1e6;
+    }
+    cairn_client_close(c);
+    return NULL;
+}
+
+static void bench_sync(int clients, int per_client)
+{
+    pthread_t t[16];
+    sync_job jobs[16];
+    double *all = calloc((size_t)clients * per_client, sizeof *all);
+    double t0 = now_s();
+    for (int i = 0; i < clients; i++) {
+        jobs[i] = (sync_job){per_client, all + (size_t)i * per_client};
+        pthread_create(&t[i], NULL, sync_worker, &jobs[i]);
+    }
+    for (int i = 0; i < clients; i++)
+        pthread_join(t[i], NULL);
+    double secs = now_s() - t0;
+    size_t n = (size_t)clients * per_client;
+    printf("sync single-metric writes, %d client%s: %.0f acks/s, p50 %.0f us, p99 %.0f us\n",
+           clients, clients > 1 ? "s" : "", (double)n / secs, percentile(all, n, 0.5),
+           percentile(all, n, 0.99));
+    free(all);
+}
+
+/* ---- 1,000-point batches ---- */
+
+static off_t store_size(void)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", data_dir);
+    return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+typedef struct batch_job {
+    long batches;
+} batch_job;
+
+static void *batch_worker(void *arg)
+{
+    batch_job *j = arg;
+    cairn_client *c = client();
+    char run[27];
+    start_run(c, "bench-batch", run);
+    cairn_metric m[1000];
+    long step = 0;
+    for (long b = 0; b < j->batches; b++) {
+        for (int i = 0; i < 1000; i++, step++)
+            m[i] = (cairn_metric){i % 2 ? "loss" : "acc", sin((double)step), step, 1700000000000 + step};
+        cairn_log_batch lb = {.metrics = m, .n_metrics = 1000};
+        cairn_error err;
+        check(cairn_run_log(c, run, &lb, &err), &err, "run_log");
+    }
+    cairn_client_close(c);
+    return NULL;
+}
+
+static void bench_batches(int clients, long batches_per_client)
+{
+    pthread_t t[16];
+    batch_job jobs[16];
+    off_t before = store_size();
+    double t0 = now_s();
+    for (int i = 0; i < clients; i++) {
+        jobs[i].batches = batches_per_client;
+        pthread_create(&t[i], NULL, batch_worker, &jobs[i]);
+    }
+    for (int i = 0; i < clients; i++)
+        pthread_join(t[i], NULL);
+    double secs = now_s() - t0;
+    double points = (double)clients * (double)batches_per_client * 1000.0;
+    printf("durable points, 1,000-point batches, %d client%s: %.0f points/s\n", clients,
+           clients > 1 ? "s" : "", points / secs);
+    if (clients == 1)
+        printf("LMDB bytes per metric point: %.1f (data.mdb grew %lld bytes for %.0f points)\n",
+               (double)(store_size() - before) / points, (long long)(store_size() - before), points);
+}
+
+/* ---- 16 clients, single points, many in flight (group commit) ---- */
+
+typedef struct pipe_job {
+    char run[27];
+    long points;
+    int window;
+} pipe_job;
+
+static void *pipe_worker(void *arg)
+{
+    pipe_job *j = arg;
+    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_connect(s, endpoint);
+    ulid run;
+    ulid_parse(j->run, &run);
+    msg_writer w;
+    msg_writer_init(&w);
+    msg_decoder d;
+    msg_decoder_init(&d, 0);
+    long sent = 0, acked = 0;
+    char reply[4096];
+    while (acked < j->points) {
+        while (sent < j->points && sent - acked < j->window) {
+            ulid id = ulid_new();
+            msg_writer_reset(&w);
+            msg_start_request(&w, &id, "run.log", "bench", 2);
+            mp_str(&w.pk, "run");
+            mp_ulid(&w.pk, &run);
+            mp_str(&w.pk, "metrics");
+            msgpack_pack_array(&w.pk, 1);
+            msgpack_pack_array(&w.pk, 4);
+            mp_str(&w.pk, "x");
+            msgpack_pack_double(&w.pk, (double)sent);
+            msgpack_pack_int64(&w.pk, sent);
+            msgpack_pack_int64(&w.pk, 1700000000000 + sent);
+            zmq_send(s, w.sb.data, w.sb.size, 0);
+            sent++;
+        }
+        int n = zmq_recv(s, reply, sizeof reply, 0);
+        msg m;
+        if (n < 0 || msg_decode(&d, reply, (size_t)n, &m, NULL) || m.kind != MSG_REPLY_OK) {
+            fprintf(stderr, "bench: pipelined write refused\n");
+            exit(1);
+        }
+        acked++;
+    }
+    msg_writer_destroy(&w);
+    msg_decoder_destroy(&d);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return NULL;
+}
+
+static void bench_pipelined(int clients, long points_per_client, int window)
+{
+    pthread_t t[16];
+    pipe_job jobs[16];
+    cairn_client *c = client();
+    for (int i = 0; i < clients; i++) {
+        start_run(c, "bench-pipelined", jobs[i].run);
+        jobs[i].points = points_per_client;
+        jobs[i].window = window;
+    }
+    cairn_client_close(c);
+    double t0 = now_s();
+    for (int i = 0; i < clients; i++)
+        pthread_create(&t[i], NULL, pipe_worker, &jobs[i]);
+    for (int i = 0; i < clients; i++)
+        pthread_join(t[i], NULL);
+    double secs = now_s() - t0;
+    printf("durable single-point writes, %d clients x %d in flight (group commit): %.0f points/s\n",
+           clients, window, (double)clients * (double)points_per_client / secs);
+}
+
+/* ---- reads ---- */
+
+static void bench_history(void)
+{
+    cairn_client *c = client();
+    char run[27];
+    start_run(c, "bench-history", run);
+    cairn_metric m[1000];
+    for (int b = 0; b < 10; b++) {
+        for (int i = 0; i < 1000; i++)
+            m[i] = (cairn_metric){"loss", 1.0 / (b * 1000 + i + 1), b * 1000 + i, 1700000000000};
+        cairn_log_batch lb = {.metrics = m, .n_metrics = 1000};
+        cairn_error err;
+        check(cairn_run_log(c, run, &lb, &err), &err, "run_log");
+    }
+    double lat[50];
+    for (int r = 0; r < 50; r++) {
+        cairn_history *h;
+        cairn_error err;
+        double t0 = now_s();
+        check(cairn_metric_history(c, run, "loss", 0, 10000, &h, &err), &err, "history");
+        lat[r] = (now_s() - t0) * 1e3;
+        if (h->count != 10000) {
+            fprintf(stderr, "bench: history returned %zu points\n", h->count);
+            exit(1);
+        }
+        cairn_history_free(h);
+    }
+    printf("10,000-point history read: p50 %.2f ms (MLflow: 317 ms)\n", percentile(lat, 50, 0.5));
+    cairn_client_close(c);
+}
+
+static void bench_search(void)
+{
+    cairn_client *c = client();
+    for (int i = 0; i < 1000; i++) {
+        char run[27], depth[16];
+        start_run(c, "bench-search", run);
+        snprintf(depth, sizeof depth, "%d", i % 20);
+        cairn_kv params[2] = {{"model", i % 3 ? "rf" : "gb"}, {"max_depth", depth}};
+        cairn_metric metrics[3] = {{"auc", (i % 997) / 1000.0, 1, 0}, {"f1", (i % 13) / 13.0, 1, 0},
+                                   {"loss", 1.0 / (i + 1), 1, 0}};
+        cairn_kv tags[1] = {{"team", i % 2 ? "growth" : "core"}};
+        cairn_log_batch lb = {params, 2, metrics, 3, tags, 1, NULL, 0};
+        cairn_error err;
+        check(cairn_run_log(c, run, &lb, &err), &err, "run_log");
+    }
+    const char *order[] = {"metrics.auc DESC"};
+    cairn_search_opts all = {.experiment = "bench-search", .order_by = order, .n_order_by = 1};
+    cairn_search_opts filtered = {.experiment = "bench-search",
+                                  .filter = "metrics.auc > 0.5 and params.model = 'rf'",
+                                  .order_by = order, .n_order_by = 1};
+    const cairn_search_opts *cases[2] = {&all, &filtered};
+    const char *names[2] = {"all 1,000 runs returned", "filtered"};
+    for (int k = 0; k < 2; k++) {
+        double lat[30];
+        for (int r = 0; r < 30; r++) {
+            cairn_run_list *l;
+            cairn_error err;
+            double t0 = now_s();
+            check(cairn_run_search(c, cases[k], &l, &err), &err, "search");
+            lat[r] = (now_s() - t0) * 1e3;
+            cairn_run_list_free(l);
+        }
+        printf("1,000-run search, ordered by metric, %s: p50 %.2f ms (MLflow: 649 ms)\n", names[k],
+               percentile(lat, 30, 0.5));
+    }
+    cairn_client_close(c);
+}
+
+static bool wanted(const char *only, const char *name)
+{
+    return !only || strcmp(only, name) == 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: bench_tracking ENDPOINT DATA_DIR [sync|batch|pipelined|history|search]\n");
+        return 2;
+    }
+    endpoint = argv[1];
+    data_dir = argv[2];
+    const char *only = argc == 4 ? argv[3] : NULL;
+    if (wanted(only, "sync")) {
+        bench_sync(1, 5000);
+        bench_sync(8, 1000);
+    }
+    if (wanted(only, "batch")) {
+        bench_batches(1, 2000);
+        bench_batches(4, 500);
+    }
+    if (wanted(only, "pipelined"))
+        bench_pipelined(16, 20000, 100);
+    if (wanted(only, "history"))
+        bench_history();
+    if (wanted(only, "search"))
+        bench_search();
+    return 0;
+}

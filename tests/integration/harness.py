@@ -1,0 +1,118 @@
+"""Real cairn processes for integration tests: a coordinator in a temporary
+directory on a kernel-chosen loopback port, and the cairn CLI against it."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("CAIRN_BIN", "build/bin")
+TOOLS = os.environ.get("CAIRN_TOOLS", "build/tests")
+
+
+class Coordinator:
+    """One cairn-coordinator process; restartable on the same endpoint and data."""
+
+    def __init__(self, data_dir, listen="tcp://127.0.0.1:*", extra_args=()):
+        self.data_dir = data_dir
+        self.listen = listen
+        self.extra_args = list(extra_args)
+        self.endpoint = None
+        self.proc = None
+        self.log_path = os.path.join(data_dir, "coordinator.log")
+
+    def start(self, timeout=10):
+        os.makedirs(self.data_dir, exist_ok=True)
+        listen = self.endpoint or self.listen
+        self._log = open(self.log_path, "a")
+        offset = self._log.tell()
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "cairn-coordinator"), "--data-dir", self.data_dir,
+             "--listen", listen, *self.extra_args],
+            stdout=subprocess.DEVNULL, stderr=self._log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.log_path) as f:
+                f.seek(offset)
+                m = re.search(r"event=listening endpoint=(\S+)", f.read())
+            if m:
+                self.endpoint = m.group(1)
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"coordinator exited {self.proc.returncode}: {self.log()}")
+            time.sleep(0.02)
+        raise RuntimeError("coordinator did not start: " + self.log())
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, timeout=15):
+        """SIGTERM and wait; returns the exit code."""
+        if not self.proc:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        self._log.close()
+        return code
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+        self._log.close()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Result:
+    def __init__(self, proc):
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def json(self):
+        return json.loads(self.out)
+
+
+class CairnTest(unittest.TestCase):
+    """Each test gets its own temporary directory and coordinator."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cairn-it-")
+        self.coord = Coordinator(os.path.join(self.tmp, "coord")).start()
+
+    def tearDown(self):
+        if self.coord.alive():
+            code = self.coord.stop()
+            self.assertEqual(code, 0, "coordinator did not exit cleanly:\n" + self.coord.log())
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def cli(self, *args, check=True, endpoint=None, timeout=120, env=None):
+        cmd = [os.path.join(BIN, "cairn"), "--coordinator", endpoint or self.coord.endpoint,
+               *[str(a) for a in args]]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **(env or {})})
+        r = Result(proc)
+        if check and r.code != 0:
+            self.fail(f"{' '.join(cmd)} exited {r.code}: {r.err}")
+        return r
+
+    def cli_json(self, *args):
+        return self.cli(*args, "--json").json()
+
+    def tool(self, *args, check=True, timeout=300):
+        proc = subprocess.run([os.path.join(TOOLS, "cairn-load"), *[str(a) for a in args]],
+                              capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            self.fail(f"cairn-load {args[0]} exited {proc.returncode}: {proc.stderr}")
+        return proc
+
+    def start_run(self, experiment="it", *args):
+        return self.cli("runs", "start", "--experiment", experiment, *args).out.strip()

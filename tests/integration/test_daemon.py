@@ -1,0 +1,54 @@
+"""The coordinator as a daemon: config errors, logs, clean shutdown."""
+import os
+import subprocess
+
+from harness import BIN, CairnTest
+
+
+class Daemon(CairnTest):
+    def _run(self, *args):
+        return subprocess.run([os.path.join(BIN, "cairn-coordinator"), *args],
+                              capture_output=True, text=True, timeout=20)
+
+    def _conf(self, text):
+        path = os.path.join(self.tmp, "bad.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_unknown_setting_is_refused(self):
+        r = self._run("-c", self._conf('listne = "tcp://127.0.0.1:1";\n'))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("unknown setting 'listne'", r.stderr)
+
+    def test_syntax_error_names_the_line(self):
+        r = self._run("-c", self._conf('listen = "x"\nstore: {\n'))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("bad.conf:", r.stderr)
+
+    def test_missing_config_file(self):
+        r = self._run("-c", os.path.join(self.tmp, "nope.conf"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("nope.conf", r.stderr)
+
+    def test_bad_endpoint(self):
+        r = self._run("--data-dir", os.path.join(self.tmp, "d"), "--listen", "bogus://x")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("bind", r.stderr)
+
+    def test_shipped_config_is_valid(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        conf = os.path.join(here, "..", "..", "conf", "coordinator.conf")
+        self.coord.stop()
+        self.coord.extra_args = ["-c", conf]
+        self.coord.start()
+        self.cli("ping")
+
+    def test_sigterm_exits_cleanly_with_logs(self):
+        self.cli("ping")
+        self.assertEqual(self.coord.stop(), 0)
+        log = self.coord.log()
+        for event in ("event=listening", "event=stopping", "event=stats", "event=stopped"):
+            self.assertIn(event, log)
+        for line in log.splitlines():
+            self.assertRegex(line, r"^ts=\S+ level=\w+ event=\w+")

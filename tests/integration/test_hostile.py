@@ -1,0 +1,40 @@
+"""Malformed and random frames get error replies and change nothing."""
+import os
+import subprocess
+
+from harness import TOOLS, CairnTest
+
+
+class HostileInput(CairnTest):
+    def test_1000_bad_frames_are_refused_and_the_store_is_unchanged(self):
+        run = self.start_run("hostile")
+        self.cli("runs", "log", run, "--metric", "m=1@1", "--param", "p=1")
+        before_events = self.cli_json("events")
+        before_run = self.cli_json("runs", "show", run)
+        before_exps = self.cli_json("experiments")
+
+        r = self.tool("garbage", self.coord.endpoint, 1000, 7)
+        self.assertIn("error_replies=1000", r.stdout)
+
+        self.assertTrue(self.coord.alive())
+        self.assertEqual(self.cli_json("events"), before_events)
+        self.assertEqual(self.cli_json("runs", "show", run), before_run)
+        self.assertEqual(self.cli_json("experiments"), before_exps)
+        self.cli("ping")
+
+    def test_oversized_message_is_refused(self):
+        # A 100 KB param value to a coordinator limited to 64 KB messages.
+        self.coord.stop()
+        self.coord.extra_args = ["-c", self._config("limits: { max_message_bytes = 65536; };")]
+        self.coord.start()
+        run = self.start_run("big")
+        r = self.cli("runs", "log", run, "--param", "p=" + "x" * 100000, check=False)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("exceeds the limit", r.err)
+        self.cli("ping")
+
+    def _config(self, text):
+        path = os.path.join(self.tmp, "c.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        return path

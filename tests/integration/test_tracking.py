@@ -1,0 +1,77 @@
+"""What is logged is what is read back, exactly, through the CLI's --json."""
+import hashlib
+import math
+import os
+
+from harness import CairnTest
+
+
+def load_value(i):
+    # The same formula as cairn-load's load_value().
+    return math.sin(i) * 1000.0 + i / 7.0
+
+
+class TrackingRoundTrip(CairnTest):
+    def test_100k_points_100_params_and_50mb_artifact(self):
+        run = self.start_run("roundtrip", "--name", "big", "--tag", "team=growth")
+        self.tool("points", self.coord.endpoint, run, 100000, 1000, "loss")
+
+        params = {f"p{i:03d}": f"value-{i}" for i in range(100)}
+        args = []
+        for k, v in params.items():
+            args += ["--param", f"{k}={v}"]
+        self.cli("runs", "log", run, *args)
+
+        artifact = os.path.join(self.tmp, "model.bin")
+        with open(artifact, "wb") as f:
+            block = os.urandom(1 << 20)
+            for i in range(50):
+                f.write(bytes([i]) + block[1:])
+        self.cli("runs", "log", run, "--artifact", artifact)
+        self.cli("runs", "end", run, "--status", "FINISHED")
+
+        shown = self.cli_json("runs", "show", run)
+        self.assertEqual(list(shown), ["id", "experiment", "name", "status", "start_time",
+                                       "end_time", "params", "metrics", "tags", "artifacts"])
+        self.assertEqual(shown["id"], run)
+        self.assertEqual(shown["status"], "FINISHED")
+        self.assertEqual(shown["params"], params)
+        self.assertEqual(shown["tags"]["team"], "growth")
+        self.assertEqual(shown["metrics"]["loss"], load_value(99999))
+
+        history = self.cli_json("metrics", run, "loss")
+        self.assertEqual(len(history), 100000)
+        for i, point in enumerate(history):
+            self.assertEqual(point["step"], i)
+            self.assertEqual(point["value"], load_value(i), f"point {i}")
+
+        with open(artifact, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        self.assertEqual(shown["artifacts"], [{"path": "model.bin", "size": 50 << 20,
+                                               "sha256": digest}])
+        out = os.path.join(self.tmp, "back.bin")
+        self.cli("artifacts", "get", run, "model.bin", "-o", out)
+        with open(out, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
+
+    def test_identical_artifacts_are_stored_once(self):
+        run = self.start_run("dedup")
+        path = os.path.join(self.tmp, "same.txt")
+        with open(path, "w") as f:
+            f.write("the same bytes\n")
+        self.cli("runs", "log", run, "--artifact", path)
+        other = self.start_run("dedup")
+        self.cli("runs", "log", other, "--artifact", path)
+        blobs = []
+        for root, _, files in os.walk(os.path.join(self.coord.data_dir, "blobs")):
+            if os.path.basename(root) != "tmp":
+                blobs += files
+        self.assertEqual(len(blobs), 1)
+
+    def test_nan_and_infinities_in_json(self):
+        run = self.start_run("special")
+        self.cli("runs", "log", run, "--metric", "a=nan@0", "--metric", "a=inf@1",
+                 "--metric", "a=-inf@2")
+        history = self.cli_json("metrics", run, "a")
+        self.assertEqual([p["value"] for p in history], ["NaN", "Infinity", "-Infinity"])
+        self.assertEqual(self.cli_json("runs", "show", run)["metrics"]["a"], "-Infinity")

@@ -1,0 +1,118 @@
+/*
+ * A real coordinator store in a temporary directory, driven through the same
+ * decode -> dispatch -> commit path the server uses, without the network.
+ */
+#ifndef CAIRN_TEST_STORE_FIXTURE_H
+#define CAIRN_TEST_STORE_FIXTURE_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "blobs.h"
+#include "body.h"
+#include "dispatch.h"
+#include "msg.h"
+#include "store.h"
+
+typedef struct fixture {
+    char dir[64];
+    store s;
+    blobs b;
+    request_ctx r;
+    msg_decoder req_dec, rep_dec;
+    msg_writer req, out;
+    ulid last_id;
+    msg reply;
+} fixture;
+
+static inline fixture *fixture_new(void)
+{
+    fixture *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/cairn-test-XXXXXX");
+    if (!mkdtemp(f->dir))
+        abort();
+    cairn_error err;
+    if (store_open(&f->s, f->dir, (size_t)1 << 30, &err) || blobs_open(&f->b, f->dir, &err))
+        abort();
+    dispatch_init(&f->r, &f->s, &f->b, "coordinator");
+    msg_decoder_init(&f->req_dec, 0);
+    msg_decoder_init(&f->rep_dec, 0);
+    msg_writer_init(&f->req);
+    msg_writer_init(&f->out);
+    return f;
+}
+
+static inline void fixture_free(fixture *f)
+{
+    dispatch_destroy(&f->r);
+    blobs_close(&f->b);
+    store_close(&f->s);
+    msg_decoder_destroy(&f->req_dec);
+    msg_decoder_destroy(&f->rep_dec);
+    msg_writer_destroy(&f->req);
+    msg_writer_destroy(&f->out);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    if (system(cmd) != 0)
+        abort();
+    free(f);
+}
+
+/* Starts a request with a new id (or the given one, for resends). */
+static inline msgpack_packer *begin(fixture *f, const char *type, uint32_t fields, const ulid *id)
+{
+    msg_writer_reset(&f->req);
+    f->last_id = id ? *id : ulid_new();
+    msg_start_request(&f->req, &f->last_id, type, "test", fields);
+    return &f->req.pk;
+}
+
+/* Handles the request in its own transaction, commits, decodes the reply
+ * into f->reply. Returns the reply's status (CAIRN_OK for an ok reply). */
+static inline cairn_status exec(fixture *f)
+{
+    msg m;
+    cairn_error err = {0};
+    if (msg_decode(&f->req_dec, f->req.sb.data, f->req.sb.size, &m, &err))
+        return err.status;
+    const handler *h = handler_find(m.type);
+    if (!h)
+        return CAIRN_UNKNOWN_TYPE;
+    MDB_txn *txn;
+    if (mdb_txn_begin(f->s.env, NULL, 0, &txn))
+        abort();
+    msg_writer_reset(&f->out);
+    uint64_t seq = f->s.next_audit_seq;
+    cairn_status st = dispatch(&f->r, h, &m, txn, &f->out, 1700000000000, &err);
+    if (st == CAIRN_STORAGE_ERROR || st == CAIRN_OUT_OF_MEMORY) {
+        mdb_txn_abort(txn);
+        f->s.next_audit_seq = seq;
+    } else if (mdb_txn_commit(txn)) {
+        abort();
+    }
+    if (msg_decode(&f->rep_dec, f->out.sb.data, f->out.sb.size, &f->reply, &err))
+        abort();
+    return f->reply.kind == MSG_REPLY_OK ? CAIRN_OK : f->reply.err_status;
+}
+
+static inline void pk_str(msgpack_packer *pk, const char *s)
+{
+    mp_str(pk, s);
+}
+
+/* ---- common requests ---- */
+
+static inline cairn_status start_run(fixture *f, const ulid *run, const char *experiment,
+                                     const char *name)
+{
+    msgpack_packer *pk = begin(f, "run.start", 3, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pk_str(pk, "experiment");
+    pk_str(pk, experiment);
+    pk_str(pk, "name");
+    pk_str(pk, name);
+    return exec(f);
+}
+
+#endif

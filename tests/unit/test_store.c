@@ -1,0 +1,452 @@
+/* Store semantics through the request handlers, on a real LMDB file. */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "store_fixture.h"
+
+static int setup(void **state)
+{
+    *state = fixture_new();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_free(*state);
+    return 0;
+}
+
+/* The reply's error message holds text (it is not NUL-terminated on the wire). */
+static const char *reply_mentions(fixture *f, const char *text)
+{
+    static char copy[600];
+    msg_str_copy(f->reply.err_message, copy, sizeof copy);
+    return strstr(copy, text);
+}
+
+/* ---- request builders ---- */
+
+typedef struct point_spec {
+    const char *key;
+    double value;
+    int64_t step;
+} point_spec;
+
+static void pack_points(msgpack_packer *pk, const point_spec *p, size_t n)
+{
+    pk_str(pk, "metrics");
+    msgpack_pack_array(pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_array(pk, 4);
+        pk_str(pk, p[i].key);
+        msgpack_pack_double(pk, p[i].value);
+        msgpack_pack_int64(pk, p[i].step);
+        msgpack_pack_int64(pk, 1000 + (int64_t)i);
+    }
+}
+
+static cairn_status log_points(fixture *f, const ulid *run, const point_spec *p, size_t n)
+{
+    msgpack_packer *pk = begin(f, "run.log", 2, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pack_points(pk, p, n);
+    return exec(f);
+}
+
+static cairn_status log_param(fixture *f, const ulid *run, const char *k, const char *v)
+{
+    msgpack_packer *pk = begin(f, "run.log", 3, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pk_str(pk, "params");
+    msgpack_pack_map(pk, 1);
+    pk_str(pk, k);
+    pk_str(pk, v);
+    point_spec p = {"loss", 1.0, 0};
+    pack_points(pk, &p, 1);
+    return exec(f);
+}
+
+static cairn_status log_tag(fixture *f, const ulid *run, const char *k, const char *v)
+{
+    msgpack_packer *pk = begin(f, "run.log", 2, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pk_str(pk, v ? "tags" : "delete_tags");
+    if (v) {
+        msgpack_pack_map(pk, 1);
+        pk_str(pk, k);
+        pk_str(pk, v);
+    } else {
+        msgpack_pack_array(pk, 1);
+        pk_str(pk, k);
+    }
+    return exec(f);
+}
+
+static const msgpack_object *get_run(fixture *f, const ulid *run)
+{
+    msgpack_packer *pk = begin(f, "run.get", 1, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    assert_int_equal(exec(f), CAIRN_OK);
+    return body_find(f->reply.body, "run");
+}
+
+static size_t history(fixture *f, const ulid *run, const char *key, uint64_t offset, size_t max,
+                      store_point *out)
+{
+    msgpack_packer *pk = begin(f, "metric.history", 4, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pk_str(pk, "key");
+    pk_str(pk, key);
+    pk_str(pk, "offset");
+    msgpack_pack_uint64(pk, offset);
+    pk_str(pk, "max");
+    msgpack_pack_uint64(pk, max);
+    assert_int_equal(exec(f), CAIRN_OK);
+    const msgpack_object *pts = body_find(f->reply.body, "points");
+    assert_non_null(pts);
+    for (uint32_t i = 0; i < pts->via.array.size; i++) {
+        const msgpack_object *a = pts->via.array.ptr[i].via.array.ptr;
+        obj_int(&a[0], &out[i].step);
+        obj_double(&a[1], &out[i].value);
+        obj_int(&a[2], &out[i].timestamp);
+    }
+    return pts->via.array.size;
+}
+
+static const msgpack_object *map_value(const msgpack_object *map, const char *section,
+                                       const char *key)
+{
+    return body_find(body_find(map, section), key);
+}
+
+/* ---- tests ---- */
+
+static void run_start_and_get(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    assert_int_equal(start_run(f, &id, "churn", "rf"), CAIRN_OK);
+    const msgpack_object *run = get_run(f, &id);
+    msg_str s;
+    assert_int_equal(body_str(run, "experiment", true, &s, NULL), CAIRN_OK);
+    assert_true(msg_str_eq(s, "churn"));
+    assert_int_equal(body_str(run, "status", true, &s, NULL), CAIRN_OK);
+    assert_true(msg_str_eq(s, "RUNNING"));
+    assert_int_equal(body_find(run, "end_time")->type, MSGPACK_OBJECT_NIL);
+    /* The same run id again is refused. */
+    assert_int_equal(start_run(f, &id, "churn", "rf"), CAIRN_RESOURCE_ALREADY_EXISTS);
+}
+
+static void experiment_created_once(void **state)
+{
+    fixture *f = *state;
+    ulid a = ulid_new(), b = ulid_new();
+    assert_int_equal(start_run(f, &a, "exp", ""), CAIRN_OK);
+    int64_t id1, id2;
+    body_int(f->reply.body, "experiment_id", true, &id1, NULL);
+    assert_int_equal(start_run(f, &b, "exp", ""), CAIRN_OK);
+    body_int(f->reply.body, "experiment_id", true, &id2, NULL);
+    assert_int_equal(id1, id2);
+    begin(f, "experiment.list", 0, NULL);
+    assert_int_equal(exec(f), CAIRN_OK);
+    assert_int_equal(body_find(f->reply.body, "experiments")->via.array.size, 1);
+}
+
+static void deleted_experiment_refuses_runs(void **state)
+{
+    fixture *f = *state;
+    ulid a = ulid_new(), b = ulid_new();
+    assert_int_equal(start_run(f, &a, "old", ""), CAIRN_OK);
+    msgpack_packer *pk = begin(f, "experiment.delete", 1, NULL);
+    pk_str(pk, "name");
+    pk_str(pk, "old");
+    assert_int_equal(exec(f), CAIRN_OK);
+    assert_int_equal(start_run(f, &b, "old", ""), CAIRN_INVALID_STATE);
+    begin(f, "experiment.list", 0, NULL);
+    assert_int_equal(exec(f), CAIRN_OK);
+    assert_int_equal(body_find(f->reply.body, "experiments")->via.array.size, 0);
+}
+
+static void params_are_immutable(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    assert_int_equal(log_param(f, &id, "depth", "10"), CAIRN_OK);
+    assert_int_equal(log_param(f, &id, "depth", "10"), CAIRN_OK); /* same value: accepted */
+    assert_int_equal(log_param(f, &id, "depth", "12"), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(reply_mentions(f, "immutable"));
+    /* Nothing of the refused request was applied: two "loss" points, not three. */
+    store_point pts[8];
+    assert_int_equal(history(f, &id, "loss", 0, 8, pts), 2);
+    msg_str v;
+    obj_str(map_value(get_run(f, &id), "params", "depth"), &v);
+    assert_true(msg_str_eq(v, "10"));
+}
+
+static void history_keeps_logging_order_across_chunks(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    /* Interleaved keys, single points and a big batch, crossing several chunks. */
+    enum { SINGLES = 250, BATCH = 1000 };
+    for (int i = 0; i < SINGLES; i++) {
+        point_spec p[2] = {{"loss", i, i}, {"acc", -i, i}};
+        assert_int_equal(log_points(f, &id, p, 2), CAIRN_OK);
+    }
+    static point_spec batch[BATCH];
+    for (int i = 0; i < BATCH; i++)
+        batch[i] = (point_spec){i % 2 ? "acc" : "loss", SINGLES + i, SINGLES + i};
+    assert_int_equal(log_points(f, &id, batch, BATCH), CAIRN_OK);
+    static store_point got[2000];
+    size_t n = history(f, &id, "loss", 0, 2000, got);
+    assert_int_equal(n, SINGLES + BATCH / 2);
+    for (int i = 0; i < SINGLES; i++)
+        assert_true(got[i].value == i);
+    for (int i = 0; i < BATCH / 2; i++)
+        assert_true(got[SINGLES + i].value == SINGLES + 2 * i);
+    /* A page from the middle, starting inside a chunk. */
+    assert_int_equal(history(f, &id, "loss", 171, 5, got), 5);
+    assert_true(got[0].value == 171 && got[4].value == 175);
+    assert_int_equal(history(f, &id, "loss", 10000, 5, got), 0);
+}
+
+static void latest_is_greatest_step(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    point_spec p[3] = {{"auc", 0.9, 5}, {"auc", 0.5, 2}, {"auc", 0.7, 5}};
+    log_points(f, &id, p, 3);
+    const msgpack_object *latest = map_value(get_run(f, &id), "metrics", "auc");
+    double v;
+    obj_double(&latest->via.array.ptr[0], &v);
+    assert_true(v == 0.7); /* step 5 twice: the later timestamp wins */
+}
+
+static void nan_and_infinity_are_kept(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    point_spec p[3] = {{"x", NAN, 0}, {"x", INFINITY, 1}, {"x", -INFINITY, 2}};
+    assert_int_equal(log_points(f, &id, p, 3), CAIRN_OK);
+    store_point got[3];
+    assert_int_equal(history(f, &id, "x", 0, 3, got), 3);
+    assert_true(isnan(got[0].value));
+    assert_true(isinf(got[1].value) && got[1].value > 0);
+    assert_true(isinf(got[2].value) && got[2].value < 0);
+}
+
+static void limits_name_themselves(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    char key[252], value[8002];
+    memset(key, 'k', 251);
+    key[251] = 0;
+    assert_int_equal(log_param(f, &id, key, "v"), CAIRN_LIMIT_EXCEEDED);
+    assert_non_null(reply_mentions(f, "250"));
+    memset(value, 'v', 6001);
+    value[6001] = 0;
+    assert_int_equal(log_param(f, &id, "p", value), CAIRN_LIMIT_EXCEEDED);
+    assert_non_null(reply_mentions(f, "6000"));
+    value[6000] = 0;
+    assert_int_equal(log_param(f, &id, "p", value), CAIRN_OK);
+    memset(value, 'v', 8001);
+    value[8001] = 0;
+    assert_int_equal(log_tag(f, &id, "t", value), CAIRN_LIMIT_EXCEEDED);
+    assert_non_null(reply_mentions(f, "8000"));
+    assert_int_equal(log_tag(f, &id, "bad\nkey", "v"), CAIRN_INVALID_PARAMETER_VALUE);
+}
+
+static void resend_is_applied_once(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    point_spec p = {"loss", 1.5, 1};
+    assert_int_equal(log_points(f, &id, &p, 1), CAIRN_OK);
+    ulid msg_id = f->last_id;
+    int64_t seq1, seq2;
+    bool dup = true;
+    body_int(f->reply.body, "seq", true, &seq1, NULL);
+    body_bool(f->reply.body, "duplicate", true, &dup, NULL);
+    assert_false(dup);
+    /* The same message id again, as a client resends after a lost reply. */
+    msgpack_packer *pk = begin(f, "run.log", 2, &msg_id);
+    pk_str(pk, "run");
+    mp_ulid(pk, &id);
+    pack_points(pk, &p, 1);
+    assert_int_equal(exec(f), CAIRN_OK);
+    body_int(f->reply.body, "seq", true, &seq2, NULL);
+    body_bool(f->reply.body, "duplicate", true, &dup, NULL);
+    assert_true(dup);
+    assert_int_equal(seq1, seq2);
+    store_point got[4];
+    assert_int_equal(history(f, &id, "loss", 0, 4, got), 1);
+}
+
+static void tags_set_overwrite_delete(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    assert_int_equal(log_tag(f, &id, "team", "a"), CAIRN_OK);
+    assert_int_equal(log_tag(f, &id, "team", "b"), CAIRN_OK);
+    msg_str v;
+    obj_str(map_value(get_run(f, &id), "tags", "team"), &v);
+    assert_true(msg_str_eq(v, "b"));
+    assert_int_equal(log_tag(f, &id, "team", NULL), CAIRN_OK);
+    assert_null(map_value(get_run(f, &id), "tags", "team"));
+    assert_int_equal(log_tag(f, &id, "team", NULL), CAIRN_RESOURCE_DOES_NOT_EXIST);
+}
+
+static void run_end_sets_status(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    msgpack_packer *pk = begin(f, "run.end", 3, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, &id);
+    pk_str(pk, "status");
+    pk_str(pk, "FAILED");
+    pk_str(pk, "end_time");
+    msgpack_pack_int64(pk, 42);
+    assert_int_equal(exec(f), CAIRN_OK);
+    const msgpack_object *run = get_run(f, &id);
+    msg_str s;
+    int64_t end;
+    body_str(run, "status", true, &s, NULL);
+    body_int(run, "end_time", true, &end, NULL);
+    assert_true(msg_str_eq(s, "FAILED"));
+    assert_int_equal(end, 42);
+    pk = begin(f, "run.end", 2, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, &id);
+    pk_str(pk, "status");
+    pk_str(pk, "RUNNING");
+    assert_int_equal(exec(f), CAIRN_INVALID_PARAMETER_VALUE);
+}
+
+static void unknown_run_is_reported(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    point_spec p = {"loss", 1, 1};
+    assert_int_equal(log_points(f, &id, &p, 1), CAIRN_RESOURCE_DOES_NOT_EXIST);
+}
+
+static void audit_log_records_each_write(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    log_tag(f, &id, "a", "1");
+    log_tag(f, &id, "a", NULL);
+    msgpack_packer *pk = begin(f, "audit.list", 1, NULL);
+    pk_str(pk, "since");
+    msgpack_pack_uint64(pk, 2);
+    assert_int_equal(exec(f), CAIRN_OK);
+    const msgpack_object *events = body_find(f->reply.body, "events");
+    assert_int_equal(events->via.array.size, 2);
+    int64_t seq;
+    msg_str type;
+    body_int(&events->via.array.ptr[0], "seq", true, &seq, NULL);
+    body_str(&events->via.array.ptr[0], "type", true, &type, NULL);
+    assert_int_equal(seq, 2);
+    assert_true(msg_str_eq(type, "run.log"));
+}
+
+static void search_filters_and_orders(void **state)
+{
+    fixture *f = *state;
+    ulid ids[5];
+    for (int i = 0; i < 5; i++) {
+        ids[i] = ulid_new();
+        char name[8];
+        snprintf(name, sizeof name, "r%d", i);
+        start_run(f, &ids[i], "s", name);
+        point_spec p = {"auc", 0.5 + 0.1 * i, 1};
+        log_points(f, &ids[i], &p, 1);
+        log_param(f, &ids[i], "model", i % 2 ? "rf" : "gb");
+    }
+    msgpack_packer *pk = begin(f, "run.search", 3, NULL);
+    pk_str(pk, "experiment");
+    pk_str(pk, "s");
+    pk_str(pk, "filter");
+    pk_str(pk, "metrics.auc > 0.55 and params.model = 'rf'");
+    pk_str(pk, "order_by");
+    msgpack_pack_array(pk, 1);
+    pk_str(pk, "metrics.auc DESC");
+    assert_int_equal(exec(f), CAIRN_OK);
+    const msgpack_object *runs = body_find(f->reply.body, "runs");
+    assert_int_equal(runs->via.array.size, 2);
+    msg_str name;
+    body_str(&runs->via.array.ptr[0], "name", true, &name, NULL);
+    assert_true(msg_str_eq(name, "r3"));
+    body_str(&runs->via.array.ptr[1], "name", true, &name, NULL);
+    assert_true(msg_str_eq(name, "r1"));
+
+    /* Paging: two runs a page, a token to the next. */
+    pk = begin(f, "run.search", 2, NULL);
+    pk_str(pk, "experiment");
+    pk_str(pk, "s");
+    pk_str(pk, "max");
+    msgpack_pack_uint64(pk, 2);
+    assert_int_equal(exec(f), CAIRN_OK);
+    msg_str token;
+    assert_int_equal(body_str(f->reply.body, "next_page_token", true, &token, NULL), CAIRN_OK);
+
+    pk = begin(f, "run.search", 2, NULL);
+    pk_str(pk, "experiment");
+    pk_str(pk, "s");
+    pk_str(pk, "filter");
+    pk_str(pk, "metrics.auc >");
+    assert_int_equal(exec(f), CAIRN_INVALID_PARAMETER_VALUE);
+}
+
+static void unknown_type_and_bad_body(void **state)
+{
+    fixture *f = *state;
+    msgpack_packer *pk = begin(f, "run.log", 1, NULL);
+    pk_str(pk, "run");
+    pk_str(pk, "not-an-id");
+    assert_int_equal(exec(f), CAIRN_BAD_MESSAGE);
+    assert_non_null(reply_mentions(f, "run"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(run_start_and_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(experiment_created_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(deleted_experiment_refuses_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(params_are_immutable, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_keeps_logging_order_across_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(latest_is_greatest_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(nan_and_infinity_are_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(limits_name_themselves, setup, teardown),
+        cmocka_unit_test_setup_teardown(resend_is_applied_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(tags_set_overwrite_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_end_sets_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_run_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_log_records_each_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_filters_and_orders, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_type_and_bad_body, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
