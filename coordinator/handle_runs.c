@@ -6,6 +6,7 @@
 #include "body.h"
 #include "error.h"
 #include "handlers.h"
+#include "metric_batch.h"
 #include "validate.h"
 
 cairn_status read_run(request_ctx *r, store_run *run, cairn_error *err)
@@ -114,61 +115,6 @@ cairn_status handle_run_start(request_ctx *r, cairn_error *err)
 
 /* ---- run.log ---- */
 
-typedef struct tagged_point {
-    msg_str key;
-    uint32_t order; /* position in the request: keeps logging order within a key */
-    store_point p;
-} tagged_point;
-
-static int tagged_point_cmp(const void *a, const void *b)
-{
-    const tagged_point *x = a, *y = b;
-    uint32_t n = x->key.n < y->key.n ? x->key.n : y->key.n;
-    int c = memcmp(x->key.p, y->key.p, n);
-    if (c)
-        return c;
-    if (x->key.n != y->key.n)
-        return x->key.n < y->key.n ? -1 : 1;
-    return x->order < y->order ? -1 : x->order > y->order;
-}
-
-static cairn_status read_point(const msgpack_object *o, int64_t now_ms, tagged_point *t,
-                               cairn_error *err)
-{
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
-        return error_set(err, CAIRN_BAD_MESSAGE, "each metric must be [key, value, step, timestamp]");
-    const msgpack_object *f = o->via.array.ptr;
-    if (!obj_str(&f[0], &t->key) || !obj_double(&f[1], &t->p.value) || !obj_int(&f[2], &t->p.step) ||
-        !obj_int(&f[3], &t->p.timestamp))
-        return error_set(err, CAIRN_BAD_MESSAGE,
-                         "each metric must be [key str, value number, step int, timestamp int]");
-    if (t->p.timestamp == 0)
-        t->p.timestamp = now_ms;
-    return validate_key("metric", t->key, err);
-}
-
-/* Decodes and checks the metrics into the scratch buffer, sorted by key. */
-static cairn_status read_metrics(request_ctx *r, const msgpack_object *arr, tagged_point **out,
-                                 size_t *n, cairn_error *err)
-{
-    *n = arr ? arr->via.array.size : 0;
-    if (*n == 0)
-        return CAIRN_OK;
-    /* Room for the decoded points, then for their values packed by key. */
-    tagged_point *t = request_scratch(r, *n * (sizeof *t + sizeof(store_point)));
-    if (!t)
-        return error_set(err, CAIRN_OUT_OF_MEMORY, "no memory for %zu metric points", *n);
-    for (size_t i = 0; i < *n; i++) {
-        cairn_status st = read_point(&arr->via.array.ptr[i], r->now_ms, &t[i], err);
-        if (st)
-            return st;
-        t[i].order = (uint32_t)i;
-    }
-    qsort(t, *n, sizeof *t, tagged_point_cmp);
-    *out = t;
-    return CAIRN_OK;
-}
-
 /* A param may be logged again only with the value it already has. */
 static cairn_status check_params_immutable(request_ctx *r, const ulid *run,
                                            const msgpack_object *params, cairn_error *err)
@@ -213,8 +159,7 @@ static cairn_status check_delete_tags(request_ctx *r, const ulid *run, const msg
 typedef struct log_req {
     store_run run;
     const msgpack_object *params, *metrics, *tags, *delete_tags;
-    tagged_point *points;
-    size_t n_points;
+    metric_batch batch;
 } log_req;
 
 static cairn_status read_log(request_ctx *r, log_req *q, cairn_error *err)
@@ -238,26 +183,15 @@ static cairn_status read_log(request_ctx *r, log_req *q, cairn_error *err)
         st = check_params_immutable(r, &q->run.id, q->params, err);
     if (!st)
         st = check_delete_tags(r, &q->run.id, q->delete_tags, err);
-    return st ? st : read_metrics(r, q->metrics, &q->points, &q->n_points, err);
+    return st ? st : metric_batch_read(r, q->metrics, &q->batch, err);
 }
 
-static bool same_key(msg_str a, msg_str b)
-{
-    return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
-}
-
-/* After the sort the points of one key are contiguous; each key's values are
- * copied into the dense array that follows the tagged points in scratch. */
 static cairn_status append_points(request_ctx *r, const log_req *q, cairn_error *err)
 {
-    store_point *dense = (store_point *)(q->points + q->n_points);
-    size_t i = 0;
-    while (i < q->n_points) {
-        msg_str key = q->points[i].key;
-        size_t n = 0;
-        for (; i < q->n_points && same_key(q->points[i].key, key); i++)
-            dense[n++] = q->points[i].p;
-        cairn_status st = store_metric_append(r->store, r->txn, &q->run.id, key, dense, n, err);
+    for (size_t g = 0; g < q->batch.n_groups; g++) {
+        const metric_group *m = &q->batch.groups[g];
+        cairn_status st = store_metric_append(r->store, r->txn, &q->run.id, m->key, m->points,
+                                              m->n, err);
         if (st)
             return st;
     }
@@ -285,7 +219,7 @@ cairn_status handle_run_log(request_ctx *r, cairn_error *err)
     char idtext[ULID_TEXT_LEN + 1];
     ulid_format(&q.run.id, idtext);
     snprintf(r->summary, sizeof r->summary, "run=%s params=%u metrics=%zu tags=%u deleted_tags=%u",
-             idtext, q.params ? q.params->via.map.size : 0, q.n_points,
+             idtext, q.params ? q.params->via.map.size : 0, q.batch.n_points,
              q.tags ? q.tags->via.map.size : 0,
              q.delete_tags ? q.delete_tags->via.array.size : 0);
     r->applied = true;

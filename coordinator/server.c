@@ -226,19 +226,23 @@ static void handle_one(server *s, group_txn *g, int index, int64_t now)
         st = error_set(&err, CAIRN_BAD_MESSAGE, "a reply sent to the coordinator");
     if (!st)
         st = txn_for(s, g, h->writes, &err);
+    bool dispatched = false;
     if (st) {
         msg_error_reply(w, p->has_id ? &p->id : NULL, (msg_str){p->type, (uint32_t)strlen(p->type)},
                         "coordinator", st, err.message);
     } else {
         p->in_write_txn = g->writable;
         st = dispatch(&s->rctx, h, &m, g->txn, w, now, &err);
+        dispatched = true;
     }
     p->reply_len = w->sb.size - p->reply_off;
     if (st) {
         s->stats.rejected++;
         log_rejection(p, &err);
     }
-    if (fatal_status(st) && g->txn && g->writable) {
+    /* Only a handler can have written into the transaction: a frame refused
+     * while decoding never touched it. */
+    if (dispatched && fatal_status(st) && g->txn && g->writable) {
         /* The transaction may hold half of this request: nothing of it may commit. */
         txn_abort(s, g);
         fail_write_replies(s, index + 1, err.message);

@@ -80,8 +80,8 @@ typedef struct store {
     MDB_dbi experiment_runs; /* u64 experiment id + run id -> (empty) */
     MDB_dbi params;          /* run id + key -> value */
     MDB_dbi tags;            /* run id + key -> value */
-    MDB_dbi metric_latest;   /* run id + key -> store_latest */
-    MDB_dbi metric_tail;     /* run id + key -> the points after the last full chunk */
+    MDB_dbi metrics;         /* run id + key -> store_latest, then the points after the
+                              * last full chunk (one record: one tree per append) */
     MDB_dbi metric_chunks;   /* run id + key + NUL + u32 chunk -> POINTS_PER_CHUNK points */
     MDB_dbi artifacts;       /* run id + path -> u64 size + sha256 (32 bytes) */
     MDB_dbi audit;           /* u64 seq -> msgpack [ts_ms, id, type, from, summary] */

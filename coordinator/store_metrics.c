@@ -4,10 +4,11 @@
  * A key's points live in full chunks of POINTS_PER_CHUNK points (each chunk
  * value is exactly one LMDB overflow page, so page splits never leave pages
  * half empty) and a tail of the points logged since the last full chunk. The
- * latest record holds the latest point and the history length, which fixes
- * where the next point goes: chunk count / POINTS_PER_CHUNK, position
- * count % POINTS_PER_CHUNK. Appending rewrites only the tail, and writes a
- * chunk whenever the tail fills.
+ * key's record holds its latest point and history length, which fix where
+ * the next point goes (chunk count / POINTS_PER_CHUNK, position
+ * count % POINTS_PER_CHUNK), followed by the tail. Appending rewrites that
+ * one record, and writes a chunk whenever the tail fills: a single-point
+ * write touches one tree, which keeps the pages a commit syncs few.
  */
 #include <string.h>
 
@@ -22,22 +23,38 @@ static void chunk_key(store_key *k, const ulid *run, msg_str key, uint32_t chunk
     k->n += 4;
 }
 
-cairn_status store_metric_latest(store *s, MDB_txn *txn, const ulid *run, msg_str key,
-                                 store_latest *out, cairn_error *err)
+/* The key's record: latest point and count, then *tail_n tail points (which
+ * point into the LMDB page: valid until the next write). */
+static cairn_status read_record(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                                store_latest *out, const store_point **tail, size_t *tail_n,
+                                cairn_error *err)
 {
     store_key k;
     key_run_str(&k, run, key.p, key.n);
     MDB_val kv = key_val(&k), v;
-    int rc = mdb_get(txn, s->metric_latest, &kv, &v);
+    int rc = mdb_get(txn, s->metrics, &kv, &v);
     if (rc == MDB_NOTFOUND)
         return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "no metric '%.*s' in this run",
                          (int)key.n, key.p);
     if (rc)
         return store_fail(rc, "read metric", err);
-    if (v.mv_size != sizeof *out)
+    if (v.mv_size < sizeof *out)
         return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric record");
     memcpy(out, v.mv_data, sizeof *out);
+    if (tail)
+        *tail = (const store_point *)((const uint8_t *)v.mv_data + sizeof *out);
+    if (tail_n)
+        *tail_n = (v.mv_size - sizeof *out) / sizeof(store_point);
+    if ((v.mv_size - sizeof *out) % sizeof(store_point) ||
+        (v.mv_size - sizeof *out) / sizeof(store_point) != out->count % POINTS_PER_CHUNK)
+        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric record");
     return CAIRN_OK;
+}
+
+cairn_status store_metric_latest(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                                 store_latest *out, cairn_error *err)
+{
+    return read_record(s, txn, run, key, out, NULL, NULL, err);
 }
 
 /* MLflow's rule for the latest value: the greatest step, then the greatest
@@ -59,23 +76,6 @@ typedef struct appender {
     size_t tail_n;
 } appender;
 
-static cairn_status load_tail(appender *a, cairn_error *err)
-{
-    a->tail_n = (size_t)(a->latest.count % POINTS_PER_CHUNK);
-    if (a->tail_n == 0)
-        return CAIRN_OK;
-    store_key k;
-    key_run_str(&k, a->run, a->key.p, a->key.n);
-    MDB_val kv = key_val(&k), v;
-    int rc = mdb_get(a->txn, a->s->metric_tail, &kv, &v);
-    if (rc)
-        return store_fail(rc, "read metric tail", err);
-    if (v.mv_size != a->tail_n * sizeof(store_point))
-        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric tail");
-    memcpy(a->tail, v.mv_data, v.mv_size);
-    return CAIRN_OK;
-}
-
 static cairn_status flush_chunk(appender *a, cairn_error *err)
 {
     uint32_t chunk = (uint32_t)((a->latest.count - 1) / POINTS_PER_CHUNK);
@@ -87,25 +87,17 @@ static cairn_status flush_chunk(appender *a, cairn_error *err)
     return rc ? store_fail(rc, "write metric chunk", err) : CAIRN_OK;
 }
 
-static cairn_status save_tail_and_latest(appender *a, cairn_error *err)
+static cairn_status save_record(appender *a, cairn_error *err)
 {
     store_key k;
     key_run_str(&k, a->run, a->key.p, a->key.n);
-    MDB_val kv = key_val(&k);
-    int rc;
-    if (a->tail_n) {
-        MDB_val v = {a->tail_n * sizeof(store_point), a->tail};
-        rc = mdb_put(a->txn, a->s->metric_tail, &kv, &v, 0);
-    } else {
-        rc = mdb_del(a->txn, a->s->metric_tail, &kv, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-    }
+    MDB_val kv = key_val(&k), v = {sizeof a->latest + a->tail_n * sizeof(store_point), NULL};
+    int rc = mdb_put(a->txn, a->s->metrics, &kv, &v, MDB_RESERVE);
     if (rc)
-        return store_fail(rc, "write metric tail", err);
-    MDB_val lv = {sizeof a->latest, &a->latest};
-    rc = mdb_put(a->txn, a->s->metric_latest, &kv, &lv, 0);
-    return rc ? store_fail(rc, "write metric latest", err) : CAIRN_OK;
+        return store_fail(rc, "write metric", err);
+    memcpy(v.mv_data, &a->latest, sizeof a->latest);
+    memcpy((uint8_t *)v.mv_data + sizeof a->latest, a->tail, a->tail_n * sizeof(store_point));
+    return CAIRN_OK;
 }
 
 cairn_status store_metric_append(store *s, MDB_txn *txn, const ulid *run, msg_str key,
@@ -113,13 +105,14 @@ cairn_status store_metric_append(store *s, MDB_txn *txn, const ulid *run, msg_st
 {
     appender a = {.s = s, .txn = txn, .run = run, .key = key};
     cairn_error lookup;
-    cairn_status st = store_metric_latest(s, txn, run, key, &a.latest, &lookup);
+    const store_point *tail;
+    cairn_status st = read_record(s, txn, run, key, &a.latest, &tail, &a.tail_n, &lookup);
     if (st == CAIRN_RESOURCE_DOES_NOT_EXIST)
         memset(&a.latest, 0, sizeof a.latest); /* the key's first point */
     else if (st)
         return error_set(err, st, "%s", lookup.message);
-    else if ((st = load_tail(&a, err)))
-        return st;
+    else
+        memcpy(a.tail, tail, a.tail_n * sizeof(store_point));
     for (size_t i = 0; i < n; i++) {
         if (newer_than_latest(&points[i], &a.latest)) {
             a.latest.value = points[i].value;
@@ -131,7 +124,7 @@ cairn_status store_metric_append(store *s, MDB_txn *txn, const ulid *run, msg_st
         if (a.tail_n == POINTS_PER_CHUNK && (st = flush_chunk(&a, err)))
             return st;
     }
-    return save_tail_and_latest(&a, err);
+    return save_record(&a, err);
 }
 
 /* Copies points [from, from + n) of chunk `chunk` into out. */
@@ -151,28 +144,15 @@ static cairn_status read_chunk(store *s, MDB_txn *txn, const ulid *run, msg_str 
     return CAIRN_OK;
 }
 
-static cairn_status read_tail(store *s, MDB_txn *txn, const ulid *run, msg_str key, size_t from,
-                              size_t n, store_point *out, cairn_error *err)
-{
-    store_key k;
-    key_run_str(&k, run, key.p, key.n);
-    MDB_val kv = key_val(&k), v;
-    int rc = mdb_get(txn, s->metric_tail, &kv, &v);
-    if (rc)
-        return store_fail(rc, "read metric tail", err);
-    if (v.mv_size < (from + n) * sizeof(store_point))
-        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric tail");
-    memcpy(out, (const store_point *)v.mv_data + from, n * sizeof(store_point));
-    return CAIRN_OK;
-}
-
 cairn_status store_metric_history(store *s, MDB_txn *txn, const ulid *run, msg_str key,
                                   uint64_t offset, size_t max, store_point *out, size_t *got,
                                   uint64_t *total, cairn_error *err)
 {
     store_latest l;
+    const store_point *tail;
+    size_t tail_n;
     *got = 0;
-    cairn_status st = store_metric_latest(s, txn, run, key, &l, err);
+    cairn_status st = read_record(s, txn, run, key, &l, &tail, &tail_n, err);
     if (st)
         return st;
     *total = l.count;
@@ -185,9 +165,11 @@ cairn_status store_metric_history(store *s, MDB_txn *txn, const ulid *run, msg_s
             n = (size_t)(l.count - pos);
         if (n > max - *got)
             n = max - *got;
-        st = pos < full ? read_chunk(s, txn, run, key, (uint32_t)(pos / POINTS_PER_CHUNK), within,
-                                     n, out + *got, err)
-                        : read_tail(s, txn, run, key, within, n, out + *got, err);
+        if (pos < full)
+            st = read_chunk(s, txn, run, key, (uint32_t)(pos / POINTS_PER_CHUNK), within, n,
+                            out + *got, err);
+        else
+            memcpy(out + *got, tail + within, n * sizeof(store_point));
         if (st)
             return st;
         *got += n;

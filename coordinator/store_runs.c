@@ -191,7 +191,7 @@ cairn_status store_pack_run(store *s, MDB_txn *txn, const store_run *run, msgpac
     if (st)
         return st;
     mp_str(pk, "metrics");
-    st = pack_collection(txn, s->metric_latest, &run->id, true, latest_visit, pk, err);
+    st = pack_collection(txn, s->metrics, &run->id, true, latest_visit, pk, err);
     if (st)
         return st;
     mp_str(pk, "tags");

@@ -46,14 +46,21 @@ static bool skip_sized(scan *s, int n, uint64_t extra)
     return skip_bytes(s, len + extra);
 }
 
+static bool is_container(unsigned char b)
+{
+    return (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
+}
+
 /* Reads the header of one object. Scalars and strings are consumed whole;
- * for an array or map, *children receives how many objects follow. */
-static bool read_header(scan *s, uint64_t *children)
+ * for an array or map, *children receives how many objects follow and
+ * *container is set (an empty container is still a level of nesting). */
+static bool read_header(scan *s, uint64_t *children, bool *container)
 {
     *children = 0;
     if (!need(s, 1))
         return false;
     unsigned char b = *s->p++;
+    *container = is_container(b);
     if (b <= 0x7f || b >= 0xe0 || (b >= 0xc2 && b <= 0xc3) || b == 0xc0)
         return true;                                 /* fixint, nil, bool */
     if (b >= 0xa0 && b <= 0xbf)
@@ -111,17 +118,19 @@ bool mp_scan(const unsigned char *buf, size_t len, const char **why)
         }
         pending[depth]--;
         uint64_t children;
-        if (!read_header(&s, &children))
+        bool container;
+        if (!read_header(&s, &children, &container))
             goto out;
+        /* msgpack-c counts empty containers against its 32-level stack too. */
+        if (container && depth == MP_SCAN_MAX_DEPTH) {
+            fail(&s, "nesting deeper than 32 levels");
+            goto out;
+        }
         if (children == 0)
             continue;
         /* Every element takes at least one byte: a larger count is a lie. */
         if (children > (uint64_t)(s.end - s.p)) {
             fail(&s, "array or map count larger than the message");
-            goto out;
-        }
-        if (depth == MP_SCAN_MAX_DEPTH) {
-            fail(&s, "nesting deeper than 32 levels");
             goto out;
         }
         pending[++depth] = children;

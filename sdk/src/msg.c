@@ -18,7 +18,7 @@ int64_t msg_now_ns(void)
 bool msg_str_eq(msg_str s, const char *c)
 {
     size_t n = strlen(c);
-    return s.n == n && memcmp(s.p, c, n) == 0;
+    return s.n == n && (n == 0 || memcmp(s.p, c, n) == 0);
 }
 
 void msg_str_copy(msg_str s, char *dst, size_t cap)

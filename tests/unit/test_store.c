@@ -377,7 +377,7 @@ static void search_filters_and_orders(void **state)
     ulid ids[5];
     for (int i = 0; i < 5; i++) {
         ids[i] = ulid_new();
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "r%d", i);
         start_run(f, &ids[i], "s", name);
         point_spec p = {"auc", 0.5 + 0.1 * i, 1};
