@@ -145,7 +145,10 @@ static int receive_one(server *s, pending *p)
 typedef struct group_txn {
     MDB_txn *txn;
     bool writable;
+    bool flushed_dedup;  /* this transaction carries a bulk write of recent ids */
+    int64_t now_ms;
     uint64_t saved_audit_seq, saved_experiment_id; /* restored when the txn aborts */
+    size_t dedup_mark;
 } group_txn;
 
 static cairn_status txn_for(server *s, group_txn *g, bool write, cairn_error *err)
@@ -161,6 +164,18 @@ static cairn_status txn_for(server *s, group_txn *g, bool write, cairn_error *er
     g->writable = write;
     g->saved_audit_seq = s->store.next_audit_seq;
     g->saved_experiment_id = s->store.next_experiment_id;
+    g->dedup_mark = store_dedup_mark(&s->store);
+    g->flushed_dedup = false;
+    if (!write || !store_dedup_flush_due(&s->store, g->now_ms))
+        return CAIRN_OK;
+    cairn_status st = store_dedup_flush(&s->store, g->txn, g->now_ms, err);
+    if (st) {
+        mdb_txn_abort(g->txn);
+        store_dedup_aborted(&s->store, g->dedup_mark);
+        g->txn = NULL;
+        return st;
+    }
+    g->flushed_dedup = true;
     return CAIRN_OK;
 }
 
@@ -172,6 +187,7 @@ static void txn_abort(server *s, group_txn *g)
     if (g->writable) {
         s->store.next_audit_seq = g->saved_audit_seq;
         s->store.next_experiment_id = g->saved_experiment_id;
+        store_dedup_aborted(&s->store, g->dedup_mark);
     }
     g->txn = NULL;
 }
@@ -255,20 +271,21 @@ static void commit_group(server *s, group_txn *g, int n)
         return;
     /* Without an audit entry nothing was applied (every write was refused):
      * nothing to make durable, so no fsync. */
-    if (!g->writable || s->store.next_audit_seq == g->saved_audit_seq) {
-        mdb_txn_abort(g->txn);
-        g->txn = NULL;
+    if (!g->writable || (s->store.next_audit_seq == g->saved_audit_seq && !g->flushed_dedup)) {
+        txn_abort(s, g);
         return;
     }
     int rc = mdb_txn_commit(g->txn);
     g->txn = NULL;
     if (rc == 0) {
         s->stats.commits++;
+        store_dedup_committed(&s->store);
         return;
     }
     s->stats.failed_commits++;
     s->store.next_audit_seq = g->saved_audit_seq;
     s->store.next_experiment_id = g->saved_experiment_id;
+    store_dedup_aborted(&s->store, g->dedup_mark);
     char why[200];
     snprintf(why, sizeof why, "commit failed: %s", mdb_strerror(rc));
     kvlog(KVLOG_ERROR, "commit_failed", "error=%s", kvlog_quote((char[240]){0}, 240, why));
@@ -311,9 +328,9 @@ static void serve_group(server *s)
     if (n == 0)
         return;
     msg_writer_reset(&s->replies);
-    group_txn g = {0};
-    uint64_t audit_before = s->store.next_audit_seq;
     int64_t now = now_ms();
+    group_txn g = {.now_ms = now};
+    uint64_t audit_before = s->store.next_audit_seq;
     for (int i = 0; i < n; i++)
         handle_one(s, &g, i, now);
     commit_group(s, &g, n);
@@ -382,6 +399,17 @@ static long next_timer_in(const server *s, int64_t now)
     return next > now ? (long)(next - now) : 0;
 }
 
+/* At shutdown the recent ids go to the tree, so the next start need not read
+ * them back from the audit log (it would, after a crash). */
+static void flush_recent_ids(server *s)
+{
+    group_txn g = {.now_ms = INT64_MAX};
+    cairn_error err;
+    if (store_dedup_mark(&s->store) == 0 || txn_for(s, &g, true, &err) != CAIRN_OK)
+        return;
+    commit_group(s, &g, 0);
+}
+
 static bool signalled(server *s)
 {
     struct signalfd_siginfo si;
@@ -414,6 +442,7 @@ cairn_status server_run(server *s, cairn_error *err)
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             serve_group(s);
     }
+    flush_recent_ids(s);
     log_stats(s);
     return CAIRN_OK;
 }

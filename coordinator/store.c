@@ -182,6 +182,11 @@ cairn_status store_open(store *s, const char *dir, size_t map_size, cairn_error 
     }
     s->next_audit_seq = next_u64_key(txn, s->audit, 1);
     s->next_experiment_id = next_u64_key(txn, s->experiments, 1);
+    st = store_dedup_open(s, txn, err);
+    if (st) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
     rc = mdb_txn_commit(txn);
     if (rc) {
         st = store_fail(rc, "commit", err);
@@ -195,6 +200,7 @@ fail:
 
 void store_close(store *s)
 {
+    store_dedup_close(s);
     if (s->env)
         mdb_env_close(s->env);
     s->env = NULL;

@@ -88,6 +88,7 @@ typedef struct store {
     MDB_dbi dedup;           /* message id -> u64 audit seq */
     uint64_t next_audit_seq;
     uint64_t next_experiment_id;
+    struct dedup_recent *recent; /* ids not yet in the dedup tree (store_dedup.c) */
 } store;
 
 /* Opens (creating when needed) the environment in dir with the given map size. */
@@ -187,7 +188,7 @@ cairn_status store_artifact_get(store *s, MDB_txn *txn, const ulid *run, msg_str
                                 store_artifact *out, cairn_error *err);
 void sha256_hex(const uint8_t sha[32], char hex[65]);
 
-/* ---- audit log and dedup (store_audit.c) ---- */
+/* ---- audit log (store_audit.c) ---- */
 typedef struct audit_entry {
     int64_t ts_ms;
     const ulid *id;
@@ -203,10 +204,34 @@ cairn_status store_audit_append(store *s, MDB_txn *txn, const audit_entry *e, ui
  * sequence after the last packed one, or 0 when the log ends there. */
 cairn_status store_audit_pack(store *s, MDB_txn *txn, uint64_t since, size_t max,
                               msgpack_packer *pk, uint64_t *next, cairn_error *err);
+/* ---- dedup (store_dedup.c) ----
+ *
+ * The ids of applied messages. Writing each id into the dedup tree in its own
+ * request's commit cost two more scattered pages per single-point write, so
+ * ids first collect in memory and go to the tree in bulk about once a second,
+ * inside a regular group commit. Each write's audit entry, committed with it,
+ * carries its id: at start, the ids the tree does not hold yet are read back
+ * from the tail of the audit log. */
+
+/* Loads the ids applied after the last bulk write (called by store_open). */
+cairn_status store_dedup_open(store *s, MDB_txn *txn, cairn_error *err);
+void store_dedup_close(store *s);
+
 /* Was this message id applied? *seq gets its audit sequence. */
 bool store_dedup_find(store *s, MDB_txn *txn, const ulid *id, uint64_t *seq);
 cairn_status store_dedup_record(store *s, MDB_txn *txn, const ulid *id, uint64_t seq,
                                 cairn_error *err);
+
+/* Bulk writes: due after a second or when enough ids wait. A group's write
+ * transaction calls store_dedup_flush first when due; after the commit,
+ * store_dedup_committed drops what it wrote; after an abort,
+ * store_dedup_aborted(mark) forgets ids recorded since store_dedup_mark(). */
+bool store_dedup_flush_due(const store *s, int64_t now_ms);
+cairn_status store_dedup_flush(store *s, MDB_txn *txn, int64_t now_ms, cairn_error *err);
+void store_dedup_committed(store *s);
+size_t store_dedup_mark(const store *s);
+void store_dedup_aborted(store *s, size_t mark);
+
 /* Deletes dedup records older than cutoff_ms, at most limit of them; returns how many. */
 size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit);
 

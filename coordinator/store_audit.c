@@ -1,5 +1,4 @@
-/* The append-only audit log, and the record of applied message ids. */
-#include <errno.h>
+/* The append-only audit log. */
 #include <string.h>
 
 #include "error.h"
@@ -88,45 +87,4 @@ cairn_status store_audit_pack(store *s, MDB_txn *txn, uint64_t since, size_t max
     }
     mdb_cursor_close(c);
     return (rc == 0 || rc == MDB_NOTFOUND) ? CAIRN_OK : store_fail(rc, "read audit log", err);
-}
-
-bool store_dedup_find(store *s, MDB_txn *txn, const ulid *id, uint64_t *seq)
-{
-    MDB_val k = {ULID_BYTES, (void *)id->b}, v;
-    if (mdb_get(txn, s->dedup, &k, &v) != 0 || v.mv_size != 8)
-        return false;
-    *seq = be64_get(v.mv_data);
-    return true;
-}
-
-cairn_status store_dedup_record(store *s, MDB_txn *txn, const ulid *id, uint64_t seq,
-                                cairn_error *err)
-{
-    uint8_t vb[8];
-    be64_put(vb, seq);
-    MDB_val k = {ULID_BYTES, (void *)id->b}, v = {8, vb};
-    int rc = mdb_put(txn, s->dedup, &k, &v, 0);
-    return rc ? store_fail(rc, "record message id", err) : CAIRN_OK;
-}
-
-size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit)
-{
-    MDB_cursor *c;
-    if (mdb_cursor_open(txn, s->dedup, &c) != 0)
-        return 0;
-    size_t pruned = 0;
-    MDB_val k, v;
-    /* ULIDs begin with their time, so the oldest ids come first. */
-    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-    while (rc == 0 && pruned < limit && k.mv_size == ULID_BYTES &&
-           ulid_time_ms((const ulid *)k.mv_data) < cutoff_ms) {
-        if (mdb_cursor_del(c, 0) != 0)
-            break;
-        pruned++;
-        rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
-        if (rc == MDB_NOTFOUND || rc == EINVAL)
-            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(c);
-    return pruned;
 }

@@ -299,6 +299,56 @@ static void resend_is_applied_once(void **state)
     assert_int_equal(history(f, &id, "loss", 0, 4, got), 1);
 }
 
+/* Closes and reopens the store, as a restart (or a kill -9) would. */
+static void reopen(fixture *f)
+{
+    cairn_error err;
+    dispatch_destroy(&f->r);
+    store_close(&f->s);
+    assert_int_equal(store_open(&f->s, f->dir, (size_t)1 << 30, &err), CAIRN_OK);
+    dispatch_init(&f->r, &f->s, &f->b, "coordinator");
+}
+
+static void resend_after_restart(fixture *f, bool bulk_written_first)
+{
+    ulid id = ulid_new();
+    start_run(f, &id, "e", "");
+    point_spec p = {"loss", 1.5, 1};
+    assert_int_equal(log_points(f, &id, &p, 1), CAIRN_OK);
+    ulid msg_id = f->last_id;
+    if (bulk_written_first) {
+        MDB_txn *txn;
+        assert_int_equal(mdb_txn_begin(f->s.env, NULL, 0, &txn), 0);
+        assert_int_equal(store_dedup_flush(&f->s, txn, 0, NULL), CAIRN_OK);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        store_dedup_committed(&f->s);
+        assert_int_equal(store_dedup_mark(&f->s), 0);
+    }
+    reopen(f);
+    msgpack_packer *pk = begin(f, "run.log", 2, &msg_id);
+    pk_str(pk, "run");
+    mp_ulid(pk, &id);
+    pack_points(pk, &p, 1);
+    assert_int_equal(exec(f), CAIRN_OK);
+    bool dup = false;
+    body_bool(f->reply.body, "duplicate", true, &dup, NULL);
+    assert_true(dup);
+    store_point got[4];
+    assert_int_equal(history(f, &id, "loss", 0, 4, got), 1);
+}
+
+/* The id was only in memory when the process stopped: it is read back from
+ * the audit log at start. */
+static void resend_after_restart_from_audit_log(void **state)
+{
+    resend_after_restart(*state, false);
+}
+
+static void resend_after_restart_from_dedup_tree(void **state)
+{
+    resend_after_restart(*state, true);
+}
+
 static void tags_set_overwrite_delete(void **state)
 {
     fixture *f = *state;
@@ -441,6 +491,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(nan_and_infinity_are_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(limits_name_themselves, setup, teardown),
         cmocka_unit_test_setup_teardown(resend_is_applied_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(resend_after_restart_from_audit_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(resend_after_restart_from_dedup_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(tags_set_overwrite_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(run_end_sets_status, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_run_is_reported, setup, teardown),

@@ -1,0 +1,237 @@
+/* The record of applied message ids: a tree, and the recent ids in memory. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "body.h"
+#include "error.h"
+#include "store.h"
+
+#define RECENT_MAX 8192          /* beyond this, ids go to the tree at once */
+#define RECENT_SLOTS (2 * RECENT_MAX)
+#define FLUSH_AT 4096
+#define FLUSH_EVERY_MS 1000
+
+typedef struct dedup_recent {
+    ulid ids[RECENT_MAX];
+    uint64_t seqs[RECENT_MAX];
+    uint32_t slots[RECENT_SLOTS]; /* open addressing: index + 1, 0 = empty */
+    size_t n;
+    size_t flushing;              /* [0, flushing) written by the open transaction */
+    int64_t last_flush_ms;
+} dedup_recent;
+
+static const MDB_val indexed_key = {13, "dedup_indexed"};
+
+/* The random part of a ULID spreads well; the same bits across ids only
+ * lengthen probing, which RECENT_MAX bounds. */
+static size_t slot_of(const ulid *id)
+{
+    uint32_t h;
+    memcpy(&h, id->b + 8, sizeof h);
+    return h & (RECENT_SLOTS - 1);
+}
+
+static void rehash(dedup_recent *r)
+{
+    memset(r->slots, 0, sizeof r->slots);
+    for (size_t i = 0; i < r->n; i++) {
+        size_t j = slot_of(&r->ids[i]);
+        while (r->slots[j])
+            j = (j + 1) & (RECENT_SLOTS - 1);
+        r->slots[j] = (uint32_t)i + 1;
+    }
+}
+
+static bool recent_find(const dedup_recent *r, const ulid *id, uint64_t *seq)
+{
+    for (size_t j = slot_of(id); r->slots[j]; j = (j + 1) & (RECENT_SLOTS - 1)) {
+        size_t i = r->slots[j] - 1;
+        if (memcmp(r->ids[i].b, id->b, ULID_BYTES) == 0) {
+            *seq = r->seqs[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static void recent_add(dedup_recent *r, const ulid *id, uint64_t seq)
+{
+    size_t j = slot_of(id);
+    while (r->slots[j])
+        j = (j + 1) & (RECENT_SLOTS - 1);
+    r->ids[r->n] = *id;
+    r->seqs[r->n] = seq;
+    r->slots[j] = (uint32_t)++r->n;
+}
+
+static cairn_status tree_put(store *s, MDB_txn *txn, const ulid *id, uint64_t seq,
+                             cairn_error *err)
+{
+    uint8_t vb[8];
+    be64_put(vb, seq);
+    MDB_val k = {ULID_BYTES, (void *)id->b}, v = {8, vb};
+    int rc = mdb_put(txn, s->dedup, &k, &v, 0);
+    return rc ? store_fail(rc, "record message id", err) : CAIRN_OK;
+}
+
+bool store_dedup_find(store *s, MDB_txn *txn, const ulid *id, uint64_t *seq)
+{
+    if (recent_find(s->recent, id, seq))
+        return true;
+    MDB_val k = {ULID_BYTES, (void *)id->b}, v;
+    if (mdb_get(txn, s->dedup, &k, &v) != 0 || v.mv_size != 8)
+        return false;
+    *seq = be64_get(v.mv_data);
+    return true;
+}
+
+cairn_status store_dedup_record(store *s, MDB_txn *txn, const ulid *id, uint64_t seq,
+                                cairn_error *err)
+{
+    if (s->recent->n == RECENT_MAX)
+        return tree_put(s, txn, id, seq, err);
+    recent_add(s->recent, id, seq);
+    return CAIRN_OK;
+}
+
+bool store_dedup_flush_due(const store *s, int64_t now_ms)
+{
+    const dedup_recent *r = s->recent;
+    return r->n >= FLUSH_AT || (r->n > 0 && now_ms - r->last_flush_ms >= FLUSH_EVERY_MS);
+}
+
+static cairn_status write_indexed_mark(store *s, MDB_txn *txn, uint64_t seq, cairn_error *err)
+{
+    uint8_t vb[8];
+    be64_put(vb, seq);
+    MDB_val v = {8, vb};
+    int rc = mdb_put(txn, s->meta, (MDB_val *)&indexed_key, &v, 0);
+    return rc ? store_fail(rc, "record dedup mark", err) : CAIRN_OK;
+}
+
+cairn_status store_dedup_flush(store *s, MDB_txn *txn, int64_t now_ms, cairn_error *err)
+{
+    dedup_recent *r = s->recent;
+    for (size_t i = 0; i < r->n; i++) {
+        cairn_status st = tree_put(s, txn, &r->ids[i], r->seqs[i], err);
+        if (st)
+            return st;
+    }
+    /* Every id applied so far is in the tree once this commits. */
+    cairn_status st = write_indexed_mark(s, txn, s->next_audit_seq - 1, err);
+    if (st)
+        return st;
+    r->flushing = r->n;
+    r->last_flush_ms = now_ms;
+    return CAIRN_OK;
+}
+
+void store_dedup_committed(store *s)
+{
+    dedup_recent *r = s->recent;
+    if (r->flushing == 0)
+        return;
+    size_t keep = r->n - r->flushing;
+    memmove(r->ids, r->ids + r->flushing, keep * sizeof r->ids[0]);
+    memmove(r->seqs, r->seqs + r->flushing, keep * sizeof r->seqs[0]);
+    r->n = keep;
+    r->flushing = 0;
+    rehash(r);
+}
+
+size_t store_dedup_mark(const store *s)
+{
+    return s->recent->n;
+}
+
+void store_dedup_aborted(store *s, size_t mark)
+{
+    dedup_recent *r = s->recent;
+    r->flushing = 0;
+    if (mark < r->n) {
+        r->n = mark;
+        rehash(r);
+    }
+}
+
+/* ---- start ---- */
+
+static uint64_t indexed_mark(store *s, MDB_txn *txn)
+{
+    MDB_val v;
+    if (mdb_get(txn, s->meta, (MDB_val *)&indexed_key, &v) != 0 || v.mv_size != 8)
+        return 0;
+    return be64_get(v.mv_data);
+}
+
+/* The id inside an audit entry: msgpack [ts, id, type, from, summary]. */
+static bool audit_entry_id(const MDB_val *v, ulid *id)
+{
+    msgpack_zone zone;
+    msgpack_object o;
+    size_t off = 0;
+    msgpack_zone_init(&zone, 256);
+    bool ok = msgpack_unpack(v->mv_data, v->mv_size, &off, &zone, &o) == MSGPACK_UNPACK_SUCCESS &&
+              o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 5 &&
+              o.via.array.ptr[1].type == MSGPACK_OBJECT_BIN &&
+              o.via.array.ptr[1].via.bin.size == ULID_BYTES;
+    if (ok)
+        memcpy(id->b, o.via.array.ptr[1].via.bin.ptr, ULID_BYTES);
+    msgpack_zone_destroy(&zone);
+    return ok;
+}
+
+cairn_status store_dedup_open(store *s, MDB_txn *txn, cairn_error *err)
+{
+    s->recent = calloc(1, sizeof *s->recent);
+    if (!s->recent)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "dedup index");
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->audit, &c);
+    if (rc)
+        return store_fail(rc, "cursor", err);
+    uint8_t kb[8];
+    be64_put(kb, indexed_mark(s, txn) + 1);
+    MDB_val k = {8, kb}, v;
+    cairn_status st = CAIRN_OK;
+    /* Entries after the mark were applied but their ids never reached the tree. */
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !st;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        ulid id;
+        if (audit_entry_id(&v, &id))
+            st = store_dedup_record(s, txn, &id, be64_get(k.mv_data), err);
+    }
+    mdb_cursor_close(c);
+    if (!st && rc != MDB_NOTFOUND)
+        st = store_fail(rc, "read audit log", err);
+    return st;
+}
+
+void store_dedup_close(store *s)
+{
+    free(s->recent);
+    s->recent = NULL;
+}
+
+size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->dedup, &c) != 0)
+        return 0;
+    size_t pruned = 0;
+    MDB_val k, v;
+    /* ULIDs begin with their time, so the oldest ids come first. */
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0 && pruned < limit && k.mv_size == ULID_BYTES &&
+           ulid_time_ms((const ulid *)k.mv_data) < cutoff_ms) {
+        if (mdb_cursor_del(c, 0) != 0)
+            break;
+        pruned++;
+        rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+        if (rc == MDB_NOTFOUND || rc == EINVAL)
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    return pruned;
+}
