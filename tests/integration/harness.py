@@ -17,7 +17,8 @@ TOOLS = os.environ.get("CAIRN_TOOLS", "build/tests")
 class Coordinator:
     """One cairn-coordinator process; restartable on the same endpoint and data."""
 
-    def __init__(self, data_dir, listen="tcp://127.0.0.1:*", extra_args=()):
+    def __init__(self, data_dir, listen="tcp://127.0.0.1:*", extra_args=(), wrapper=()):
+        self.wrapper = list(wrapper)  # e.g. valgrind and its options
         self.data_dir = data_dir
         self.listen = listen
         self.extra_args = list(extra_args)
@@ -25,13 +26,13 @@ class Coordinator:
         self.proc = None
         self.log_path = os.path.join(data_dir, "coordinator.log")
 
-    def start(self, timeout=10):
+    def start(self, timeout=30):
         os.makedirs(self.data_dir, exist_ok=True)
         listen = self.endpoint or self.listen
         self._log = open(self.log_path, "a")
         offset = self._log.tell()
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "cairn-coordinator"), "--data-dir", self.data_dir,
+            [*self.wrapper, os.path.join(BIN, "cairn-coordinator"), "--data-dir", self.data_dir,
              "--listen", listen, *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + timeout

@@ -1,5 +1,6 @@
 """Malformed and random frames get error replies and change nothing."""
 import os
+import re
 import subprocess
 
 from harness import TOOLS, CairnTest
@@ -38,3 +39,33 @@ class HostileInput(CairnTest):
         with open(path, "w") as f:
             f.write(text)
         return path
+
+
+class FullStore(CairnTest):
+    """A store that cannot grow refuses writes clearly and keeps serving."""
+
+    def test_map_full_refuses_writes_and_keeps_serving(self):
+        self.coord.stop()
+        conf = os.path.join(self.tmp, "small.conf")
+        with open(conf, "w") as f:
+            f.write("store: { map_size_mb = 1; };\n")
+        self.coord.extra_args = ["-c", conf]
+        self.coord.start()
+        run = self.start_run("full")
+        self.cli("runs", "log", run, "--metric", "kept=1@1")
+        refused = None
+        for i in range(200):  # ~1 MiB of params fills a 1 MiB map
+            r = self.cli("runs", "log", run, "--param", f"p{i}=" + "x" * 6000, check=False)
+            if r.code != 0:
+                refused = r
+                break
+        self.assertIsNotNone(refused, "the map never filled")
+        self.assertEqual(refused.code, 1)
+        self.assertIn("MDB_MAP_FULL", refused.err)
+        self.assertTrue(self.coord.alive())
+        shown = self.cli_json("runs", "show", run)
+        self.assertEqual(shown["metrics"]["kept"], 1)
+        self.assertEqual(len(shown["params"]), i)  # every acknowledged param, none of the refused
+        self.coord.stop()
+        stats = re.findall(r"event=stats .*rejected=(\d+)", self.coord.log())
+        self.assertGreaterEqual(int(stats[-1]), 1, "the refusal is counted")
