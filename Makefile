@@ -69,45 +69,54 @@ $(OBJ)/%.o: %.c
 
 $(LIBCAIRN_A): $(call obj,$(SDK_SRC))
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo "AR $@"
+	@rm -f $@ && ar rcs $@ $^
 
 # Only cairn_* symbols leave the shared library: the codec and helpers are
 # internal and may change without an ABI bump.
 $(LIBCAIRN_SO): $(call obj,$(SDK_SRC)) sdk/libcairn.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,libcairn.so.0 -Wl,--version-script=sdk/libcairn.map \
+	@echo "LD $@"
+	@$(CC) -shared -Wl,-soname,libcairn.so.0 -Wl,--version-script=sdk/libcairn.map \
 	    $(LDFLAGS) -o $@.0 $(call obj,$(SDK_SRC)) $(LDLIBS)
-	ln -sf libcairn.so.0 $@
+	@ln -sf libcairn.so.0 $@
 
 $(LIB)/pkgconfig/cairn.pc: sdk/cairn.pc.in
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 $(LIBCOORD_A): $(call obj,$(COORD_SRC))
-	rm -f $@ && ar rcs $@ $^
+	@echo "AR $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(LIBCLI_A): $(call obj,$(CLI_SRC))
-	rm -f $@ && ar rcs $@ $^
+	@echo "AR $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(BIN)/cairn-coordinator: $(OBJ)/coordinator/main.o $(LIBCOORD_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/cairn: $(OBJ)/cli/main.o $(LIBCLI_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(LIBCOORD_A) $(LIBCLI_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(TESTBIN)/%: $(OBJ)/tests/tools/%.o $(LIBCOORD_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(TESTBIN)/bench_%: $(OBJ)/tests/bench/bench_%.o $(LIBCOORD_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNITS) $(TOOLS)

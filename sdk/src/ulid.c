@@ -59,25 +59,17 @@ uint64_t ulid_time_ms(const ulid *id)
     return ms;
 }
 
-/* The 128 bits are written as 26 five-bit groups, the first group holding
- * only the top 3 bits (26 * 5 = 130). */
-static unsigned bits_at(const ulid *id, int group)
-{
-    int first_bit = group * 5 - 2; /* bit index from the top; may be negative */
-    unsigned v = 0;
-    for (int k = 0; k < 5; k++) {
-        int bit = first_bit + k;
-        v <<= 1;
-        if (bit >= 0)
-            v |= (id->b[bit / 8] >> (7 - bit % 8)) & 1u;
-    }
-    return v;
-}
-
+/* The 128 bits are written as 26 five-bit groups from the lowest up; the
+ * first character holds only the top 3 bits (26 * 5 = 130). */
 void ulid_format(const ulid *id, char text[ULID_TEXT_LEN + 1])
 {
-    for (int g = 0; g < ULID_TEXT_LEN; g++)
-        text[g] = crockford[bits_at(id, g)];
+    unsigned __int128 v = 0;
+    for (int i = 0; i < ULID_BYTES; i++)
+        v = (v << 8) | id->b[i];
+    for (int g = ULID_TEXT_LEN - 1; g >= 0; g--) {
+        text[g] = crockford[(unsigned)(v & 31)];
+        v >>= 5;
+    }
     text[ULID_TEXT_LEN] = '\0';
 }
 
@@ -97,16 +89,16 @@ bool ulid_parse(const char *text, ulid *out)
     int first = decode_char(text[0]);
     if (first < 0 || first > 7)
         return false;
-    memset(out->b, 0, sizeof out->b);
+    unsigned __int128 v = 0;
     for (int g = 0; g < ULID_TEXT_LEN; g++) {
-        int v = decode_char(text[g]);
-        if (v < 0)
+        int c = decode_char(text[g]);
+        if (c < 0)
             return false;
-        for (int k = 0; k < 5; k++) {
-            int bit = g * 5 - 2 + k;
-            if (bit >= 0 && ((v >> (4 - k)) & 1))
-                out->b[bit / 8] |= (uint8_t)(1u << (7 - bit % 8));
-        }
+        v = (v << 5) | (unsigned)c;
+    }
+    for (int i = ULID_BYTES - 1; i >= 0; i--) {
+        out->b[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
     }
     return true;
 }
