@@ -145,7 +145,8 @@ install: all
 	install -m 755 $(LIBCAIRN_SO).0 $(DESTDIR)$(PREFIX)/lib/libcairn.so.0
 	ln -sf libcairn.so.0 $(DESTDIR)$(PREFIX)/lib/libcairn.so
 	install -m 644 sdk/include/cairn/*.h $(DESTDIR)$(PREFIX)/include/cairn/
-	install -m 644 $(LIB)/pkgconfig/cairn.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' sdk/cairn.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cairn.pc
 	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cairn/
 	install -m 644 conf/coordinator.conf $(DESTDIR)/etc/cairn/coordinator.conf.example
 
