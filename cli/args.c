@@ -160,6 +160,14 @@ const char *args_uint(const char *s, uint64_t *out)
     return NULL;
 }
 
+const char *args_positive_count(const parsed_args *a, const char *name, uint64_t *out)
+{
+    if (!args_has(a, name))
+        return NULL;
+    const char *why = args_uint(args_get(a, name), out);
+    return why ? why : *out == 0 ? "must be at least 1" : NULL;
+}
+
 const char *args_kv(char *arg, cairn_kv *out)
 {
     char *eq = arg ? strchr(arg, '=') : NULL;

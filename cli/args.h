@@ -55,6 +55,10 @@ const char *args_duration_ms(const char *s, int *ms);
 /* A decimal count without sign. */
 const char *args_uint(const char *s, uint64_t *out);
 
+/* Option name, when given, as a count of at least 1 (such as --max); *out is
+ * left as it was when the option is not given. */
+const char *args_positive_count(const parsed_args *a, const char *name, uint64_t *out);
+
 /* "KEY=VALUE": split at the first '=' (the value may hold more), key not
  * empty. On success the '=' in arg is replaced by a NUL and out points into arg. */
 const char *args_kv(char *arg, cairn_kv *out);

@@ -60,6 +60,11 @@ bool cli_is_run_id(const char *text);
 int cli_usage_error(const cli_command *self, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* For the commands that work in one experiment and take no positional
+ * argument (runs start, runs list): CLI_OK, or the usage error of a stray
+ * argument or a missing --experiment. */
+int cli_check_experiment_args(const cli_command *self, const parsed_args *a);
+
 /* "cairn: <message>" on stderr; returns CLI_TIMEOUT or CLI_FAILED. */
 int cli_fail(const cairn_error *err);
 

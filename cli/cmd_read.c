@@ -168,10 +168,8 @@ int cmd_events(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
         return rc;
     if (args_has(&a, "--since") && (why = args_uint(args_get(&a, "--since"), &since)))
         bad = "--since";
-    else if (args_has(&a, "--max") && (why = args_uint(args_get(&a, "--max"), &max)))
+    else if ((why = args_positive_count(&a, "--max", &max)))
         bad = "--max";
-    else if (args_has(&a, "--max") && max == 0)
-        bad = "--max", why = "must be at least 1";
     if (a.n_pos)
         rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
     else if (bad)

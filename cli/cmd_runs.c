@@ -21,12 +21,26 @@ static int out_of_memory(void)
     return CLI_FAILED;
 }
 
-/* The values of every occurrence of option `name`, parsed as KEY=VALUE. */
-static int collect_kvs(const cli_command *self, const parsed_args *a, const char *name,
-                       cairn_kv **out, size_t *n)
+/* Parses arg into item i of the array collect_values() fills. */
+typedef const char *(*item_parser)(char *arg, void *items, size_t i);
+
+static const char *kv_at(char *arg, void *items, size_t i)
+{
+    return args_kv(arg, (cairn_kv *)items + i);
+}
+
+static const char *metric_at(char *arg, void *items, size_t i)
+{
+    return args_metric(arg, (cairn_metric *)items + i);
+}
+
+/* The values of every occurrence of option `name`, each parsed into one item
+ * (of size bytes) of a new array *out. */
+static int collect_values(const cli_command *self, const parsed_args *a, const char *name,
+                          size_t size, item_parser parse, void **out, size_t *n)
 {
     *n = 0;
-    *out = calloc(a->n_opts + 1, sizeof **out);
+    *out = calloc(a->n_opts + 1, size);
     if (!*out)
         return out_of_memory();
     for (size_t i = 0; i < a->n_opts; i++) {
@@ -34,30 +48,10 @@ static int collect_kvs(const cli_command *self, const parsed_args *a, const char
             continue;
         char *arg = (char *)a->opts[i].value; /* argv strings are writable */
         char shown[128];
-        snprintf(shown, sizeof shown, "%s", arg);
-        const char *why = args_kv(arg, &(*out)[(*n)++]);
+        snprintf(shown, sizeof shown, "%s", arg); /* parsing splits arg */
+        const char *why = parse(arg, *out, (*n)++);
         if (why)
             return cli_usage_error(self, "bad %s '%s': %s", name, shown, why);
-    }
-    return CLI_OK;
-}
-
-static int collect_metrics(const cli_command *self, const parsed_args *a, cairn_metric **out,
-                           size_t *n)
-{
-    *n = 0;
-    *out = calloc(a->n_opts + 1, sizeof **out);
-    if (!*out)
-        return out_of_memory();
-    for (size_t i = 0; i < a->n_opts; i++) {
-        if (strcmp(a->opts[i].name, "--metric") != 0)
-            continue;
-        char *arg = (char *)a->opts[i].value;
-        char shown[128];
-        snprintf(shown, sizeof shown, "%s", arg);
-        const char *why = args_metric(arg, &(*out)[(*n)++]);
-        if (why)
-            return cli_usage_error(self, "bad --metric '%s': %s", shown, why);
     }
     return CLI_OK;
 }
@@ -86,16 +80,15 @@ static int start_run(cli_ctx *ctx, const parsed_args *a, const cairn_kv *tags, s
 int cmd_runs_start(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
     parsed_args a;
-    cairn_kv *tags = NULL;
+    void *tags = NULL;
     size_t n_tags = 0;
     int rc = cli_parse(ctx, self, argc, argv, start_opts, &a);
     if (rc >= 0)
         return rc;
-    if (a.n_pos)
-        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
-    else if (!args_get(&a, "--experiment"))
-        rc = cli_usage_error(self, "--experiment is required");
-    else if ((rc = collect_kvs(self, &a, "--tag", &tags, &n_tags)) == CLI_OK)
+    rc = cli_check_experiment_args(self, &a);
+    if (rc == CLI_OK)
+        rc = collect_values(self, &a, "--tag", sizeof(cairn_kv), kv_at, &tags, &n_tags);
+    if (rc == CLI_OK)
         rc = start_run(ctx, &a, tags, n_tags);
     free(tags);
     args_free(&a);
@@ -109,8 +102,7 @@ static const opt_spec log_opts[] = {{"--param", true},    {"--metric", true}, {"
 
 typedef struct log_request {
     cairn_log_batch batch;
-    cairn_kv *params, *tags;
-    cairn_metric *metrics;
+    void *params, *tags, *metrics; /* the arrays batch points to, owned here */
 } log_request;
 
 static void log_request_free(log_request *r)
@@ -123,11 +115,13 @@ static void log_request_free(log_request *r)
 static int parse_log(const cli_command *self, const parsed_args *a, log_request *r)
 {
     cairn_log_batch *b = &r->batch;
-    int rc = collect_kvs(self, a, "--param", &r->params, &b->n_params);
+    int rc = collect_values(self, a, "--param", sizeof(cairn_kv), kv_at, &r->params,
+                            &b->n_params);
     if (!rc)
-        rc = collect_kvs(self, a, "--tag", &r->tags, &b->n_tags);
+        rc = collect_values(self, a, "--tag", sizeof(cairn_kv), kv_at, &r->tags, &b->n_tags);
     if (!rc)
-        rc = collect_metrics(self, a, &r->metrics, &b->n_metrics);
+        rc = collect_values(self, a, "--metric", sizeof(cairn_metric), metric_at, &r->metrics,
+                            &b->n_metrics);
     b->params = r->params;
     b->tags = r->tags;
     b->metrics = r->metrics;

@@ -167,15 +167,10 @@ int cmd_runs_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
     int rc = cli_parse(ctx, self, argc, argv, list_opts, &a);
     if (rc >= 0)
         return rc;
-    if (a.n_pos)
-        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
-    else if (!args_get(&a, "--experiment"))
-        rc = cli_usage_error(self, "--experiment is required");
-    else if (args_has(&a, "--max") && (why = args_uint(args_get(&a, "--max"), &max)))
+    rc = cli_check_experiment_args(self, &a);
+    if (rc == CLI_OK && (why = args_positive_count(&a, "--max", &max)))
         rc = cli_usage_error(self, "bad --max: %s", why);
-    else if (args_has(&a, "--max") && max == 0)
-        rc = cli_usage_error(self, "bad --max: must be at least 1");
-    else
+    else if (rc == CLI_OK)
         rc = list_runs(ctx, &a, (size_t)max);
     args_free(&a);
     return rc;
@@ -183,18 +178,25 @@ int cmd_runs_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 
 /* ---- runs show ---- */
 
+/* Prints t indented under title when every row made it in (ok) and there
+ * are rows (t: a run without metrics, say, makes no table); frees t. */
+static bool print_section(const char *title, table *t, bool ok)
+{
+    if (ok && t) {
+        printf("\n%s:\n", title);
+        table_print(t, stdout, "  ");
+    }
+    table_free(t);
+    return ok;
+}
+
 static bool print_kv_section(const char *title, const cairn_kv *kv, size_t n)
 {
     table *t = n ? table_new(2) : NULL;
     bool ok = n == 0 || t != NULL;
     for (size_t i = 0; ok && i < n; i++)
         ok = table_add(t, (const char *[]){kv[i].key, kv[i].value});
-    if (ok && n) {
-        printf("\n%s:\n", title);
-        table_print(t, stdout, "  ");
-    }
-    table_free(t);
-    return ok;
+    return print_section(title, t, ok);
 }
 
 static bool print_metrics_section(const cairn_run *r)
@@ -207,14 +209,11 @@ static bool print_metrics_section(const cairn_run *r)
         ok = table_add(t, (const char *[]){r->metrics[i].key, fmt_double(r->metrics[i].value, value),
                                            step, fmt_time_ms(r->metrics[i].timestamp, ts)});
     }
-    if (ok && t) {
+    if (t) {
         table_align_right(t, 1);
         table_align_right(t, 2);
-        printf("\nmetrics:\n");
-        table_print(t, stdout, "  ");
     }
-    table_free(t);
-    return ok;
+    return print_section("metrics", t, ok);
 }
 
 static bool print_artifacts_section(const cairn_run *r)
@@ -226,13 +225,9 @@ static bool print_artifacts_section(const cairn_run *r)
         const cairn_artifact *art = &r->artifacts[i];
         ok = table_add(t, (const char *[]){art->path, fmt_size(art->size, size), art->sha256});
     }
-    if (ok && t) {
+    if (t)
         table_align_right(t, 1);
-        printf("\nartifacts:\n");
-        table_print(t, stdout, "  ");
-    }
-    table_free(t);
-    return ok;
+    return print_section("artifacts", t, ok);
 }
 
 static bool print_run_header(const cairn_run *r)

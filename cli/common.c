@@ -27,6 +27,15 @@ int cli_usage_error(const cli_command *self, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+int cli_check_experiment_args(const cli_command *self, const parsed_args *a)
+{
+    if (a->n_pos)
+        return cli_usage_error(self, "unexpected argument '%s'", a->pos[0]);
+    if (!args_get(a, "--experiment"))
+        return cli_usage_error(self, "--experiment is required");
+    return CLI_OK;
+}
+
 int cli_fail(const cairn_error *err)
 {
     fprintf(stderr, "cairn: %s\n", err->message[0] ? err->message : cairn_status_name(err->status));

@@ -16,17 +16,20 @@ static cairn_status no_memory(cairn_error *err)
     return CAIRN_OUT_OF_MEMORY;
 }
 
-/* Appends n items of size bytes to *items (holding *count), moving them. */
-static bool append_items(void **items, size_t *count, const void *more, size_t n, size_t size)
+/* Moves a page's *n items of size bytes to the end of *items (holding
+ * *count), and empties the page (*n = 0) so that freeing it leaves them be.
+ * When out of memory the page keeps them. */
+static bool take_items(void **items, size_t *count, const void *page, size_t *n, size_t size)
 {
-    if (n == 0)
+    if (*n == 0)
         return true;
-    void *grown = realloc(*items, (*count + n) * size);
+    void *grown = realloc(*items, (*count + *n) * size);
     if (!grown)
         return false;
-    memcpy((char *)grown + *count * size, more, n * size);
+    memcpy((char *)grown + *count * size, page, *n * size);
     *items = grown;
-    *count += n;
+    *count += *n;
+    *n = 0;
     return true;
 }
 
@@ -38,17 +41,6 @@ static size_t page_size(size_t max, size_t have, size_t cap)
 }
 
 /* ---- runs ---- */
-
-/* Moves the runs of page into all; page keeps its token, loses its runs. */
-static bool take_runs(cairn_run_list *all, cairn_run_list *page)
-{
-    void *items = all->runs;
-    if (!append_items(&items, &all->count, page->runs, page->count, sizeof *page->runs))
-        return false;
-    all->runs = items;
-    page->count = 0;
-    return true;
-}
 
 cairn_status fetch_runs(cairn_client *c, const cairn_search_opts *opts, size_t max,
                         cairn_run_list **out, cairn_error *err)
@@ -63,8 +55,10 @@ cairn_status fetch_runs(cairn_client *c, const cairn_search_opts *opts, size_t m
         if ((st = cairn_run_search(c, &o, &page, err)))
             break;
         size_t got = page->count;
-        if (!take_runs(all, page))
+        void *runs = all->runs;
+        if (!take_items(&runs, &all->count, page->runs, &page->count, sizeof *page->runs))
             st = no_memory(err);
+        all->runs = runs;
         free(token);
         token = page->next_page_token; /* kept for the next request */
         page->next_page_token = NULL;
@@ -93,10 +87,10 @@ cairn_status fetch_history(cairn_client *c, const char *run, const char *key,
     while (!st) {
         if ((st = cairn_metric_history(c, run, key, offset, 0, &page, err)))
             break;
-        void *items = all->points;
-        if (!append_items(&items, &all->count, page->points, page->count, sizeof *page->points))
+        void *points = all->points;
+        if (!take_items(&points, &all->count, page->points, &page->count, sizeof *page->points))
             st = no_memory(err);
-        all->points = items;
+        all->points = points;
         all->total = page->total;
         uint64_t next = page->next_offset;
         cairn_history_free(page);
@@ -114,16 +108,6 @@ cairn_status fetch_history(cairn_client *c, const char *run, const char *key,
 
 /* ---- audit events ---- */
 
-static bool take_events(cairn_event_list *all, cairn_event_list *page)
-{
-    void *items = all->items;
-    if (!append_items(&items, &all->count, page->items, page->count, sizeof *page->items))
-        return false;
-    all->items = items;
-    page->count = 0;
-    return true;
-}
-
 cairn_status fetch_events(cairn_client *c, uint64_t since, size_t max, cairn_event_list **out,
                           cairn_error *err)
 {
@@ -132,8 +116,10 @@ cairn_status fetch_events(cairn_client *c, uint64_t since, size_t max, cairn_eve
     while (!st && (max == 0 || all->count < max)) {
         if ((st = cairn_events_list(c, since, page_size(max, all->count, EVENTS_PAGE_MAX), &page, err)))
             break;
-        if (!take_events(all, page))
+        void *events = all->items;
+        if (!take_items(&events, &all->count, page->items, &page->count, sizeof *page->items))
             st = no_memory(err);
+        all->items = events;
         uint64_t next = page->next;
         cairn_event_list_free(page);
         if (next <= since) /* 0 when there are no more */

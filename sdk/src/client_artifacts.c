@@ -89,17 +89,23 @@ static cairn_status read_chunk(upload *u, size_t *n, bool *last, cairn_error *er
     return st;
 }
 
+/* Where in which artifact: the three fields artifact.put and artifact.get share. */
+static void pack_position(msgpack_packer *pk, const ulid *run, const char *path, uint64_t offset)
+{
+    mp_str(pk, "run");
+    mp_ulid(pk, run);
+    mp_str(pk, "path");
+    mp_str(pk, path);
+    mp_str(pk, "offset");
+    msgpack_pack_uint64(pk, offset);
+}
+
 static void pack_chunk(upload *u, size_t n, bool last)
 {
     msgpack_packer *pk = client_begin(u->c, "artifact.put", 6);
     mp_str(pk, "upload");
     mp_ulid(pk, &u->id);
-    mp_str(pk, "run");
-    mp_ulid(pk, &u->run);
-    mp_str(pk, "path");
-    mp_str(pk, u->path);
-    mp_str(pk, "offset");
-    msgpack_pack_uint64(pk, u->offset);
+    pack_position(pk, &u->run, u->path, u->offset);
     mp_str(pk, "data");
     mp_bin(pk, u->buf, n);
     mp_str(pk, "last");
@@ -255,12 +261,7 @@ static cairn_status write_all(download *d, const char *p, size_t n, cairn_error 
 static void pack_get(download *d)
 {
     msgpack_packer *pk = client_begin(d->c, "artifact.get", 4);
-    mp_str(pk, "run");
-    mp_ulid(pk, &d->run);
-    mp_str(pk, "path");
-    mp_str(pk, d->path);
-    mp_str(pk, "offset");
-    msgpack_pack_uint64(pk, d->got);
+    pack_position(pk, &d->run, d->path, d->got);
     mp_str(pk, "max");
     msgpack_pack_uint64(pk, ARTIFACT_CHUNK);
 }

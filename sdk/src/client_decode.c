@@ -79,37 +79,86 @@ static bool is_hex64(msg_str s)
     return true;
 }
 
-/* ---- sorting ---- */
+/* ---- lists ----
+ * Every list in a reply is decoded the same way, so that freeing on failure
+ * is written once: a new array of one item per element, each filled by the
+ * kind's decoder, then sorted when the API promises an order. */
 
-static int cmp_kv(const void *a, const void *b)
+typedef struct item_kind {
+    size_t size;
+    bool from_map; /* the reply holds the list as a map's pairs, else as an array */
+    /* Fills item (zeroed) from elem: a msgpack_object_kv for a map, else a
+     * msgpack_object. field names the list in error messages. */
+    cairn_status (*decode)(const void *elem, const char *field, void *item, cairn_error *err);
+    void (*clear)(void *item);              /* frees what an item holds; NULL: nothing */
+    int (*cmp)(const void *, const void *); /* NULL: the order of the reply */
+} item_kind;
+
+static void free_items(void *items, size_t n, const item_kind *kind)
 {
-    return strcmp(((const cairn_kv *)a)->key, ((const cairn_kv *)b)->key);
+    for (size_t i = 0; kind->clear && i < n; i++)
+        kind->clear((char *)items + i * kind->size);
+    free(items);
 }
 
-static int cmp_metric(const void *a, const void *b)
+static size_t element_count(const msgpack_object *list, const item_kind *kind)
 {
-    return strcmp(((const cairn_metric *)a)->key, ((const cairn_metric *)b)->key);
+    return kind->from_map ? list->via.map.size : list->via.array.size;
 }
 
-static int cmp_artifact(const void *a, const void *b)
+static cairn_status decode_items(const msgpack_object *list, const char *field,
+                                 const item_kind *kind, void **items_out, size_t *count_out,
+                                 cairn_error *err)
 {
-    return strcmp(((const cairn_artifact *)a)->path, ((const cairn_artifact *)b)->path);
-}
-
-/* ---- string maps (params, tags) ---- */
-
-static void kv_free(cairn_kv *kv, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free((char *)kv[i].key);
-        free((char *)kv[i].value);
+    size_t n = element_count(list, kind), done = 0;
+    char *items = alloc_items(n, kind->size);
+    if (!items)
+        return oom(err);
+    cairn_status st = CAIRN_OK;
+    for (; !st && done < n; done++) {
+        const void *elem = kind->from_map ? (const void *)&list->via.map.ptr[done]
+                                          : (const void *)&list->via.array.ptr[done];
+        st = kind->decode(elem, field, items + done * kind->size, err);
     }
-    free(kv);
+    if (st) {
+        free_items(items, done, kind); /* done counts the failed item: it may hold a string */
+        return st;
+    }
+    if (kind->cmp)
+        qsort(items, n, kind->size, kind->cmp);
+    *items_out = items;
+    *count_out = n;
+    return CAIRN_OK;
 }
 
-static cairn_status kv_entry(const msgpack_object_kv *e, const char *field, cairn_kv *out,
-                             cairn_error *err)
+/* The list in field of map into *items and *count. An optional list that is
+ * absent or empty leaves them as they were (NULL, 0); a required one always
+ * gets an array, if of no items. */
+static cairn_status get_items(const msgpack_object *map, const char *field, bool required,
+                              const item_kind *kind, void **items, size_t *count,
+                              cairn_error *err)
 {
+    const msgpack_object *list = NULL;
+    cairn_status st = kind->from_map ? body_map(map, field, required, &list, err)
+                                     : body_array(map, field, required, &list, err);
+    if (st || !list || (!required && element_count(list, kind) == 0))
+        return st;
+    return decode_items(list, field, kind, items, count, err);
+}
+
+/* ---- string maps (params, tags), sorted by key ---- */
+
+static void kv_clear(void *item)
+{
+    cairn_kv *kv = item;
+    free((char *)kv->key);
+    free((char *)kv->value);
+}
+
+static cairn_status kv_entry(const void *elem, const char *field, void *item, cairn_error *err)
+{
+    const msgpack_object_kv *e = elem;
+    cairn_kv *out = item;
     msg_str k, v;
     if (!obj_str(&e->key, &k) || !obj_str(&e->val, &v))
         return error_set(err, CAIRN_BAD_MESSAGE, "field '%s' must map strings to strings", field);
@@ -118,42 +167,25 @@ static cairn_status kv_entry(const msgpack_object_kv *e, const char *field, cair
     return (out->key && out->value) ? CAIRN_OK : oom(err);
 }
 
-/* An optional map field of strings; *out sorted by key. */
-static cairn_status get_kv_map(const msgpack_object *map, const char *field, cairn_kv **out,
-                               size_t *n_out, cairn_error *err)
+static int cmp_kv(const void *a, const void *b)
 {
-    const msgpack_object *m = NULL;
-    cairn_status st = body_map(map, field, false, &m, err);
-    if (st || !m || m->via.map.size == 0)
-        return st;
-    cairn_kv *kv = alloc_items(m->via.map.size, sizeof *kv);
-    if (!kv)
-        return oom(err);
-    size_t n = 0;
-    for (; n < m->via.map.size; n++)
-        if ((st = kv_entry(&m->via.map.ptr[n], field, &kv[n], err)))
-            break;
-    if (st) {
-        kv_free(kv, n + 1); /* the failed entry may hold one string */
-        return st;
-    }
-    qsort(kv, n, sizeof *kv, cmp_kv);
-    *out = kv;
-    *n_out = n;
-    return CAIRN_OK;
+    return strcmp(((const cairn_kv *)a)->key, ((const cairn_kv *)b)->key);
 }
 
-/* ---- metrics: key -> [value, step, timestamp] ---- */
+static const item_kind kv_kind = {sizeof(cairn_kv), true, kv_entry, kv_clear, cmp_kv};
 
-static void metrics_free(cairn_metric *m, size_t n)
+/* ---- metrics: key -> [value, step, timestamp], sorted by key ---- */
+
+static void metric_clear(void *item)
 {
-    for (size_t i = 0; i < n; i++)
-        free((char *)m[i].key);
-    free(m);
+    free((char *)((cairn_metric *)item)->key);
 }
 
-static cairn_status metric_entry(const msgpack_object_kv *e, cairn_metric *out, cairn_error *err)
+static cairn_status metric_entry(const void *elem, const char *field, void *item,
+                                 cairn_error *err)
 {
+    const msgpack_object_kv *e = elem;
+    cairn_metric *out = item;
     msg_str k;
     const msgpack_object *a = &e->val;
     if (!obj_str(&e->key, &k) || a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 3 ||
@@ -161,80 +193,51 @@ static cairn_status metric_entry(const msgpack_object_kv *e, cairn_metric *out, 
         !obj_int(&a->via.array.ptr[1], &out->step) ||
         !obj_int(&a->via.array.ptr[2], &out->timestamp))
         return error_set(err, CAIRN_BAD_MESSAGE,
-                         "field 'metrics' must map keys to [value, step, timestamp]");
+                         "field '%s' must map keys to [value, step, timestamp]", field);
     out->key = dup_msgstr(k);
     return out->key ? CAIRN_OK : oom(err);
 }
 
-static cairn_status get_metrics(const msgpack_object *map, cairn_run *run, cairn_error *err)
+static int cmp_metric(const void *a, const void *b)
 {
-    const msgpack_object *m = NULL;
-    cairn_status st = body_map(map, "metrics", false, &m, err);
-    if (st || !m || m->via.map.size == 0)
-        return st;
-    cairn_metric *ms = alloc_items(m->via.map.size, sizeof *ms);
-    if (!ms)
-        return oom(err);
-    size_t n = 0;
-    for (; n < m->via.map.size; n++)
-        if ((st = metric_entry(&m->via.map.ptr[n], &ms[n], err)))
-            break;
-    if (st) {
-        metrics_free(ms, n);
-        return st;
-    }
-    qsort(ms, n, sizeof *ms, cmp_metric);
-    run->metrics = ms;
-    run->n_metrics = n;
-    return CAIRN_OK;
+    return strcmp(((const cairn_metric *)a)->key, ((const cairn_metric *)b)->key);
 }
 
-/* ---- artifacts: [[path, size, sha256]] ---- */
+static const item_kind metric_kind = {sizeof(cairn_metric), true, metric_entry, metric_clear,
+                                      cmp_metric};
 
-static void artifacts_free(cairn_artifact *a, size_t n)
+/* ---- artifacts: [[path, size, sha256]], sorted by path ---- */
+
+static void artifact_clear(void *item)
 {
-    for (size_t i = 0; i < n; i++)
-        free((char *)a[i].path);
-    free(a);
+    free((char *)((cairn_artifact *)item)->path);
 }
 
-static cairn_status artifact_entry(const msgpack_object *e, cairn_artifact *out, cairn_error *err)
+static cairn_status artifact_entry(const void *elem, const char *field, void *item,
+                                   cairn_error *err)
 {
+    const msgpack_object *e = elem;
+    cairn_artifact *out = item;
     msg_str path, sha;
     int64_t size;
     if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
         !obj_str(&e->via.array.ptr[0], &path) || !obj_int(&e->via.array.ptr[1], &size) ||
         size < 0 || !obj_str(&e->via.array.ptr[2], &sha) || !is_hex64(sha))
         return error_set(err, CAIRN_BAD_MESSAGE,
-                         "field 'artifacts' must hold [path, size, sha256 (64 hex)] items");
+                         "field '%s' must hold [path, size, sha256 (64 hex)] items", field);
     out->size = (uint64_t)size;
     msg_str_copy(sha, out->sha256, sizeof out->sha256);
     out->path = dup_msgstr(path);
     return out->path ? CAIRN_OK : oom(err);
 }
 
-static cairn_status get_artifacts(const msgpack_object *map, cairn_run *run, cairn_error *err)
+static int cmp_artifact(const void *a, const void *b)
 {
-    const msgpack_object *a = NULL;
-    cairn_status st = body_array(map, "artifacts", false, &a, err);
-    if (st || !a || a->via.array.size == 0)
-        return st;
-    cairn_artifact *arts = alloc_items(a->via.array.size, sizeof *arts);
-    if (!arts)
-        return oom(err);
-    size_t n = 0;
-    for (; n < a->via.array.size; n++)
-        if ((st = artifact_entry(&a->via.array.ptr[n], &arts[n], err)))
-            break;
-    if (st) {
-        artifacts_free(arts, n);
-        return st;
-    }
-    qsort(arts, n, sizeof *arts, cmp_artifact);
-    run->artifacts = arts;
-    run->n_artifacts = n;
-    return CAIRN_OK;
+    return strcmp(((const cairn_artifact *)a)->path, ((const cairn_artifact *)b)->path);
 }
+
+static const item_kind artifact_kind = {sizeof(cairn_artifact), false, artifact_entry,
+                                        artifact_clear, cmp_artifact};
 
 /* ---- RUN ---- */
 
@@ -267,6 +270,25 @@ static cairn_status run_scalars(const msgpack_object *o, cairn_run *r, cairn_err
     return st;
 }
 
+/* params, metrics, tags and artifacts; through void pointers, as get_items
+ * serves every item type. */
+static cairn_status run_lists(const msgpack_object *o, cairn_run *r, cairn_error *err)
+{
+    void *params = NULL, *metrics = NULL, *tags = NULL, *artifacts = NULL;
+    cairn_status st = get_items(o, "params", false, &kv_kind, &params, &r->n_params, err);
+    if (!st)
+        st = get_items(o, "metrics", false, &metric_kind, &metrics, &r->n_metrics, err);
+    if (!st)
+        st = get_items(o, "tags", false, &kv_kind, &tags, &r->n_tags, err);
+    if (!st)
+        st = get_items(o, "artifacts", false, &artifact_kind, &artifacts, &r->n_artifacts, err);
+    r->params = params;
+    r->metrics = metrics;
+    r->tags = tags;
+    r->artifacts = artifacts;
+    return st;
+}
+
 cairn_status decode_run(const msgpack_object *o, cairn_run *out, cairn_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -274,13 +296,7 @@ cairn_status decode_run(const msgpack_object *o, cairn_run *out, cairn_error *er
         return error_set(err, CAIRN_BAD_MESSAGE, "a run must be a map");
     cairn_status st = run_scalars(o, out, err);
     if (!st)
-        st = get_kv_map(o, "params", &out->params, &out->n_params, err);
-    if (!st)
-        st = get_metrics(o, out, err);
-    if (!st)
-        st = get_kv_map(o, "tags", &out->tags, &out->n_tags, err);
-    if (!st)
-        st = get_artifacts(o, out, err);
+        st = run_lists(o, out, err);
     if (st)
         run_clear(out);
     return st;
@@ -291,10 +307,10 @@ void run_clear(cairn_run *run)
     free(run->experiment);
     free(run->name);
     free(run->status);
-    kv_free(run->params, run->n_params);
-    metrics_free(run->metrics, run->n_metrics);
-    kv_free(run->tags, run->n_tags);
-    artifacts_free(run->artifacts, run->n_artifacts);
+    free_items(run->params, run->n_params, &kv_kind);
+    free_items(run->metrics, run->n_metrics, &metric_kind);
+    free_items(run->tags, run->n_tags, &kv_kind);
+    free_items(run->artifacts, run->n_artifacts, &artifact_kind);
     memset(run, 0, sizeof *run);
 }
 
@@ -321,25 +337,30 @@ static cairn_status get_page_token(const msgpack_object *body, char **out, cairn
     return *out ? CAIRN_OK : oom(err);
 }
 
+/* decode_run and run_clear in the untyped form item_kind calls. */
+static cairn_status run_entry(const void *elem, const char *field, void *item, cairn_error *err)
+{
+    (void)field; /* decode_run names the run itself */
+    return decode_run(elem, item, err);
+}
+
+static void run_entry_clear(void *item)
+{
+    run_clear(item);
+}
+
+static const item_kind run_kind = {sizeof(cairn_run), false, run_entry, run_entry_clear, NULL};
+
 cairn_status decode_run_list(const msgpack_object *body, cairn_run_list *out, cairn_error *err)
 {
-    const msgpack_object *a = NULL;
+    void *runs = NULL;
     memset(out, 0, sizeof *out);
-    cairn_status st = body_array(body, "runs", true, &a, err);
-    if (st)
-        return st;
-    out->runs = alloc_items(a->via.array.size, sizeof *out->runs);
-    if (!out->runs)
-        return oom(err);
-    for (; out->count < a->via.array.size; out->count++)
-        if ((st = decode_run(&a->via.array.ptr[out->count], &out->runs[out->count], err)))
-            break;
+    cairn_status st = get_items(body, "runs", true, &run_kind, &runs, &out->count, err);
+    out->runs = runs;
     if (!st)
         st = get_page_token(body, &out->next_page_token, err);
     if (st) {
-        for (size_t i = 0; i < out->count; i++)
-            run_clear(&out->runs[i]);
-        free(out->runs);
+        free_items(out->runs, out->count, &run_kind);
         free(out->next_page_token);
         memset(out, 0, sizeof *out);
     }
@@ -350,37 +371,34 @@ void cairn_run_list_free(cairn_run_list *list)
 {
     if (!list)
         return;
-    for (size_t i = 0; i < list->count; i++)
-        run_clear(&list->runs[i]);
-    free(list->runs);
+    free_items(list->runs, list->count, &run_kind);
     free(list->next_page_token);
     free(list);
 }
 
 /* ---- metric.history: points [[step, value, timestamp]] ---- */
 
-static cairn_status point_entry(const msgpack_object *e, cairn_point *p, cairn_error *err)
+static cairn_status point_entry(const void *elem, const char *field, void *item,
+                                cairn_error *err)
 {
+    const msgpack_object *e = elem;
+    cairn_point *p = item;
     if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
         !obj_int(&e->via.array.ptr[0], &p->step) || !obj_double(&e->via.array.ptr[1], &p->value) ||
         !obj_int(&e->via.array.ptr[2], &p->timestamp))
         return error_set(err, CAIRN_BAD_MESSAGE,
-                         "field 'points' must hold [step, value, timestamp] items");
+                         "field '%s' must hold [step, value, timestamp] items", field);
     return CAIRN_OK;
 }
 
+static const item_kind point_kind = {sizeof(cairn_point), false, point_entry, NULL, NULL};
+
 cairn_status decode_history(const msgpack_object *body, cairn_history *out, cairn_error *err)
 {
-    const msgpack_object *a = NULL;
+    void *points = NULL;
     memset(out, 0, sizeof *out);
-    cairn_status st = body_array(body, "points", true, &a, err);
-    if (st)
-        return st;
-    out->points = alloc_items(a->via.array.size, sizeof *out->points);
-    if (!out->points)
-        return oom(err);
-    for (; !st && out->count < a->via.array.size; out->count++)
-        st = point_entry(&a->via.array.ptr[out->count], &out->points[out->count], err);
+    cairn_status st = get_items(body, "points", true, &point_kind, &points, &out->count, err);
+    out->points = points;
     out->total = out->count;
     if (!st)
         st = get_uint(body, "total", false, &out->total, err);
@@ -403,18 +421,22 @@ void cairn_history_free(cairn_history *history)
 
 /* ---- experiment.list ---- */
 
-static void experiment_clear(cairn_experiment *e)
+static void experiment_clear(void *item)
 {
+    cairn_experiment *e = item;
     free(e->name);
     free(e->lifecycle);
-    kv_free(e->tags, e->n_tags);
+    free_items(e->tags, e->n_tags, &kv_kind);
 }
 
-static cairn_status experiment_entry(const msgpack_object *o, cairn_experiment *e,
+static cairn_status experiment_entry(const void *elem, const char *field, void *item,
                                      cairn_error *err)
 {
+    const msgpack_object *o = elem;
+    cairn_experiment *e = item;
+    void *tags = NULL;
     if (o->type != MSGPACK_OBJECT_MAP)
-        return error_set(err, CAIRN_BAD_MESSAGE, "field 'experiments' must hold maps");
+        return error_set(err, CAIRN_BAD_MESSAGE, "field '%s' must hold maps", field);
     cairn_status st = get_uint(o, "id", true, &e->id, err);
     if (!st)
         st = get_str(o, "name", true, &e->name, err);
@@ -423,29 +445,22 @@ static cairn_status experiment_entry(const msgpack_object *o, cairn_experiment *
     if (!st)
         st = body_int(o, "created", false, &e->created, err);
     if (!st)
-        st = get_kv_map(o, "tags", &e->tags, &e->n_tags, err);
+        st = get_items(o, "tags", false, &kv_kind, &tags, &e->n_tags, err);
+    e->tags = tags;
     return st;
 }
+
+static const item_kind experiment_kind = {sizeof(cairn_experiment), false, experiment_entry,
+                                          experiment_clear, NULL};
 
 cairn_status decode_experiments(const msgpack_object *body, cairn_experiment_list *out,
                                 cairn_error *err)
 {
-    const msgpack_object *a = NULL;
+    void *items = NULL;
     memset(out, 0, sizeof *out);
-    cairn_status st = body_array(body, "experiments", true, &a, err);
-    if (st)
-        return st;
-    out->items = alloc_items(a->via.array.size, sizeof *out->items);
-    if (!out->items)
-        return oom(err);
-    for (; !st && out->count < a->via.array.size; out->count++)
-        st = experiment_entry(&a->via.array.ptr[out->count], &out->items[out->count], err);
-    if (st) {
-        for (size_t i = 0; i < out->count; i++) /* includes the failed, partly filled one */
-            experiment_clear(&out->items[i]);
-        free(out->items);
-        memset(out, 0, sizeof *out);
-    }
+    cairn_status st = get_items(body, "experiments", true, &experiment_kind, &items, &out->count,
+                                err);
+    out->items = items;
     return st;
 }
 
@@ -453,26 +468,27 @@ void cairn_experiment_list_free(cairn_experiment_list *list)
 {
     if (!list)
         return;
-    for (size_t i = 0; i < list->count; i++)
-        experiment_clear(&list->items[i]);
-    free(list->items);
+    free_items(list->items, list->count, &experiment_kind);
     free(list);
 }
 
 /* ---- audit.list ---- */
 
-static void event_clear(cairn_event *e)
+static void event_clear(void *item)
 {
+    cairn_event *e = item;
     free(e->type);
     free(e->from);
     free(e->summary);
 }
 
-static cairn_status event_entry(const msgpack_object *o, cairn_event *e, cairn_error *err)
+static cairn_status event_entry(const void *elem, const char *field, void *item, cairn_error *err)
 {
+    const msgpack_object *o = elem;
+    cairn_event *e = item;
     ulid id;
     if (o->type != MSGPACK_OBJECT_MAP)
-        return error_set(err, CAIRN_BAD_MESSAGE, "field 'events' must hold maps");
+        return error_set(err, CAIRN_BAD_MESSAGE, "field '%s' must hold maps", field);
     cairn_status st = get_uint(o, "seq", true, &e->seq, err);
     if (!st)
         st = body_int(o, "ts", true, &e->ts, err);
@@ -489,24 +505,18 @@ static cairn_status event_entry(const msgpack_object *o, cairn_event *e, cairn_e
     return st;
 }
 
+static const item_kind event_kind = {sizeof(cairn_event), false, event_entry, event_clear, NULL};
+
 cairn_status decode_events(const msgpack_object *body, cairn_event_list *out, cairn_error *err)
 {
-    const msgpack_object *a = NULL;
+    void *items = NULL;
     memset(out, 0, sizeof *out);
-    cairn_status st = body_array(body, "events", true, &a, err);
-    if (st)
-        return st;
-    out->items = alloc_items(a->via.array.size, sizeof *out->items);
-    if (!out->items)
-        return oom(err);
-    for (; !st && out->count < a->via.array.size; out->count++)
-        st = event_entry(&a->via.array.ptr[out->count], &out->items[out->count], err);
+    cairn_status st = get_items(body, "events", true, &event_kind, &items, &out->count, err);
+    out->items = items;
     if (!st)
         st = get_uint(body, "next", false, &out->next, err);
     if (st) {
-        for (size_t i = 0; i < out->count; i++)
-            event_clear(&out->items[i]);
-        free(out->items);
+        free_items(out->items, out->count, &event_kind);
         memset(out, 0, sizeof *out);
     }
     return st;
@@ -516,8 +526,6 @@ void cairn_event_list_free(cairn_event_list *list)
 {
     if (!list)
         return;
-    for (size_t i = 0; i < list->count; i++)
-        event_clear(&list->items[i]);
-    free(list->items);
+    free_items(list->items, list->count, &event_kind);
     free(list);
 }

@@ -132,6 +132,20 @@ static bool append(json_t *arr, json_t *value)
     return json_array_append_new(arr, value) == 0;
 }
 
+/* The array of object(item) for each of n items of size bytes, or NULL, with
+ * nothing leaked, as soon as one item cannot be made (out of memory). */
+static json_t *array_of(const void *items, size_t n, size_t size,
+                        json_t *(*object)(const void *item))
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (!append(a, object((const char *)items + i * size))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
 static json_t *kv_object(const cairn_kv *kv, size_t n)
 {
     json_t *o = json_object();
@@ -185,8 +199,9 @@ static json_t *metrics_object(const cairn_run *run)
     return o;
 }
 
-static json_t *artifact_object(const cairn_artifact *a)
+static json_t *artifact_object(const void *item)
 {
+    const cairn_artifact *a = item;
     json_t *o = json_object();
     if (put(o, "path", jstr(a->path)) && put(o, "size", juint(a->size)) &&
         put(o, "sha256", jstr(a->sha256)))
@@ -195,19 +210,9 @@ static json_t *artifact_object(const cairn_artifact *a)
     return NULL;
 }
 
-static json_t *artifacts_array(const cairn_run *run)
+static json_t *run_object(const void *item)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < run->n_artifacts; i++)
-        if (!append(a, artifact_object(&run->artifacts[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
-static json_t *run_object(const cairn_run *r)
-{
+    const cairn_run *r = item;
     json_t *o = json_object();
     bool ok = put(o, "id", jstr(r->id)) && put(o, "experiment", jstr(r->experiment)) &&
               put(o, "name", jstr(r->name)) && put(o, "status", jstr(r->status)) &&
@@ -215,7 +220,8 @@ static json_t *run_object(const cairn_run *r)
               put(o, "end_time", r->end_time ? jint(r->end_time) : json_null()) &&
               put(o, "params", kv_object(r->params, r->n_params)) &&
               put(o, "metrics", metrics_object(r)) && put(o, "tags", kv_object(r->tags, r->n_tags)) &&
-              put(o, "artifacts", artifacts_array(r));
+              put(o, "artifacts", array_of(r->artifacts, r->n_artifacts, sizeof *r->artifacts,
+                                           artifact_object));
     if (ok)
         return o;
     json_decref(o);
@@ -229,22 +235,20 @@ char *cairn_run_to_json(const cairn_run *run)
 
 char *cairn_run_list_to_json(const cairn_run_list *list)
 {
-    json_t *a = json_array();
+    static const cairn_run_list empty;
     int digits = MIN_DIGITS;
-    for (size_t i = 0; a && list && i < list->count; i++) {
+    if (!list)
+        list = &empty;
+    for (size_t i = 0; i < list->count; i++)
         digits = run_digits(&list->runs[i], digits);
-        if (!append(a, run_object(&list->runs[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return dump(a, digits);
+    return dump(array_of(list->runs, list->count, sizeof *list->runs, run_object), digits);
 }
 
 /* ---- history, experiments, events ---- */
 
-static json_t *point_object(const cairn_point *p)
+static json_t *point_object(const void *item)
 {
+    const cairn_point *p = item;
     json_t *o = json_object();
     if (put(o, "step", jint(p->step)) && put(o, "value", jnum(p->value)) &&
         put(o, "timestamp", jint(p->timestamp)))
@@ -255,21 +259,19 @@ static json_t *point_object(const cairn_point *p)
 
 char *cairn_history_to_json(const cairn_history *history)
 {
-    json_t *a = json_array();
+    static const cairn_history empty;
     int digits = MIN_DIGITS;
-    for (size_t i = 0; a && history && i < history->count; i++) {
-        if (digits < MAX_DIGITS)
-            digits = digits_for(history->points[i].value, digits);
-        if (!append(a, point_object(&history->points[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return dump(a, digits);
+    if (!history)
+        history = &empty;
+    for (size_t i = 0; i < history->count && digits < MAX_DIGITS; i++)
+        digits = digits_for(history->points[i].value, digits);
+    return dump(array_of(history->points, history->count, sizeof *history->points, point_object),
+                digits);
 }
 
-static json_t *experiment_object(const cairn_experiment *e)
+static json_t *experiment_object(const void *item)
 {
+    const cairn_experiment *e = item;
     json_t *o = json_object();
     if (put(o, "id", juint(e->id)) && put(o, "name", jstr(e->name)) &&
         put(o, "lifecycle", jstr(e->lifecycle)) && put(o, "created", jint(e->created)) &&
@@ -281,17 +283,16 @@ static json_t *experiment_object(const cairn_experiment *e)
 
 char *cairn_experiment_list_to_json(const cairn_experiment_list *list)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; a && list && i < list->count; i++)
-        if (!append(a, experiment_object(&list->items[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    return dump(a, MAX_DIGITS); /* no reals */
+    static const cairn_experiment_list empty;
+    if (!list)
+        list = &empty;
+    return dump(array_of(list->items, list->count, sizeof *list->items, experiment_object),
+                MAX_DIGITS); /* no reals */
 }
 
-static json_t *event_object(const cairn_event *e)
+static json_t *event_object(const void *item)
 {
+    const cairn_event *e = item;
     json_t *o = json_object();
     if (put(o, "seq", juint(e->seq)) && put(o, "ts", jint(e->ts)) && put(o, "id", jstr(e->id)) &&
         put(o, "type", jstr(e->type)) && put(o, "from", jstr(e->from)) &&
@@ -303,11 +304,9 @@ static json_t *event_object(const cairn_event *e)
 
 char *cairn_event_list_to_json(const cairn_event_list *list)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; a && list && i < list->count; i++)
-        if (!append(a, event_object(&list->items[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    return dump(a, MAX_DIGITS); /* no reals */
+    static const cairn_event_list empty;
+    if (!list)
+        list = &empty;
+    return dump(array_of(list->items, list->count, sizeof *list->items, event_object),
+                MAX_DIGITS); /* no reals */
 }
