@@ -231,9 +231,92 @@ cairn_status cairn_artifact_download(cairn_client *client, const char *run_id,
                                      const char *artifact_path, const char *local_file,
                                      cairn_error *err);
 
+/* ---- logging from training code: cairn_tracker ----
+ *
+ * A tracker sends what training code logs from a background thread, so that
+ * logging never waits on the network: cairn_tracker_log_metric appends to an
+ * in-memory queue and returns. The sender thread turns the queue into batched
+ * requests, in the order the calls were made, and resends each until it is
+ * acknowledged (with the same message id: never applied twice).
+ *
+ * Where writes go: opts->endpoint, else $CAIRN_AGENT (the local agent, which
+ * spools them durably before acknowledging), else $CAIRN_COORDINATOR (straight
+ * to the coordinator, no spool), else CAIRN_DEFAULT_AGENT.
+ *
+ * Durability: cairn_tracker_flush returns CAIRN_OK once everything logged
+ * before the call is durable (in the agent's spool or the coordinator's store).
+ *
+ * Errors: calls that only queue return CAIRN_BACKPRESSURE when the queue holds
+ * opts->max_queued items (the agent's spool is full or nothing answers), and
+ * otherwise CAIRN_OK. A request the receiver refuses (an immutable param logged
+ * with another value, a bad key) cannot be reported by the call that queued
+ * it: the first such error is kept and returned by the next cairn_tracker_flush,
+ * cairn_tracker_end_run or cairn_tracker_close (then cleared).
+ *
+ * Thread-safety: every cairn_tracker_* function may be called from any thread
+ * at the same time; calls are applied in the order they were made.
+ */
+typedef struct cairn_tracker cairn_tracker;
+
+#define CAIRN_DEFAULT_AGENT "ipc:///run/cairn/agent.sock"
+
+typedef struct cairn_tracker_opts {
+    const char *endpoint; /* NULL: see above */
+    size_t max_queued;    /* queued items (points, params, tags) before BACKPRESSURE; 0: 1,000,000 */
+    int flush_ms;         /* the sender sends at least this often (0: 50 ms) */
+} cairn_tracker_opts;
+
+/* opts may be NULL. Starts the sender thread; connecting does not wait. */
+cairn_tracker *cairn_tracker_open(const cairn_tracker_opts *opts, cairn_error *err);
+
+/* Flushes for up to timeout_ms, stops the sender and frees the tracker. Returns
+ * the flush's status: CAIRN_TIMEOUT means some queued items were not sent. */
+cairn_status cairn_tracker_close(cairn_tracker *t, int timeout_ms, cairn_error *err);
+
+/* The endpoint the tracker sends to. */
+const char *cairn_tracker_endpoint(const cairn_tracker *t);
+
+/* Queues the start of a run. The id is made here (no round trip) and written
+ * into id_out; opts->detect_source adds the cairn.user/host/git.* tags. */
+cairn_status cairn_tracker_start_run(cairn_tracker *t, const cairn_run_start_opts *opts,
+                                     char id_out[CAIRN_ID_TEXT_LEN + 1], cairn_error *err);
+
+/* Queues one point (timestamp: now). The hot path: no allocation in the
+ * common case, no system call, no network. */
+cairn_status cairn_tracker_log_metric(cairn_tracker *t, const char *run_id, const char *key,
+                                      double value, int64_t step);
+
+/* Queues points, params, tags (timestamps of 0 mean now). */
+cairn_status cairn_tracker_log_metrics(cairn_tracker *t, const char *run_id,
+                                       const cairn_metric *metrics, size_t n);
+cairn_status cairn_tracker_log_params(cairn_tracker *t, const char *run_id, const cairn_kv *params,
+                                      size_t n);
+cairn_status cairn_tracker_set_tags(cairn_tracker *t, const char *run_id, const cairn_kv *tags,
+                                    size_t n);
+
+/* Uploads a file as an artifact of the run, after everything queued before it;
+ * returns once the upload is acknowledged (out, may be NULL, gets size and sha256). */
+cairn_status cairn_tracker_log_artifact(cairn_tracker *t, const char *run_id,
+                                        const char *local_file, const char *artifact_path,
+                                        cairn_artifact *out, cairn_error *err);
+
+/* Queues the end of the run and flushes (up to timeout_ms). status: FINISHED,
+ * FAILED or KILLED. */
+cairn_status cairn_tracker_end_run(cairn_tracker *t, const char *run_id, const char *status,
+                                   int timeout_ms, cairn_error *err);
+
+/* Returns once everything queued before the call is durable, or after
+ * timeout_ms with CAIRN_TIMEOUT; also returns (and clears) a refusal met since
+ * the last report. */
+cairn_status cairn_tracker_flush(cairn_tracker *t, int timeout_ms, cairn_error *err);
+
 /* ---- JSON (the CLI's --json shapes, documented in docs/cli.md) ---- */
 
-/* Each returns a malloc'd NUL-terminated JSON text (free with free()), or NULL
+/* Frees memory libcairn returned (JSON texts), for callers such as Python's
+ * ctypes that cannot reach the same free(). */
+void cairn_free(void *p);
+
+/* Each returns a malloc'd NUL-terminated JSON text (free with free() or cairn_free()), or NULL
  * when out of memory. NaN and infinities are written as "NaN", "Infinity",
  * "-Infinity". */
 char *cairn_run_to_json(const cairn_run *run);
