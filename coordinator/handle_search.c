@@ -20,15 +20,17 @@ typedef struct sort_value {
     msg_str string; /* points into the store: valid while the transaction is */
 } sort_value;
 
+/* The run record is kept so that packing the page reads it no second time
+ * (its name points into the store, as sort strings do). */
 typedef struct candidate {
-    ulid id;
-    int64_t start_time;
+    store_run run;
     sort_value keys[ORDER_MAX];
 } candidate;
 
 typedef struct search {
     request_ctx *r;
     filter filter;
+    bool needs_run_id; /* a clause compares run_id: format it for each run */
     order_item order[ORDER_MAX];
     size_t n_order;
     candidate *found;
@@ -37,49 +39,70 @@ typedef struct search {
 
 /* ---- the run view filter_match reads through ---- */
 
+/* The cursors of a search, kept over its runs: they are read in id order, so
+ * a lookup most often lands on the page of the one before and skips the tree
+ * descent a fresh lookup (mdb_get) makes. */
+typedef struct cursors {
+    MDB_cursor *index; /* experiment_runs */
+    store_walker runs;
+    MDB_cursor *metrics, *params, *tags;
+} cursors;
+
 typedef struct view_ctx {
-    request_ctx *r;
+    const cursors *c;
     const ulid *run;
 } view_ctx;
 
-static msg_str cstr(const char *s)
+/* The run's record of key in c's tree, as store_kv_get and store_metric_latest read it. */
+static bool lookup(MDB_cursor *c, const ulid *run, const char *key, MDB_val *value)
 {
-    return (msg_str){s, (uint32_t)strlen(s)};
+    store_key k;
+    key_run_str(&k, run, key, strlen(key));
+    MDB_val kv = key_val(&k);
+    return mdb_cursor_get(c, &kv, value, MDB_SET_KEY) == 0;
 }
 
 static bool view_metric(void *ctx, const char *key, double *value)
 {
     view_ctx *v = ctx;
+    MDB_val val;
     store_latest l;
-    if (store_metric_latest(v->r->store, v->r->txn, v->run, cstr(key), &l, NULL))
+    if (!lookup(v->c->metrics, v->run, key, &val) || val.mv_size < sizeof l)
         return false;
+    memcpy(&l, val.mv_data, sizeof l); /* the record starts with the latest point */
     *value = l.value;
     return true;
 }
 
-static bool view_kv(view_ctx *v, MDB_dbi dbi, const char *key, const char **value, size_t *len)
+static bool view_kv(MDB_cursor *c, const ulid *run, const char *key, const char **value,
+                    size_t *len)
 {
-    msg_str out;
-    if (store_kv_get(v->r->store, v->r->txn, dbi, v->run, cstr(key), &out, NULL))
+    MDB_val val;
+    if (!lookup(c, run, key, &val))
         return false;
-    *value = out.p;
-    *len = out.n;
+    *value = val.mv_data;
+    *len = val.mv_size;
     return true;
 }
 
 static bool view_param(void *ctx, const char *key, const char **value, size_t *len)
 {
     view_ctx *v = ctx;
-    return view_kv(v, v->r->store->params, key, value, len);
+    return view_kv(v->c->params, v->run, key, value, len);
 }
 
 static bool view_tag(void *ctx, const char *key, const char **value, size_t *len)
 {
     view_ctx *v = ctx;
-    return view_kv(v, v->r->store->tags, key, value, len);
+    return view_kv(v->c->tags, v->run, key, value, len);
 }
 
 /* ---- sort keys ---- */
+
+static msg_str cstr(const char *s)
+{
+    return (msg_str){s, (uint32_t)strlen(s)};
+}
 
 static sort_value attribute_value(const filter_run_view *view, filter_attribute a)
 {
@@ -151,14 +174,14 @@ static int compare_candidates(const void *x, const void *y, void *ctx)
         if (c)
             return c;
     }
-    if (a->start_time != b->start_time)
-        return a->start_time > b->start_time ? -1 : 1; /* newest first */
-    return memcmp(a->id.b, b->id.b, ULID_BYTES);
+    if (a->run.start_time != b->run.start_time)
+        return a->run.start_time > b->run.start_time ? -1 : 1; /* newest first */
+    return memcmp(a->run.id.b, b->run.id.b, ULID_BYTES);
 }
 
 /* ---- collecting ---- */
 
-static bool keep_candidate(search *s, const filter_run_view *view, const ulid *id)
+static bool keep_candidate(search *s, const filter_run_view *view, const store_run *run)
 {
     if (s->n_found == s->cap_found) {
         size_t cap = s->cap_found ? s->cap_found * 2 : 256;
@@ -169,22 +192,22 @@ static bool keep_candidate(search *s, const filter_run_view *view, const ulid *i
         s->cap_found = cap;
     }
     candidate *c = &s->found[s->n_found++];
-    c->id = *id;
-    c->start_time = view->start_time;
+    c->run = *run;
     for (size_t i = 0; i < s->n_order; i++)
         c->keys[i] = sort_value_of(view, &s->order[i]);
     return true;
 }
 
-static cairn_status consider_run(search *s, const ulid *id, cairn_error *err)
+static cairn_status consider_run(search *s, cursors *c, const ulid *id, cairn_error *err)
 {
     store_run run;
-    cairn_status st = store_run_get(s->r->store, s->r->txn, id, &run, err);
+    cairn_status st = store_run_read(&c->runs, id, &run, err);
     if (st)
         return st;
-    char idtext[ULID_TEXT_LEN + 1];
-    ulid_format(id, idtext);
-    view_ctx vc = {s->r, id};
+    char idtext[ULID_TEXT_LEN + 1] = "";
+    if (s->needs_run_id)
+        ulid_format(id, idtext);
+    view_ctx vc = {c, id};
     filter_run_view view = {
         .ctx = &vc, .metric = view_metric, .param = view_param, .tag = view_tag,
         .run_id = idtext, .run_name = run.name.p, .run_name_len = run.name.n,
@@ -193,30 +216,67 @@ static cairn_status consider_run(search *s, const ulid *id, cairn_error *err)
     };
     if (!filter_match(&s->filter, &view))
         return CAIRN_OK;
-    return keep_candidate(s, &view, id) ? CAIRN_OK
+    return keep_candidate(s, &view, &run) ? CAIRN_OK
                                         : error_set(err, CAIRN_OUT_OF_MEMORY, "search results");
 }
 
-static cairn_status collect(search *s, uint64_t experiment_id, cairn_error *err)
+/* The experiment's index lists its runs in id order: the order of the trees
+ * the cursors read. */
+static cairn_status collect_from(search *s, cursors *c, uint64_t experiment_id,
+                                 cairn_error *err)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(s->r->txn, s->r->store->experiment_runs, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
     uint8_t prefix[8];
     be64_put(prefix, experiment_id);
     MDB_val k = {8, prefix}, v;
     cairn_status st = CAIRN_OK;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    int rc = mdb_cursor_get(c->index, &k, &v, MDB_SET_RANGE);
     while (!st && rc == 0 && k.mv_size == 8 + ULID_BYTES && memcmp(k.mv_data, prefix, 8) == 0) {
         ulid id;
         memcpy(id.b, (const uint8_t *)k.mv_data + 8, ULID_BYTES);
-        st = consider_run(s, &id, err);
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        st = consider_run(s, c, &id, err);
+        rc = mdb_cursor_get(c->index, &k, &v, MDB_NEXT);
     }
-    mdb_cursor_close(c);
     if (!st && rc != 0 && rc != MDB_NOTFOUND)
         st = store_fail(rc, "walk runs", err);
+    return st;
+}
+
+static void cursors_close(cursors *c)
+{
+    MDB_cursor *all[] = {c->index, c->metrics, c->params, c->tags};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i])
+            mdb_cursor_close(all[i]);
+    store_walker_close(&c->runs);
+}
+
+static cairn_status cursors_open(request_ctx *r, cursors *c, cairn_error *err)
+{
+    memset(c, 0, sizeof *c);
+    const store *s = r->store;
+    int rc = mdb_cursor_open(r->txn, s->experiment_runs, &c->index);
+    if (!rc)
+        rc = mdb_cursor_open(r->txn, s->metrics, &c->metrics);
+    if (!rc)
+        rc = mdb_cursor_open(r->txn, s->params, &c->params);
+    if (!rc)
+        rc = mdb_cursor_open(r->txn, s->tags, &c->tags);
+    cairn_status st = rc ? store_fail(rc, "cursor", err) : CAIRN_OK;
+    if (!st)
+        st = store_walker_open(&c->runs, r->txn, s->runs, err);
+    if (st)
+        cursors_close(c);
+    return st;
+}
+
+static cairn_status collect(search *s, uint64_t experiment_id, cairn_error *err)
+{
+    cursors c;
+    cairn_status st = cursors_open(s->r, &c, err);
+    if (!st) {
+        st = collect_from(s, &c, experiment_id, err);
+        cursors_close(&c);
+    }
     return st;
 }
 
@@ -292,7 +352,16 @@ static cairn_status read_search(request_ctx *r, search *s, search_req *q, cairn_
     return st ? st : read_order(s, q->order_by, err);
 }
 
-static cairn_status pack_page(search *s, uint64_t offset, size_t max, cairn_error *err)
+static bool filter_needs_run_id(const filter *f)
+{
+    for (size_t i = 0; i < f->count; i++)
+        if (f->clauses[i].entity == FILTER_ATTRIBUTE && f->clauses[i].attribute == ATTR_RUN_ID)
+            return true;
+    return false;
+}
+
+static cairn_status pack_page(search *s, msg_str experiment, uint64_t offset, size_t max,
+                              cairn_error *err)
 {
     size_t from = offset < s->n_found ? (size_t)offset : s->n_found;
     size_t n = s->n_found - from < max ? s->n_found - from : max;
@@ -300,14 +369,15 @@ static cairn_status pack_page(search *s, uint64_t offset, size_t max, cairn_erro
     msgpack_packer *pk = reply_begin(s->r, more ? 2 : 1);
     mp_str(pk, "runs");
     msgpack_pack_array(pk, (uint32_t)n);
-    for (size_t i = from; i < from + n; i++) {
-        store_run run;
-        cairn_status st = store_run_get(s->r->store, s->r->txn, &s->found[i].id, &run, err);
-        if (!st)
-            st = store_pack_run(s->r->store, s->r->txn, &run, pk, err);
-        if (st)
-            return st;
-    }
+    const store_run **runs = malloc((n ? n : 1) * sizeof *runs);
+    if (!runs)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "search results");
+    for (size_t i = 0; i < n; i++)
+        runs[i] = &s->found[from + i].run;
+    cairn_status st = store_pack_runs(s->r->store, s->r->txn, runs, n, experiment, pk, err);
+    free(runs);
+    if (st)
+        return st;
     if (more) {
         char token[24];
         int len = snprintf(token, sizeof token, "%zu", from + n);
@@ -328,11 +398,13 @@ cairn_status handle_run_search(request_ctx *r, cairn_error *err)
         st = read_page_token(q.token, &offset, err);
     if (!st)
         st = store_experiment_by_name(r->store, r->txn, q.experiment, false, 0, &e, err);
-    if (!st)
+    if (!st) {
+        s.needs_run_id = filter_needs_run_id(&s.filter);
         st = collect(&s, e.id, err);
+    }
     if (!st) {
         qsort_r(s.found, s.n_found, sizeof *s.found, compare_candidates, &s);
-        st = pack_page(&s, offset, (size_t)q.max, err);
+        st = pack_page(&s, e.name, offset, (size_t)q.max, err);
     }
     filter_free(&s.filter);
     for (size_t i = 0; i < s.n_order; i++)

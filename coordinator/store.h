@@ -137,6 +137,10 @@ cairn_status store_pack_experiment(store *s, MDB_txn *txn, const store_experimen
 /* ---- runs (store_runs.c) ---- */
 cairn_status store_run_get(store *s, MDB_txn *txn, const ulid *id, store_run *out,
                            cairn_error *err);
+/* As store_run_get, through a walker on s->runs: for runs read in id order. */
+struct store_walker;
+cairn_status store_run_read(struct store_walker *w, const ulid *id, store_run *out,
+                            cairn_error *err);
 cairn_status store_run_create(store *s, MDB_txn *txn, const store_run *run, cairn_error *err);
 cairn_status store_run_set_end(store *s, MDB_txn *txn, const ulid *id, run_status status,
                                int64_t end_time, cairn_error *err);
@@ -145,6 +149,11 @@ bool run_status_parse(msg_str name, run_status *out);
 /* Packs the protocol's RUN map (params, latest metrics, tags, artifacts). */
 cairn_status store_pack_run(store *s, MDB_txn *txn, const store_run *run, msgpack_packer *pk,
                             cairn_error *err);
+/* Packs n runs of the experiment named experiment as n RUN maps, in the order
+ * of runs (the caller packs the array header). One name for all: no experiment
+ * lookup a run. pk must write into a msgpack_sbuffer. */
+cairn_status store_pack_runs(store *s, MDB_txn *txn, const store_run *const *runs, size_t n,
+                             msg_str experiment, msgpack_packer *pk, cairn_error *err);
 
 /* ---- params and tags (store_kv.c) ---- */
 /* Gets a run's param or tag; RESOURCE_DOES_NOT_EXIST when absent. */
@@ -163,6 +172,37 @@ cairn_status store_walk_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
 /* Packs every key/value of the run in dbi as a msgpack map. */
 cairn_status store_kv_pack_all(store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
                                size_t prefix_len, msgpack_packer *pk, cairn_error *err);
+
+/* A cursor that walks the records of several runs: each walk starts where the
+ * last one stopped when the run comes after it, instead of descending the tree
+ * again, and a run with no records there costs no lookup at all. Any order of
+ * runs is correct; ascending ids are what make it cheap. The txn must not
+ * write while it is open. */
+typedef struct store_walker {
+    MDB_cursor *c;
+    MDB_val k, v; /* where the cursor stands (rc == 0) */
+    int rc;       /* of the last move; -1 before the first walk */
+    ulid last;    /* the run walked last */
+} store_walker;
+
+cairn_status store_walker_open(store_walker *w, MDB_txn *txn, MDB_dbi dbi, cairn_error *err);
+void store_walker_close(store_walker *w);
+/* As store_walk_prefix with the run id as prefix. */
+cairn_status store_walker_walk(store_walker *w, const ulid *run, store_visit visit, void *ctx,
+                               cairn_error *err);
+/* As store_kv_pack_all, for the run's params or tags. */
+cairn_status store_kv_pack_run(store_walker *w, const ulid *run, msgpack_packer *pk,
+                               cairn_error *err);
+
+/* mp_strn, in one write for a short string. */
+void store_pack_str(msgpack_packer *pk, const void *p, size_t n);
+
+/* A map or array packed during one walk, its size known only at the end: begin
+ * writes a placeholder header and returns where; end writes the real size there
+ * in the smallest header (as msgpack_pack_map/array would), so the bytes are
+ * those of a count-then-pack double walk. pk must write into a msgpack_sbuffer. */
+size_t store_counted_begin(msgpack_packer *pk);
+void store_counted_end(msgpack_packer *pk, size_t at, bool as_map, uint32_t n);
 
 /* ---- metrics (store_metrics.c) ---- */
 /* Appends points of one key, in order, and updates its latest value. */

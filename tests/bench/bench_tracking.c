@@ -171,9 +171,29 @@ static void bench_batches(int clients, long batches_per_client)
 
 typedef struct pipe_job {
     char run[27];
-    long points;
-    int window;
+    long messages;
+    int per_message; /* points in each message */
+    int window;      /* messages in flight */
 } pipe_job;
+
+/* One run.log message of n points, steps from first. */
+static void pack_points_message(msg_writer *w, const ulid *run, long first, int n)
+{
+    ulid id = ulid_new();
+    msg_writer_reset(w);
+    msg_start_request(w, &id, "run.log", "bench", 2);
+    mp_str(&w->pk, "run");
+    mp_ulid(&w->pk, run);
+    mp_str(&w->pk, "metrics");
+    msgpack_pack_array(&w->pk, (uint32_t)n);
+    for (long i = first; i < first + n; i++) {
+        msgpack_pack_array(&w->pk, 4);
+        mp_str(&w->pk, i % 2 ? "loss" : "acc");
+        msgpack_pack_double(&w->pk, (double)i);
+        msgpack_pack_int64(&w->pk, i);
+        msgpack_pack_int64(&w->pk, 1700000000000 + i);
+    }
+}
 
 static void *pipe_worker(void *arg)
 {
@@ -190,20 +210,9 @@ static void *pipe_worker(void *arg)
     msg_decoder_init(&d, 0);
     long sent = 0, acked = 0;
     char reply[4096];
-    while (acked < j->points) {
-        while (sent < j->points && sent - acked < j->window) {
-            ulid id = ulid_new();
-            msg_writer_reset(&w);
-            msg_start_request(&w, &id, "run.log", "bench", 2);
-            mp_str(&w.pk, "run");
-            mp_ulid(&w.pk, &run);
-            mp_str(&w.pk, "metrics");
-            msgpack_pack_array(&w.pk, 1);
-            msgpack_pack_array(&w.pk, 4);
-            mp_str(&w.pk, "x");
-            msgpack_pack_double(&w.pk, (double)sent);
-            msgpack_pack_int64(&w.pk, sent);
-            msgpack_pack_int64(&w.pk, 1700000000000 + sent);
+    while (acked < j->messages) {
+        while (sent < j->messages && sent - acked < j->window) {
+            pack_points_message(&w, &run, sent * j->per_message, j->per_message);
             zmq_send(s, w.sb.data, w.sb.size, 0);
             sent++;
         }
@@ -222,14 +231,15 @@ static void *pipe_worker(void *arg)
     return NULL;
 }
 
-static void bench_pipelined(int clients, long points_per_client, int window)
+static void bench_pipelined(int clients, long messages_per_client, int per_message, int window)
 {
     pthread_t t[16];
     pipe_job jobs[16];
     cairn_client *c = client();
     for (int i = 0; i < clients; i++) {
         start_run(c, "bench-pipelined", jobs[i].run);
-        jobs[i].points = points_per_client;
+        jobs[i].messages = messages_per_client;
+        jobs[i].per_message = per_message;
         jobs[i].window = window;
     }
     cairn_client_close(c);
@@ -239,8 +249,13 @@ static void bench_pipelined(int clients, long points_per_client, int window)
     for (int i = 0; i < clients; i++)
         pthread_join(t[i], NULL);
     double secs = now_s() - t0;
-    printf("durable single-point writes, %d clients x %d in flight (group commit): %.0f points/s\n",
-           clients, window, (double)clients * (double)points_per_client / secs);
+    double points = (double)clients * (double)messages_per_client * per_message;
+    if (per_message == 1)
+        printf("durable single-point writes, %d clients x %d in flight (group commit): %.0f points/s\n",
+               clients, window, points / secs);
+    else
+        printf("durable points, %d-point batches, %d client%s x %d in flight: %.0f points/s\n",
+               per_message, clients, clients > 1 ? "s" : "", window, points / secs);
 }
 
 /* ---- reads ---- */
@@ -335,8 +350,10 @@ int main(int argc, char **argv)
         bench_batches(1, 2000);
         bench_batches(4, 500);
     }
+    if (wanted(only, "batch"))
+        bench_pipelined(1, 2000, 1000, 4);
     if (wanted(only, "pipelined"))
-        bench_pipelined(16, 20000, 100);
+        bench_pipelined(16, 20000, 1, 100);
     if (wanted(only, "history"))
         bench_history();
     if (wanted(only, "search"))

@@ -4,7 +4,13 @@
 set -eu
 BUILD=${CAIRN_BUILD:-build}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-XXXXXX")
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$dir"
+    return 0
+}
+trap cleanup EXIT
 "$BUILD/bin/cairn-coordinator" --data-dir "$dir/coord" --listen "tcp://127.0.0.1:*" \
     2>"$dir/coord.log" &
 pid=$!
@@ -21,4 +27,5 @@ for b in "$@"; do
 done
 kill -TERM $pid
 wait $pid
+pid=
 grep 'event=stats' "$dir/coord.log" | tail -n 1
