@@ -28,7 +28,7 @@ PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    ?= $(OPT) -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -MMD -MP \
              -DCAIRN_VERSION='"$(VERSION)"' $(SAN_FLAGS) \
-             -Isdk/include -Isdk/src -Icoordinator -Icli $(PKG_CFLAGS)
+             -Isdk/include -Isdk/src -Icoordinator -Icli -Iagent $(PKG_CFLAGS)
 LDFLAGS   += $(SAN_FLAGS)
 LDLIBS    := $(PKG_LIBS) -lpthread -lm
 
@@ -40,6 +40,7 @@ TESTBIN   := $(BUILD)/tests
 SDK_SRC   := $(wildcard sdk/src/*.c)
 COORD_SRC := $(filter-out coordinator/main.c,$(wildcard coordinator/*.c))
 CLI_SRC   := $(filter-out cli/main.c,$(wildcard cli/*.c))
+AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
@@ -50,8 +51,9 @@ LIBCAIRN_A  := $(LIB)/libcairn.a
 LIBCAIRN_SO := $(LIB)/libcairn.so
 LIBCOORD_A  := $(OBJ)/libcoordinator.a
 LIBCLI_A    := $(OBJ)/libcli.a
+LIBAGENT_A  := $(OBJ)/libagent.a
 
-PROGRAMS  := $(BIN)/cairn-coordinator $(BIN)/cairn
+PROGRAMS  := $(BIN)/cairn-coordinator $(BIN)/cairn $(BIN)/cairn-agent
 UNITS     := $(patsubst tests/unit/%.c,$(TESTBIN)/%,$(UNIT_SRC))
 TOOLS     := $(patsubst tests/tools/%.c,$(TESTBIN)/%,$(TOOL_SRC))
 BENCHES   := $(patsubst tests/bench/%.c,$(TESTBIN)/%,$(BENCH_SRC))
@@ -93,6 +95,10 @@ $(LIBCLI_A): $(call obj,$(CLI_SRC))
 	@echo "AR $@"
 	@rm -f $@ && ar rcs $@ $^
 
+$(LIBAGENT_A): $(call obj,$(AGENT_SRC))
+	@echo "AR $@"
+	@rm -f $@ && ar rcs $@ $^
+
 $(BIN)/cairn-coordinator: $(OBJ)/coordinator/main.o $(LIBCOORD_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
@@ -103,7 +109,12 @@ $(BIN)/cairn: $(OBJ)/cli/main.o $(LIBCLI_A) $(LIBCAIRN_A)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(LIBCOORD_A) $(LIBCLI_A) $(LIBCAIRN_A)
+$(BIN)/cairn-agent: $(OBJ)/agent/main.o $(LIBAGENT_A) $(LIBCAIRN_A)
+	@mkdir -p $(dir $@)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(LIBCOORD_A) $(LIBCLI_A) $(LIBAGENT_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -148,7 +159,10 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' sdk/cairn.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cairn.pc
 	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cairn/
+	install -d $(DESTDIR)$(PREFIX)/lib/python3/dist-packages/cairn
+	install -m 644 sdk/python/cairn/*.py $(DESTDIR)$(PREFIX)/lib/python3/dist-packages/cairn/
 	install -m 644 conf/coordinator.conf $(DESTDIR)/etc/cairn/coordinator.conf.example
+	install -m 644 conf/agent.conf $(DESTDIR)/etc/cairn/agent.conf.example
 
 clean:
 	rm -rf build

@@ -1,7 +1,9 @@
 #!/bin/sh
-# make demo: a coordinator with embedded defaults, a few tracked runs logged
-# through the CLI the way a CI job would, then the runs ranked by AUC and the
-# best one in detail. State lives in ./.cairn/demo (removed at the start).
+# make demo: a coordinator with embedded defaults; the scikit-learn churn example
+# (examples/churn/train.py) training five models and logging them through the
+# Python SDK (sdk/python); then, with the CLI, the runs ranked by AUC, the best
+# one in detail, its per-step validation AUC and its model downloaded back.
+# State lives in ./.cairn/demo (removed at the start).
 set -eu
 BUILD=${CAIRN_BUILD:-build}
 BIN="$BUILD/bin"
@@ -9,27 +11,81 @@ STATE=.cairn/demo
 rm -rf "$STATE"
 mkdir -p "$STATE"
 
-"$BIN/cairn-coordinator" --data-dir "$STATE/coordinator" --listen "ipc://$PWD/$STATE/coordinator.sock" \
-    2>"$STATE/coordinator.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-export CAIRN_COORDINATOR="ipc://$PWD/$STATE/coordinator.sock"
-for _ in $(seq 100); do "$BIN/cairn" --timeout 200ms ping >/dev/null 2>&1 && break; sleep 0.05; done
+# ---- daemons: started in order, stopped in reverse order by stop_daemons ----
 
-echo "== logging three training runs of experiment 'churn'"
-for depth in 4 8 16; do
-    run=$("$BIN/cairn" runs start --experiment churn --name "rf-depth-$depth" --tag team=growth)
-    set -- --param model=random_forest --param max_depth=$depth
-    for step in 1 2 3 4 5; do
-        loss=$(awk -v d=$depth -v s=$step 'BEGIN { printf "%.4f", 0.7 / (s * (1 + d / 16)) }')
-        set -- "$@" --metric "loss=$loss@$step"
+daemons="" # "name:pid" of each daemon started, newest first
+
+start_daemon() { # NAME COMMAND [ARGS]: runs it in the background, stderr to $STATE/NAME.log
+    name=$1
+    shift
+    "$@" 2>"$STATE/$name.log" &
+    daemons="$name:$! $daemons"
+}
+
+wait_until() { # DESCRIPTION COMMAND [ARGS]: retries for up to 5 s
+    what=$1
+    shift
+    for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+    echo "demo: $what did not come up; see $STATE/*.log" >&2
+    return 1
+}
+
+stop_daemons() { # SIGTERM each, newest first; fails when one does not exit 0
+    rc=0
+    for d in $daemons; do
+        name=${d%%:*}
+        pid=${d#*:}
+        kill -TERM "$pid" 2>/dev/null || true
+        if wait "$pid"; then
+            echo "$name stopped cleanly; its log is $STATE/$name.log"
+        else
+            echo "demo: $name exited with status $?; see $STATE/$name.log" >&2
+            rc=1
+        fi
     done
-    auc=$(awk -v d=$depth 'BEGIN { printf "%.3f", 0.80 + 0.1 * (1 - 4 / d) - (d > 8 ? 0.03 : 0) }')
-    printf 'depth=%s auc=%s\n' "$depth" "$auc" > "$STATE/model-$depth.txt"
-    "$BIN/cairn" runs log "$run" "$@" --metric "auc=$auc@5" --artifact "$STATE/model-$depth.txt"
-    "$BIN/cairn" runs end "$run"
-    echo "run $run  max_depth=$depth  auc=$auc"
-done
+    daemons=""
+    return $rc
+}
+trap 'stop_daemons >/dev/null 2>&1 || true' EXIT
+trap 'exit 130' INT TERM
+
+# A python3 that has scikit-learn: Debian's python3-sklearn lives in /usr/bin/python3's
+# dist-packages, which another python3 first on PATH (pyenv, a venv) does not see.
+pick_python() {
+    for py in ${PYTHON:-} python3 /usr/bin/python3; do
+        if "$py" -c 'import sklearn, numpy' 2>/dev/null; then
+            echo "$py"
+            return 0
+        fi
+    done
+    echo "demo: no python3 with scikit-learn and numpy found" \
+        "(apt-get install python3-sklearn python3-numpy, or set PYTHON)" >&2
+    return 1
+}
+PY=$(pick_python)
+
+# ---- the coordinator ----
+
+export CAIRN_COORDINATOR="ipc://$PWD/$STATE/coordinator.sock"
+start_daemon coordinator "$BIN/cairn-coordinator" --data-dir "$STATE/coordinator" \
+    --listen "$CAIRN_COORDINATOR"
+wait_until "the coordinator" "$BIN/cairn" --timeout 200ms ping
+
+# An agent, when added, starts here: start_daemon agent ..., wait_until ..., and
+# export CAIRN_AGENT=<its endpoint>. The SDK then logs through the agent
+# ($CAIRN_AGENT wins over $CAIRN_COORDINATOR for writes) while the CLI and the
+# SDK's reads keep using $CAIRN_COORDINATOR: nothing below changes.
+
+# ---- training, logged through the Python SDK ----
+
+echo "== $PY examples/churn/train.py (experiment 'churn')"
+case $BUILD in # the libcairn just built
+/*) export CAIRN_LIBRARY="$BUILD/lib/libcairn.so" ;;
+*) export CAIRN_LIBRARY="$PWD/$BUILD/lib/libcairn.so" ;;
+esac
+PYTHONPATH="$PWD/sdk/python${PYTHONPATH:+:$PYTHONPATH}" "$PY" examples/churn/train.py
+
+# ---- reading it back with the CLI ----
 
 echo
 echo "== cairn runs list --experiment churn --order-by 'metrics.auc DESC'"
@@ -40,14 +96,18 @@ echo
 echo "== cairn runs show $best"
 "$BIN/cairn" runs show "$best"
 echo
-echo "== cairn metrics $best loss"
-"$BIN/cairn" metrics "$best" loss
+echo "== cairn metrics $best val_auc (validation AUC as the model grew)"
+"$BIN/cairn" metrics "$best" val_auc
 echo
-echo "== cairn events (the audit log)"
-"$BIN/cairn" events
+echo "== cairn artifacts get $best model.pkl"
+"$BIN/cairn" artifacts get "$best" model.pkl -o "$STATE/best-model.pkl"
+"$PY" -c 'import pickle, sys
+model = pickle.load(open(sys.argv[1], "rb"))
+print("unpickled:", model)' "$STATE/best-model.pkl"
+echo
+echo "== cairn events --max 5 (the start of the audit log)"
+"$BIN/cairn" events --max 5
 
-kill -TERM $pid
-wait $pid
-trap - EXIT
 echo
-echo "coordinator stopped cleanly; its log is $STATE/coordinator.log"
+stop_daemons
+trap - EXIT

@@ -63,7 +63,20 @@ static void default_from(char *from, size_t cap)
     copy_cut(from, cap, all);
 }
 
-static cairn_status open_socket(cairn_client *c, cairn_error *err)
+/* Socket options only take effect on pipes made after they are set, so they
+ * are applied before connecting. */
+static void tune_socket(void *sock, const client_tuning *tuning)
+{
+    int immediate = 1;
+    if (!tuning)
+        return;
+    if (tuning->immediate)
+        zmq_setsockopt(sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
+    if (tuning->sndhwm > 0)
+        zmq_setsockopt(sock, ZMQ_SNDHWM, &tuning->sndhwm, sizeof tuning->sndhwm);
+}
+
+static cairn_status open_socket(cairn_client *c, const client_tuning *tuning, cairn_error *err)
 {
     int linger = 0;
     c->zctx = zmq_ctx_new();
@@ -73,6 +86,7 @@ static cairn_status open_socket(cairn_client *c, cairn_error *err)
     if (!c->sock)
         return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_socket: %s", zmq_strerror(errno));
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    tune_socket(c->sock, tuning);
     if (zmq_connect(c->sock, c->endpoint) != 0)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "invalid coordinator endpoint '%s': %s",
                          c->endpoint, zmq_strerror(errno));
@@ -80,6 +94,12 @@ static cairn_status open_socket(cairn_client *c, cairn_error *err)
 }
 
 cairn_client *cairn_client_open(const char *endpoint, cairn_error *err)
+{
+    return client_open_tuned(resolve_endpoint(endpoint), NULL, err);
+}
+
+cairn_client *client_open_tuned(const char *endpoint, const client_tuning *tuning,
+                                cairn_error *err)
 {
     error_clear(err);
     cairn_client *c = calloc(1, sizeof *c);
@@ -93,13 +113,13 @@ cairn_client *cairn_client_open(const char *endpoint, cairn_error *err)
     msg_writer_init(&c->w);
     msg_decoder_init(&c->dec, CLIENT_REPLY_LIMIT);
     zmq_msg_init(&c->reply);
-    c->endpoint = strdup(resolve_endpoint(endpoint));
+    c->endpoint = strdup(endpoint);
     if (!c->endpoint) {
         error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
         cairn_client_close(c);
         return NULL;
     }
-    if (open_socket(c, err) != CAIRN_OK) {
+    if (open_socket(c, tuning, err) != CAIRN_OK) {
         cairn_client_close(c);
         return NULL;
     }
@@ -153,11 +173,22 @@ msgpack_packer *client_begin(cairn_client *c, const char *type, uint32_t body_en
     return &c->w.pk;
 }
 
-/* Queues the request. A full queue (EAGAIN) is not an error: the next resend
- * tries again. */
-static cairn_status send_request(cairn_client *c, cairn_error *err)
+/* One request on the wire: its encoded bytes and the id its reply carries in `re`. */
+typedef struct wire_request {
+    const void *bytes;
+    size_t len;
+    const ulid *id;
+    int timeout_ms;
+    bool fail_unsent; /* return at once when the first send finds no connection */
+} wire_request;
+
+/* Queues the request; *queued tells whether a connection took it. A full
+ * queue (EAGAIN) is not an error: the next resend tries again. */
+static cairn_status send_request(cairn_client *c, const wire_request *r, bool *queued,
+                                 cairn_error *err)
 {
-    if (zmq_send(c->sock, c->w.sb.data, c->w.sb.size, ZMQ_DONTWAIT) >= 0 || errno == EAGAIN)
+    *queued = zmq_send(c->sock, r->bytes, r->len, ZMQ_DONTWAIT) >= 0;
+    if (*queued || errno == EAGAIN)
         return CAIRN_OK;
     return error_set(err, CAIRN_TRANSPORT_ERROR, "send to %s: %s", c->endpoint, zmq_strerror(errno));
 }
@@ -187,10 +218,10 @@ static bool is_zero_id(const ulid *id)
     return memcmp(id->b, zero.b, ULID_BYTES) == 0;
 }
 
-/* Looks at one received message: 1 when it answers our request (status in
+/* Looks at one received message: 1 when it answers request `id` (status in
  * *st), 0 when it is a stale reply to an earlier request. */
-static int match_reply(cairn_client *c, const msgpack_object **body, cairn_status *st,
-                       cairn_error *err)
+static int match_reply(cairn_client *c, const ulid *id, const msgpack_object **body,
+                       cairn_status *st, cairn_error *err)
 {
     msg m;
     cairn_error derr;
@@ -201,7 +232,7 @@ static int match_reply(cairn_client *c, const msgpack_object **body, cairn_statu
     }
     if (m.kind == MSG_REQUEST)
         return 0;
-    bool ours = memcmp(m.re.b, c->req_id.b, ULID_BYTES) == 0;
+    bool ours = memcmp(m.re.b, id->b, ULID_BYTES) == 0;
     /* A zero `re` means the coordinator could not read our request's id. */
     if (!ours && !(m.kind == MSG_REPLY_ERROR && is_zero_id(&m.re)))
         return 0;
@@ -215,45 +246,66 @@ static int match_reply(cairn_client *c, const msgpack_object **body, cairn_statu
     return 1;
 }
 
-static cairn_status timed_out(cairn_client *c, cairn_error *err)
+static cairn_status timed_out(cairn_client *c, int timeout_ms, cairn_error *err)
 {
     return error_set(err, CAIRN_TIMEOUT, "coordinator at %s did not answer within %d ms",
-                     c->endpoint, c->timeout_ms);
+                     c->endpoint, timeout_ms);
 }
 
-/* Drains what arrived; 1 with *st set when our reply was among it. */
-static int drain_replies(cairn_client *c, const msgpack_object **body, cairn_status *st,
-                         cairn_error *err)
+/* Drains what arrived; 1 with *st set when the reply to `id` was among it. */
+static int drain_replies(cairn_client *c, const ulid *id, const msgpack_object **body,
+                         cairn_status *st, cairn_error *err)
 {
     while (recv_reply(c)) {
-        if (match_reply(c, body, st, err))
+        if (match_reply(c, id, body, st, err))
             return 1;
     }
     return 0;
 }
 
-cairn_status client_call(cairn_client *c, const msgpack_object **body, cairn_error *err)
+/* Sends r, resending the same bytes every retry interval, until its reply or
+ * r->timeout_ms. */
+static cairn_status call_wire(cairn_client *c, const wire_request *r, const msgpack_object **body,
+                              cairn_error *err)
 {
     zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
-    int64_t now = mono_ms(), deadline = now + c->timeout_ms, next_send = now;
+    int64_t now = mono_ms(), deadline = now + r->timeout_ms, next_send = now;
+    bool first = true, queued;
     cairn_status st = CAIRN_OK;
     error_clear(err);
     for (;;) {
         now = mono_ms();
         if (now >= deadline)
-            return timed_out(c, err);
+            return timed_out(c, r->timeout_ms, err);
         if (now >= next_send) {
-            if ((st = send_request(c, err)) != CAIRN_OK)
+            if ((st = send_request(c, r, &queued, err)) != CAIRN_OK)
                 return st;
+            if (first && !queued && r->fail_unsent)
+                return error_set(err, CAIRN_TRANSPORT_ERROR, "no connection to %s could take the request",
+                                 c->endpoint);
+            first = false;
             next_send = now + c->retry_ms;
         }
         int64_t wake = next_send < deadline ? next_send : deadline;
         int rc = zmq_poll(&item, 1, (long)(wake - now));
         if (rc < 0 && errno != EINTR)
             return error_set(err, CAIRN_TRANSPORT_ERROR, "poll: %s", zmq_strerror(errno));
-        if (rc > 0 && drain_replies(c, body, &st, err))
+        if (rc > 0 && drain_replies(c, r->id, body, &st, err))
             return st;
     }
+}
+
+cairn_status client_call(cairn_client *c, const msgpack_object **body, cairn_error *err)
+{
+    wire_request r = {c->w.sb.data, c->w.sb.size, &c->req_id, c->timeout_ms, false};
+    return call_wire(c, &r, body, err);
+}
+
+cairn_status client_call_prebuilt(cairn_client *c, const void *bytes, size_t len, const ulid *id,
+                                  int timeout_ms, const msgpack_object **body, cairn_error *err)
+{
+    wire_request r = {bytes, len, id, timeout_ms > 0 ? timeout_ms : c->timeout_ms, true};
+    return call_wire(c, &r, body, err);
 }
 
 /* ---- ping ---- */

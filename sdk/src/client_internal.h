@@ -39,6 +39,19 @@ struct cairn_client {
 
 /* ---- the request path (client.c) ---- */
 
+/* Socket options for a client that streams writes (the tracker's sender). */
+typedef struct client_tuning {
+    bool immediate; /* ZMQ_IMMEDIATE: queue only to completed connections, so a
+                       send during an outage fails instead of piling up copies */
+    int sndhwm;     /* ZMQ_SNDHWM, 0: ZeroMQ's default; bounds the resent copies
+                       a slow peer can have waiting */
+} client_tuning;
+
+/* cairn_client_open with an endpoint already resolved and, when tuning is not
+ * NULL, those socket options. */
+cairn_client *client_open_tuned(const char *endpoint, const client_tuning *tuning,
+                                cairn_error *err);
+
 /* Starts a request of `type` whose body has exactly body_entries pairs, and
  * returns the packer the caller writes those pairs with. */
 msgpack_packer *client_begin(cairn_client *c, const char *type, uint32_t body_entries);
@@ -48,6 +61,16 @@ msgpack_packer *client_begin(cairn_client *c, const char *type, uint32_t body_en
  * *body is the reply body (a map), valid until the next client_begin. An error
  * reply returns the coordinator's status and message. */
 cairn_status client_call(cairn_client *c, const msgpack_object **body, cairn_error *err);
+
+/* Sends a request encoded elsewhere (bytes holding the envelope whose id is
+ * `id`) and waits up to timeout_ms (<= 0: the client's timeout) for its reply,
+ * resending the same bytes every retry interval. Unlike client_call it returns
+ * CAIRN_TRANSPORT_ERROR at once when the first send finds no connection ready
+ * to take the bytes, so that a caller resending the same message for a long
+ * time can back off instead of waiting out each attempt. *body as for
+ * client_call, valid until the next call on this client. */
+cairn_status client_call_prebuilt(cairn_client *c, const void *bytes, size_t len, const ulid *id,
+                                  int timeout_ms, const msgpack_object **body, cairn_error *err);
 
 /* Parses a run id given as text, with the API's error message. */
 cairn_status client_run_id(const char *text, ulid *out, cairn_error *err);

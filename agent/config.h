@@ -1,0 +1,51 @@
+/* The agent's settings: embedded defaults, then the config file, then the
+ * command line. conf/agent.conf documents every one. */
+#ifndef CAIRN_AGENT_CONFIG_H
+#define CAIRN_AGENT_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/status.h"
+
+#define AGENT_MAX_LABELS 32
+#define AGENT_LABEL_KEY_MAX 64
+#define AGENT_LABEL_VALUE_MAX 256
+
+typedef struct agent_label {
+    char key[AGENT_LABEL_KEY_MAX + 1];
+    char value[AGENT_LABEL_VALUE_MAX + 1];
+} agent_label;
+
+typedef struct agent_config {
+    char coordinator[256];
+    char data_dir[PATH_MAX - 200];
+    char sdk_endpoint[256];
+    char log_level[16];
+    int heartbeat_ms;
+    int stats_interval_s;
+    int relay_timeout_ms;
+    int shutdown_flush_ms;
+    uint64_t spool_max_bytes;
+    size_t spool_map_size; /* bytes */
+    int backoff_initial_ms;
+    int backoff_max_ms;
+    agent_label labels[AGENT_MAX_LABELS];
+    int n_labels;
+} agent_config;
+
+void agent_config_defaults(agent_config *c);
+
+/* Reads a libconfig file over the current values; unknown settings are errors
+ * (a typo must not pass silently). */
+cairn_status agent_config_load(agent_config *c, const char *path, cairn_error *err);
+
+/* Sets label key to value (replacing an earlier value of the same key) from
+ * "key=value" text, as --label gives it. */
+cairn_status agent_config_label(agent_config *c, const char *key_value, cairn_error *err);
+
+/* Checks ranges after everything is applied. */
+cairn_status agent_config_check(const agent_config *c, cairn_error *err);
+
+#endif

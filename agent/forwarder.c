@@ -1,0 +1,464 @@
+#include "forwarder.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "error.h"
+#include "kvlog.h"
+
+#define MONITOR_ENDPOINT "inproc://cairn-agent-forwarder-monitor"
+
+/* ---- setup ---- */
+
+static cairn_status open_dealer(forwarder *f, void *zctx, const char *routing_id,
+                                cairn_error *err)
+{
+    f->dealer = zmq_socket(zctx, ZMQ_DEALER);
+    if (!f->dealer)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq socket: %s", zmq_strerror(errno));
+    int one = 1, zero = 0, hwm = 10000;
+    int ivl = f->cfg->backoff_initial_ms, ivl_max = f->cfg->backoff_max_ms;
+    zmq_setsockopt(f->dealer, ZMQ_ROUTING_ID, routing_id, strlen(routing_id));
+    zmq_setsockopt(f->dealer, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt(f->dealer, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(f->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(f->dealer, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    /* ZeroMQ's own reconnect backoff (with its jitter) spreads the fleet's
+     * reconnections; ours spreads the resends after them. */
+    zmq_setsockopt(f->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(f->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    if (zmq_socket_monitor(f->dealer, MONITOR_ENDPOINT,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "monitor: %s", zmq_strerror(errno));
+    f->monitor = zmq_socket(zctx, ZMQ_PAIR);
+    if (!f->monitor || zmq_setsockopt(f->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_connect(f->monitor, MONITOR_ENDPOINT) != 0)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "monitor: %s", zmq_strerror(errno));
+    if (zmq_connect(f->dealer, f->cfg->coordinator) != 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "coordinator endpoint '%s': %s",
+                         f->cfg->coordinator, zmq_strerror(errno));
+    return CAIRN_OK;
+}
+
+cairn_status forwarder_open(forwarder *f, void *zctx, const agent_config *cfg,
+                            const char *routing_id, const char *from, spool *sp, uploads *up,
+                            presence *pr, cairn_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->cfg = cfg;
+    f->spool = sp;
+    f->uploads = up;
+    f->presence = pr;
+    f->from = from;
+    f->up.fd = -1;
+    backoff_init(&f->backoff, cfg->backoff_initial_ms, cfg->backoff_max_ms);
+    msg_decoder_init(&f->dec, 0);
+    msg_writer_init(&f->w);
+    return open_dealer(f, zctx, routing_id, err);
+}
+
+void forwarder_close(forwarder *f)
+{
+    if (!f->cfg)
+        return; /* never opened */
+    upload_stop(f);
+    if (f->dealer) {
+        zmq_socket_monitor(f->dealer, NULL, 0);
+        zmq_close(f->dealer);
+    }
+    if (f->monitor)
+        zmq_close(f->monitor);
+    f->dealer = f->monitor = NULL;
+    msg_decoder_destroy(&f->dec);
+    msg_writer_destroy(&f->w);
+}
+
+/* ---- the window ---- */
+
+static fwd_slot *slot_at(forwarder *f, int i)
+{
+    return &f->ring[(f->head + i) % FWD_WINDOW];
+}
+
+static fwd_slot *find_slot(forwarder *f, const ulid *id)
+{
+    for (int i = 0; i < f->count; i++) {
+        fwd_slot *s = slot_at(f, i);
+        if (memcmp(s->id.b, id->b, ULID_BYTES) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static bool in_flight(const forwarder *f)
+{
+    for (int i = 0; i < f->count; i++) {
+        const fwd_slot *s = &f->ring[(f->head + i) % FWD_WINDOW];
+        if (s->sent && !s->done)
+            return true;
+    }
+    return f->up.active && f->up.in_flight;
+}
+
+/* Everything unacknowledged is to be sent again: the connection broke, or no
+ * reply came, or the coordinator could not take it. */
+static void rewind_window(forwarder *f)
+{
+    for (int i = 0; i < f->count; i++)
+        slot_at(f, i)->sent = false;
+    if (f->up.active)
+        upload_restart(f);
+    f->reply_deadline = 0;
+}
+
+static bool send_bytes(forwarder *f, const void *p, size_t n)
+{
+    if (zmq_send(f->dealer, p, n, ZMQ_DONTWAIT) >= 0)
+        return true;
+    f->blocked = true; /* no connection or no room: POLLOUT tells when */
+    return false;
+}
+
+void fwd_sent(forwarder *f, int64_t now)
+{
+    if (f->reply_deadline == 0)
+        f->reply_deadline = now + FWD_REPLY_TIMEOUT_MS;
+}
+
+static void resend_unsent(forwarder *f, int64_t now)
+{
+    for (int i = 0; i < f->count && !f->blocked; i++) {
+        fwd_slot *s = slot_at(f, i);
+        spool_entry e;
+        if (s->sent || s->done)
+            continue;
+        if (!spool_get(f->spool, s->seq, &e)) {
+            s->done = true; /* gone (acknowledged in an earlier life) */
+            continue;
+        }
+        if (send_bytes(f, e.data, e.len)) {
+            s->sent = true;
+            fwd_sent(f, now);
+        }
+    }
+}
+
+/* Adds entry e to the window and sends it; false when it could not be sent. */
+static bool send_new(forwarder *f, const spool_entry *e, int64_t now)
+{
+    msg m;
+    cairn_error err = {0};
+    if (msg_decode(&f->dec, e->data, e->len, &m, &err) != CAIRN_OK) {
+        fwd_refuse(f, e->seq, "?", NULL, err.status, err.message);
+        return true;
+    }
+    if (!send_bytes(f, e->data, e->len))
+        return false;
+    fwd_slot *s = slot_at(f, f->count++);
+    memset(s, 0, sizeof *s);
+    s->seq = e->seq;
+    s->id = m.id;
+    s->bytes = (uint32_t)e->len;
+    s->sent = true;
+    msg_str_copy(m.type, s->type, sizeof s->type);
+    f->inflight_bytes += e->len;
+    fwd_sent(f, now);
+    return true;
+}
+
+static void fill_window(forwarder *f, int64_t now)
+{
+    while (!f->blocked && f->count < FWD_WINDOW && f->n_refused < FWD_WINDOW &&
+           f->next_seq < f->spool->next_seq) {
+        spool_entry e;
+        if (!spool_next(f->spool, f->next_seq, &e)) {
+            f->next_seq = f->spool->next_seq;
+            break;
+        }
+        if (e.kind == SPOOL_ARTIFACT) {
+            /* Alone, in order: after everything before it is acknowledged. */
+            if (f->count == 0)
+                upload_start(f, &e, now);
+            break;
+        }
+        if (f->count > 0 && f->inflight_bytes + e.len > FWD_WINDOW_BYTES)
+            break;
+        if (e.kind != SPOOL_MESSAGE)
+            fwd_refuse(f, e.seq, "?", NULL, CAIRN_INTERNAL_ERROR, "unknown spool entry kind");
+        else if (!send_new(f, &e, now))
+            break;
+        f->next_seq = e.seq + 1;
+    }
+}
+
+static void apply_outcomes(forwarder *f);
+
+void forwarder_pump(forwarder *f, int64_t now)
+{
+    if (!f->connected || f->blocked || now < f->resume_at)
+        return;
+    if (!f->up.active) {
+        cairn_error err = {0};
+        if (spool_read_begin(f->spool, &err) != CAIRN_OK) {
+            kvlog(KVLOG_ERROR, "spool_read_failed", "message=\"%s\"", err.message);
+            return;
+        }
+        resend_unsent(f, now);
+        fill_window(f, now);
+        spool_read_end(f->spool);
+    }
+    if (f->up.active)
+        upload_pump(f, now);
+    apply_outcomes(f);
+}
+
+/* ---- outcomes ---- */
+
+void fwd_acked(forwarder *f, uint64_t seq)
+{
+    f->acked[f->n_acked++] = seq;
+    f->stats.forwarded++;
+    backoff_reset(&f->backoff);
+}
+
+void fwd_refuse(forwarder *f, uint64_t seq, const char *type, const ulid *id, cairn_status code,
+                const char *message)
+{
+    char idtext[ULID_TEXT_LEN + 1] = "-", q[600];
+    if (id)
+        ulid_format(id, idtext);
+    fwd_refusal *r = &f->refused[f->n_refused++];
+    r->seq = seq;
+    r->code = code;
+    snprintf(r->message, sizeof r->message, "%s", message);
+    f->stats.rejected++;
+    kvlog(KVLOG_WARN, "spool_rejected", "seq=%llu type=%s id=%s code=%s message=%s",
+          (unsigned long long)seq, type, idtext, cairn_status_name(code),
+          kvlog_quote(q, sizeof q, message));
+}
+
+bool fwd_is_transient(cairn_status code)
+{
+    return code == CAIRN_TIMEOUT || code == CAIRN_BACKPRESSURE || code == CAIRN_STORAGE_ERROR ||
+           code == CAIRN_OUT_OF_MEMORY || code == CAIRN_TRANSPORT_ERROR;
+}
+
+void fwd_transient(forwarder *f, cairn_status code, const char *message, int64_t now)
+{
+    if (f->resume_at > now)
+        return; /* already backing off: the rest of this burst says the same */
+    int wait = backoff_fail(&f->backoff);
+    char q[600];
+    kvlog(KVLOG_WARN, "coordinator_busy", "code=%s message=%s retry_in_ms=%d",
+          cairn_status_name(code), kvlog_quote(q, sizeof q, message), wait);
+    rewind_window(f);
+    f->resume_at = now + wait;
+}
+
+static void pop_done(forwarder *f)
+{
+    while (f->count > 0 && slot_at(f, 0)->done) {
+        f->inflight_bytes -= slot_at(f, 0)->bytes;
+        f->head = (f->head + 1) % FWD_WINDOW;
+        f->count--;
+    }
+    if (!in_flight(f))
+        f->reply_deadline = 0;
+}
+
+/* One transaction for the round: deletes of what was acknowledged, moves of
+ * what was refused. A failed commit leaves them in the spool, to be sent
+ * again at the next start (harmless: the coordinator dedups). */
+static void apply_outcomes(forwarder *f)
+{
+    if (f->n_acked + f->n_refused == 0)
+        return;
+    spool_txn t;
+    cairn_error err = {0};
+    cairn_status st = spool_begin(f->spool, &t, &err);
+    for (int i = 0; !st && i < f->n_acked; i++)
+        st = spool_remove(f->spool, &t, f->acked[i], &err);
+    for (int i = 0; !st && i < f->n_refused; i++)
+        st = spool_reject(f->spool, &t, f->refused[i].seq, f->refused[i].code,
+                          f->refused[i].message, &err);
+    if (!st)
+        st = spool_commit(f->spool, &t, &err);
+    else
+        spool_abort(&t);
+    if (st)
+        kvlog(KVLOG_ERROR, "spool_update_failed", "code=%s message=\"%s\"",
+              cairn_status_name(st), err.message);
+    if (f->remove_file[0])
+        uploads_remove(f->uploads, f->remove_file);
+    f->remove_file[0] = '\0';
+    f->n_acked = f->n_refused = 0;
+    pop_done(f);
+}
+
+/* ---- replies ---- */
+
+static void on_slot_reply(forwarder *f, fwd_slot *s, const msg *m, int64_t now)
+{
+    if (s->done)
+        return; /* the answer to a resend */
+    if (m->kind == MSG_REPLY_OK) {
+        s->done = true;
+        fwd_acked(f, s->seq);
+    } else if (fwd_is_transient(m->err_status)) {
+        char why[512];
+        msg_str_copy(m->err_message, why, sizeof why);
+        fwd_transient(f, m->err_status, why, now);
+    } else {
+        char why[512];
+        msg_str_copy(m->err_message, why, sizeof why);
+        s->done = true;
+        fwd_refuse(f, s->seq, s->type, &s->id, m->err_status, why);
+    }
+    f->reply_deadline = now + FWD_REPLY_TIMEOUT_MS;
+}
+
+static void unknown_request(forwarder *f, const msg *m)
+{
+    char why[128], type[65];
+    msg_str_copy(m->type, type, sizeof type);
+    snprintf(why, sizeof why, "the agent does not take '%s' requests", type);
+    msg_writer_reset(&f->w);
+    msg_error_reply(&f->w, &m->id, m->type, f->from, CAIRN_UNKNOWN_TYPE, why);
+    zmq_send(f->dealer, f->w.sb.data, f->w.sb.size, ZMQ_DONTWAIT);
+}
+
+static void dispatch(forwarder *f, zmq_msg_t *frame, int64_t now)
+{
+    msg m;
+    if (msg_decode(&f->dec, zmq_msg_data(frame), zmq_msg_size(frame), &m, NULL) != CAIRN_OK) {
+        f->stats.stray_replies++;
+        return;
+    }
+    fwd_slot *s;
+    if (m.kind == MSG_REQUEST && msg_str_eq(m.type, "command"))
+        presence_command(f->presence, f->dealer, &m);
+    else if (m.kind == MSG_REQUEST)
+        unknown_request(f, &m);
+    else if (presence_take_reply(f->presence, &m))
+        return;
+    else if (f->up.active && memcmp(m.re.b, f->up.chunk_id.b, ULID_BYTES) == 0)
+        upload_on_reply(f, &m, now);
+    else if ((s = find_slot(f, &m.re)) != NULL)
+        on_slot_reply(f, s, &m, now);
+    else
+        f->stats.stray_replies++;
+}
+
+void forwarder_receive(forwarder *f, int64_t now)
+{
+    for (;;) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, f->dealer, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&frame);
+            break;
+        }
+        if (!zmq_msg_more(&frame))
+            dispatch(f, &frame, now);
+        zmq_msg_close(&frame);
+    }
+    apply_outcomes(f);
+}
+
+/* ---- connection and timers ---- */
+
+static void on_event(forwarder *f, uint16_t event, int64_t now)
+{
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !f->connected) {
+        f->connected = true;
+        f->blocked = false;
+        kvlog(KVLOG_INFO, "connected", "coordinator=%s depth=%llu", f->cfg->coordinator,
+              (unsigned long long)f->spool->depth);
+        presence_connected(f->presence, now);
+        if (!presence_tick(f->presence, f->dealer, f->spool->depth, now))
+            f->blocked = true;
+        /* After an outage every agent comes back at once: start at a random
+         * point of the current backoff step. */
+        f->resume_at = f->ever_connected ? now + backoff_spread(&f->backoff) : now;
+        f->ever_connected = true;
+    } else if (event == ZMQ_EVENT_DISCONNECTED && f->connected) {
+        f->connected = false;
+        f->stats.disconnects++;
+        kvlog(KVLOG_WARN, "disconnected", "coordinator=%s unacknowledged=%d",
+              f->cfg->coordinator, f->count);
+        presence_disconnected(f->presence);
+        rewind_window(f);
+        backoff_fail(&f->backoff);
+    }
+}
+
+void forwarder_monitor(forwarder *f, int64_t now)
+{
+    for (;;) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, f->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&frame);
+            return;
+        }
+        uint16_t event = 0;
+        bool first = zmq_msg_size(&frame) == 6;
+        if (first)
+            memcpy(&event, zmq_msg_data(&frame), sizeof event);
+        while (zmq_msg_more(&frame)) { /* the endpoint frame */
+            zmq_msg_close(&frame);
+            zmq_msg_init(&frame);
+            if (zmq_msg_recv(&frame, f->monitor, 0) < 0)
+                break;
+        }
+        zmq_msg_close(&frame);
+        if (first)
+            on_event(f, event, now);
+    }
+}
+
+void forwarder_timers(forwarder *f, int64_t now)
+{
+    if (!f->blocked && !presence_tick(f->presence, f->dealer, f->spool->depth, now))
+        f->blocked = true;
+    if (f->reply_deadline == 0 || now < f->reply_deadline)
+        return;
+    f->reply_deadline = 0;
+    if (!in_flight(f))
+        return;
+    int wait = backoff_fail(&f->backoff);
+    f->stats.resends++;
+    kvlog(KVLOG_WARN, "resend", "reason=no_reply unacknowledged=%d retry_in_ms=%d",
+          f->count + (f->up.active ? 1 : 0), wait);
+    rewind_window(f);
+    f->resume_at = now + wait;
+}
+
+static bool has_work(const forwarder *f)
+{
+    if (f->up.active)
+        return !f->up.in_flight;
+    for (int i = 0; i < f->count; i++)
+        if (!f->ring[(f->head + i) % FWD_WINDOW].sent)
+            return true;
+    return f->count < FWD_WINDOW && f->next_seq < f->spool->next_seq;
+}
+
+int64_t forwarder_next_deadline(const forwarder *f, int64_t now)
+{
+    int64_t next = f->reply_deadline;
+    /* While blocked, POLLOUT wakes the loop; a due heartbeat must not spin it. */
+    if (!f->blocked)
+        next = clock_earliest(next, presence_next_deadline(f->presence));
+    if (f->connected && !f->blocked && f->resume_at > now && has_work(f))
+        next = clock_earliest(next, f->resume_at);
+    return next;
+}
+
+bool forwarder_idle(const forwarder *f)
+{
+    return f->spool->depth == 0 && f->count == 0 && !f->up.active;
+}

@@ -1,0 +1,50 @@
+/*
+ * The agent's presence at the coordinator: agent.hello on every connection,
+ * agent.heartbeat every heartbeat_ms with the spool's depth, and answers to
+ * the coordinator's `command` requests. All of it travels on the forwarder's
+ * DEALER, whose routing id lets the coordinator address this agent.
+ *
+ * A coordinator that does not know these messages yet answers UNKNOWN_TYPE:
+ * that is logged once and otherwise ignored, since forwarding does not
+ * depend on presence.
+ */
+#ifndef CAIRN_AGENT_PRESENCE_H
+#define CAIRN_AGENT_PRESENCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "msg.h"
+
+typedef struct presence {
+    const agent_config *cfg;
+    ulid agent_id;
+    const char *from;
+    char host[256];
+    int heartbeat_ms;
+    int64_t next_heartbeat; /* 0 while disconnected */
+    bool hello_due;         /* connected, hello not queued yet */
+    bool unsupported_logged;
+    msg_writer w;
+    uint64_t commands;
+} presence;
+
+void presence_init(presence *p, const agent_config *cfg, const ulid *agent_id, const char *from);
+void presence_destroy(presence *p);
+
+/* On a (re)connection: agent.hello (sent by the next presence_tick), then
+ * heartbeats. */
+void presence_connected(presence *p, int64_t now);
+void presence_disconnected(presence *p);
+/* Sends the hello or a heartbeat when one is due. False when the hello found
+ * no room on the socket: the caller waits for POLLOUT and calls again. */
+bool presence_tick(presence *p, void *dealer, uint64_t depth, int64_t now);
+int64_t presence_next_deadline(const presence *p);
+
+/* Whether m answers a hello or heartbeat; then it is handled here. */
+bool presence_take_reply(presence *p, const msg *m);
+/* Answers a `command` request from the coordinator. */
+void presence_command(presence *p, void *dealer, const msg *m);
+
+#endif

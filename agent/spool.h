@@ -1,0 +1,89 @@
+/*
+ * The spool: what the agent has acknowledged to the SDK and not yet handed
+ * to the coordinator, in one LMDB environment (DATA_DIR/spool).
+ *
+ *   entries   u64 sequence (big-endian, appended) -> kind, extra bytes, payload
+ *   rejected  u64 sequence -> msgpack {ts, code, message, kind, entry}
+ *   meta      "next_seq", "bytes": the next sequence and the bytes accounted
+ *
+ * A message entry's payload is the whole envelope as the SDK sent it, so the
+ * coordinator sees the original message id and applies a resend once. An
+ * artifact entry's payload is a reference to a completed file in
+ * DATA_DIR/uploads (see forward_upload.c); its file size counts as extra bytes.
+ * Every change commits synchronously: nothing is acknowledged before it is on
+ * disk, and a kill -9 at any moment loses nothing acknowledged.
+ */
+#ifndef CAIRN_AGENT_SPOOL_H
+#define CAIRN_AGENT_SPOOL_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cairn/status.h"
+
+typedef enum spool_kind {
+    SPOOL_MESSAGE = 'M',
+    SPOOL_ARTIFACT = 'A',
+} spool_kind;
+
+typedef struct spool {
+    MDB_env *env;
+    MDB_dbi entries, rejected, meta;
+    MDB_txn *reader;         /* reused read transaction (reset between uses) */
+    uint64_t next_seq;       /* committed state */
+    uint64_t bytes;
+    uint64_t depth;
+    uint64_t rejected_count;
+} spool;
+
+/* A write transaction and the counters it will make true when it commits. */
+typedef struct spool_txn {
+    MDB_txn *txn;
+    uint64_t next_seq, bytes, depth, rejected_count;
+} spool_txn;
+
+typedef struct spool_entry {
+    uint64_t seq;
+    spool_kind kind;
+    const void *data; /* valid until the read transaction ends */
+    size_t len;
+} spool_entry;
+
+/* Opens (creating) DIR/spool with a map of map_size bytes. read_only opens it
+ * beside a running agent, for listing. */
+cairn_status spool_open(spool *s, const char *data_dir, size_t map_size, bool read_only,
+                        cairn_error *err);
+void spool_close(spool *s);
+
+cairn_status spool_begin(spool *s, spool_txn *t, cairn_error *err);
+/* Appends an entry; extra counts bytes kept outside the spool (a file) toward its size. */
+cairn_status spool_append(spool *s, spool_txn *t, spool_kind kind, const void *data, size_t len,
+                          uint64_t extra, uint64_t *seq, cairn_error *err);
+/* The coordinator acknowledged entry seq: delete it. A missing entry is not an error. */
+cairn_status spool_remove(spool *s, spool_txn *t, uint64_t seq, cairn_error *err);
+/* The coordinator refused entry seq: move it to the rejected list with the reason. */
+cairn_status spool_reject(spool *s, spool_txn *t, uint64_t seq, cairn_status code,
+                          const char *message, cairn_error *err);
+/* Commits; on failure nothing of the transaction happened. CAIRN_BACKPRESSURE
+ * when the map is full. */
+cairn_status spool_commit(spool *s, spool_txn *t, cairn_error *err);
+void spool_abort(spool_txn *t);
+
+/* Reading, inside one read transaction at a time. */
+cairn_status spool_read_begin(spool *s, cairn_error *err);
+/* The first entry with sequence >= from; false when there is none. */
+bool spool_next(spool *s, uint64_t from, spool_entry *out);
+/* Entry seq itself; false when it is gone. */
+bool spool_get(spool *s, uint64_t seq, spool_entry *out);
+void spool_read_end(spool *s);
+
+/* Calls fn for every artifact entry's payload (at start, to find orphan files). */
+void spool_each_artifact(spool *s, void (*fn)(const void *data, size_t len, void *ctx), void *ctx);
+
+/* Writes the rejected list as one key=value line per entry; returns the count. */
+long spool_print_rejected(spool *s, FILE *out);
+
+#endif

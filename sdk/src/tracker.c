@@ -1,0 +1,522 @@
+/*
+ * cairn_tracker: the calls training code makes. Queueing calls copy their
+ * arguments into the queue under the tracker's mutex and return; the sender
+ * thread (tracker_sender.c) does all network work. Calls that wait (flush,
+ * end_run, log_artifact, close) wait on the `done` condition variable for
+ * the sender's acknowledgements.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client_internal.h"
+#include "error.h"
+#include "source_info.h"
+#include "tracker_internal.h"
+
+#define DETECTED_TAGS_MAX 3
+
+static void lock(cairn_tracker *t)
+{
+    pthread_mutex_lock(&t->mu);
+}
+
+static void unlock(cairn_tracker *t)
+{
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Unix ms from the vDSO clock: no system call on the logging path. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parsing a run id costs more than the rest of queueing a point, and training
+ * loops log to one run, so each thread remembers the last id it parsed. */
+static bool parse_run(const char *text, ulid *out)
+{
+    static _Thread_local struct {
+        bool valid;
+        char text[ULID_TEXT_LEN + 1];
+        ulid id;
+    } last;
+    if (!text)
+        return false;
+    if (last.valid && strncmp(text, last.text, sizeof last.text) == 0) {
+        *out = last.id;
+        return true;
+    }
+    if (!ulid_parse(text, out))
+        return false;
+    memcpy(last.text, text, sizeof last.text);
+    last.id = *out;
+    last.valid = true;
+    return true;
+}
+
+static cairn_status bad_run_id(const char *text, cairn_error *err)
+{
+    return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                     "invalid run id '%s' (expected a 26-character ULID)", text ? text : "");
+}
+
+static bool kvs_ok(const cairn_kv *kv, size_t n)
+{
+    if (n && !kv)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!kv[i].key || !kv[i].value)
+            return false;
+    return true;
+}
+
+/* ---- open and close ---- */
+
+static const char *resolve_endpoint(const char *endpoint)
+{
+    const char *agent = getenv("CAIRN_AGENT"), *coordinator = getenv("CAIRN_COORDINATOR");
+    if (endpoint && *endpoint)
+        return endpoint;
+    if (agent && *agent)
+        return agent;
+    if (coordinator && *coordinator)
+        return coordinator;
+    return CAIRN_DEFAULT_AGENT;
+}
+
+/* Waits are measured on CLOCK_MONOTONIC, so a clock change cannot stretch them. */
+static bool init_sync(cairn_tracker *t)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return false;
+    bool ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+              pthread_mutex_init(&t->mu, NULL) == 0;
+    if (ok && pthread_cond_init(&t->work, &attr) != 0) {
+        pthread_mutex_destroy(&t->mu);
+        ok = false;
+    }
+    if (ok && pthread_cond_init(&t->done, &attr) != 0) {
+        pthread_cond_destroy(&t->work);
+        pthread_mutex_destroy(&t->mu);
+        ok = false;
+    }
+    pthread_condattr_destroy(&attr);
+    return ok;
+}
+
+static void destroy_sync(cairn_tracker *t)
+{
+    pthread_cond_destroy(&t->done);
+    pthread_cond_destroy(&t->work);
+    pthread_mutex_destroy(&t->mu);
+}
+
+static cairn_client *open_sender_client(const char *endpoint, cairn_error *err)
+{
+    client_tuning tuning = {.immediate = true, .sndhwm = TK_SENDER_SNDHWM};
+    cairn_client *c = client_open_tuned(resolve_endpoint(endpoint), &tuning, err);
+    if (c) {
+        cairn_client_set_timeout(c, TK_ARTIFACT_CALL_MS); /* used by artifact uploads only */
+        cairn_client_set_retry(c, TK_RESEND_MS);
+    }
+    return c;
+}
+
+cairn_tracker *cairn_tracker_open(const cairn_tracker_opts *opts, cairn_error *err)
+{
+    static const cairn_tracker_opts defaults;
+    const cairn_tracker_opts *o = opts ? opts : &defaults;
+    error_clear(err);
+    cairn_tracker *t = calloc(1, sizeof *t);
+    if (!t) {
+        error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
+        return NULL;
+    }
+    tkq_init(&t->q, o->max_queued ? o->max_queued : TK_DEFAULT_MAX_QUEUED);
+    t->flush_ms = o->flush_ms > 0 ? o->flush_ms : TK_DEFAULT_FLUSH_MS;
+    if (!(t->client = open_sender_client(o->endpoint, err))) {
+        free(t);
+        return NULL;
+    }
+    if (!init_sync(t)) {
+        error_set(err, CAIRN_INTERNAL_ERROR, "cannot initialise the tracker's mutex");
+    } else if (pthread_create(&t->thread, NULL, tk_sender_main, t) != 0) {
+        error_set(err, CAIRN_INTERNAL_ERROR, "cannot start the tracker's sender thread");
+        destroy_sync(t);
+    } else {
+        return t;
+    }
+    cairn_client_close(t->client);
+    free(t);
+    return NULL;
+}
+
+const char *cairn_tracker_endpoint(const cairn_tracker *t)
+{
+    return t ? t->client->endpoint : NULL;
+}
+
+/* ---- waiting for acknowledgements ---- */
+
+/* Waits (the mutex held) until every operation up to seq is settled or the
+ * deadline passes; asks the sender to send them now. */
+static bool wait_settled(cairn_tracker *t, uint64_t seq, int64_t deadline)
+{
+    if (t->acked_seq >= seq)
+        return true;
+    if (seq > t->urgent_upto)
+        t->urgent_upto = seq;
+    pthread_cond_signal(&t->work);
+    while (t->acked_seq < seq)
+        if (tk_wait_until(&t->done, &t->mu, deadline) == ETIMEDOUT)
+            return t->acked_seq >= seq;
+    return true;
+}
+
+/* The flush's answer: the kept refusal first (it is reported once, and is
+ * then cleared), the timeout otherwise. The mutex is held. */
+static cairn_status report(cairn_tracker *t, bool settled, int timeout_ms, cairn_error *err)
+{
+    cairn_error kept = t->refusal;
+    t->refusal.status = CAIRN_OK;
+    if (kept.status && settled)
+        return error_set(err, kept.status, "%s", kept.message);
+    if (kept.status)
+        return error_set(err, kept.status, "%s (and %zu items still unacknowledged after %d ms)",
+                         kept.message, t->q.items, timeout_ms);
+    if (!settled)
+        return error_set(err, CAIRN_TIMEOUT,
+                         "%zu items not acknowledged by %s within %d ms", t->q.items,
+                         t->client->endpoint, timeout_ms);
+    error_clear(err);
+    return CAIRN_OK;
+}
+
+cairn_status cairn_tracker_flush(cairn_tracker *t, int timeout_ms, cairn_error *err)
+{
+    if (!t)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "no tracker");
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    lock(t);
+    bool settled = wait_settled(t, tkq_last_seq(&t->q), tk_mono_ms() + timeout_ms);
+    cairn_status st = report(t, settled, timeout_ms, err);
+    unlock(t);
+    return st;
+}
+
+cairn_status cairn_tracker_close(cairn_tracker *t, int timeout_ms, cairn_error *err)
+{
+    if (!t) {
+        error_clear(err);
+        return CAIRN_OK;
+    }
+    cairn_status st = cairn_tracker_flush(t, timeout_ms, err);
+    lock(t);
+    t->stop = true;
+    pthread_cond_signal(&t->work);
+    unlock(t);
+    pthread_join(t->thread, NULL);
+    tkq_destroy(&t->q);
+    destroy_sync(t);
+    cairn_client_close(t->client);
+    free(t);
+    return st;
+}
+
+/* ---- queueing ---- */
+
+/* Wakes the sender when this append completed a batch (one signal per batch,
+ * not per point). The mutex is held. */
+static void wake_on_batch(cairn_tracker *t, size_t waiting_before)
+{
+    if (waiting_before < TK_BATCH_ITEMS && t->q.waiting_items >= TK_BATCH_ITEMS)
+        pthread_cond_signal(&t->work);
+}
+
+/* Queues op, or frees it and returns why not. */
+static cairn_status push_op(cairn_tracker *t, tk_op *op)
+{
+    lock(t);
+    size_t before = t->q.waiting_items;
+    cairn_status st = tkq_push_op(&t->q, op);
+    wake_on_batch(t, before);
+    unlock(t);
+    if (st)
+        tk_op_free(op);
+    return st;
+}
+
+/* Only operations of one item come here, so the queue is full, not too small. */
+static cairn_status queue_full(cairn_tracker *t, cairn_status st, cairn_error *err)
+{
+    return error_set(err, st,
+                     "the tracker's queue holds its limit of %zu items: the receiver is slow "
+                     "or not answering",
+                     t->q.max_items);
+}
+
+/* A point whose key the receiver would refuse is not queued, so that it
+ * cannot take the rest of its request down with it; the refusal is kept as
+ * if the receiver had made it. The mutex is held. */
+static void refuse_key(cairn_tracker *t, cairn_status why, const char *key, size_t len)
+{
+    cairn_error e;
+    if (why == CAIRN_LIMIT_EXCEEDED)
+        error_set(&e, why, "metric key of %zu bytes exceeds the limit of %d bytes", len,
+                  TK_KEY_MAX);
+    else
+        error_set(&e, why,
+                  "metric key '%s' must be non-empty and hold only letters, digits, '_', '-', "
+                  "'.', '/', ':' and spaces",
+                  key);
+    tk_keep_refusal(t, &e);
+}
+
+/* Queues one point whose room the caller checked. The mutex is held. Keys
+ * over the limit are refused before interning: nothing keeps such junk. */
+static cairn_status push_point(cairn_tracker *t, const ulid *run, const char *key, size_t len,
+                               uint64_t hash, tk_point *p)
+{
+    if (len > TK_KEY_MAX) {
+        refuse_key(t, CAIRN_LIMIT_EXCEEDED, key, len);
+        return CAIRN_OK;
+    }
+    if (!(p->key = tkq_intern(&t->q, key, len, hash)))
+        return CAIRN_OUT_OF_MEMORY;
+    if (p->key->status) {
+        refuse_key(t, p->key->status, key, len);
+        return CAIRN_OK;
+    }
+    return tkq_push_point(&t->q, run, p);
+}
+
+cairn_status cairn_tracker_log_metric(cairn_tracker *t, const char *run_id, const char *key,
+                                      double value, int64_t step)
+{
+    ulid run;
+    if (!t || !key || !parse_run(run_id, &run))
+        return CAIRN_INVALID_PARAMETER_VALUE;
+    size_t len = strlen(key);
+    uint64_t hash = tk_key_hash(key, len);
+    tk_point p = {.value = value, .step = step, .timestamp = now_ms()};
+    lock(t);
+    size_t before = t->q.waiting_items;
+    cairn_status st = tkq_room(&t->q, 1);
+    if (!st)
+        st = push_point(t, &run, key, len, hash, &p);
+    wake_on_batch(t, before);
+    unlock(t);
+    return st;
+}
+
+static bool metrics_ok(const cairn_metric *m, size_t n)
+{
+    if (n && !m)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!m[i].key)
+            return false;
+    return true;
+}
+
+/* All n points or none, as far as room goes (tkq_room first); only running
+ * out of memory can leave part of them queued. */
+cairn_status cairn_tracker_log_metrics(cairn_tracker *t, const char *run_id,
+                                       const cairn_metric *metrics, size_t n)
+{
+    ulid run;
+    if (!t || !metrics_ok(metrics, n) || !parse_run(run_id, &run))
+        return CAIRN_INVALID_PARAMETER_VALUE;
+    int64_t now = now_ms();
+    lock(t);
+    size_t before = t->q.waiting_items;
+    cairn_status st = n ? tkq_room(&t->q, n) : CAIRN_OK;
+    for (size_t i = 0; !st && i < n; i++) {
+        const cairn_metric *m = &metrics[i];
+        size_t len = strlen(m->key);
+        tk_point p = {.value = m->value, .step = m->step,
+                      .timestamp = m->timestamp ? m->timestamp : now};
+        st = push_point(t, &run, m->key, len, tk_key_hash(m->key, len), &p);
+    }
+    wake_on_batch(t, before);
+    unlock(t);
+    return st;
+}
+
+static cairn_status queue_kv(cairn_tracker *t, tk_kind kind, const char *run_id,
+                             const cairn_kv *kv, size_t n)
+{
+    ulid run;
+    if (!t || !kvs_ok(kv, n) || !parse_run(run_id, &run))
+        return CAIRN_INVALID_PARAMETER_VALUE;
+    if (n == 0)
+        return CAIRN_OK;
+    tk_op *op = tk_op_kv(kind, &run, kv, n);
+    return op ? push_op(t, op) : CAIRN_OUT_OF_MEMORY;
+}
+
+cairn_status cairn_tracker_log_params(cairn_tracker *t, const char *run_id, const cairn_kv *params,
+                                      size_t n)
+{
+    return queue_kv(t, TK_PARAMS, run_id, params, n);
+}
+
+cairn_status cairn_tracker_set_tags(cairn_tracker *t, const char *run_id, const cairn_kv *tags,
+                                    size_t n)
+{
+    return queue_kv(t, TK_TAGS, run_id, tags, n);
+}
+
+/* ---- runs ---- */
+
+/* The cairn.user/host/git.commit tags of cairn_run_start; they point into src. */
+static size_t detected_tags(const source_info *src, cairn_kv out[DETECTED_TAGS_MAX])
+{
+    out[0] = (cairn_kv){"cairn.user", src->user};
+    out[1] = (cairn_kv){"cairn.host", src->host};
+    out[2] = (cairn_kv){"cairn.git.commit", src->commit};
+    return src->commit[0] ? 3 : 2;
+}
+
+cairn_status cairn_tracker_start_run(cairn_tracker *t, const cairn_run_start_opts *opts,
+                                     char id_out[CAIRN_ID_TEXT_LEN + 1], cairn_error *err)
+{
+    ulid id = ulid_new();
+    source_info src;
+    cairn_kv detected[DETECTED_TAGS_MAX];
+    size_t n_detected = 0;
+    if (!t || !opts || !opts->experiment)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "start_run needs a tracker and an experiment");
+    if (!kvs_ok(opts->tags, opts->n_tags))
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "tags: NULL array, key or value");
+    if (opts->detect_source) {
+        source_detect(&src);
+        n_detected = detected_tags(&src, detected);
+    }
+    /* Stamped now, not when the sender gets to it, which may be much later. */
+    int64_t start = opts->start_time ? opts->start_time : now_ms();
+    tk_op *op = tk_op_start(&id, opts, detected, n_detected, start);
+    if (!op)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
+    cairn_status st = push_op(t, op);
+    if (st)
+        return queue_full(t, st, err);
+    if (id_out)
+        ulid_format(&id, id_out);
+    error_clear(err);
+    return CAIRN_OK;
+}
+
+/* The status as one of the static strings an END operation keeps. */
+static const char *end_status(const char *status)
+{
+    static const char *const known[] = {"FINISHED", "FAILED", "KILLED"};
+    if (!status)
+        return known[0];
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(status, known[i]) == 0)
+            return known[i];
+    return NULL;
+}
+
+cairn_status cairn_tracker_end_run(cairn_tracker *t, const char *run_id, const char *status,
+                                   int timeout_ms, cairn_error *err)
+{
+    ulid run;
+    const char *s = end_status(status);
+    if (!t)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "no tracker");
+    if (!parse_run(run_id, &run))
+        return bad_run_id(run_id, err);
+    if (!s)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "run status '%s': expected FINISHED, FAILED or KILLED", status);
+    tk_op *op = tk_op_end(&run, s, now_ms());
+    if (!op)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
+    cairn_status st = push_op(t, op);
+    if (st)
+        return queue_full(t, st, err);
+    return cairn_tracker_flush(t, timeout_ms, err);
+}
+
+/* ---- artifacts ---- */
+
+/* Waits (the mutex held) for the sender to make the upload. False when it
+ * did not start within TK_ARTIFACT_WAIT_MS: then it is cancelled, and the
+ * sender frees it when it gets there. */
+static bool await_upload(cairn_tracker *t, tk_op *op)
+{
+    tk_artifact *a = &op->u.artifact;
+    int64_t deadline = tk_mono_ms() + TK_ARTIFACT_WAIT_MS;
+    if (op->seq > t->urgent_upto)
+        t->urgent_upto = op->seq;
+    pthread_cond_signal(&t->work);
+    while (!a->done) {
+        if (a->started)
+            pthread_cond_wait(&t->done, &t->mu); /* each chunk is bounded: TK_ARTIFACT_CALL_MS */
+        else if (tk_wait_until(&t->done, &t->mu, deadline) == ETIMEDOUT && !a->started) {
+            a->cancelled = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The upload's outcome, for the caller; out->path points into the caller's
+ * own arguments, as cairn_artifact_upload's does. */
+static cairn_status upload_result(tk_op *op, const char *local_file, const char *artifact_path,
+                                  cairn_artifact *out, cairn_error *err)
+{
+    tk_artifact *a = &op->u.artifact;
+    cairn_status st = a->status;
+    if (st)
+        error_set(err, st, "%s", a->err.message);
+    else
+        error_clear(err);
+    if (!st && out) {
+        *out = a->out;
+        out->path = artifact_path ? artifact_path : base_name(local_file);
+    }
+    tk_op_free(op);
+    return st;
+}
+
+cairn_status cairn_tracker_log_artifact(cairn_tracker *t, const char *run_id,
+                                        const char *local_file, const char *artifact_path,
+                                        cairn_artifact *out, cairn_error *err)
+{
+    ulid run;
+    if (!t || !local_file)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "log_artifact needs a tracker and a file");
+    if (!parse_run(run_id, &run))
+        return bad_run_id(run_id, err);
+    tk_op *op = tk_op_artifact(&run, local_file, artifact_path);
+    if (!op)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
+    lock(t);
+    cairn_status st = tkq_push_op(&t->q, op);
+    bool uploaded = !st && await_upload(t, op);
+    unlock(t);
+    if (st) {
+        tk_op_free(op);
+        return queue_full(t, st, err);
+    }
+    if (!uploaded)
+        return error_set(err, CAIRN_TIMEOUT,
+                         "what was queued before the artifact was not acknowledged within %d ms",
+                         TK_ARTIFACT_WAIT_MS);
+    return upload_result(op, local_file, artifact_path, out, err);
+}

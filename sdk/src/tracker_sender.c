@@ -1,0 +1,292 @@
+/*
+ * The tracker's sender thread: takes the queue when a batch is ready, when
+ * someone waits for it, or every flush_ms; sends each operation in order on
+ * its own connection; resends each request, same bytes and id, until it is
+ * acknowledged or refused. A refusal is kept for the next flush and the
+ * sender moves on, so one bad request never blocks the ones behind it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "client_internal.h"
+#include "error.h"
+#include "tracker_encode.h"
+#include "tracker_internal.h"
+
+typedef enum sent {
+    SENT_OK,
+    SENT_REFUSED,  /* the receiver answered with an error: resending cannot help */
+    SENT_ABANDONED /* close stopped the sender before an acknowledgement */
+} sent;
+
+typedef struct sender {
+    cairn_tracker *t;
+    msg_writer w;      /* the request being sent */
+    ulid id;           /* its id */
+    uint64_t rng;      /* xorshift state for the backoff's jitter */
+    int64_t next_tick; /* when the queue is taken even below a batch */
+    size_t max_points; /* points per run.log: halved when the receiver's limit is lower */
+} sender;
+
+int64_t tk_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tk_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms)
+{
+    struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000};
+    return pthread_cond_timedwait(cv, mu, &ts);
+}
+
+void tk_keep_refusal(cairn_tracker *t, const cairn_error *err)
+{
+    if (t->refusal.status == CAIRN_OK)
+        t->refusal = *err;
+}
+
+/* ---- waiting for work (the mutex is held) ---- */
+
+static bool send_now(const cairn_tracker *t)
+{
+    return t->q.waiting_items >= TK_BATCH_ITEMS || t->urgent_upto >= t->q.head->seq;
+}
+
+/* The queued operations once it is time to send them; NULL when stopping. */
+static tk_op *wait_for_work(sender *s)
+{
+    cairn_tracker *t = s->t;
+    for (;;) {
+        if (t->stop)
+            return NULL;
+        int64_t now = tk_mono_ms();
+        bool tick = now >= s->next_tick;
+        if (tick)
+            s->next_tick = now + t->flush_ms;
+        if (t->q.head && (tick || send_now(t)))
+            return tkq_take(&t->q);
+        tk_wait_until(&t->work, &t->mu, s->next_tick);
+    }
+}
+
+/* ---- one request, until it is acknowledged ---- */
+
+/* Equal jitter: somewhere in [ms/2, ms], so that trackers cut off together
+ * do not come back in step. */
+static int jitter(sender *s, int ms)
+{
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return ms / 2 + (int)(s->rng % (uint64_t)(ms / 2 + 1));
+}
+
+/* Waits ms unless close stops the sender first (then false). */
+static bool back_off(sender *s, int ms)
+{
+    cairn_tracker *t = s->t;
+    pthread_mutex_lock(&t->mu);
+    int64_t deadline = tk_mono_ms() + ms;
+    while (!t->stop && tk_mono_ms() < deadline)
+        tk_wait_until(&t->work, &t->mu, deadline);
+    bool stopped = t->stop;
+    pthread_mutex_unlock(&t->mu);
+    return !stopped;
+}
+
+/* Silence, no connection and a full spool pass with time; any other error is
+ * the receiver's answer about this request and would be the same next time. */
+static bool worth_resending(cairn_status st)
+{
+    return st == CAIRN_TIMEOUT || st == CAIRN_TRANSPORT_ERROR || st == CAIRN_BACKPRESSURE;
+}
+
+/* Sends the request in s->w until it is acknowledged, or refused (err says
+ * why), resending the same bytes and id with backoff between attempts: the
+ * receiver applies an id once, so a resend after a lost reply is harmless. */
+static sent deliver(sender *s, cairn_error *err)
+{
+    int wait_ms = TK_BACKOFF_FIRST_MS;
+    for (;;) {
+        const msgpack_object *body;
+        cairn_status st = client_call_prebuilt(s->t->client, s->w.sb.data, s->w.sb.size, &s->id,
+                                               TK_REPLY_WAIT_MS, &body, err);
+        if (st == CAIRN_OK)
+            return SENT_OK;
+        if (!worth_resending(st))
+            return SENT_REFUSED;
+        if (!back_off(s, jitter(s, wait_ms)))
+            return SENT_ABANDONED;
+        wait_ms = wait_ms * 2 < TK_BACKOFF_CAP_MS ? wait_ms * 2 : TK_BACKOFF_CAP_MS;
+    }
+}
+
+/* ---- one operation ---- */
+
+static const char *kind_name(tk_kind kind)
+{
+    switch (kind) {
+    case TK_START: return "run.start";
+    case TK_METRICS: return "run.log (metrics)";
+    case TK_PARAMS: return "run.log (params)";
+    case TK_TAGS: return "run.log (tags)";
+    case TK_END: return "run.end";
+    case TK_ARTIFACT: return "artifact upload";
+    }
+    return "request";
+}
+
+/* n items of op are settled; a refusal (err not NULL) is kept, naming the run. */
+static void settle(sender *s, tk_op *op, size_t n, const cairn_error *err)
+{
+    cairn_tracker *t = s->t;
+    pthread_mutex_lock(&t->mu);
+    tkq_acked(&t->q, n);
+    op->items -= n;
+    if (err) {
+        char run[ULID_TEXT_LEN + 1];
+        cairn_error e;
+        ulid_format(&op->run, run);
+        error_set(&e, err->status, "%s of run %s refused: %s", kind_name(op->kind), run,
+                  err->message);
+        tk_keep_refusal(t, &e);
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* A receiver configured with a message limit below our requests' size
+ * refuses them whole (and applies nothing): send fewer points at a time. */
+static bool smaller_requests(sender *s, size_t n, cairn_status st)
+{
+    if (st != CAIRN_MESSAGE_TOO_LARGE || n <= 1)
+        return false;
+    s->max_points = n / 2;
+    return true;
+}
+
+static sent send_metrics(sender *s, tk_op *op)
+{
+    tk_cursor cur = tk_cursor_start(op);
+    while (cur.chunk) {
+        cairn_error err;
+        tk_cursor from = cur;
+        size_t n = tk_encode_metrics(&s->w, &s->id, s->t->client->from, &op->run, &cur,
+                                     s->max_points);
+        sent r = deliver(s, &err);
+        if (r == SENT_ABANDONED)
+            return r;
+        if (r == SENT_REFUSED && smaller_requests(s, n, err.status)) {
+            cur = from;
+            continue;
+        }
+        settle(s, op, n, r == SENT_REFUSED ? &err : NULL);
+    }
+    return SENT_OK;
+}
+
+static sent send_single(sender *s, tk_op *op)
+{
+    cairn_error err;
+    tk_encode_op(&s->w, &s->id, s->t->client->from, op);
+    sent r = deliver(s, &err);
+    if (r == SENT_REFUSED)
+        settle(s, op, 0, &err);
+    return r;
+}
+
+/* On the sender's own connection, so that the upload comes after everything
+ * queued before it and no cairn_client is ever used by two threads. Its
+ * outcome goes to the waiting caller, not to the kept refusal. */
+static void upload(sender *s, tk_op *op)
+{
+    cairn_tracker *t = s->t;
+    tk_artifact *a = &op->u.artifact;
+    char run[ULID_TEXT_LEN + 1];
+    pthread_mutex_lock(&t->mu);
+    a->started = !a->cancelled;
+    pthread_mutex_unlock(&t->mu);
+    if (!a->started)
+        return;
+    ulid_format(&op->run, run);
+    a->status = cairn_artifact_upload(t->client, run, a->local_file, a->path, &a->out, &a->err);
+}
+
+static sent send_op(sender *s, tk_op *op)
+{
+    switch (op->kind) {
+    case TK_METRICS:
+        return send_metrics(s, op);
+    case TK_ARTIFACT:
+        upload(s, op);
+        return SENT_OK;
+    default:
+        return send_single(s, op);
+    }
+}
+
+/* The operation is acknowledged or refused: whoever waits for it may go on.
+ * An upload a caller still waits for is freed by that caller. */
+static void complete(sender *s, tk_op *op)
+{
+    cairn_tracker *t = s->t;
+    pthread_mutex_lock(&t->mu);
+    tkq_acked(&t->q, op->items);
+    t->acked_seq = op->seq;
+    if (op->kind == TK_ARTIFACT && !op->u.artifact.cancelled)
+        op->u.artifact.done = true;
+    else
+        tkq_release(&t->q, op);
+    pthread_cond_broadcast(&t->done);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void free_ops(tk_op *op)
+{
+    while (op) {
+        tk_op *next = op->next;
+        tk_op_free(op);
+        op = next;
+    }
+}
+
+/* Sends taken operations in order; false when close stopped it midway (what
+ * was not sent is dropped: close already reported its timeout). */
+static bool send_ops(sender *s, tk_op *ops)
+{
+    while (ops) {
+        tk_op *next = ops->next;
+        if (send_op(s, ops) == SENT_ABANDONED) {
+            free_ops(ops);
+            return false;
+        }
+        complete(s, ops);
+        ops = next;
+    }
+    return true;
+}
+
+void *tk_sender_main(void *arg)
+{
+    sender s = {.t = arg, .max_points = TK_MSG_POINTS};
+    ulid seed = ulid_new();
+    memcpy(&s.rng, seed.b + 6, sizeof s.rng);
+    s.rng |= 1; /* xorshift must not start at zero */
+    msg_writer_init(&s.w);
+    s.next_tick = tk_mono_ms() + s.t->flush_ms;
+    pthread_mutex_lock(&s.t->mu);
+    tk_op *ops;
+    while ((ops = wait_for_work(&s))) {
+        pthread_mutex_unlock(&s.t->mu);
+        bool go_on = send_ops(&s, ops);
+        pthread_mutex_lock(&s.t->mu);
+        if (!go_on)
+            break;
+    }
+    pthread_mutex_unlock(&s.t->mu);
+    msg_writer_destroy(&s.w);
+    return NULL;
+}

@@ -1,0 +1,508 @@
+"""cairn-agent: the SDK writes to its local agent, which spools them durably and
+forwards them to the coordinator, in order and exactly once, through coordinator
+outages, agent crashes and refusals."""
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import BIN, TOOLS, CairnTest
+
+
+def load_value(i):
+    # cairn-load's load_value(): sin(i) * 1000 + i / 7
+    import math
+    return math.sin(i) * 1000.0 + i / 7.0
+
+
+class Agent:
+    """One cairn-agent process; restartable on the same data and endpoints."""
+
+    def __init__(self, tmp, coordinator, extra_args=(), wrapper=(), name="agent"):
+        self.data_dir = os.path.join(tmp, name)
+        self.endpoint = f"ipc://{tmp}/{name}.sock"
+        self.coordinator = coordinator
+        self.extra_args = list(extra_args)
+        self.wrapper = list(wrapper)
+        self.log_path = os.path.join(tmp, f"{name}.log")
+        self.proc = None
+
+    def command(self, *extra):
+        return [*self.wrapper, os.path.join(BIN, "cairn-agent"), "--data-dir", self.data_dir,
+                "--sdk-endpoint", self.endpoint, "--coordinator", self.coordinator,
+                *self.extra_args, *extra]
+
+    def start(self, timeout=60):
+        self._log = open(self.log_path, "a")
+        offset = self._log.tell()
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=self._log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.log_path) as f:
+                f.seek(offset)
+                m = re.search(r"event=listening .*agent_id=(\S+)", f.read())
+            if m:
+                self.agent_id = m.group(1)
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited {self.proc.returncode}: {self.log()}")
+            time.sleep(0.02)
+        raise RuntimeError("agent did not start: " + self.log())
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, timeout=60):
+        if not self.proc:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        self._log.close()
+        return code
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+        self._log.close()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def rejected(self):
+        r = subprocess.run([os.path.join(BIN, "cairn-agent"), "--data-dir", self.data_dir,
+                            "--list-rejected"], capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr)
+        return r.stdout.splitlines()
+
+
+class AgentTest(CairnTest):
+    agent_args = ()
+
+    def setUp(self):
+        super().setUp()
+        self.agent = Agent(self.tmp, self.coord.endpoint, self.agent_args).start()
+
+    def tearDown(self):
+        if self.agent.alive():
+            code = self.agent.stop()
+            self.assertEqual(code, 0, "agent did not exit cleanly:\n" + self.agent.log())
+        super().tearDown()
+
+    def conf(self, text, name="agent.conf"):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def via_agent(self, *args, check=True):
+        return self.cli(*args, endpoint=self.agent.endpoint, check=check)
+
+    def agent_run(self, experiment="agent"):
+        return self.via_agent("runs", "start", "--experiment", experiment).out.strip()
+
+    def wait_until(self, what, predicate, timeout=90):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                self.fail(f"timed out waiting for {what}\nagent log:\n{self.agent.log()[-4000:]}")
+            time.sleep(0.1)
+
+    def history(self, run, key):
+        r = self.cli("metrics", run, key, "--json", check=False)
+        return r.json() if r.code == 0 else []
+
+    def wait_points(self, run, key, count, timeout=120):
+        self.wait_until(f"{count} points of {key}",
+                        lambda: len(self.history(run, key)) >= count, timeout)
+        return self.history(run, key)
+
+    def events_of(self, type_):
+        return [e for e in self.cli_json("events", "--max", "10000") if e["type"] == type_]
+
+
+class ThroughTheAgent(AgentTest):
+    def test_writes_arrive_in_order_exactly_once(self):
+        run = self.agent_run("through")
+        for i in range(0, 50, 5):
+            self.via_agent("runs", "log", run, *[f"--metric=m={i + k}@{i + k}" for k in range(5)])
+        self.via_agent("runs", "log", run, "--param", "lr=0.1", "--tag", "team=ml")
+        artifact = os.path.join(self.tmp, "model.bin")
+        with open(artifact, "wb") as f:
+            f.write(os.urandom((2 << 20) + 12345))  # three chunks
+        self.via_agent("runs", "log", run, "--artifact", artifact)
+        self.via_agent("runs", "end", run, "--status", "FINISHED")
+
+        self.wait_until("the run to end", lambda: self.cli(
+            "runs", "show", run, "--json", check=False).code == 0 and self.cli_json(
+            "runs", "show", run)["status"] == "FINISHED")
+        shown = self.cli_json("runs", "show", run)
+        self.assertEqual(shown["params"], {"lr": "0.1"})
+        self.assertEqual(shown["tags"]["team"], "ml")
+        with open(artifact, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        self.assertEqual(shown["artifacts"], [{"path": "model.bin", "size": (2 << 20) + 12345,
+                                               "sha256": digest}])
+        self.assertEqual([p["step"] for p in self.history(run, "m")], list(range(50)))
+        # Exactly once: one audit entry per request sent through the agent.
+        self.assertEqual(len(self.events_of("run.start")), 1)
+        self.assertEqual(len(self.events_of("run.log")), 11)
+        self.assertEqual(len(self.events_of("artifact.put")), 1)
+        self.assertEqual(len(self.events_of("run.end")), 1)
+        # The uploaded file is gone from the agent once the coordinator has it.
+        self.wait_until("the upload to be cleaned", lambda: os.listdir(
+            os.path.join(self.agent.data_dir, "uploads")) == [])
+
+    def test_reads_are_relayed(self):
+        run = self.agent_run("reads")
+        self.via_agent("runs", "log", run, "--metric", "x=1.5@3")
+        self.wait_points(run, "x", 1)
+        self.assertEqual(self.via_agent("metrics", run, "x", "--json").json(),
+                         self.cli_json("metrics", run, "x"))
+        self.assertIn("cairn-coordinator", self.via_agent("ping").out)
+        listed = self.via_agent("runs", "list", "--experiment", "reads", "--json").json()
+        self.assertEqual([r["id"] for r in listed], [run])
+        back = os.path.join(self.tmp, "none")
+        r = self.via_agent("artifacts", "get", run, "missing.bin", "-o", back, check=False)
+        self.assertEqual(r.code, 1)
+        self.assertIn("missing.bin", r.err)
+
+    def test_agent_id_is_stable_across_restarts(self):
+        with open(os.path.join(self.agent.data_dir, "agent_id")) as f:
+            stored = f.read().strip()
+        self.assertEqual(stored, self.agent.agent_id)
+        self.assertRegex(stored, r"^[0-9A-HJKMNP-TV-Z]{26}$")
+        first = self.agent.agent_id
+        self.assertEqual(self.agent.stop(), 0)
+        self.agent.start()
+        self.assertEqual(self.agent.agent_id, first)
+
+    def test_malformed_input_is_refused_and_counted(self):
+        r = self.tool("garbage", self.agent.endpoint, 200, 11, check=False)
+        self.assertIn("unanswered=0", r.stdout)
+        self.assertTrue(self.agent.alive())
+        self.assertEqual(self.agent.stop(), 0)
+        stats = re.findall(r"event=stats .*", self.agent.log())[-1]
+        self.assertNotRegex(stats, r"refused=0 ")
+
+    def test_presence_and_commands(self):
+        """hello carries the labels; a fan-out `ping` command is answered. Skipped
+        while the coordinator does not implement agents yet."""
+        self.agent.stop()
+        self.agent.extra_args = ["--label", "role=train", "--label", "gpu=a100"]
+        self.agent.start()
+        listed = self.cli("agents", "--json", check=False)
+        if listed.code != 0:
+            self.skipTest("the coordinator does not list agents: " + listed.err.strip())
+        self.wait_until("the agent to be listed", lambda: any(
+            a["id"] == self.agent.agent_id for a in self.cli_json("agents")))
+        me = [a for a in self.cli_json("agents") if a["id"] == self.agent.agent_id][0]
+        self.assertEqual(me["labels"], {"role": "train", "gpu": "a100"})
+        self.assertEqual(me["status"], "up")
+        results = self.cli("ping", "--selector", "role=train", "--json").json()
+        self.assertEqual([(r["agent"], r["result"]) for r in results],
+                         [(self.agent.agent_id, "ok")])
+        self.assertNotIn("event=presence_unsupported", self.agent.log())
+
+    def test_presence_without_coordinator_support_is_logged_once(self):
+        run = self.agent_run("presence")
+        self.via_agent("runs", "log", run, "--metric", "a=1@0")
+        self.wait_points(run, "a", 1)
+        self.coord.stop()
+        self.coord.start()
+        self.via_agent("runs", "log", run, "--metric", "a=2@1")
+        self.wait_points(run, "a", 2)
+        log = self.agent.log()
+        self.assertLessEqual(log.count("event=presence_unsupported"), 1)
+        self.assertIn("event=connected", log)
+        self.assertIn("event=disconnected", log)
+
+
+class Outages(AgentTest):
+    def test_coordinator_outage_loses_nothing(self):
+        run = self.agent_run("outage")
+        self.via_agent("runs", "log", run, "--param", "p=1")
+        self.wait_until("the run at the coordinator", lambda: self.cli(
+            "runs", "show", run, check=False).code == 0)
+        self.coord.stop()
+        self.tool("points", self.agent.endpoint, run, 20000, 100, "loss")
+        time.sleep(3)
+        self.coord.start()
+        history = self.wait_points(run, "loss", 20000)
+        self.assertEqual([p["step"] for p in history], list(range(20000)))
+        for i, p in enumerate(history):
+            self.assertEqual(p["value"], load_value(i), f"point {i}")
+        self.assertEqual(len(self.events_of("run.log")), 1 + 200)
+
+    def test_agent_kill9_loses_nothing_acknowledged(self):
+        run = self.agent_run("kill9")
+        acks = os.path.join(self.tmp, "acks")
+        total = 3000
+        stream = subprocess.Popen(
+            [os.path.join(TOOLS, "cairn-load"), "stream", self.agent.endpoint, run, str(total),
+             acks], stderr=subprocess.PIPE, text=True)
+        for _ in range(2):
+            self._wait_for_acks(acks, 300)
+            self.agent.kill9()
+            time.sleep(0.3)
+            self.agent.start()
+        _, err = stream.communicate(timeout=300)
+        self.assertEqual(stream.returncode, 0, err)
+        with open(acks) as f:
+            acked = [int(line) for line in f]
+        self.assertEqual(acked, list(range(total)))
+        steps = [p["step"] for p in self.wait_points(run, "x", total)]
+        self.assertEqual(sorted(steps), list(range(total)), "every acked point, exactly once")
+        self.assertEqual(steps, list(range(total)), "in logging order")
+
+    def test_coordinator_kill9_while_forwarding(self):
+        run = self.agent_run("ckill")
+        self.wait_until("the run at the coordinator", lambda: self.cli(
+            "runs", "show", run, check=False).code == 0)
+        load = subprocess.Popen([os.path.join(TOOLS, "cairn-load"), "points", self.agent.endpoint,
+                                 run, "30000", "10", "v"], stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        self.coord.kill9()
+        time.sleep(0.5)
+        self.coord.start()
+        _, err = load.communicate(timeout=300)
+        self.assertEqual(load.returncode, 0, err)
+        steps = [p["step"] for p in self.wait_points(run, "v", 30000, timeout=180)]
+        self.assertEqual(steps, list(range(30000)))
+
+    def test_artifact_spooled_while_the_coordinator_is_away(self):
+        self.coord.stop()
+        run = self.agent_run("artifact")
+        artifact = os.path.join(self.tmp, "weights.bin")
+        with open(artifact, "wb") as f:
+            f.write(os.urandom((3 << 20) + 7))
+        self.via_agent("runs", "log", run, "--metric", "a=1@0", "--artifact", artifact)
+        self.via_agent("runs", "log", run, "--metric", "a=2@1")
+        self.assertEqual(len(os.listdir(os.path.join(self.agent.data_dir, "uploads"))), 1)
+        # A restart of the agent in between: the file and its entry survive it.
+        self.assertEqual(self.agent.stop(), 0)
+        self.agent.start()
+        self.coord.start()
+        self.assertEqual([p["step"] for p in self.wait_points(run, "a", 2)], [0, 1])
+        with open(artifact, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        self.wait_until("the artifact", lambda: self.cli_json("runs", "show", run)["artifacts"])
+        self.assertEqual(self.cli_json("runs", "show", run)["artifacts"],
+                         [{"path": "weights.bin", "size": (3 << 20) + 7, "sha256": digest}])
+        self.wait_until("the upload to be cleaned", lambda: os.listdir(
+            os.path.join(self.agent.data_dir, "uploads")) == [])
+        back = os.path.join(self.tmp, "back.bin")
+        self.via_agent("artifacts", "get", run, "weights.bin", "-o", back)
+        with open(back, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
+
+    def _wait_for_acks(self, path, more):
+        start = self._count(path)
+        deadline = time.monotonic() + 60
+        while self._count(path) < start + more:
+            self.assertLess(time.monotonic(), deadline, "the stream stopped making progress")
+            time.sleep(0.01)
+
+    @staticmethod
+    def _count(path):
+        try:
+            with open(path) as f:
+                return sum(1 for _ in f)
+        except FileNotFoundError:
+            return 0
+
+
+class FullSpool(AgentTest):
+    def setUp(self):
+        CairnTest.setUp(self)
+        conf = self.conf("spool: { max_bytes = 4096; };\n")
+        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", conf]).start()
+
+    def test_backpressure_then_nothing_accepted_is_lost(self):
+        self.coord.stop()
+        run = self.agent_run("full")
+        accepted, refusal = [], None
+        for i in range(200):
+            r = self.via_agent("runs", "log", run, "--metric", f"m={i}@{i}", check=False)
+            if r.code != 0:
+                refusal = r
+                break
+            accepted.append(i)
+        self.assertIsNotNone(refusal, "the spool never filled")
+        self.assertEqual(refusal.code, 1, refusal.err)
+        self.assertIn("spool", refusal.err)
+        self.assertIn("spool.max_bytes", refusal.err)
+        self.assertGreater(len(accepted), 3)
+
+        self.coord.start()
+        steps = [p["step"] for p in self.wait_points(run, "m", len(accepted))]
+        self.assertEqual(steps, accepted)
+        self.wait_until("the spool to drain", lambda: self.via_agent(
+            "runs", "log", run, "--metric", "m=-1@1000", check=False).code == 0)
+        self.assertEqual(self.agent.stop(), 0)
+        stats = re.findall(r"event=stats .*", self.agent.log())[-1]
+        self.assertRegex(stats, r" backpressure=[1-9]")
+        self.assertRegex(stats, r" depth=0 ")
+
+
+class Refusals(AgentTest):
+    def test_refused_write_goes_to_rejected_list_and_the_rest_arrives(self):
+        run = self.agent_run("refused")
+        self.via_agent("runs", "log", run, "--param", "p=1")
+        self.via_agent("runs", "log", run, "--param", "p=2")  # accepted by the agent
+        self.via_agent("runs", "log", run, "--metric", "after=1@0")
+        self.wait_points(run, "after", 1)
+        self.assertEqual(self.cli_json("runs", "show", run)["params"], {"p": "1"})
+        self.wait_until("the rejection log line",
+                        lambda: "event=spool_rejected" in self.agent.log())
+        line = [l for l in self.agent.log().splitlines() if "event=spool_rejected" in l][0]
+        self.assertIn("code=INVALID_PARAMETER_VALUE", line)
+        self.assertIn("type=run.log", line)
+        rejected = self.agent.rejected()
+        self.assertEqual(len(rejected), 1, rejected)
+        self.assertIn("code=INVALID_PARAMETER_VALUE", rejected[0])
+        self.assertIn("immutable", rejected[0])
+        self.assertEqual(self.agent.stop(), 0)
+        stats = re.findall(r"event=stats .*", self.agent.log())[-1]
+        self.assertIn("rejected=1 ", stats)
+        self.assertIn("depth=0 ", stats)
+
+    def test_read_times_out_when_the_coordinator_is_away(self):
+        self.agent.stop()
+        conf = self.conf("relay_timeout_ms = 500;\n")
+        self.agent.extra_args = ["-c", conf]
+        self.agent.start()
+        self.coord.stop()
+        r = self.cli("--timeout", "5s", "ping", endpoint=self.agent.endpoint, check=False)
+        self.assertNotEqual(r.code, 0)
+        self.assertIn("did not answer within 500 ms", r.err)
+        self.coord.start()
+
+
+class Daemon(AgentTest):
+    def _run(self, *args):
+        return subprocess.run([os.path.join(BIN, "cairn-agent"), *args], capture_output=True,
+                              text=True, timeout=20)
+
+    def test_unknown_setting_is_refused(self):
+        r = self._run("-c", self.conf("spool: { max_byte = 10; };\n", "bad.conf"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("unknown setting 'spool.max_byte'", r.stderr)
+
+    def test_bad_values_are_refused(self):
+        r = self._run("-c", self.conf('coordinator = 5;\n', "bad.conf"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("'coordinator' must be a string", r.stderr)
+        r = self._run("-c", self.conf("heartbeat_ms = 1;\n", "bad.conf"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("heartbeat_ms", r.stderr)
+        r = self._run("--label", "host=x", "--data-dir", os.path.join(self.tmp, "x"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("label key 'host'", r.stderr)
+        r = self._run("-c", self.conf("labels: { role = 1; };\n", "bad.conf"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("must be a string", r.stderr)
+
+    def test_syntax_error_names_the_line(self):
+        r = self._run("-c", self.conf('coordinator = "x"\nspool: {\n', "bad.conf"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("bad.conf:", r.stderr)
+
+    def test_second_agent_on_the_same_data_dir_is_refused(self):
+        r = self._run("--data-dir", self.agent.data_dir, "--sdk-endpoint",
+                      f"ipc://{self.tmp}/other.sock", "--coordinator", self.coord.endpoint)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("another cairn-agent", r.stderr)
+
+    def test_shipped_config_is_valid(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        conf = os.path.join(here, "..", "..", "conf", "agent.conf")
+        self.agent.stop()
+        self.agent.extra_args = ["-c", conf, "--label", "role=test"]
+        self.agent.start()
+        run = self.agent_run("shipped")
+        self.via_agent("runs", "log", run, "--metric", "a=1@0")
+        self.wait_points(run, "a", 1)
+
+    def test_ipc_directory_is_created(self):
+        self.agent.stop()
+        self.agent.endpoint = f"ipc://{self.tmp}/made/here/agent.sock"
+        self.agent.start()
+        self.assertTrue(os.path.exists(os.path.join(self.tmp, "made", "here", "agent.sock")))
+        self.via_agent("ping")
+
+    def test_sigterm_exits_cleanly_with_logs(self):
+        run = self.agent_run("term")
+        self.via_agent("runs", "log", run, "--metric", "a=1@0")
+        self.wait_points(run, "a", 1)
+        self.assertEqual(self.agent.stop(), 0)
+        log = self.agent.log()
+        for event in ("event=listening", "event=connected", "event=stopping", "event=stats",
+                      "event=stopped"):
+            self.assertIn(event, log)
+        self.assertRegex(log, r"event=listening sdk_endpoint=ipc://\S+ coordinator=tcp://\S+ "
+                              r"agent_id=[0-9A-Z]{26}")
+        self.assertRegex(log, r"event=stats spooled=2 forwarded=2 rejected=0 depth=0 bytes=0")
+        for line in log.splitlines():
+            self.assertRegex(line, r"^ts=\S+ level=\w+ event=\w+")
+
+    def test_sigterm_with_the_coordinator_away_keeps_the_spool(self):
+        self.coord.stop()
+        run = self.agent_run("kept")
+        self.via_agent("runs", "log", run, "--metric", "a=1@0")
+        started = time.monotonic()
+        self.assertEqual(self.agent.stop(), 0)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertRegex(self.agent.log(), r"event=stats .*depth=2 ")
+        self.coord.start()
+        self.agent.start()
+        self.assertEqual([p["step"] for p in self.wait_points(run, "a", 1)], [0])
+
+
+@unittest.skipIf("sanitize" in BIN, "valgrind cannot run AddressSanitizer builds")
+@unittest.skipUnless(shutil.which("valgrind"), "valgrind is not installed")
+class Valgrind(AgentTest):
+    def setUp(self):
+        CairnTest.setUp(self)
+        self.valgrind_log = os.path.join(self.tmp, "valgrind.log")
+        conf = self.conf("spool: { map_size_mb = 64; };\nstats_interval_s = 1;\n")
+        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", conf], wrapper=[
+            "valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible", "--error-exitcode=99",
+            f"--log-file={self.valgrind_log}"]).start()
+
+    def test_agent_shutdown_is_clean(self):
+        run = self.agent_run("vg")
+        artifact = os.path.join(self.tmp, "a.bin")
+        with open(artifact, "wb") as f:
+            f.write(os.urandom((1 << 20) + 100))
+        self.via_agent("runs", "log", run, "--param", "p=1", "--metric", "m=0.5@1",
+                       "--artifact", artifact)
+        self.via_agent("runs", "log", run, "--param", "p=2")  # refused by the coordinator
+        self.wait_points(run, "m", 1)
+        self.via_agent("metrics", run, "m")
+        self.via_agent("runs", "show", run)
+        self.tool("garbage", self.agent.endpoint, 40, 3, check=False)
+        self.coord.stop()
+        self.via_agent("runs", "log", run, "--metric", "m=0.7@2")  # spooled while away
+        self.coord.start()
+        self.wait_points(run, "m", 2)
+        self.via_agent("runs", "end", run)
+        code = self.agent.stop(timeout=120)
+        with open(self.valgrind_log) as f:
+            report = f.read()
+        self.assertEqual(code, 0, report)
+        self.assertRegex(report, r"ERROR SUMMARY: 0 errors")
+        self.assertIsNone(re.search(r"(definitely|indirectly|possibly) lost: [1-9]", report),
+                          report)
+
+
+if __name__ == "__main__":
+    unittest.main()

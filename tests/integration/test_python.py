@@ -1,0 +1,400 @@
+"""The Python SDK (sdk/python): what a Python program logs through it is what the
+CLI reads back, exactly; runs end FINISHED or FAILED as the program does; values
+are converted as MLflow converts them. Each test runs Python programs in
+subprocesses against the test's coordinator (CAIRN_COORDINATOR), with the
+libcairn of this build."""
+import hashlib
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import unittest
+
+from harness import BIN, CairnTest, Result
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LIBRARY = os.environ.get("CAIRN_LIBRARY") or \
+    os.path.abspath(os.path.join(BIN, "..", "lib", "libcairn.so"))
+
+
+def load_value(i):
+    # Doubles that need all 17 digits: a lossy conversion anywhere shows.
+    return math.sin(i) * 1000.0 + i / 7.0
+
+
+def python_with(module):
+    """A python3 that can import module: this one, or Debian's (python3-numpy and
+    python3-sklearn live in /usr/bin/python3's dist-packages)."""
+    for py in (sys.executable, "/usr/bin/python3"):
+        if shutil.which(py) and subprocess.run([py, "-c", f"import {module}"],
+                                               capture_output=True).returncode == 0:
+            return py
+    return None
+
+
+# A sanitizer-built libcairn cannot be loaded into an uninstrumented python3.
+@unittest.skipIf("sanitize" in BIN, "the Python SDK loads the plain build's libcairn")
+class PythonSDK(CairnTest):
+    def py(self, code, python=None, check=True, env=None, timeout=120):
+        """Runs code (dedented) in a python3 subprocess using sdk/python."""
+        path = os.path.join(self.tmp, "prog.py")
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(code))
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+        full_env.update({"PYTHONPATH": os.path.join(ROOT, "sdk", "python"),
+                         "CAIRN_COORDINATOR": self.coord.endpoint, "CAIRN_LIBRARY": LIBRARY,
+                         "TMPDIR": self.tmp})
+        full_env.update(env or {})
+        proc = subprocess.run([python or sys.executable, path], capture_output=True, text=True,
+                              timeout=timeout, env=full_env, cwd=self.tmp)
+        r = Result(proc)
+        if check and r.code != 0:
+            self.fail(f"python program exited {r.code}:\n{r.err}")
+        return r
+
+    # ---- the issue's requirement ----
+
+    def test_10000_points_params_and_artifact_read_back_exactly(self):
+        artifact = os.path.join(self.tmp, "model.bin")
+        with open(artifact, "wb") as f:
+            f.write(os.urandom(3 << 20))
+        with open(artifact, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        r = self.py(f"""
+            import math
+            import cairn
+
+            def load_value(i):
+                return math.sin(i) * 1000.0 + i / 7.0
+
+            with cairn.start_run(experiment="py", run_name="ten thousand",
+                                 tags={{"team": "growth"}}) as run:
+                run.log_params({{"lr": 0.001, "epochs": 30, "optimizer": "adam",
+                                 "nesterov": False}})
+                run.log_param("layers", [64, 32])
+                for i in range(10000):
+                    run.log_metric("loss", load_value(i), step=i)
+                run.log_metrics({{"special": float("nan")}}, step=0)
+                run.log_metrics({{"special": float("inf")}}, step=1)
+                run.log_metrics({{"special": float("-inf")}}, step=2)
+                run.log_metrics({{"tiny": 5e-324, "big": 1.7976931348623157e308, "third": 1 / 3}})
+                run.log_artifact({artifact!r})
+                run.log_artifact({artifact!r}, "checkpoints/best")
+                run.set_tag("stage", "done")
+            print(run.id)
+            """)
+        run = r.out.strip()
+
+        shown = self.cli_json("runs", "show", run)
+        self.assertEqual(list(shown), ["id", "experiment", "name", "status", "start_time",
+                                       "end_time", "params", "metrics", "tags", "artifacts"])
+        self.assertEqual(shown["id"], run)
+        self.assertEqual(shown["experiment"], "py")
+        self.assertEqual(shown["name"], "ten thousand")
+        self.assertEqual(shown["status"], "FINISHED")
+        self.assertIsNotNone(shown["end_time"])
+        self.assertEqual(shown["params"], {"epochs": "30", "layers": "[64, 32]", "lr": "0.001",
+                                           "nesterov": "False", "optimizer": "adam"})
+        self.assertEqual(shown["metrics"], {"big": 1.7976931348623157e308,
+                                            "loss": load_value(9999), "special": "-Infinity",
+                                            "third": 1 / 3, "tiny": 5e-324})
+        self.assertEqual(shown["tags"]["team"], "growth")
+        self.assertEqual(shown["tags"]["stage"], "done")
+        self.assertIn("cairn.user", shown["tags"])
+        self.assertIn("cairn.host", shown["tags"])
+        self.assertEqual(shown["artifacts"], [
+            {"path": "checkpoints/best/model.bin", "size": 3 << 20, "sha256": digest},
+            {"path": "model.bin", "size": 3 << 20, "sha256": digest}])
+
+        history = self.cli_json("metrics", run, "loss")
+        self.assertEqual(len(history), 10000)
+        for i, point in enumerate(history):
+            self.assertEqual(point["step"], i)
+            self.assertEqual(point["value"], load_value(i), f"point {i}")
+        self.assertEqual([p["value"] for p in self.cli_json("metrics", run, "special")],
+                         ["NaN", "Infinity", "-Infinity"])
+
+        back = os.path.join(self.tmp, "back.bin")
+        self.cli("artifacts", "get", run, "checkpoints/best/model.bin", "-o", back)
+        with open(back, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
+
+    # ---- how runs end ----
+
+    def test_exception_in_with_block_ends_the_run_failed_and_propagates(self):
+        r = self.py("""
+            import cairn
+            try:
+                with cairn.start_run(experiment="py") as run:
+                    run.log_metric("loss", 0.5, step=1)
+                    raise ValueError("boom")
+            except ValueError as e:
+                print(run.id, "caught", e)
+            """)
+        run, word, message = r.out.split()
+        self.assertEqual((word, message), ("caught", "boom"))
+        shown = self.cli_json("runs", "show", run)
+        self.assertEqual(shown["status"], "FAILED")
+        self.assertIsNotNone(shown["end_time"])
+        self.assertEqual(shown["metrics"], {"loss": 0.5})
+
+        # Uncaught: the program dies with the exception's traceback, the run FAILED.
+        r = self.py("""
+            import cairn
+            with cairn.start_run(experiment="py") as run:
+                print(run.id, flush=True)
+                raise KeyError("escaped")
+            """, check=False)
+        self.assertEqual(r.code, 1)
+        self.assertIn("KeyError: 'escaped'", r.err)
+        self.assertEqual(self.cli_json("runs", "show", r.out.strip())["status"], "FAILED")
+
+    def test_runs_left_open_are_ended_at_exit(self):
+        r = self.py("""
+            import cairn
+            run = cairn.start_run("py", run_name="open")
+            run.log_metric("x", 1)
+            print(run.id)
+            """)
+        self.assertEqual(self.cli_json("runs", "show", r.out.strip())["status"], "FINISHED")
+        r = self.py("""
+            import cairn
+            run = cairn.start_run("py", run_name="crashes")
+            print(run.id, flush=True)
+            1 / 0
+            """, check=False)
+        self.assertEqual(r.code, 1)
+        self.assertEqual(self.cli_json("runs", "show", r.out.strip())["status"], "FAILED")
+        r = self.py("""
+            import cairn
+            run = cairn.start_run("py", run_name="explicit")
+            run.end(status="killed")
+            print(run.id, run.status)
+            """)
+        run, status = r.out.split()
+        self.assertEqual(status, "KILLED")
+        self.assertEqual(self.cli_json("runs", "show", run)["status"], "KILLED")
+
+    # ---- values ----
+
+    def test_bools_and_params_are_converted_as_mlflow_does(self):
+        r = self.py("""
+            import decimal, fractions, json
+            import cairn
+            out = {}
+            with cairn.start_run(experiment="py") as run:
+                run.log_params({"t": True, "f": False, "float": 0.1, "int": 3, "none": None,
+                                "big": 10**20, "exp": 1e-7, "dict": {"a": 1}, "s": "text"})
+                run.log_metric("flag", True, step=0)
+                run.log_metric("flag", False, step=1)
+                run.log_metrics({"dec": decimal.Decimal("0.25"), "frac": fractions.Fraction(1, 3),
+                                 "int": 7})
+                for bad in ("0.5", 1j, None, [1.0]):
+                    try:
+                        run.log_metric("bad", bad)
+                        out[repr(bad)] = "accepted"
+                    except TypeError:
+                        out[repr(bad)] = "TypeError"
+            out["id"] = run.id
+            print(json.dumps(out))
+            """)
+        out = json.loads(r.out)
+        self.assertEqual({k: v for k, v in out.items() if k != "id"},
+                         {"'0.5'": "TypeError", "1j": "TypeError", "None": "TypeError",
+                          "[1.0]": "TypeError"})
+        shown = self.cli_json("runs", "show", out["id"])
+        self.assertEqual(shown["params"], {"big": "100000000000000000000", "dict": "{'a': 1}",
+                                           "exp": "1e-07", "f": "False", "float": "0.1",
+                                           "int": "3", "none": "None", "s": "text", "t": "True"})
+        self.assertEqual(shown["metrics"], {"dec": 0.25, "flag": 0.0, "frac": 1 / 3, "int": 7.0})
+        self.assertEqual([(p["step"], p["value"]) for p in self.cli_json("metrics", out["id"],
+                                                                          "flag")],
+                         [(0, 1.0), (1, 0.0)])
+        self.assertNotIn("bad", shown["metrics"])
+
+    def test_numpy_values(self):
+        py = python_with("numpy")
+        if not py:
+            self.skipTest("no python3 with numpy")
+        r = self.py("""
+            import sys
+            import numpy as np
+            import cairn
+            with cairn.start_run(experiment="py") as run:
+                run.log_params({"f32": np.float32(0.1), "f64": np.float64(0.1), "i64": np.int64(5),
+                                "b": np.bool_(True), "arr": np.arange(3)})
+                run.log_metrics({"f32": np.float32(0.1), "f64": np.float64(2.5),
+                                 "i64": np.int64(-7), "u8": np.uint8(200), "b": np.bool_(True),
+                                 "zero_d": np.array(0.75), "nan": np.float64("nan")},
+                                step=np.int64(3))
+                for i, v in enumerate(np.linspace(0.0, 1.0, 5)):
+                    run.log_metric("curve", v, step=i)
+                try:
+                    run.log_metric("vector", np.arange(3))
+                except TypeError:
+                    print("vector refused", file=sys.stderr)
+            print(run.id)
+            """, python=py)
+        self.assertIn("vector refused", r.err)
+        run = r.out.strip()
+        shown = self.cli_json("runs", "show", run)
+        # str() of each value, as MLflow stores it.
+        self.assertEqual(shown["params"], {"arr": "[0 1 2]", "b": "True", "f32": "0.1",
+                                           "f64": "0.1", "i64": "5"})
+        self.assertEqual(shown["metrics"], {"b": 1.0, "curve": 1.0, "f32": 0.10000000149011612,
+                                            "f64": 2.5, "i64": -7.0, "nan": "NaN", "u8": 200.0,
+                                            "zero_d": 0.75})
+        self.assertEqual([p["step"] for p in self.cli_json("metrics", run, "f32")], [3])
+        self.assertEqual([p["value"] for p in self.cli_json("metrics", run, "curve")],
+                         [0.0, 0.25, 0.5, 0.75, 1.0])
+
+    # ---- reads ----
+
+    def test_reads_return_the_cli_json(self):
+        path = os.path.join(self.tmp, "notes.txt")
+        with open(path, "w") as f:
+            f.write("notes\n")
+        r = self.py(f"""
+            import json
+            import cairn
+            ids = []
+            for auc in (0.7, 0.9, 0.8):
+                with cairn.start_run(experiment="reads", run_name=f"auc {{auc}}") as run:
+                    run.log_params({{"auc_target": auc}})
+                    run.log_metrics({{"auc": auc, "odd": float("nan")}}, step=1)
+                    run.log_metric("loss", 1 / 3, step=2)
+                    run.log_artifact({path!r})
+                ids.append(run.id)
+            open_run = cairn.start_run("reads", run_name="still running")
+            open_run.log_metric("auc", 0.1)
+            try:
+                cairn.get_run("01M8DEE6BQ3XH394E74QMZV8R1")
+                missing = None
+            except cairn.CairnError as e:
+                missing = e.status
+            print(json.dumps({{
+                "ids": ids,
+                "open": open_run.id,
+                "runs": [cairn.get_run(i) for i in ids + [open_run.id]],
+                "search": cairn.search_runs("reads", order_by="metrics.auc DESC"),
+                "filtered": cairn.search_runs("reads", filter="metrics.auc > 0.75",
+                                              order_by=["metrics.auc ASC"], max_results=1),
+                "history": cairn.get_metric_history(ids[0], "loss"),
+                "missing": missing,
+            }}))
+            open_run.end()
+            """)
+        out = json.loads(r.out)
+        for run in out["runs"][:3]:
+            shown = self.cli_json("runs", "show", run["id"])
+            self.assertEqual(run, shown)
+            self.assertEqual(list(run), list(shown))
+        # Read while running, from the same process that logs: its writes are there.
+        self.assertEqual(out["runs"][3]["status"], "RUNNING")
+        self.assertIsNone(out["runs"][3]["end_time"])
+        self.assertEqual(out["runs"][3]["metrics"], {"auc": 0.1})
+        self.assertEqual(out["runs"][0]["metrics"]["odd"], "NaN")
+
+        listed = self.cli_json("runs", "list", "--experiment", "reads",
+                               "--order-by", "metrics.auc DESC")
+        self.assertEqual([r["id"] for r in out["search"]], [r["id"] for r in listed])
+        self.assertEqual([r["id"] for r in out["search"]],
+                         [out["ids"][1], out["ids"][2], out["ids"][0], out["open"]])
+        self.assertEqual(out["search"][:3], listed[:3])  # the open run has ended since
+        self.assertEqual([r["id"] for r in out["filtered"]], [out["ids"][2]])
+        self.assertEqual(out["history"], self.cli_json("metrics", out["ids"][0], "loss"))
+        self.assertEqual(out["missing"], "RESOURCE_DOES_NOT_EXIST")
+
+    # ---- errors ----
+
+    def test_refused_write_is_raised_by_the_end_of_the_run(self):
+        r = self.py("""
+            import cairn
+            try:
+                with cairn.start_run(experiment="py") as run:
+                    run.log_param("lr", 0.1)
+                    run.log_param("lr", 0.2)  # params are immutable: refused
+            except cairn.CairnError as e:
+                print(run.id, e.status)
+            """)
+        run, status = r.out.split()
+        self.assertEqual(status, "INVALID_PARAMETER_VALUE")
+        self.assertEqual(self.cli_json("runs", "show", run)["params"], {"lr": "0.1"})
+
+    def test_full_queue_raises_backpressure(self):
+        with socket.socket() as s:  # a port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        r = self.py(f"""
+            import os
+            import cairn
+            cairn.configure(endpoint="tcp://127.0.0.1:{port}", max_queued=100, flush_ms=10)
+            run = cairn.start_run("py")
+            for i in range(100000):
+                try:
+                    run.log_metric("x", i, step=i)
+                except cairn.CairnError as e:
+                    print(e.status, i < 1000, flush=True)
+                    break
+            else:
+                print("never refused", flush=True)
+            try:
+                cairn.flush(timeout=0.2)
+                print("flushed", flush=True)
+            except cairn.CairnError as e:
+                print(e.status, flush=True)
+            os._exit(0)  # nothing will ever answer: skip the flush at exit
+            """)
+        self.assertEqual(r.out.split(), ["BACKPRESSURE", "True", "TIMEOUT"])
+
+    # ---- threads ----
+
+    def test_threads_log_to_one_run(self):
+        r = self.py("""
+            import threading
+            import cairn
+            run = cairn.start_run("py", run_name="threads")
+            def worker(k):
+                for i in range(2000):
+                    run.log_metric(f"t{k}", k * 10000 + i, step=i)
+                run.set_tag(f"worker{k}", "done")
+            threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            run.end()
+            print(run.id)
+            """)
+        run = r.out.strip()
+        shown = self.cli_json("runs", "show", run)
+        self.assertEqual({k: v for k, v in shown["tags"].items() if k.startswith("worker")},
+                         {f"worker{k}": "done" for k in range(4)})
+        for k in range(4):
+            history = self.cli_json("metrics", run, f"t{k}")
+            self.assertEqual([(p["step"], p["value"]) for p in history],
+                             [(i, float(k * 10000 + i)) for i in range(2000)])
+
+    # ---- installed ----
+
+    def test_installed_package_finds_the_installed_library(self):
+        dest = os.path.join(self.tmp, "root")
+        made = subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr",
+                               f"DESTDIR={dest}"], capture_output=True, text=True)
+        self.assertEqual(made.returncode, 0, "make install failed:\n" + made.stderr)
+        site = os.path.join(dest, "usr", "lib", "python3", "dist-packages")
+        self.assertTrue(os.path.isfile(os.path.join(site, "cairn", "__init__.py")))
+        r = self.py("""
+            import cairn, cairn._native
+            with cairn.start_run("installed") as run:
+                run.log_metric("m", 2.5)
+            print(run.id, cairn._native.lib().path)
+            """, env={"PYTHONPATH": site, "CAIRN_LIBRARY": ""})
+        run, path = r.out.split()
+        self.assertEqual(os.path.realpath(path),
+                         os.path.realpath(os.path.join(dest, "usr", "lib", "libcairn.so.0")))
+        self.assertEqual(self.cli_json("runs", "show", run)["metrics"], {"m": 2.5})
