@@ -1,6 +1,6 @@
 /*
  * The other reads: experiments, metrics (a whole history), events (the audit
- * log), ping, and artifacts get.
+ * log), ping (of the coordinator; of agents in cmd_agents.c), and artifacts get.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -203,18 +203,10 @@ static int print_ping_json(const char *endpoint, const char *version, double rtt
     return cli_print_json(s);
 }
 
-int cmd_ping(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+static int ping_coordinator(cli_ctx *ctx)
 {
-    parsed_args a;
     cairn_error err;
     char version[128];
-    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
-    if (rc >= 0)
-        return rc;
-    int n_pos = (int)a.n_pos;
-    args_free(&a);
-    if (n_pos)
-        return cli_usage_error(self, "ping takes no arguments");
     cairn_client *c = cli_client(ctx, &err);
     double t0 = mono_ms();
     if (!c || cairn_ping(c, version, sizeof version, &err))
@@ -225,6 +217,34 @@ int cmd_ping(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
         return print_ping_json(ctx->endpoint, version, rtt);
     printf("%s: cairn-coordinator %s, round trip %.3f ms\n", ctx->endpoint, version, rtt);
     return CLI_OK;
+}
+
+static const opt_spec ping_opts[] = {{"--selector", true}, {"--timeout", true}, {NULL, false}};
+
+/* Without --selector: a round trip to the coordinator, waiting --timeout.
+ * With it: a ping fanned out to agents, who get --timeout to answer. */
+int cmd_ping(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    parsed_args a;
+    int timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+    const char *bad = NULL;
+    int rc = cli_parse(ctx, self, argc, argv, ping_opts, &a);
+    if (rc >= 0)
+        return rc;
+    const char *selector = args_get(&a, "--selector"), *timeout = args_get(&a, "--timeout");
+    if (a.n_pos)
+        rc = cli_usage_error(self, "ping takes no arguments");
+    else if (timeout && (bad = args_duration_ms(timeout, &timeout_ms)))
+        rc = cli_usage_error(self, "bad --timeout '%s': %s", timeout, bad);
+    else if (selector)
+        rc = cli_ping_agents(ctx, selector, timeout_ms);
+    else {
+        if (timeout)
+            ctx->timeout_ms = timeout_ms;
+        rc = ping_coordinator(ctx);
+    }
+    args_free(&a);
+    return rc;
 }
 
 /* ---- artifacts get RUN PATH [-o FILE] ---- */

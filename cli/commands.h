@@ -23,5 +23,11 @@ CMD(cmd_events);
 CMD(cmd_ping);
 CMD(cmd_artifacts_get);
 
+/* cmd_agents.c: the fleet */
+CMD(cmd_agents);
+/* ping --selector: fans a ping out to the agents the selector matches ("all"
+ * or "*": every agent), giving them timeout_ms to answer. */
+int cli_ping_agents(cli_ctx *ctx, const char *selector, int timeout_ms);
+
 #undef CMD
 #endif

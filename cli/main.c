@@ -47,7 +47,11 @@ static const cli_command commands[] = {
     {"artifacts", NULL, artifacts_commands, COUNT(artifacts_commands), NULL, NULL, 0},
     {"events", cmd_events, NULL, 0, "events [--since SEQ] [--max N] [--json]",
      "the audit log, from sequence SEQ (default: the first)", 0},
-    {"ping", cmd_ping, NULL, 0, "ping [--json]", "check that the coordinator answers", 0},
+    {"agents", cmd_agents, NULL, 0, "agents [--json]",
+     "the agents the coordinator knows, with their status", 0},
+    {"ping", cmd_ping, NULL, 0, "ping [--selector EXPR] [--timeout DURATION] [--json]",
+     "check that the coordinator answers; with --selector, ping the agents it matches "
+     "(all: every agent)", 0},
     {"help", cmd_help, NULL, 0, "help", "print this help", 0},
     {"version", cmd_version, NULL, 0, "version", "print the version", 0},
 };

@@ -20,6 +20,7 @@ void coord_config_defaults(coord_config *c)
     c->max_batch = 1024;
     c->upload_idle_s = 600;
     c->stats_interval_s = 60;
+    c->heartbeat_ms = 5000;
 }
 
 typedef enum { OPT_STRING, OPT_INT, OPT_SIZE_MB } opt_kind;
@@ -45,8 +46,9 @@ static const option options[] = {
     INT("limits.max_message_bytes", max_message_bytes),
     INT("limits.max_batch", max_batch),
     INT("uploads.idle_timeout_s", upload_idle_s),
+    INT("agents.heartbeat_ms", heartbeat_ms),
 };
-static const char *const groups[] = {"store", "limits", "uploads"};
+static const char *const groups[] = {"store", "limits", "uploads", "agents"};
 
 static const option *find_option(const char *path)
 {
@@ -145,5 +147,8 @@ cairn_status coord_config_check(const coord_config *c, cairn_error *err)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                          "store.dedup_days, uploads.idle_timeout_s and stats_interval_s must be "
                          "at least 1");
+    if (c->heartbeat_ms < 10 || c->heartbeat_ms > 3600000)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "agents.heartbeat_ms must be between 10 and 3600000");
     return CAIRN_OK;
 }

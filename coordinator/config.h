@@ -18,6 +18,7 @@ typedef struct coord_config {
     int max_batch;            /* requests per group commit */
     int upload_idle_s;
     int stats_interval_s;
+    int heartbeat_ms;         /* agents.heartbeat_ms: agents heartbeat this often */
 } coord_config;
 
 void coord_config_defaults(coord_config *c);

@@ -10,20 +10,26 @@
 #include "error.h"
 
 static const handler handlers[] = {
-    {"ping", false, handle_ping, NULL},
-    {"experiment.list", false, handle_experiment_list, NULL},
-    {"experiment.delete", true, handle_experiment_delete, NULL},
-    {"experiment.restore", true, handle_experiment_restore, NULL},
-    {"experiment.set_tag", true, handle_experiment_set_tag, NULL},
-    {"run.start", true, handle_run_start, NULL},
-    {"run.log", true, handle_run_log, NULL},
-    {"run.end", true, handle_run_end, NULL},
-    {"run.get", false, handle_run_get, NULL},
-    {"run.search", false, handle_run_search, NULL},
-    {"metric.history", false, handle_metric_history, NULL},
-    {"artifact.put", true, handle_artifact_put, handle_artifact_put_duplicate},
-    {"artifact.get", false, handle_artifact_get, NULL},
-    {"audit.list", false, handle_audit_list, NULL},
+    {"ping", false, handle_ping, NULL, false},
+    {"experiment.list", false, handle_experiment_list, NULL, false},
+    {"experiment.delete", true, handle_experiment_delete, NULL, false},
+    {"experiment.restore", true, handle_experiment_restore, NULL, false},
+    {"experiment.set_tag", true, handle_experiment_set_tag, NULL, false},
+    {"run.start", true, handle_run_start, NULL, false},
+    {"run.log", true, handle_run_log, NULL, false},
+    {"run.end", true, handle_run_end, NULL, false},
+    {"run.get", false, handle_run_get, NULL, false},
+    {"run.search", false, handle_run_search, NULL, false},
+    {"metric.history", false, handle_metric_history, NULL, false},
+    {"artifact.put", true, handle_artifact_put, handle_artifact_put_duplicate, false},
+    {"artifact.get", false, handle_artifact_get, NULL, false},
+    {"audit.list", false, handle_audit_list, NULL, false},
+    /* Presence is soft state: no dedup, no audit entry (docs/protocol.md, Agents). */
+    {"agent.hello", false, handle_agent_hello, NULL, true},
+    {"agent.heartbeat", false, handle_agent_heartbeat, NULL, false},
+    {"agent.list", false, handle_agent_list, NULL, false},
+    /* Answered when the agents have: fanout.c records it and replies. */
+    {"fanout", false, handle_fanout, NULL, false},
 };
 
 const handler *handler_find(msg_str type)
@@ -120,9 +126,11 @@ cairn_status dispatch(request_ctx *r, const handler *h, const msg *m, MDB_txn *t
     r->applied = false;
     r->summary[0] = '\0';
     r->extra_count = 0;
+    r->deferred = false;
     msg_writer_reset(&r->extra);
     cairn_status st = h->writes ? run_write(r, h, err) : h->handle(r, err);
     if (st) {
+        r->deferred = false;
         out->sb.size = start; /* drop a reply packed halfway */
         msg_error_reply(out, &m->id, m->type, r->from, st, err->message);
     }

@@ -10,9 +10,14 @@
 #ifndef CAIRN_HANDLERS_H
 #define CAIRN_HANDLERS_H
 
+#include <zmq.h>
+
 #include "blobs.h"
 #include "msg.h"
 #include "store.h"
+
+struct agent_table;
+struct fanout_table;
 
 typedef struct request_ctx {
     store *store;
@@ -28,6 +33,13 @@ typedef struct request_ctx {
     uint32_t extra_count;
     void *scratch;         /* a reusable buffer, grown with request_scratch() */
     size_t scratch_cap;
+    /* Presence and fan-out (handle_agents.c). */
+    struct agent_table *agents;
+    struct fanout_table *fanouts;
+    int64_t mono_ms;       /* monotonic clock of this group */
+    zmq_msg_t *routing;    /* the sender's routing frames (routing[0]: its routing id) */
+    int n_routing;
+    bool deferred;         /* the handler answers later (a fan-out): no reply now */
 } request_ctx;
 
 typedef cairn_status (*handler_fn)(request_ctx *r, cairn_error *err);
@@ -37,6 +49,9 @@ typedef struct handler {
     bool writes;             /* goes through dedup and the audit log */
     handler_fn handle;
     handler_fn on_duplicate; /* adds reply fields when answering a resend (may be NULL) */
+    bool soft;               /* may write soft state (presence): in the group's write
+                              * transaction, replied to after its commit, but without
+                              * dedup or audit entry; sets r->applied when it wrote */
 } handler;
 
 const handler *handler_find(msg_str type);
@@ -69,5 +84,9 @@ cairn_status handle_run_search(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_put(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_get(request_ctx *r, cairn_error *err);
+cairn_status handle_agent_hello(request_ctx *r, cairn_error *err);
+cairn_status handle_agent_heartbeat(request_ctx *r, cairn_error *err);
+cairn_status handle_agent_list(request_ctx *r, cairn_error *err);
+cairn_status handle_fanout(request_ctx *r, cairn_error *err);
 
 #endif

@@ -10,18 +10,12 @@
 
 #include "error.h"
 #include "kvlog.h"
+#include "server_internal.h"
 
 #define GROUP_MAX_BYTES ((size_t)64 << 20)
 #define EXPIRE_EVERY_MS 60000
 #define PRUNE_EVERY_MS 3600000
 #define PRUNE_PER_PASS 10000
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- setup ---- */
 
@@ -49,6 +43,8 @@ static cairn_status open_socket(server *s, cairn_error *err)
      * those up to twice the limit are read and answered MESSAGE_TOO_LARGE. */
     int64_t max_msg = (int64_t)s->cfg.max_message_bytes * 2;
     zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    /* A reconnecting agent takes its routing id over from its dead connection. */
+    zmq_setsockopt(s->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     zmq_setsockopt(s->router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -68,19 +64,27 @@ cairn_status server_open(server *s, const coord_config *cfg, cairn_error *err)
     s->signal_fd = -1;
     msg_decoder_init(&s->decoder, cfg->max_message_bytes);
     msg_writer_init(&s->replies);
+    agents_init(&s->agents, cfg->heartbeat_ms);
+    fanout_init(&s->fanouts, NULL, &s->agents);
     s->group = calloc((size_t)cfg->max_batch, sizeof *s->group);
     if (!s->group)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "request group of %d", cfg->max_batch);
     cairn_status st = store_open(&s->store, cfg->data_dir, cfg->map_size, err);
     if (!st)
         st = blobs_open(&s->blobs, cfg->data_dir, err);
+    if (!st)
+        st = fleet_load(s, err);
     if (st)
         return st;
     dispatch_init(&s->rctx, &s->store, &s->blobs, "coordinator");
+    s->rctx.agents = &s->agents;
+    s->rctx.fanouts = &s->fanouts;
     s->signal_fd = open_signal_fd();
     if (s->signal_fd < 0)
         return error_set(err, CAIRN_INTERNAL_ERROR, "signalfd: %s", strerror(errno));
-    return open_socket(s, err);
+    st = open_socket(s, err);
+    s->fanouts.router = s->router;
+    return st;
 }
 
 void server_close(server *s)
@@ -92,6 +96,8 @@ void server_close(server *s)
     if (s->signal_fd >= 0)
         close(s->signal_fd);
     dispatch_destroy(&s->rctx);
+    fanout_destroy(&s->fanouts);
+    agents_destroy(&s->agents);
     blobs_close(&s->blobs);
     store_close(&s->store);
     msg_decoder_destroy(&s->decoder);
@@ -142,74 +148,6 @@ static int receive_one(server *s, pending *p)
 
 /* ---- handling a group ---- */
 
-typedef struct group_txn {
-    MDB_txn *txn;
-    bool writable;
-    bool flushed_dedup;  /* this transaction carries a bulk write of recent ids */
-    int64_t now_ms;
-    uint64_t saved_audit_seq, saved_experiment_id; /* restored when the txn aborts */
-    size_t dedup_mark;
-} group_txn;
-
-static cairn_status txn_for(server *s, group_txn *g, bool write, cairn_error *err)
-{
-    if (g->txn && (g->writable || !write))
-        return CAIRN_OK;
-    if (g->txn)
-        mdb_txn_abort(g->txn); /* a read-only view: its replies are already packed */
-    g->txn = NULL;
-    int rc = mdb_txn_begin(s->store.env, NULL, write ? 0 : MDB_RDONLY, &g->txn);
-    if (rc)
-        return store_fail(rc, "begin transaction", err);
-    g->writable = write;
-    g->saved_audit_seq = s->store.next_audit_seq;
-    g->saved_experiment_id = s->store.next_experiment_id;
-    g->dedup_mark = store_dedup_mark(&s->store);
-    g->flushed_dedup = false;
-    if (!write || !store_dedup_flush_due(&s->store, g->now_ms))
-        return CAIRN_OK;
-    cairn_status st = store_dedup_flush(&s->store, g->txn, g->now_ms, err);
-    if (st) {
-        mdb_txn_abort(g->txn);
-        store_dedup_aborted(&s->store, g->dedup_mark);
-        g->txn = NULL;
-        return st;
-    }
-    g->flushed_dedup = true;
-    return CAIRN_OK;
-}
-
-static void txn_abort(server *s, group_txn *g)
-{
-    if (!g->txn)
-        return;
-    mdb_txn_abort(g->txn);
-    if (g->writable) {
-        s->store.next_audit_seq = g->saved_audit_seq;
-        s->store.next_experiment_id = g->saved_experiment_id;
-        store_dedup_aborted(&s->store, g->dedup_mark);
-    }
-    g->txn = NULL;
-}
-
-/* Replaces the replies of every request handled in the write transaction with
- * an error: nothing of theirs was committed. */
-static void fail_write_replies(server *s, int n, const char *why)
-{
-    msg_writer *w = &s->replies;
-    for (int i = 0; i < n; i++) {
-        pending *p = &s->group[i];
-        if (!p->in_write_txn)
-            continue;
-        p->reply_off = w->sb.size;
-        msg_str type = {p->type, (uint32_t)strlen(p->type)};
-        msg_error_reply(w, p->has_id ? &p->id : NULL, type, "coordinator", CAIRN_STORAGE_ERROR, why);
-        p->reply_len = w->sb.size - p->reply_off;
-        p->in_write_txn = false;
-        s->stats.rejected++;
-    }
-}
-
 static bool fatal_status(cairn_status st)
 {
     return st == CAIRN_STORAGE_ERROR || st == CAIRN_OUT_OF_MEMORY || st == CAIRN_INTERNAL_ERROR;
@@ -222,6 +160,21 @@ static void log_rejection(const pending *p, const cairn_error *err)
           cairn_status_name(err->status), kvlog_quote(q, sizeof q, err->message));
 }
 
+static cairn_status run_handler(server *s, group_txn *g, pending *p, const handler *h,
+                                const msg *m, int64_t now, cairn_error *err)
+{
+    request_ctx *r = &s->rctx;
+    p->in_write_txn = g->writable;
+    r->routing = p->frames;
+    r->n_routing = p->n_frames - 1;
+    cairn_status st = dispatch(r, h, m, g->txn, &s->replies, now, err);
+    if (!st && h->soft && r->applied)
+        g->soft_writes = true;
+    if (r->deferred) /* answered later: its reply is not part of this group */
+        p->in_write_txn = false;
+    return st;
+}
+
 static void handle_one(server *s, group_txn *g, int index, int64_t now)
 {
     pending *p = &s->group[index];
@@ -230,28 +183,34 @@ static void handle_one(server *s, group_txn *g, int index, int64_t now)
     msg m;
     msg_writer *w = &s->replies;
     p->reply_off = w->sb.size;
+    p->reply_len = 0;
     p->in_write_txn = false;
     cairn_status st = msg_decode(&s->decoder, zmq_msg_data(payload), zmq_msg_size(payload), &m, &err);
     p->has_id = m.has_id;
     p->id = m.id;
     msg_str_copy(st ? (msg_str){"error", 5} : m.type, p->type, sizeof p->type);
+    agent *a = fleet_note_peer(s, p, now);
+    if (!st && m.kind != MSG_REQUEST && fleet_from_agent(p)) {
+        fleet_take_reply(s, a, &m);
+        return;
+    }
     const handler *h = st ? NULL : handler_find(m.type);
     if (!st && !h)
         st = error_set(&err, CAIRN_UNKNOWN_TYPE, "unknown message type '%s'", p->type);
     if (!st && m.kind != MSG_REQUEST)
         st = error_set(&err, CAIRN_BAD_MESSAGE, "a reply sent to the coordinator");
     if (!st)
-        st = txn_for(s, g, h->writes, &err);
+        st = txn_for(s, g, h->writes || h->soft, &err);
     bool dispatched = false;
     if (st) {
         msg_error_reply(w, p->has_id ? &p->id : NULL, (msg_str){p->type, (uint32_t)strlen(p->type)},
                         "coordinator", st, err.message);
     } else {
-        p->in_write_txn = g->writable;
-        st = dispatch(&s->rctx, h, &m, g->txn, w, now, &err);
+        st = run_handler(s, g, p, h, &m, now, &err);
         dispatched = true;
     }
-    p->reply_len = w->sb.size - p->reply_off;
+    if (!(dispatched && s->rctx.deferred))
+        p->reply_len = w->sb.size - p->reply_off;
     if (st) {
         s->stats.rejected++;
         log_rejection(p, &err);
@@ -265,38 +224,15 @@ static void handle_one(server *s, group_txn *g, int index, int64_t now)
     }
 }
 
-static void commit_group(server *s, group_txn *g, int n)
-{
-    if (!g->txn)
-        return;
-    /* Without an audit entry nothing was applied (every write was refused):
-     * nothing to make durable, so no fsync. */
-    if (!g->writable || (s->store.next_audit_seq == g->saved_audit_seq && !g->flushed_dedup)) {
-        txn_abort(s, g);
-        return;
-    }
-    int rc = mdb_txn_commit(g->txn);
-    g->txn = NULL;
-    if (rc == 0) {
-        s->stats.commits++;
-        store_dedup_committed(&s->store);
-        return;
-    }
-    s->stats.failed_commits++;
-    s->store.next_audit_seq = g->saved_audit_seq;
-    s->store.next_experiment_id = g->saved_experiment_id;
-    store_dedup_aborted(&s->store, g->dedup_mark);
-    char why[200];
-    snprintf(why, sizeof why, "commit failed: %s", mdb_strerror(rc));
-    kvlog(KVLOG_ERROR, "commit_failed", "error=%s", kvlog_quote((char[240]){0}, 240, why));
-    fail_write_replies(s, n, why);
-}
-
 static void send_replies(server *s, int n)
 {
     for (int i = 0; i < n; i++) {
         pending *p = &s->group[i];
         bool ok = true;
+        if (p->reply_len == 0) { /* an agent's reply, or a fan-out answered later */
+            pending_release(p);
+            continue;
+        }
         for (int f = 0; f < p->n_frames - 1 && ok; f++)
             ok = zmq_msg_send(&p->frames[f], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;
         if (ok)
@@ -329,11 +265,13 @@ static void serve_group(server *s)
         return;
     msg_writer_reset(&s->replies);
     int64_t now = now_ms();
+    s->rctx.mono_ms = mono_ms();
     group_txn g = {.now_ms = now};
+    cairn_error err;
     uint64_t audit_before = s->store.next_audit_seq;
     for (int i = 0; i < n; i++)
         handle_one(s, &g, i, now);
-    commit_group(s, &g, n);
+    commit_group(s, &g, n, &err);
     count_writes(s, audit_before);
     s->stats.requests += (uint64_t)n;
     if ((uint64_t)n > s->stats.max_group)
@@ -350,14 +288,22 @@ static void log_stats(server *s)
     mdb_env_info(s->store.env, &info);
     mdb_env_stat(s->store.env, &st);
     server_stats *t = &s->stats;
+    uint32_t up = 0;
+    for (uint32_t i = 0; i < s->agents.n; i++)
+        up += s->agents.items[i].up;
+    const fanout_stats *f = &s->fanouts.stats;
     kvlog(KVLOG_INFO, "stats",
           "requests=%llu writes=%llu duplicates=%llu rejected=%llu commits=%llu "
-          "failed_commits=%llu reply_drops=%llu max_group=%llu store_bytes=%llu",
+          "failed_commits=%llu reply_drops=%llu max_group=%llu store_bytes=%llu "
+          "agents=%u agents_up=%u fanouts=%llu commands=%llu agent_replies=%llu "
+          "late_replies=%llu",
           (unsigned long long)t->requests, (unsigned long long)t->writes,
           (unsigned long long)t->duplicates, (unsigned long long)t->rejected,
           (unsigned long long)t->commits, (unsigned long long)t->failed_commits,
           (unsigned long long)t->reply_drops, (unsigned long long)t->max_group,
-          (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize);
+          (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize, s->agents.n, up,
+          (unsigned long long)f->started, (unsigned long long)f->commands,
+          (unsigned long long)t->agent_replies, (unsigned long long)f->late_replies);
 }
 
 static void prune_dedup(server *s, int64_t now)
@@ -389,14 +335,16 @@ static void run_timers(server *s, int64_t now)
         prune_dedup(s, now);
 }
 
-static long next_timer_in(const server *s, int64_t now)
+static long next_timer_in(const server *s, int64_t now, int64_t mono)
 {
     int64_t next = s->next_stats_ms;
     if (s->next_expire_ms < next)
         next = s->next_expire_ms;
     if (s->next_prune_ms < next)
         next = s->next_prune_ms;
-    return next > now ? (long)(next - now) : 0;
+    long in = next > now ? (long)(next - now) : 0;
+    long fleet = fleet_wake_in(s, mono);
+    return fleet < in ? fleet : in;
 }
 
 /* At shutdown the recent ids go to the tree, so the next start need not read
@@ -407,7 +355,7 @@ static void flush_recent_ids(server *s)
     cairn_error err;
     if (store_dedup_mark(&s->store) == 0 || txn_for(s, &g, true, &err) != CAIRN_OK)
         return;
-    commit_group(s, &g, 0);
+    commit_group(s, &g, 0, &err);
 }
 
 static bool signalled(server *s)
@@ -425,6 +373,8 @@ cairn_status server_run(server *s, cairn_error *err)
     s->next_stats_ms = now + (int64_t)s->cfg.stats_interval_s * 1000;
     s->next_expire_ms = now + EXPIRE_EVERY_MS;
     s->next_prune_ms = now; /* prune once at start */
+    s->next_sweep_mono = mono_ms() + agents_sweep_every_ms(&s->agents);
+    s->next_persist_mono = mono_ms() + AGENTS_PERSIST_EVERY_MS;
     kvlog(KVLOG_INFO, "listening", "endpoint=%s data_dir=%s version=%s", s->endpoint,
           s->cfg.data_dir, CAIRN_VERSION);
     zmq_pollitem_t items[2] = {
@@ -434,15 +384,20 @@ cairn_status server_run(server *s, cairn_error *err)
     for (;;) {
         now = now_ms();
         run_timers(s, now);
-        int rc = zmq_poll(items, 2, next_timer_in(s, now_ms()));
+        fleet_timers(s, mono_ms());
+        int rc = zmq_poll(items, 2, next_timer_in(s, now_ms(), mono_ms()));
         if (rc < 0 && errno != EINTR)
             return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_poll: %s", zmq_strerror(errno));
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN) && signalled(s))
             break;
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             serve_group(s);
+        fleet_complete_fanouts(s);
     }
+    /* Fan-outs in progress are dropped unrecorded: a requester's resend
+     * starts its fan-out again on the next start. */
     flush_recent_ids(s);
+    fleet_save(s);
     log_stats(s);
     return CAIRN_OK;
 }

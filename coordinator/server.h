@@ -9,9 +9,11 @@
 #include <stdint.h>
 #include <zmq.h>
 
+#include "agents.h"
 #include "blobs.h"
 #include "config.h"
 #include "dispatch.h"
+#include "fanout.h"
 #include "msg.h"
 #include "store.h"
 
@@ -26,6 +28,7 @@ typedef struct server_stats {
     uint64_t failed_commits;
     uint64_t reply_drops; /* the peer was gone or its queue full */
     uint64_t max_group;   /* most requests in one commit */
+    uint64_t agent_replies; /* replies from agents (fan-out results) */
 } server_stats;
 
 /* A request of the current group, kept until its reply is sent. */
@@ -53,6 +56,9 @@ typedef struct server {
     pending *group;
     server_stats stats;
     int64_t next_stats_ms, next_expire_ms, next_prune_ms;
+    agent_table agents;
+    fanout_table fanouts;
+    int64_t next_sweep_mono, next_persist_mono; /* agents: down timer, periodic record */
 } server;
 
 cairn_status server_open(server *s, const coord_config *cfg, cairn_error *err);

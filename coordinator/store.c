@@ -132,6 +132,8 @@ static cairn_status open_dbis(store *s, MDB_txn *txn, cairn_error *err)
         {"artifacts", &s->artifacts},
         {"audit", &s->audit},
         {"dedup", &s->dedup},
+        {"agents", &s->agents},
+        {"commands", &s->commands},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);

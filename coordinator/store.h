@@ -86,6 +86,8 @@ typedef struct store {
     MDB_dbi artifacts;       /* run id + path -> u64 size + sha256 (32 bytes) */
     MDB_dbi audit;           /* u64 seq -> msgpack [ts_ms, id, type, from, summary] */
     MDB_dbi dedup;           /* message id -> u64 audit seq */
+    MDB_dbi agents;          /* agent id -> msgpack map (agents.c: presence, soft state) */
+    MDB_dbi commands;        /* fan-out request id -> msgpack record (fanout.c) */
     uint64_t next_audit_seq;
     uint64_t next_experiment_id;
     struct dedup_recent *recent; /* ids not yet in the dedup tree (store_dedup.c) */
@@ -274,5 +276,25 @@ void store_dedup_aborted(store *s, size_t mark);
 
 /* Deletes dedup records older than cutoff_ms, at most limit of them; returns how many. */
 size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit);
+
+/* ---- agents and fan-out commands (store_agents.c) ----
+ *
+ * Records are msgpack, encoded by their owners (agents.c, fanout.c): this
+ * layer only keys and stores them. Agent ids and fan-out ids are ULIDs, so a
+ * new record appends. */
+
+cairn_status store_agent_put(store *s, MDB_txn *txn, const ulid *id, const void *rec, size_t len,
+                             cairn_error *err);
+/* Calls visit for every agent record, in id order. */
+typedef void (*store_record_visit)(void *ctx, const ulid *id, const void *rec, size_t len);
+cairn_status store_agents_walk(store *s, MDB_txn *txn, store_record_visit visit, void *ctx,
+                               cairn_error *err);
+
+cairn_status store_command_put(store *s, MDB_txn *txn, const ulid *id, const void *rec,
+                               size_t len, cairn_error *err);
+/* RESOURCE_DOES_NOT_EXIST when no fan-out with this id was recorded; *rec
+ * points into the LMDB page, valid until the transaction ends. */
+cairn_status store_command_get(store *s, MDB_txn *txn, const ulid *id, MDB_val *rec,
+                               cairn_error *err);
 
 #endif

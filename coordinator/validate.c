@@ -84,3 +84,39 @@ cairn_status validate_artifact_path(msg_str path, cairn_error *err)
     }
     return CAIRN_OK;
 }
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t len = p[0] < 0x80 ? 1 : p[0] < 0xc2 ? 0 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : p[0] < 0xf5 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    if (len == 1)
+        return 1;
+    uint32_t v = p[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    return v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : len;
+}
+
+cairn_status validate_text(const char *what, msg_str s, size_t limit, cairn_error *err)
+{
+    if (s.n > limit)
+        return error_set(err, CAIRN_LIMIT_EXCEEDED, "%s of %u bytes exceeds the limit of %zu bytes",
+                         what, s.n, limit);
+    const unsigned char *p = (const unsigned char *)s.p;
+    for (size_t i = 0; i < s.n;) {
+        size_t len = utf8_seq(p + i, s.n - i);
+        if (len == 0)
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s is not valid UTF-8", what);
+        if (len == 1 && (p[i] < 0x20 || p[i] == 0x7f))
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                             "%s must not hold control characters", what);
+        i += len;
+    }
+    return CAIRN_OK;
+}

@@ -231,6 +231,60 @@ cairn_status cairn_artifact_download(cairn_client *client, const char *run_id,
                                      const char *artifact_path, const char *local_file,
                                      cairn_error *err);
 
+/* ---- agents and fan-out ----
+ *
+ * The agents the coordinator knows (agent.list), and commands fanned out to
+ * the agents a label selector chooses (fanout). docs/protocol.md, "Agents",
+ * has the selector syntax and the meaning of each result. */
+
+typedef struct cairn_agent {
+    char id[CAIRN_ID_TEXT_LEN + 1];
+    char *host;
+    cairn_kv *labels;     /* sorted by key */
+    size_t n_labels;
+    char *version;
+    char *status;         /* "up" or "down" */
+    int64_t last_seen;    /* unix ms */
+    uint64_t spool_depth;
+} cairn_agent;
+
+typedef struct cairn_agent_list {
+    cairn_agent *items;   /* ordered by host */
+    size_t count;
+} cairn_agent_list;
+
+cairn_status cairn_agents_list(cairn_client *client, cairn_agent_list **out, cairn_error *err);
+void cairn_agent_list_free(cairn_agent_list *list);
+
+typedef struct cairn_fanout_opts {
+    const char *selector; /* NULL or "": every agent */
+    const char *command;  /* required, e.g. "ping" */
+    const cairn_kv *args; /* the command's arguments (strings) */
+    size_t n_args;
+    int timeout_ms;       /* how long the agents have to answer; 0: 5000 */
+} cairn_fanout_opts;
+
+typedef struct cairn_fanout_result {
+    char agent[CAIRN_ID_TEXT_LEN + 1];
+    char *host;
+    char *result;         /* "ok", "error" or "timeout" */
+    double rtt_ms;
+    char *error;          /* NULL when none */
+} cairn_fanout_result;
+
+typedef struct cairn_fanout_list {
+    cairn_fanout_result *items; /* ordered by host */
+    size_t count;
+} cairn_fanout_list;
+
+/* Sends opts->command to every agent the selector matches and returns each
+ * one's result. Waits up to opts->timeout_ms plus the client's timeout: the
+ * agents' time, then the coordinator's. A refused selector is
+ * CAIRN_INVALID_PARAMETER_VALUE. */
+cairn_status cairn_fanout(cairn_client *client, const cairn_fanout_opts *opts,
+                          cairn_fanout_list **out, cairn_error *err);
+void cairn_fanout_list_free(cairn_fanout_list *list);
+
 /* ---- logging from training code: cairn_tracker ----
  *
  * A tracker sends what training code logs from a background thread, so that
@@ -324,6 +378,8 @@ char *cairn_run_list_to_json(const cairn_run_list *list);
 char *cairn_history_to_json(const cairn_history *history);
 char *cairn_experiment_list_to_json(const cairn_experiment_list *list);
 char *cairn_event_list_to_json(const cairn_event_list *list);
+char *cairn_agent_list_to_json(const cairn_agent_list *list);
+char *cairn_fanout_list_to_json(const cairn_fanout_list *list);
 
 #ifdef __cplusplus
 }

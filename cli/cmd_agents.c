@@ -1,0 +1,137 @@
+/*
+ * The fleet: `cairn agents` (who is there) and `cairn ping --selector`
+ * (a ping fanned out through the coordinator to the agents chosen).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "format.h"
+#include "table.h"
+
+static int out_of_memory(void)
+{
+    fputs("cairn: out of memory\n", stderr);
+    return CLI_FAILED;
+}
+
+static int print_table(table *t, bool ok)
+{
+    if (ok && t)
+        table_print(t, stdout, NULL);
+    table_free(t);
+    return ok && t ? CLI_OK : out_of_memory();
+}
+
+/* ---- agents ---- */
+
+/* "k=v, k=v" */
+static char *labels_text(const cairn_kv *kv, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(kv[i].key) + strlen(kv[i].value) + 3;
+    char *s = malloc(len), *p = s;
+    for (size_t i = 0; s && i < n; i++)
+        p += sprintf(p, "%s%s=%s", i ? ", " : "", kv[i].key, kv[i].value);
+    if (s)
+        *p = '\0';
+    return s;
+}
+
+static int print_agents(const cairn_agent_list *list)
+{
+    table *t = table_new(7);
+    bool ok = t && table_add(t, (const char *[]){"ID", "HOST", "STATUS", "LAST SEEN", "SPOOL",
+                                                 "VERSION", "LABELS"});
+    for (size_t i = 0; ok && i < list->count; i++) {
+        const cairn_agent *a = &list->items[i];
+        char seen[FMT_TIME_LEN], spool[32], *labels = labels_text(a->labels, a->n_labels);
+        snprintf(spool, sizeof spool, "%" PRIu64, a->spool_depth);
+        ok = labels && table_add(t, (const char *[]){a->id, a->host, a->status,
+                                                     fmt_time(a->last_seen, seen), spool,
+                                                     a->version, labels});
+        free(labels);
+    }
+    if (t)
+        table_align_right(t, 4);
+    return print_table(t, ok);
+}
+
+int cmd_agents(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    parsed_args a;
+    cairn_error err;
+    cairn_agent_list *list = NULL;
+    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
+    if (rc >= 0)
+        return rc;
+    cairn_client *c = NULL;
+    if (a.n_pos)
+        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
+    else if (!(c = cli_client(ctx, &err)) || cairn_agents_list(c, &list, &err))
+        rc = cli_fail(&err);
+    else
+        rc = ctx->json ? cli_print_json(cairn_agent_list_to_json(list)) : print_agents(list);
+    cairn_agent_list_free(list);
+    args_free(&a);
+    return rc;
+}
+
+/* ---- ping --selector ---- */
+
+static int print_results(const cairn_fanout_list *list)
+{
+    if (list->count == 0)
+        return CLI_OK; /* judge() says why */
+    table *t = table_new(5);
+    bool ok = t && table_add(t, (const char *[]){"AGENT", "HOST", "RESULT", "RTT_MS", "ERROR"});
+    for (size_t i = 0; ok && i < list->count; i++) {
+        const cairn_fanout_result *r = &list->items[i];
+        char rtt[32];
+        snprintf(rtt, sizeof rtt, "%.3f", r->rtt_ms);
+        ok = table_add(t, (const char *[]){r->agent, r->host, r->result, rtt,
+                                           r->error ? r->error : ""});
+    }
+    if (t)
+        table_align_right(t, 3);
+    return print_table(t, ok);
+}
+
+/* CLI_OK when every agent answered ok; otherwise says how many did not. */
+static int judge(const cairn_fanout_list *list, const char *selector)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < list->count; i++)
+        bad += strcmp(list->items[i].result, "ok") != 0;
+    if (list->count == 0) {
+        fprintf(stderr, "cairn: no agent matches the selector '%s'\n", selector);
+        return CLI_FAILED;
+    }
+    if (bad)
+        fprintf(stderr, "cairn: %zu of %zu agents did not answer ok\n", bad, list->count);
+    return bad ? CLI_FAILED : CLI_OK;
+}
+
+/* "all" and "*" are the CLI's words for every agent; the protocol's is "". */
+static const char *protocol_selector(const char *selector)
+{
+    return strcmp(selector, "all") == 0 || strcmp(selector, "*") == 0 ? "" : selector;
+}
+
+int cli_ping_agents(cli_ctx *ctx, const char *selector, int timeout_ms)
+{
+    cairn_error err;
+    cairn_fanout_list *list = NULL;
+    cairn_fanout_opts o = {.selector = protocol_selector(selector), .command = "ping",
+                           .timeout_ms = timeout_ms};
+    cairn_client *c = cli_client(ctx, &err);
+    if (!c || cairn_fanout(c, &o, &list, &err))
+        return cli_fail(&err);
+    int shown = ctx->json ? cli_print_json(cairn_fanout_list_to_json(list)) : print_results(list);
+    int rc = shown == CLI_OK ? judge(list, selector) : shown;
+    cairn_fanout_list_free(list);
+    return rc;
+}
