@@ -119,6 +119,10 @@ bool presence_take_reply(presence *p, const msg *m)
                   p->cfg->coordinator);
         else if (m->err_status != CAIRN_UNKNOWN_TYPE)
             kvlog(KVLOG_WARN, "presence_refused", "code=%s", cairn_status_name(m->err_status));
+        /* A coordinator that does not know us (its agents table was lost or
+         * never had us) needs the hello again before heartbeats count. */
+        if (!hello && m->err_status == CAIRN_RESOURCE_DOES_NOT_EXIST)
+            p->hello_due = true;
         p->unsupported_logged |= m->err_status == CAIRN_UNKNOWN_TYPE;
         return true;
     }
@@ -127,6 +131,10 @@ bool presence_take_reply(presence *p, const msg *m)
         hb <= 3600000 && hb != p->heartbeat_ms) {
         kvlog(KVLOG_INFO, "heartbeat_interval", "heartbeat_ms=%lld", (long long)hb);
         p->heartbeat_ms = (int)hb;
+        /* The heartbeat scheduled with the old interval may be too late for
+         * the new one: send one at the next tick and keep the new pace. */
+        if (p->next_heartbeat != 0)
+            p->next_heartbeat = 1;
     }
     return true;
 }

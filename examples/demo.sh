@@ -1,5 +1,5 @@
 #!/bin/sh
-# make demo: a coordinator with embedded defaults; the scikit-learn churn example
+# make demo: a coordinator and an agent with embedded defaults; the scikit-learn churn example
 # (examples/churn/train.py) training five models and logging them through the
 # Python SDK (sdk/python); then, with the CLI, the runs ranked by AUC, the best
 # one in detail, its per-step validation AUC and its model downloaded back.
@@ -71,10 +71,18 @@ start_daemon coordinator "$BIN/cairn-coordinator" --data-dir "$STATE/coordinator
     --listen "$CAIRN_COORDINATOR"
 wait_until "the coordinator" "$BIN/cairn" --timeout 200ms ping
 
-# An agent, when added, starts here: start_daemon agent ..., wait_until ..., and
-# export CAIRN_AGENT=<its endpoint>. The SDK then logs through the agent
-# ($CAIRN_AGENT wins over $CAIRN_COORDINATOR for writes) while the CLI and the
-# SDK's reads keep using $CAIRN_COORDINATOR: nothing below changes.
+# ---- the host agent: training code logs to it, it spools and forwards ----
+
+export CAIRN_AGENT="ipc://$PWD/$STATE/agent.sock"
+start_daemon agent "$BIN/cairn-agent" --data-dir "$STATE/agent" --sdk-endpoint "$CAIRN_AGENT" \
+    --coordinator "$CAIRN_COORDINATOR" --label role=training --label demo=churn
+wait_until "the agent" "$BIN/cairn" --coordinator "$CAIRN_AGENT" --timeout 200ms ping
+wait_until "the agent's hello" sh -c "\"$BIN/cairn\" agents --json | grep -q '\"up\"'"
+echo "== cairn agents"
+"$BIN/cairn" agents
+echo
+# The SDK logs through the agent ($CAIRN_AGENT wins over $CAIRN_COORDINATOR for
+# writes); the CLI reads the coordinator.
 
 # ---- training, logged through the Python SDK ----
 
@@ -84,6 +92,15 @@ case $BUILD in # the libcairn just built
 *) export CAIRN_LIBRARY="$PWD/$BUILD/lib/libcairn.so" ;;
 esac
 PYTHONPATH="$PWD/sdk/python${PYTHONPATH:+:$PYTHONPATH}" "$PY" examples/churn/train.py
+
+# The agent acknowledged every write once it was in its spool; it forwards
+# them in order, so once every run reads FINISHED at the coordinator all of
+# their points have arrived.
+all_finished() {
+    out=$("$BIN/cairn" runs list --experiment churn --json)
+    [ "$(echo "$out" | grep -c '"status": "FINISHED"')" -ge 5 ]
+}
+wait_until "the agent's forwarding" all_finished
 
 # ---- reading it back with the CLI ----
 
