@@ -98,11 +98,14 @@ static bool back_off(sender *s, int ms)
     return !stopped;
 }
 
-/* Silence, no connection and a full spool pass with time; any other error is
- * the receiver's answer about this request and would be the same next time. */
+/* Silence, no connection, a full spool and a store that could not commit
+ * (disk full, I/O) pass with time: nothing of the request was applied, so the
+ * same bytes are sent again rather than the points dropped. Any other error
+ * is the receiver's answer about this request and would be the same next time. */
 static bool worth_resending(cairn_status st)
 {
-    return st == CAIRN_TIMEOUT || st == CAIRN_TRANSPORT_ERROR || st == CAIRN_BACKPRESSURE;
+    return st == CAIRN_TIMEOUT || st == CAIRN_TRANSPORT_ERROR || st == CAIRN_BACKPRESSURE ||
+           st == CAIRN_STORAGE_ERROR;
 }
 
 /* Sends the request in s->w until it is acknowledged, or refused (err says

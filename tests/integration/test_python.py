@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 import unittest
 
 from harness import BIN, CairnTest, Result
@@ -398,3 +399,64 @@ class PythonSDK(CairnTest):
         self.assertEqual(os.path.realpath(path),
                          os.path.realpath(os.path.join(dest, "usr", "lib", "libcairn.so.0")))
         self.assertEqual(self.cli_json("runs", "show", run)["metrics"], {"m": 2.5})
+
+
+@unittest.skipIf("sanitize" in BIN, "the Python SDK loads the plain build's libcairn")
+class FullStoreRetried(CairnTest):
+    """A coordinator whose store cannot commit (map full) applies nothing of the
+    request: the SDK keeps the data and resends, and once the store has room
+    again every param arrives."""
+
+    def test_storage_error_is_resent_not_dropped(self):
+        self.coord.stop()
+        conf = os.path.join(self.tmp, "small.conf")
+        with open(conf, "w") as f:
+            f.write("store: { map_size_mb = 1; };\n")
+        self.coord.extra_args = ["-c", conf]
+        self.coord.start()
+        ready, go = os.path.join(self.tmp, "ready"), os.path.join(self.tmp, "go")
+        path = os.path.join(self.tmp, "prog.py")
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(f"""
+                import os, sys, time
+                import cairn
+                run = cairn.start_run(experiment="full", run_name="big")
+                for i in range(300):
+                    run.log_param(f"p{{i:03d}}", "x" * 6000)
+                try:
+                    cairn.flush(timeout=3)
+                    print("first: flushed")
+                except cairn.CairnError as e:
+                    print("first:", e.status)
+                print(run.id)
+                sys.stdout.flush()
+                open({ready!r}, "w").close()
+                while not os.path.exists({go!r}):
+                    time.sleep(0.05)
+                cairn.flush(timeout=60)
+                run.end()
+                print("second: flushed")
+            """))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+        env.update({"PYTHONPATH": os.path.join(ROOT, "sdk", "python"),
+                    "CAIRN_COORDINATOR": self.coord.endpoint, "CAIRN_LIBRARY": LIBRARY})
+        proc = subprocess.Popen([sys.executable, path], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(600):
+            if os.path.exists(ready) or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.assertTrue(os.path.exists(ready), "the program did not reach its first flush")
+        self.coord.stop()              # restart with the default (large) map
+        self.coord.extra_args = []
+        self.coord.start()
+        open(go, "w").close()
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        lines = out.split()
+        self.assertIn("first: TIMEOUT", out, "the full store held the params back")
+        self.assertIn("second: flushed", out)
+        run_id = lines[lines.index("TIMEOUT") + 1]
+        shown = self.cli_json("runs", "show", run_id)
+        self.assertEqual(len(shown["params"]), 300)
+        self.assertEqual(shown["status"], "FINISHED")
