@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import unittest
 
@@ -240,6 +241,35 @@ class Outages(AgentTest):
         for i, p in enumerate(history):
             self.assertEqual(p["value"], load_value(i), f"point {i}")
         self.assertEqual(len(self.events_of("run.log")), 1 + 200)
+
+    @unittest.skipIf("sanitize" in BIN, "the Python SDK loads the plain build's libcairn")
+    def test_30s_coordinator_outage_while_the_sdk_logs_100k_points(self):
+        """The SDK logs 100,000 points through the agent while the coordinator is
+        stopped for 30 s; once it is back, every point arrives exactly once."""
+        root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+        program = os.path.join(self.tmp, "log100k.py")
+        with open(program, "w") as f:
+            f.write("import cairn\n"
+                    "run = cairn.start_run(experiment='outage30', run_name='sdk')\n"
+                    "for i in range(100000):\n"
+                    "    run.log_metric('loss', i / 7.0, step=i)\n"
+                    "run.end()\n"
+                    "print(run.id)\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+        env.update({"PYTHONPATH": os.path.join(root, "sdk", "python"),
+                    "CAIRN_AGENT": self.agent.endpoint,
+                    "CAIRN_LIBRARY": os.path.abspath(os.path.join(BIN, "..", "lib", "libcairn.so"))})
+        self.coord.stop()
+        stopped = time.monotonic()
+        proc = subprocess.run([sys.executable, program], capture_output=True, text=True,
+                              timeout=60, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)  # durable in the agent's spool
+        run = proc.stdout.strip()
+        time.sleep(max(0.0, 30 - (time.monotonic() - stopped)))
+        self.coord.start()
+        history = self.wait_points(run, "loss", 100000)
+        self.assertEqual([p["step"] for p in history], list(range(100000)))
+        self.assertEqual(self.cli_json("runs", "show", run)["status"], "FINISHED")
 
     def test_agent_kill9_loses_nothing_acknowledged(self):
         run = self.agent_run("kill9")
