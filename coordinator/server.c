@@ -264,8 +264,8 @@ static void serve_group(server *s)
     if (n == 0)
         return;
     msg_writer_reset(&s->replies);
-    int64_t now = now_ms();
-    s->rctx.mono_ms = mono_ms();
+    int64_t now = clock_wall_ms();
+    s->rctx.mono_ms = clock_mono_ms();
     group_txn g = {.now_ms = now};
     cairn_error err;
     uint64_t audit_before = s->store.next_audit_seq;
@@ -369,12 +369,12 @@ static bool signalled(server *s)
 
 cairn_status server_run(server *s, cairn_error *err)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     s->next_stats_ms = now + (int64_t)s->cfg.stats_interval_s * 1000;
     s->next_expire_ms = now + EXPIRE_EVERY_MS;
     s->next_prune_ms = now; /* prune once at start */
-    s->next_sweep_mono = mono_ms() + agents_sweep_every_ms(&s->agents);
-    s->next_persist_mono = mono_ms() + AGENTS_PERSIST_EVERY_MS;
+    s->next_sweep_mono = clock_mono_ms() + agents_sweep_every_ms(&s->agents);
+    s->next_persist_mono = clock_mono_ms() + AGENTS_PERSIST_EVERY_MS;
     kvlog(KVLOG_INFO, "listening", "endpoint=%s data_dir=%s version=%s", s->endpoint,
           s->cfg.data_dir, CAIRN_VERSION);
     zmq_pollitem_t items[2] = {
@@ -382,10 +382,10 @@ cairn_status server_run(server *s, cairn_error *err)
         {NULL, s->signal_fd, ZMQ_POLLIN, 0},
     };
     for (;;) {
-        now = now_ms();
+        now = clock_wall_ms();
         run_timers(s, now);
-        fleet_timers(s, mono_ms());
-        int rc = zmq_poll(items, 2, next_timer_in(s, now_ms(), mono_ms()));
+        fleet_timers(s, clock_mono_ms());
+        int rc = zmq_poll(items, 2, next_timer_in(s, clock_wall_ms(), clock_mono_ms()));
         if (rc < 0 && errno != EINTR)
             return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_poll: %s", zmq_strerror(errno));
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN) && signalled(s))

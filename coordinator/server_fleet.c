@@ -12,7 +12,7 @@ cairn_status fleet_load(server *s, cairn_error *err)
     int rc = mdb_txn_begin(s->store.env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return store_fail(rc, "begin transaction", err);
-    cairn_status st = agents_load(&s->agents, &s->store, txn, mono_ms(), err);
+    cairn_status st = agents_load(&s->agents, &s->store, txn, clock_mono_ms(), err);
     mdb_txn_abort(txn);
     return st;
 }
@@ -78,10 +78,10 @@ void fleet_timers(server *s, int64_t mono)
 /* A fan-out's result is acknowledged only once its record is durable. */
 void fleet_complete_fanouts(server *s)
 {
-    fanout_expire(&s->fanouts, mono_ms());
+    fanout_expire(&s->fanouts, clock_mono_ms());
     if (!fanout_any_done(&s->fanouts))
         return;
-    group_txn g = {.now_ms = now_ms()};
+    group_txn g = {.now_ms = clock_wall_ms()};
     cairn_error err = {0};
     cairn_status st = txn_for(s, &g, true, &err);
     if (!st)

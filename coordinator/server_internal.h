@@ -1,30 +1,13 @@
 /*
- * What the server's files share: its clocks, the group's transaction
+ * What the server's files share: the group's transaction
  * (server_txn.c) and the presence and fan-out work done around groups
  * (server_fleet.c). server.c holds the loop, receiving and replying.
  */
 #ifndef CAIRN_SERVER_INTERNAL_H
 #define CAIRN_SERVER_INTERNAL_H
 
-#include <time.h>
-
+#include "clock.h"
 #include "server.h"
-
-static inline int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Deadlines and silences are measured on this clock: a wall-clock step must
- * not mark the fleet down or cut a fan-out short. */
-static inline int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the group's transaction (server_txn.c) ---- */
 

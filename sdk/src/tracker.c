@@ -13,6 +13,7 @@
 #include "client_internal.h"
 #include "error.h"
 #include "source_info.h"
+#include "clock.h"
 #include "tracker_internal.h"
 
 #define DETECTED_TAGS_MAX 3
@@ -28,13 +29,6 @@ static void unlock(cairn_tracker *t)
 }
 
 /* Unix ms from the vDSO clock: no system call on the logging path. */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Parsing a run id costs more than the rest of queueing a point, and training
  * loops log to one run, so each thread remembers the last id it parsed. */
 static bool parse_run(const char *text, ulid *out)
@@ -304,7 +298,7 @@ cairn_status cairn_tracker_log_metric(cairn_tracker *t, const char *run_id, cons
         return CAIRN_INVALID_PARAMETER_VALUE;
     size_t len = strlen(key);
     uint64_t hash = tk_key_hash(key, len);
-    tk_point p = {.value = value, .step = step, .timestamp = now_ms()};
+    tk_point p = {.value = value, .step = step, .timestamp = clock_wall_ms()};
     lock(t);
     size_t before = t->q.waiting_items;
     cairn_status st = tkq_room(&t->q, 1);
@@ -333,7 +327,7 @@ cairn_status cairn_tracker_log_metrics(cairn_tracker *t, const char *run_id,
     ulid run;
     if (!t || !metrics_ok(metrics, n) || !parse_run(run_id, &run))
         return CAIRN_INVALID_PARAMETER_VALUE;
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     lock(t);
     size_t before = t->q.waiting_items;
     cairn_status st = n ? tkq_room(&t->q, n) : CAIRN_OK;
@@ -400,7 +394,7 @@ cairn_status cairn_tracker_start_run(cairn_tracker *t, const cairn_run_start_opt
         n_detected = detected_tags(&src, detected);
     }
     /* Stamped now, not when the sender gets to it, which may be much later. */
-    int64_t start = opts->start_time ? opts->start_time : now_ms();
+    int64_t start = opts->start_time ? opts->start_time : clock_wall_ms();
     tk_op *op = tk_op_start(&id, opts, detected, n_detected, start);
     if (!op)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
@@ -437,7 +431,7 @@ cairn_status cairn_tracker_end_run(cairn_tracker *t, const char *run_id, const c
     if (!s)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                          "run status '%s': expected FINISHED, FAILED or KILLED", status);
-    tk_op *op = tk_op_end(&run, s, now_ms());
+    tk_op *op = tk_op_end(&run, s, clock_wall_ms());
     if (!op)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
     cairn_status st = push_op(t, op);

@@ -1,7 +1,7 @@
-/* The two clocks the agent uses: monotonic milliseconds for timers (a wall
+/* The two clocks cairn uses: monotonic milliseconds for timers (a wall
  * clock step must not fire or stall them), wall milliseconds for records. */
-#ifndef CAIRN_AGENT_CLOCK_H
-#define CAIRN_AGENT_CLOCK_H
+#ifndef CAIRN_CLOCK_H
+#define CAIRN_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>
