@@ -28,19 +28,6 @@ static int print_table(table *t, bool ok)
 /* ---- agents ---- */
 
 /* "k=v, k=v" */
-static char *labels_text(const cairn_kv *kv, size_t n)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(kv[i].key) + strlen(kv[i].value) + 3;
-    char *s = malloc(len), *p = s;
-    for (size_t i = 0; s && i < n; i++)
-        p += sprintf(p, "%s%s=%s", i ? ", " : "", kv[i].key, kv[i].value);
-    if (s)
-        *p = '\0';
-    return s;
-}
-
 static int print_agents(const cairn_agent_list *list)
 {
     table *t = table_new(7);
@@ -48,7 +35,7 @@ static int print_agents(const cairn_agent_list *list)
                                                  "VERSION", "LABELS"});
     for (size_t i = 0; ok && i < list->count; i++) {
         const cairn_agent *a = &list->items[i];
-        char seen[FMT_TIME_LEN], spool[32], *labels = labels_text(a->labels, a->n_labels);
+        char seen[FMT_TIME_LEN], spool[32], *labels = fmt_kv_list(a->labels, a->n_labels);
         snprintf(spool, sizeof spool, "%" PRIu64, a->spool_depth);
         ok = labels && table_add(t, (const char *[]){a->id, a->host, a->status,
                                                      fmt_time(a->last_seen, seen), spool,

@@ -35,26 +35,13 @@ static int print_table(table *t, bool ok)
 static const opt_spec experiments_opts[] = {{"--all", false}, {NULL, false}};
 
 /* "k=v, k=v" */
-static char *tags_text(const cairn_kv *kv, size_t n)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(kv[i].key) + strlen(kv[i].value) + 3;
-    char *s = malloc(len), *p = s;
-    for (size_t i = 0; s && i < n; i++)
-        p += sprintf(p, "%s%s=%s", i ? ", " : "", kv[i].key, kv[i].value);
-    if (s)
-        *p = '\0';
-    return s;
-}
-
 static int print_experiments(const cairn_experiment_list *list)
 {
     table *t = table_new(5);
     bool ok = t && table_add(t, (const char *[]){"ID", "NAME", "LIFECYCLE", "CREATED", "TAGS"});
     for (size_t i = 0; ok && i < list->count; i++) {
         const cairn_experiment *e = &list->items[i];
-        char id[32], created[FMT_TIME_LEN], *tags = tags_text(e->tags, e->n_tags);
+        char id[32], created[FMT_TIME_LEN], *tags = fmt_kv_list(e->tags, e->n_tags);
         snprintf(id, sizeof id, "%" PRIu64, e->id);
         ok = tags && table_add(t, (const char *[]){id, e->name, e->lifecycle,
                                                    fmt_time(e->created, created), tags});

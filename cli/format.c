@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static const char *fmt_utc(int64_t unix_ms, char buf[FMT_TIME_LEN], int with_ms)
@@ -64,4 +65,17 @@ const char *fmt_size(uint64_t bytes, char buf[FMT_NUM_LEN])
     }
     snprintf(buf, FMT_NUM_LEN, "%.1f %s", v, units[u]);
     return buf;
+}
+
+char *fmt_kv_list(const cairn_kv *kv, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(kv[i].key) + strlen(kv[i].value) + 3;
+    char *s = malloc(len), *p = s;
+    for (size_t i = 0; s && i < n; i++)
+        p += sprintf(p, "%s%s=%s", i ? ", " : "", kv[i].key, kv[i].value);
+    if (s)
+        *p = '\0';
+    return s;
 }

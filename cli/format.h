@@ -6,11 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cairn/client.h"
+
 #define FMT_TIME_LEN 32
 #define FMT_NUM_LEN 40
 
 /* "2024-05-01T12:34:56Z"; "-" for 0 (no time). */
 const char *fmt_time(int64_t unix_ms, char buf[FMT_TIME_LEN]);
+
+/* "k1=v1, k2=v2" for a table cell (tags, labels); malloc'd, NULL when out of
+ * memory. */
+char *fmt_kv_list(const cairn_kv *kv, size_t n);
 
 /* "2024-05-01T12:34:56.789Z"; "-" for 0. */
 const char *fmt_time_ms(int64_t unix_ms, char buf[FMT_TIME_LEN]);

@@ -249,17 +249,23 @@ int agents_sweep_every_ms(const agent_table *t)
  * msgpack map {host, labels, version, plugins, last_seen, status, spool_depth}:
  * named fields, so later versions can add some without a schema change. */
 
-static void pack_record(const agent *a, msgpack_packer *pk)
+/* The "labels" field, shared by the stored record and the agent.list entry. */
+static void pack_labels(const agent *a, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 7);
-    mp_str(pk, "host");
-    mp_str(pk, a->host);
     mp_str(pk, "labels");
     msgpack_pack_map(pk, a->n_labels);
     for (uint32_t i = 0; i < a->n_labels; i++) {
         mp_str(pk, a->labels[i].key);
         mp_str(pk, a->labels[i].value);
     }
+}
+
+static void pack_record(const agent *a, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 7);
+    mp_str(pk, "host");
+    mp_str(pk, a->host);
+    pack_labels(a, pk);
     mp_str(pk, "version");
     mp_str(pk, a->version);
     mp_str(pk, "plugins");
@@ -407,12 +413,7 @@ void agents_pack(const agent *a, msgpack_packer *pk)
     mp_strn(pk, a->routing + 6, ULID_TEXT_LEN);
     mp_str(pk, "host");
     mp_str(pk, a->host);
-    mp_str(pk, "labels");
-    msgpack_pack_map(pk, a->n_labels);
-    for (uint32_t i = 0; i < a->n_labels; i++) {
-        mp_str(pk, a->labels[i].key);
-        mp_str(pk, a->labels[i].value);
-    }
+    pack_labels(a, pk);
     mp_str(pk, "version");
     mp_str(pk, a->version);
     mp_str(pk, "status");
