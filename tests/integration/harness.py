@@ -72,6 +72,14 @@ class Coordinator:
         return self.proc is not None and self.proc.poll() is None
 
 
+def count_lines(path):
+    try:
+        with open(path) as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
 class Result:
     def __init__(self, proc):
         self.code = proc.returncode
@@ -114,6 +122,15 @@ class CairnTest(unittest.TestCase):
         if check and proc.returncode != 0:
             self.fail(f"cairn-load {args[0]} exited {proc.returncode}: {proc.stderr}")
         return proc
+
+    def wait_for_acks(self, path, more, timeout):
+        """Waits until `more` lines were added to the acknowledgement file a
+        `cairn-load stream` writes, failing when the stream stalls."""
+        start = count_lines(path)
+        deadline = time.monotonic() + timeout
+        while count_lines(path) < start + more:
+            self.assertLess(time.monotonic(), deadline, "the stream stopped making progress")
+            time.sleep(0.01)
 
     def start_run(self, experiment="it", *args):
         return self.cli("runs", "start", "--experiment", experiment, *args).out.strip()

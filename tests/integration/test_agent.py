@@ -279,7 +279,7 @@ class Outages(AgentTest):
             [os.path.join(TOOLS, "cairn-load"), "stream", self.agent.endpoint, run, str(total),
              acks], stderr=subprocess.PIPE, text=True)
         for _ in range(2):
-            self._wait_for_acks(acks, 300)
+            self.wait_for_acks(acks, 300, timeout=60)
             self.agent.kill9()
             time.sleep(0.3)
             self.agent.start()
@@ -332,21 +332,6 @@ class Outages(AgentTest):
         self.via_agent("artifacts", "get", run, "weights.bin", "-o", back)
         with open(back, "rb") as f:
             self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
-
-    def _wait_for_acks(self, path, more):
-        start = self._count(path)
-        deadline = time.monotonic() + 60
-        while self._count(path) < start + more:
-            self.assertLess(time.monotonic(), deadline, "the stream stopped making progress")
-            time.sleep(0.01)
-
-    @staticmethod
-    def _count(path):
-        try:
-            with open(path) as f:
-                return sum(1 for _ in f)
-        except FileNotFoundError:
-            return 0
 
 
 class FullSpool(AgentTest):

@@ -15,7 +15,7 @@ class KillNine(CairnTest):
             [os.path.join(TOOLS, "cairn-load"), "stream", self.coord.endpoint, run,
              str(total), acks], stderr=subprocess.PIPE, text=True)
         for _ in range(2):  # kill twice while the client streams
-            self._wait_for_acks(acks, 300)
+            self.wait_for_acks(acks, 300, timeout=30)
             self.coord.kill9()
             time.sleep(0.5)
             self.coord.start()
@@ -28,18 +28,3 @@ class KillNine(CairnTest):
         steps = [p["step"] for p in self.cli_json("metrics", run, "x")]
         self.assertEqual(sorted(steps), list(range(total)), "every acked point, exactly once")
         self.assertEqual(steps, list(range(total)), "in logging order")
-
-    def _wait_for_acks(self, path, more):
-        start = self._count(path)
-        deadline = time.monotonic() + 30
-        while self._count(path) < start + more:
-            self.assertLess(time.monotonic(), deadline, "the stream stopped making progress")
-            time.sleep(0.01)
-
-    @staticmethod
-    def _count(path):
-        try:
-            with open(path) as f:
-                return sum(1 for _ in f)
-        except FileNotFoundError:
-            return 0
