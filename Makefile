@@ -44,6 +44,11 @@ AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+# One directory per plugin under plugins/, its sources beside it: each builds
+# into build/plugins/NAME.so with nothing but the public headers, as a third
+# party's would (see docs/plugins.md).
+PLUGIN_DIRS := $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))
+PLUGIN_NAMES := $(sort $(notdir $(PLUGIN_DIRS)))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
@@ -53,13 +58,15 @@ LIBCOORD_A  := $(OBJ)/libcoordinator.a
 LIBCLI_A    := $(OBJ)/libcli.a
 LIBAGENT_A  := $(OBJ)/libagent.a
 
-PROGRAMS  := $(BIN)/cairn-coordinator $(BIN)/cairn $(BIN)/cairn-agent
+PROGRAMS  := $(BIN)/cairn-coordinator $(BIN)/cairn $(BIN)/cairn-agent \
+             $(if $(wildcard agent/check/main.c),$(BIN)/cairn-plugin-check)
+PLUGINS   := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGIN_NAMES))
 UNITS     := $(patsubst tests/unit/%.c,$(TESTBIN)/%,$(UNIT_SRC))
 TOOLS     := $(patsubst tests/tools/%.c,$(TESTBIN)/%,$(TOOL_SRC))
 BENCHES   := $(patsubst tests/bench/%.c,$(TESTBIN)/%,$(BENCH_SRC))
 
 .PHONY: all deps check unit integration bench demo install clean
-all: $(PROGRAMS) $(LIBCAIRN_A) $(LIBCAIRN_SO) $(LIB)/pkgconfig/cairn.pc
+all: $(PROGRAMS) $(LIBCAIRN_A) $(LIBCAIRN_SO) $(LIB)/pkgconfig/cairn.pc $(PLUGINS)
 
 deps:
 	@packaging/install-deps.sh
@@ -112,12 +119,28 @@ $(BIN)/cairn: $(OBJ)/cli/main.o $(LIBCLI_A) $(LIBCAIRN_A)
 $(BIN)/cairn-agent: $(OBJ)/agent/main.o $(LIBAGENT_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
+
+$(BIN)/cairn-plugin-check: $(OBJ)/agent/check/main.o $(LIBAGENT_A) $(LIBCAIRN_A)
+	@mkdir -p $(dir $@)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
+
+# A plugin sees sdk/include only. Extra libraries: plugins/NAME/LIBS holds
+# pkg-config package names (webhook: libcurl).
+PLUGIN_CFLAGS = $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
+                $(SAN_FLAGS) -Isdk/include
+plugin_libs = $(if $(wildcard plugins/$(1)/LIBS),$(shell pkg-config --cflags --libs $(shell cat plugins/$(1)/LIBS)))
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(wildcard plugins/$$*/*.c) $$(wildcard plugins/$$*/*.h) sdk/include/cairn/plugin.h
+	@mkdir -p $(dir $@)
+	@echo "PLUGIN $@"
+	@$(CC) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(call plugin_libs,$*)
 
 $(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(LIBCOORD_A) $(LIBCLI_A) $(LIBAGENT_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka -ldl
 
 $(TESTBIN)/%: $(OBJ)/tests/tools/%.o $(LIBCOORD_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
@@ -156,6 +179,8 @@ install: all
 	install -m 755 $(LIBCAIRN_SO).0 $(DESTDIR)$(PREFIX)/lib/libcairn.so.0
 	ln -sf libcairn.so.0 $(DESTDIR)$(PREFIX)/lib/libcairn.so
 	install -m 644 sdk/include/cairn/*.h $(DESTDIR)$(PREFIX)/include/cairn/
+	install -d $(DESTDIR)$(PREFIX)/lib/cairn/plugins
+	$(if $(PLUGINS),install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/cairn/plugins/)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' sdk/cairn.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cairn.pc
 	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cairn/
