@@ -27,7 +27,8 @@ PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS    ?= $(OPT) -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -MMD -MP \
-             -DCAIRN_VERSION='"$(VERSION)"' $(SAN_FLAGS) \
+             -DCAIRN_VERSION='"$(VERSION)"' -DCAIRN_PLUGIN_DIR='"$(PREFIX)/lib/cairn/plugins"' \
+             $(SAN_FLAGS) \
              -Isdk/include -Isdk/src -Icoordinator -Icli -Iagent $(PKG_CFLAGS)
 LDFLAGS   += $(SAN_FLAGS)
 LDLIBS    := $(PKG_LIBS) -lpthread -lm
@@ -61,6 +62,12 @@ LIBAGENT_A  := $(OBJ)/libagent.a
 PROGRAMS  := $(BIN)/cairn-coordinator $(BIN)/cairn $(BIN)/cairn-agent \
              $(if $(wildcard agent/check/main.c),$(BIN)/cairn-plugin-check)
 PLUGINS   := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGIN_NAMES))
+# Plugins the tests load: tests/plugins/NAME.c, and from bad_plugins.c one
+# refused variant per BAD_* define.
+BAD_VARIANTS := abi size kind init default
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(TESTBIN)/plugins/%.so,\
+                  $(filter-out tests/plugins/bad_plugins.c,$(wildcard tests/plugins/*.c))) \
+                $(patsubst %,$(TESTBIN)/plugins/bad_%.so,$(BAD_VARIANTS))
 UNITS     := $(patsubst tests/unit/%.c,$(TESTBIN)/%,$(UNIT_SRC))
 TOOLS     := $(patsubst tests/tools/%.c,$(TESTBIN)/%,$(TOOL_SRC))
 BENCHES   := $(patsubst tests/bench/%.c,$(TESTBIN)/%,$(BENCH_SRC))
@@ -121,7 +128,7 @@ $(BIN)/cairn-agent: $(OBJ)/agent/main.o $(LIBAGENT_A) $(LIBCAIRN_A)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
 
-$(BIN)/cairn-plugin-check: $(OBJ)/agent/check/main.o $(LIBAGENT_A) $(LIBCAIRN_A)
+$(BIN)/cairn-plugin-check: $(call obj,$(wildcard agent/check/*.c)) $(LIBAGENT_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
@@ -136,6 +143,16 @@ $(BUILD)/plugins/%.so: $$(wildcard plugins/$$*/*.c) $$(wildcard plugins/$$*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "PLUGIN $@"
 	@$(CC) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(call plugin_libs,$*)
+
+$(TESTBIN)/plugins/bad_%.so: tests/plugins/bad_plugins.c sdk/include/cairn/plugin.h
+	@mkdir -p $(dir $@)
+	@echo "PLUGIN $@"
+	@$(CC) $(PLUGIN_CFLAGS) -DBAD_$(shell echo $* | tr a-z A-Z) -shared -o $@ $<
+
+$(TESTBIN)/plugins/%.so: tests/plugins/%.c sdk/include/cairn/plugin.h
+	@mkdir -p $(dir $@)
+	@echo "PLUGIN $@"
+	@$(CC) $(PLUGIN_CFLAGS) -shared -o $@ $<
 
 $(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(LIBCOORD_A) $(LIBCLI_A) $(LIBAGENT_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
@@ -153,13 +170,13 @@ $(TESTBIN)/bench_%: $(OBJ)/tests/bench/bench_%.o $(LIBCOORD_A) $(LIBCAIRN_A)
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(UNITS) $(TOOLS)
+	@$(MAKE) --no-print-directory all $(UNITS) $(TOOLS) $(TEST_PLUGINS)
 	@CAIRN_BUILD=$(BUILD) tests/run-tests.sh $(UNITS)
 
-unit: all $(UNITS)
+unit: all $(UNITS) $(TEST_PLUGINS)
 	@CAIRN_BUILD=$(BUILD) CAIRN_ONLY=unit tests/run-tests.sh $(UNITS)
 
-integration: all $(TOOLS)
+integration: all $(TOOLS) $(TEST_PLUGINS)
 	@CAIRN_BUILD=$(BUILD) CAIRN_ONLY=integration tests/run-tests.sh
 
 bench: deps

@@ -108,11 +108,17 @@ cairn_status agent_open(agent_process *a, const agent_config *cfg, cairn_error *
         st = forwarder_open(&a->fwd, a->zmq, &a->cfg, a->routing_id, a->routing_id, &a->spool,
                             &a->uploads, &a->presence, err);
     sdk_server_set_relay(&a->sdk, &a->relay);
+    if (!st)
+        st = agent_plugins_open(&a->plugins, a->zmq, &a->cfg, &a->spool, &a->fwd, a->routing_id,
+                                a->id_text, err);
+    a->presence.hooks = agent_plugins_presence_hooks(&a->plugins);
+    a->sdk.observer = agent_plugins_observer(&a->plugins);
     return st;
 }
 
 void agent_close(agent_process *a)
 {
+    agent_plugins_close(&a->plugins); /* their last events go to the spool */
     forwarder_close(&a->fwd);
     relay_close(&a->relay);
     sdk_server_close(&a->sdk);
@@ -150,6 +156,7 @@ static void log_stats(agent_process *a)
 
 static void run_timers(agent_process *a, int64_t now)
 {
+    agent_plugins_timers(&a->plugins, now);
     forwarder_timers(&a->fwd, now);
     relay_expire(&a->relay, now);
     if (uploads_next_expiry(&a->uploads) && now >= uploads_next_expiry(&a->uploads)) {
@@ -169,10 +176,12 @@ static long poll_timeout(agent_process *a, int64_t now)
     next = clock_earliest(next, forwarder_next_deadline(&a->fwd, now));
     next = clock_earliest(next, relay_next_deadline(&a->relay));
     next = clock_earliest(next, uploads_next_expiry(&a->uploads));
+    next = clock_earliest(next, agent_plugins_next_deadline(&a->plugins));
     return next > now ? (long)(next - now) : 0;
 }
 
 enum { ITEM_SIGNAL, ITEM_MONITOR, ITEM_FORWARD, ITEM_RELAY, ITEM_SDK, ITEM_COUNT };
+#define PLUGIN_ITEMS 65 /* the fetch socket and the descriptors plugins watch */
 
 static void setup_items(agent_process *a, zmq_pollitem_t *items, bool serving)
 {
@@ -200,13 +209,16 @@ static bool signalled(agent_process *a)
  * whatever became ready. Returns false when a signal arrived. */
 static bool turn(agent_process *a, bool serving, long max_wait, cairn_status *st, cairn_error *err)
 {
-    zmq_pollitem_t items[ITEM_COUNT];
+    zmq_pollitem_t items[ITEM_COUNT + PLUGIN_ITEMS];
     int64_t now = clock_mono_ms();
     run_timers(a, now);
+    agent_plugins_flush(&a->plugins);
     forwarder_pump(&a->fwd, now);
     setup_items(a, items, serving);
+    int n_plugin = agent_plugins_poll_items(&a->plugins, items + ITEM_COUNT, PLUGIN_ITEMS);
     long wait = poll_timeout(a, clock_mono_ms());
-    int rc = zmq_poll(items, ITEM_COUNT, max_wait >= 0 && max_wait < wait ? max_wait : wait);
+    int rc = zmq_poll(items, ITEM_COUNT + n_plugin,
+                      max_wait >= 0 && max_wait < wait ? max_wait : wait);
     if (rc < 0 && errno != EINTR) {
         *st = error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_poll: %s", zmq_strerror(errno));
         return false;
@@ -226,6 +238,8 @@ static bool turn(agent_process *a, bool serving, long max_wait, cairn_status *st
         relay_receive(&a->relay);
     if (items[ITEM_SDK].revents & ZMQ_POLLIN)
         sdk_server_serve(&a->sdk, now);
+    agent_plugins_dispatch(&a->plugins, items + ITEM_COUNT, n_plugin);
+    agent_plugins_flush(&a->plugins);
     return true;
 }
 

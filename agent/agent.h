@@ -8,6 +8,7 @@
 #ifndef CAIRN_AGENT_AGENT_H
 #define CAIRN_AGENT_AGENT_H
 
+#include "agent_plugins.h"
 #include "config.h"
 #include "forwarder.h"
 #include "presence.h"
@@ -30,6 +31,7 @@ typedef struct agent_process {
     relay relay;
     presence presence;
     forwarder fwd;
+    agent_plugins plugins;
     int64_t next_stats_ms;
 } agent_process;
 

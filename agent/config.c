@@ -27,6 +27,7 @@ void agent_config_defaults(agent_config *c)
     c->spool_map_size = (size_t)2048 << 20;
     c->backoff_initial_ms = 100;
     c->backoff_max_ms = 10000;
+    c->notify_max_attempts = 10;
 }
 
 typedef enum { OPT_STRING, OPT_INT, OPT_U64, OPT_SIZE_MB } opt_kind;
@@ -192,6 +193,8 @@ static cairn_status apply_group(agent_config *c, config_setting_t *group, const 
         cairn_status st;
         if (is_group && !*prefix && strcmp(path, "labels") == 0)
             st = apply_labels(c, s, file, err);
+        else if (is_group && !*prefix && strcmp(path, "plugins") == 0)
+            st = agent_config_plugins(c, s, file, err);
         else if (is_group && !*prefix && is_known_group(path))
             st = apply_group(c, s, path, file, err);
         else if (!is_group && find_option(path))

@@ -3,7 +3,9 @@
 #ifndef CAIRN_AGENT_CONFIG_H
 #define CAIRN_AGENT_CONFIG_H
 
+#include <libconfig.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,9 +35,23 @@ typedef struct agent_config {
     int backoff_max_ms;
     agent_label labels[AGENT_MAX_LABELS];
     int n_labels;
+    /* plugins { dirs, required, notify_max_attempts, load } (plugin_conf.c);
+     * the arrays are the config's own: agent_config_free releases them. */
+    char **plugin_dirs;
+    size_t n_plugin_dirs;
+    struct plugin_spec *plugins;
+    size_t n_plugins;
+    bool plugins_required;
+    int notify_max_attempts;
 } agent_config;
 
 void agent_config_defaults(agent_config *c);
+void agent_config_free(agent_config *c);
+
+/* The `plugins` group (plugin_conf.c). */
+cairn_status agent_config_plugins(agent_config *c, config_setting_t *group, const char *file,
+                                  cairn_error *err);
+size_t agent_plugin_dirs(const agent_config *c, char *const **dirs);
 
 /* Reads a libconfig file over the current values; unknown settings are errors
  * (a typo must not pass silently). */

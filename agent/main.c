@@ -152,8 +152,12 @@ int main(int argc, char **argv)
         return code;
     agent_config cfg;
     cairn_error err = {0};
-    if (build_config(&cfg, &o, &err))
+    if (build_config(&cfg, &o, &err)) {
+        agent_config_free(&cfg);
         return fail("bad_config", &err);
+    }
     kvlog_set_level((kvlog_level)kvlog_parse_level(cfg.log_level));
-    return o.list_rejected ? list_rejected(&cfg) : serve(&cfg);
+    code = o.list_rejected ? list_rejected(&cfg) : serve(&cfg);
+    agent_config_free(&cfg);
+    return code;
 }

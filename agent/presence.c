@@ -57,7 +57,10 @@ static bool send_hello(presence *p, void *dealer, uint64_t depth)
     mp_str(pk, "version");
     mp_str(pk, CAIRN_VERSION);
     mp_str(pk, "plugins");
-    msgpack_pack_array(pk, 0);
+    if (p->hooks.pack_plugins)
+        p->hooks.pack_plugins(p->hooks.ctx, pk);
+    else
+        msgpack_pack_array(pk, 0);
     mp_str(pk, "spool_depth");
     msgpack_pack_uint64(pk, depth);
     return send_writer(p, dealer);
@@ -153,6 +156,16 @@ void presence_command(presence *p, void *dealer, const msg *m)
         mp_str(&p->w.pk, p->host);
         mp_str(&p->w.pk, "version");
         mp_str(&p->w.pk, CAIRN_VERSION);
+    } else if (p->hooks.command) {
+        command_outcome o = p->hooks.command(p->hooks.ctx, m, &p->w);
+        if (o == COMMAND_DEFERRED)
+            return;
+        if (o == COMMAND_UNKNOWN) {
+            char why[128];
+            snprintf(why, sizeof why, "unknown command '%s'", name);
+            msg_writer_reset(&p->w);
+            msg_error_reply(&p->w, &m->id, m->type, p->from, CAIRN_UNKNOWN_TYPE, why);
+        }
     } else {
         char why[128];
         snprintf(why, sizeof why, "unknown command '%s'", name);

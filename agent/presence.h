@@ -17,6 +17,20 @@
 #include "config.h"
 #include "msg.h"
 
+/* What a command hook did with a command that is not `ping`. */
+typedef enum command_outcome {
+    COMMAND_UNKNOWN,  /* not its command: presence answers UNKNOWN_TYPE */
+    COMMAND_REPLIED,  /* the reply is packed in the writer given: presence sends it */
+    COMMAND_DEFERRED, /* answered later by the hook's owner */
+} command_outcome;
+
+typedef struct presence_hooks {
+    void *ctx;
+    command_outcome (*command)(void *ctx, const msg *m, msg_writer *w);
+    /* Packs the array of plugin names for agent.hello. */
+    void (*pack_plugins)(void *ctx, msgpack_packer *pk);
+} presence_hooks;
+
 typedef struct presence {
     const agent_config *cfg;
     ulid agent_id;
@@ -28,6 +42,7 @@ typedef struct presence {
     bool unsupported_logged;
     msg_writer w;
     uint64_t commands;
+    presence_hooks hooks;
 } presence;
 
 void presence_init(presence *p, const agent_config *cfg, const ulid *agent_id, const char *from);

@@ -226,6 +226,20 @@ static void send_replies(sdk_server *s, int n)
     }
 }
 
+/* Shows the observer the writes this group spooled, after their commit. */
+static void observe(sdk_server *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        sdk_request *r = &s->group[i];
+        if (r->disp != SDK_SPOOLED || r->artifact || !s->observer.wants(s->observer.ctx, r->type))
+            continue;
+        zmq_msg_t *payload = &r->frames[r->n_frames - 1];
+        msg m;
+        if (msg_decode(&s->dec, zmq_msg_data(payload), zmq_msg_size(payload), &m, NULL) == CAIRN_OK)
+            s->observer.spooled(s->observer.ctx, &m);
+    }
+}
+
 void sdk_server_serve(sdk_server *s, int64_t now)
 {
     int n = 0;
@@ -245,6 +259,8 @@ void sdk_server_serve(sdk_server *s, int64_t now)
         handle_one(s, &g, &s->group[i], now);
     commit_group(s, &g, n);
     sdk_reply_spooled(s, n);
+    if (s->observer.wants)
+        observe(s, n);
     s->stats.requests += (uint64_t)n;
     send_replies(s, n);
 }

@@ -66,6 +66,13 @@ typedef struct sdk_stats {
     uint64_t reply_drops;
 } sdk_stats;
 
+/* Someone who wants to see SDK writes once they are spooled (the plugins). */
+typedef struct sdk_observer {
+    void *ctx;
+    bool (*wants)(void *ctx, const char *type);
+    void (*spooled)(void *ctx, const msg *m);
+} sdk_observer;
+
 typedef struct sdk_server {
     void *router;
     char endpoint[256];
@@ -81,6 +88,7 @@ typedef struct sdk_server {
     sdk_recent *recent;
     int recent_next, recent_count;
     sdk_stats stats;
+    sdk_observer observer;
 } sdk_server;
 
 /* The group being handled: its spool transaction, opened on the first write. */

@@ -20,6 +20,7 @@ static const char *const status_names[CAIRN_STATUS_COUNT_] = {
     [CAIRN_INTERNAL_ERROR] = "INTERNAL_ERROR",
     [CAIRN_INVALID_STATE] = "INVALID_STATE",
     [CAIRN_BACKPRESSURE] = "BACKPRESSURE",
+    [CAIRN_COMMAND_FAILED] = "COMMAND_FAILED",
 };
 
 const char *cairn_status_name(cairn_status status)

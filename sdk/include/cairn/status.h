@@ -31,6 +31,7 @@ typedef enum cairn_status {
     CAIRN_INTERNAL_ERROR,
     CAIRN_INVALID_STATE,           /* the operation does not fit the current state */
     CAIRN_BACKPRESSURE,            /* a bounded queue or spool is full: try later */
+    CAIRN_COMMAND_FAILED,          /* an agent's plugin could not carry out a command */
     CAIRN_STATUS_COUNT_            /* not a status: keeps the table in step */
 } cairn_status;
 

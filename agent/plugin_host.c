@@ -1,0 +1,232 @@
+/* Plugins' lifecycle, event routing and deployer commands (see plugin_host.h). */
+#include "plugin_host.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clock.h"
+#include "error.h"
+#include "kvlog.h"
+
+const char *plugin_state_name(plugin_state s)
+{
+    switch (s) {
+    case PLUGIN_RUNNING: return "running";
+    case PLUGIN_FAILED: return "failed";
+    case PLUGIN_RESTARTING: return "restarting";
+    default: return "disabled";
+    }
+}
+
+cairn_status plugin_host_init(plugin_host *h, const char *state_root, char *const *dirs,
+                              size_t n_dirs, int notify_max_attempts, const plugin_sink *sink,
+                              cairn_error *err)
+{
+    memset(h, 0, sizeof *h);
+    if (strlen(state_root) >= sizeof h->state_root)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "plugin state directory path too long");
+    snprintf(h->state_root, sizeof h->state_root, "%s", state_root);
+    h->dirs = dirs;
+    h->n_dirs = n_dirs;
+    h->notify_max_attempts = notify_max_attempts > 0 ? notify_max_attempts : 1;
+    h->sink = *sink;
+    h->queue = calloc(PLUGIN_QUEUE_MAX, sizeof *h->queue);
+    if (!h->queue)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "plugin event queue");
+    return CAIRN_OK;
+}
+
+void plugin_fail(plugin_instance *p, const char *why)
+{
+    char q[600];
+    p->status = PLUGIN_FAILED;
+    snprintf(p->error, sizeof p->error, "%s", why);
+    kvlog(KVLOG_ERROR, "plugin_refused", "plugin=%s reason=%s", p->name,
+          kvlog_quote(q, sizeof q, why));
+}
+
+/* ---- loading ---- */
+
+static cairn_status make_state_dir(plugin_instance *p, const plugin_spec *spec, cairn_error *err)
+{
+    const char *root = p->host->state_root;
+    if (spec->state_dir[0]) {
+        snprintf(p->state_dir, sizeof p->state_dir, "%s", spec->state_dir);
+    } else {
+        if (mkdir(root, 0700) != 0 && errno != EEXIST)
+            return error_set(err, CAIRN_IO_ERROR, "%s: %s", root, strerror(errno));
+        snprintf(p->state_dir, sizeof p->state_dir, "%s/%s", root, p->name);
+    }
+    if (mkdir(p->state_dir, 0700) != 0 && errno != EEXIST)
+        return error_set(err, CAIRN_IO_ERROR, "%s: %s", p->state_dir, strerror(errno));
+    return CAIRN_OK;
+}
+
+static cairn_status open_plugin(plugin_instance *p, const plugin_spec *spec, cairn_error *err)
+{
+    plugin_host *h = p->host;
+    char path[PATH_MAX];
+    cairn_status st = plugin_find(spec->path, h->dirs, h->n_dirs, path, sizeof path, err);
+    if (!st)
+        st = plugin_check_permissions(path, err);
+    if (!st)
+        st = plugin_open(path, &p->lib, err);
+    if (!st && !p->name[0])
+        snprintf(p->name, sizeof p->name, "%s", p->lib.desc->name);
+    if (!st)
+        st = plugin_config_resolve(p->lib.desc->config, &spec->config, &p->config, err);
+    if (!st)
+        st = make_state_dir(p, spec, err);
+    return st;
+}
+
+static cairn_status start_plugin(plugin_instance *p, cairn_error *err)
+{
+    p->status = PLUGIN_RUNNING;
+    p->error[0] = '\0';
+    if (p->lib.desc->init(&plugin_host_api, p, &p->state) != 0) {
+        plugin_forget(p);
+        return error_set(err, CAIRN_INVALID_STATE, "init failed (see its log lines)");
+    }
+    p->initialised = true;
+    return CAIRN_OK;
+}
+
+cairn_status plugin_host_load(plugin_host *h, const plugin_spec *spec, cairn_error *err)
+{
+    plugin_instance **grown = realloc(h->plugins, (h->n_plugins + 1) * sizeof *grown);
+    plugin_instance *p = calloc(1, sizeof *p);
+    if (grown)
+        h->plugins = grown;
+    if (!grown || !p) {
+        free(p);
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "plugin '%s': out of memory", spec->name);
+    }
+    p->host = h;
+    p->isolated = spec->isolate;
+    snprintf(p->name, sizeof p->name, "%s", spec->name);
+    h->plugins[h->n_plugins++] = p;
+    cairn_error e = {0};
+    cairn_status st = open_plugin(p, spec, &e);
+    if (!st)
+        st = start_plugin(p, &e);
+    if (st) {
+        plugin_fail(p, e.message);
+        return error_set(err, st, "plugin '%s': %s", p->name[0] ? p->name : spec->path, e.message);
+    }
+    const cairn_plugin_descriptor *d = p->lib.desc;
+    kvlog(KVLOG_INFO, "plugin_loaded", "plugin=%s kind=%s name=%s version=%s abi=%u.%u path=%s",
+          p->name, plugin_kind_name(d->kind), d->name, d->version ? d->version : "-",
+          (unsigned)d->abi_major, (unsigned)d->abi_minor, p->lib.path);
+    return CAIRN_OK;
+}
+
+static void stop_plugin(plugin_instance *p)
+{
+    const cairn_plugin_descriptor *d = p->lib.desc;
+    if (p->initialised) {
+        if (d->kind == CAIRN_PLUGIN_TRACKER) {
+            const cairn_tracker_ops *ops = d->ops;
+            if (ops->size >= offsetof(cairn_tracker_ops, flush) + sizeof ops->flush && ops->flush)
+                ops->flush(p->state);
+        }
+        d->fini(p->state);
+        p->initialised = false;
+    }
+    plugin_forget(p);
+    plugin_retry_clear(p);
+}
+
+void plugin_host_close(plugin_host *h)
+{
+    plugin_host_drain(h);
+    for (size_t i = 0; i < h->n_plugins; i++) {
+        plugin_instance *p = h->plugins[i];
+        stop_plugin(p);
+        plugin_unload(&p->lib);
+        plugin_settings_free(&p->config);
+        free(p);
+    }
+    for (size_t i = 0; i < h->q_count; i++)
+        event_destroy(h->queue[(h->q_head + i) % PLUGIN_QUEUE_MAX].ev);
+    free(h->plugins);
+    free(h->timers);
+    free(h->watches);
+    free(h->queue);
+    free(h->commands);
+    memset(h, 0, sizeof *h);
+}
+
+/* ---- routing ---- */
+
+static bool subscribed(const plugin_instance *p, const char *type)
+{
+    for (int i = 0; i < p->n_subs; i++)
+        if (event_type_matches(p->subs[i], type))
+            return true;
+    return false;
+}
+
+bool plugin_host_wants(const plugin_host *h, const char *type)
+{
+    for (size_t i = 0; i < h->n_plugins; i++)
+        if (h->plugins[i]->status == PLUGIN_RUNNING && subscribed(h->plugins[i], type))
+            return true;
+    return false;
+}
+
+void plugin_host_route(plugin_host *h, const cairn_event *ev, const plugin_instance *from)
+{
+    for (size_t i = 0; i < h->n_plugins; i++) {
+        plugin_instance *p = h->plugins[i];
+        if (p == from || p->status != PLUGIN_RUNNING || !subscribed(p, ev->type))
+            continue;
+        h->stats.routed++;
+        if (p->lib.desc->kind == CAIRN_PLUGIN_DETECTOR)
+            ((const cairn_detector_ops *)p->lib.desc->ops)->on_event(p->state, ev);
+        else if (p->lib.desc->kind == CAIRN_PLUGIN_NOTIFIER)
+            plugin_deliver(p, ev);
+    }
+}
+
+int plugin_emit(plugin_instance *p, cairn_event *ev)
+{
+    plugin_host *h = p->host;
+    if (!ev)
+        return -1;
+    if (ev->invalid || !ev->zone) {
+        h->stats.invalid_events++;
+        kvlog(KVLOG_WARN, "plugin_event_invalid", "plugin=%s type=%s", p->name, ev->type);
+        event_destroy(ev);
+        return -1;
+    }
+    if (h->q_count == PLUGIN_QUEUE_MAX) {
+        h->stats.queue_full++;
+        event_destroy(ev);
+        return -1;
+    }
+    /* The sender's name is the source, whatever event_new was called with. */
+    snprintf(ev->source, sizeof ev->source, "%s", p->name);
+    h->queue[(h->q_head + h->q_count++) % PLUGIN_QUEUE_MAX] = (queued_event){ev, p};
+    h->stats.emitted++;
+    return 0;
+}
+
+void plugin_host_drain(plugin_host *h)
+{
+    while (h->q_count) {
+        queued_event q = h->queue[h->q_head];
+        h->q_head = (h->q_head + 1) % PLUGIN_QUEUE_MAX;
+        h->q_count--;
+        plugin_host_route(h, q.ev, q.from);
+        if (h->sink.spool && h->sink.spool(h->sink.ctx, q.ev) != 0) {
+            h->stats.spool_refused++;
+            kvlog(KVLOG_WARN, "plugin_event_not_spooled", "plugin=%s type=%s reason=spool_full",
+                  q.from->name, q.ev->type);
+        }
+        event_destroy(q.ev);
+    }
+}

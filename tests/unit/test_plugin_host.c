@@ -1,0 +1,306 @@
+/* The plugin host with real plugins (the .so files in build/tests/plugins):
+ * every refusal, routing, notifier retries, deployer commands. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "plugin_host.h"
+
+static char plugin_dir[PATH_MAX];
+static char state_root[64];
+
+/* What the host handed its sink. */
+typedef struct captured {
+    char types[256][EVENT_TYPE_MAX + 1];
+    int n_events;
+    char done_id[64];
+    cairn_status done_code;
+    char done_message[256];
+    char done_model[64];
+    int n_done;
+} captured;
+
+static captured cap;
+
+static int sink_spool(void *ctx, const cairn_event *ev)
+{
+    (void)ctx;
+    if (cap.n_events < 256)
+        snprintf(cap.types[cap.n_events++], EVENT_TYPE_MAX + 1, "%s", ev->type);
+    return 0;
+}
+
+static void sink_done(void *ctx, const char *id, cairn_status code, const char *message,
+                      const cairn_event *fields)
+{
+    (void)ctx;
+    snprintf(cap.done_id, sizeof cap.done_id, "%s", id);
+    cap.done_code = code;
+    snprintf(cap.done_message, sizeof cap.done_message, "%s", message);
+    const char *m;
+    size_t n;
+    cap.done_model[0] = '\0';
+    if (fields && event_get_string(fields, "model", &m, &n) == 0)
+        snprintf(cap.done_model, sizeof cap.done_model, "%.*s", (int)n, m);
+    cap.n_done++;
+}
+
+static int count_type(const char *type)
+{
+    int n = 0;
+    for (int i = 0; i < cap.n_events; i++)
+        n += strcmp(cap.types[i], type) == 0;
+    return n;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&cap, 0, sizeof cap);
+    snprintf(state_root, sizeof state_root, "/tmp/cairn-test-plugins.XXXXXX");
+    assert_non_null(mkdtemp(state_root));
+    plugin_host *h = calloc(1, sizeof *h);
+    static char *dirs[1] = {plugin_dir}; /* the host keeps the pointer */
+    plugin_sink sink = {NULL, sink_spool, sink_done, NULL, NULL};
+    cairn_error err = {0};
+    assert_int_equal(plugin_host_init(h, state_root, dirs, 1, 3, &sink, &err), CAIRN_OK);
+    *state = h;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    plugin_host *h = *state;
+    plugin_host_close(h);
+    free(h);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", state_root);
+    return system(cmd);
+}
+
+/* Loads tests/plugins NAME.so as instance `name` with a config in libconfig text. */
+static cairn_status load(plugin_host *h, const char *name, const char *file, const char *config,
+                         cairn_error *err)
+{
+    plugin_spec spec = {0};
+    snprintf(spec.name, sizeof spec.name, "%s", name);
+    snprintf(spec.path, sizeof spec.path, "%s", file);
+    config_t cf;
+    config_init(&cf);
+    assert_int_equal(config_read_string(&cf, config ? config : ""), CONFIG_TRUE);
+    assert_int_equal(plugin_settings_read(config_root_setting(&cf), &spec.config, err), CAIRN_OK);
+    config_destroy(&cf);
+    cairn_status st = plugin_host_load(h, &spec, err);
+    plugin_settings_free(&spec.config);
+    return st;
+}
+
+static void refused(plugin_host *h, const char *file, const char *config, const char *why)
+{
+    cairn_error err = {0};
+    assert_int_not_equal(load(h, "x", file, config, &err), CAIRN_OK);
+    if (!strstr(err.message, why))
+        fail_msg("%s: expected '%s' in '%s'", file, why, err.message);
+    plugin_instance *p = h->plugins[h->n_plugins - 1];
+    assert_int_equal(p->status, PLUGIN_FAILED); /* listed, with its reason */
+    assert_non_null(strstr(p->error, why));
+}
+
+static void every_refusal_names_its_reason(void **state)
+{
+    plugin_host *h = *state;
+    refused(h, "bad_abi.so", NULL, "built for plugin ABI 2.0");
+    refused(h, "bad_size.so", NULL, "descriptor too small");
+    refused(h, "bad_kind.so", NULL, "unknown plugin kind 9");
+    refused(h, "bad_init.so", NULL, "init failed");
+    refused(h, "bad_default.so", NULL, "default for 'limit'");
+    refused(h, "missing.so", NULL, "not found in the plugin directories");
+    refused(h, "/bin/sh", NULL, "outside the plugin directories");
+    refused(h, "../test_plugin_host", NULL, "outside the plugin directories");
+    refused(h, "counter.so", "evry = 3;", "unknown config key 'evry'");
+    refused(h, "counter.so", "every = \"3\";", "'every' must be of type int");
+}
+
+/* A plugin in a directory of the test's own, with the given modes. */
+static void refused_for_mode(mode_t dir_mode, mode_t file_mode, const char *why)
+{
+    char dir[64] = "/tmp/cairn-test-perm.XXXXXX", src[PATH_MAX + 16], dst[128], cmd[PATH_MAX * 2];
+    assert_non_null(mkdtemp(dir));
+    snprintf(src, sizeof src, "%s/counter.so", plugin_dir);
+    snprintf(dst, sizeof dst, "%s/counter.so", dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s", src, dst);
+    assert_int_equal(system(cmd), 0);
+    chmod(dst, file_mode);
+    chmod(dir, dir_mode);
+    plugin_host h;
+    char *dirs[1] = {dir};
+    plugin_sink sink = {0};
+    cairn_error err = {0};
+    assert_int_equal(plugin_host_init(&h, state_root, dirs, 1, 3, &sink, &err), CAIRN_OK);
+    plugin_spec spec = {.name = "perm", .path = "counter.so"};
+    cairn_status st = plugin_host_load(&h, &spec, &err);
+    plugin_host_close(&h);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    if (!why) {
+        assert_int_equal(st, CAIRN_OK);
+        return;
+    }
+    assert_int_not_equal(st, CAIRN_OK);
+    if (!strstr(err.message, why))
+        fail_msg("expected '%s' in '%s'", why, err.message);
+}
+
+static void writable_files_and_directories_are_refused(void **state)
+{
+    (void)state;
+    refused_for_mode(0755, 0755, NULL);
+    refused_for_mode(0755, 0775, "writable by its group");
+    refused_for_mode(0755, 0757, "writable by others");
+    refused_for_mode(0777, 0755, "writable by others");
+    refused_for_mode(0775, 0644, "writable by its group");
+}
+
+static void run_for(plugin_host *h, int64_t ms)
+{
+    int64_t until = clock_mono_ms() + ms;
+    while (clock_mono_ms() < until) {
+        plugin_host_run_timers(h, clock_mono_ms());
+        usleep(1000);
+    }
+}
+
+static void emitted_events_reach_subscribers_and_the_spool(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load(h, "ticker", "ticker.so", "interval_ms = 1; count = 5;", &err), CAIRN_OK);
+    /* Subscribed to everything: it sees the ticks, never its own `seen`. */
+    assert_int_equal(load(h, "counter", "counter.so", "every = 1; field = \"n\";", &err), CAIRN_OK);
+    run_for(h, 200);
+    assert_int_equal(count_type("tick"), 5);
+    assert_int_equal(count_type("seen"), 5);
+    plugin_instance *counter = h->plugins[1];
+    assert_int_equal(counter->n_counters, 1);
+    assert_int_equal(counter->counters[0].value, 5);
+    assert_true(h->stats.routed == 5);
+    struct stat st;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/counter", state_root);
+    assert_int_equal(stat(dir, &st), 0); /* its own state directory */
+    assert_true(S_ISDIR(st.st_mode));
+}
+
+static void route_alert(plugin_host *h)
+{
+    cairn_event *ev = event_create("alert", "test", 0);
+    plugin_host_route(h, ev, NULL);
+    event_destroy(ev);
+}
+
+static void notifier_retries_with_backoff_then_delivers(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load(h, "n", "flaky_notifier.so", "results = [\"retry\", \"retry\", \"ok\"];",
+                          &err),
+                     CAIRN_OK);
+    plugin_instance *p = h->plugins[0];
+    route_alert(h);
+    assert_int_equal(p->retry_count, 1);
+    int64_t first = plugin_retry_next(p) - clock_mono_ms();
+    assert_true(first > 500 && first <= 1000); /* 1 s */
+    plugin_host_run_timers(h, clock_mono_ms() + 1000);
+    int64_t second = plugin_retry_next(p) - clock_mono_ms();
+    assert_true(second > 2500); /* then 2 s after that attempt */
+    plugin_host_run_timers(h, clock_mono_ms() + 4000);
+    assert_int_equal(p->retry_count, 0);
+    assert_int_equal(h->stats.delivered, 1);
+    assert_int_equal(h->stats.retried, 2);
+}
+
+static void notifier_gives_up_after_max_attempts_or_on_error(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load(h, "r", "flaky_notifier.so", "results = [\"retry\"];", &err), CAIRN_OK);
+    assert_int_equal(load(h, "e", "flaky_notifier.so", "results = [\"error\"];", &err), CAIRN_OK);
+    route_alert(h);
+    assert_int_equal(h->stats.delivery_failed, 1); /* "e" at once */
+    for (int i = 1; i <= 3; i++)
+        plugin_host_run_timers(h, clock_mono_ms() + 100000 * i);
+    assert_int_equal(h->plugins[0]->retry_count, 0);
+    assert_int_equal(h->stats.delivery_failed, 2); /* "r" after 3 attempts */
+    assert_int_equal(h->stats.delivered, 0);
+}
+
+static cairn_status command(plugin_host *h, const char *type, const char *id, int64_t deadline,
+                            cairn_error *err)
+{
+    cairn_event *cmd = event_create(type, "coordinator", 0);
+    event_set_string(cmd, "model", "churn");
+    cairn_status st = plugin_host_command(h, id, cmd, deadline, err);
+    event_destroy(cmd);
+    return st;
+}
+
+static void deployer_commands_get_exactly_one_answer(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    int64_t later = clock_wall_ms() + 60000;
+    assert_int_equal(command(h, "deploy", "c0", later, &err), CAIRN_RESOURCE_DOES_NOT_EXIST);
+    assert_int_equal(load(h, "d", "echo_deployer.so", NULL, &err), CAIRN_OK);
+    assert_int_equal(command(h, "deploy", "c1", later, &err), CAIRN_OK);
+    assert_int_equal(cap.n_done, 1);
+    assert_string_equal(cap.done_id, "c1");
+    assert_int_equal(cap.done_code, CAIRN_OK);
+    assert_string_equal(cap.done_model, "churn");
+    assert_int_equal(count_type("command.progress"), 1);
+    assert_int_equal(command(h, "refuse", "c2", later, &err), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_int_equal(cap.n_done, 1);
+    assert_int_equal(command(h, "fail", "c3", later, &err), CAIRN_OK);
+    assert_int_equal(cap.done_code, CAIRN_COMMAND_FAILED);
+    assert_string_equal(cap.done_message, "reload failed");
+    assert_int_equal(command(h, "hang", "c4", clock_wall_ms() - 1, &err), CAIRN_OK);
+    assert_int_equal(cap.n_done, 2);
+    plugin_host_run_timers(h, clock_mono_ms());
+    assert_int_equal(cap.n_done, 3);
+    assert_string_equal(cap.done_id, "c4");
+    assert_int_equal(cap.done_code, CAIRN_TIMEOUT);
+    assert_int_equal(h->n_commands, 0);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return 1;
+    self[n] = '\0';
+    snprintf(plugin_dir, sizeof plugin_dir, "%s/plugins", dirname(self));
+    (void)argv;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(every_refusal_names_its_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(writable_files_and_directories_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(emitted_events_reach_subscribers_and_the_spool, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(notifier_retries_with_backoff_then_delivers, setup, teardown),
+        cmocka_unit_test_setup_teardown(notifier_gives_up_after_max_attempts_or_on_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(deployer_commands_get_exactly_one_answer, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
