@@ -1,8 +1,10 @@
 /* The agent's plugins wired to the process (see agent_plugins.h). */
 #include "agent_plugins.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "body.h"
 #include "clock.h"
@@ -122,14 +124,13 @@ static void pack_counters(msgpack_packer *pk, const plugin_instance *p)
 
 static void pack_plugin(msgpack_packer *pk, const plugin_instance *p)
 {
-    const cairn_plugin_descriptor *d = p->lib.desc;
     msgpack_pack_map(pk, p->error[0] ? 8 : 7);
     mp_str(pk, "name");
     mp_str(pk, p->name);
     mp_str(pk, "kind");
-    mp_str(pk, d ? plugin_kind_name(d->kind) : "unknown");
+    mp_str(pk, plugin_kind_name(p->kind));
     mp_str(pk, "version");
-    mp_str(pk, d && d->version ? d->version : "");
+    mp_str(pk, p->version);
     mp_str(pk, "state");
     mp_str(pk, plugin_state_name(p->status));
     mp_str(pk, "isolated");
@@ -218,6 +219,25 @@ sdk_observer agent_plugins_observer(agent_plugins *ap)
 
 /* ---- lifecycle and the loop ---- */
 
+/* plugins.user: isolated children drop to it, when there is root to drop. */
+static cairn_status set_child_user(plugin_host *h, const agent_config *cfg, cairn_error *err)
+{
+    h->watchdog_ms = cfg->plugin_watchdog_ms;
+    if (!cfg->plugin_user[0] || geteuid() != 0)
+        return CAIRN_OK;
+    struct passwd *pw = getpwnam(cfg->plugin_user);
+    if (!pw)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "plugins.user '%s' is not a user",
+                         cfg->plugin_user);
+    if (pw->pw_uid == 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "plugins.user '%s' is root",
+                         cfg->plugin_user);
+    h->drop_privileges = true;
+    h->child_uid = pw->pw_uid;
+    h->child_gid = pw->pw_gid;
+    return CAIRN_OK;
+}
+
 cairn_status agent_plugins_open(agent_plugins *ap, void *zctx, const agent_config *cfg, spool *sp,
                                 forwarder *fwd, const char *from, const char *agent_id,
                                 cairn_error *err)
@@ -240,6 +260,8 @@ cairn_status agent_plugins_open(agent_plugins *ap, void *zctx, const agent_confi
     cairn_status st = fetcher_open(&ap->fetch, zctx, cfg->coordinator, from, err);
     if (!st)
         st = plugin_host_init(&ap->host, root, dirs, n_dirs, cfg->notify_max_attempts, &sink, err);
+    if (!st)
+        st = set_child_user(&ap->host, cfg, err);
     for (size_t i = 0; !st && i < cfg->n_plugins; i++) {
         cairn_error e = {0};
         if (plugin_host_load(&ap->host, &cfg->plugins[i], &e) && cfg->plugins_required)

@@ -28,6 +28,7 @@ void agent_config_defaults(agent_config *c)
     c->backoff_initial_ms = 100;
     c->backoff_max_ms = 10000;
     c->notify_max_attempts = 10;
+    c->plugin_watchdog_ms = 10000;
 }
 
 typedef enum { OPT_STRING, OPT_INT, OPT_U64, OPT_SIZE_MB } opt_kind;

@@ -43,6 +43,8 @@ typedef struct agent_config {
     size_t n_plugins;
     bool plugins_required;
     int notify_max_attempts;
+    int plugin_watchdog_ms;
+    char plugin_user[64]; /* isolated children run as this user when the agent is root */
 } agent_config;
 
 void agent_config_defaults(agent_config *c);

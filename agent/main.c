@@ -8,6 +8,7 @@
 #include "config.h"
 #include "error.h"
 #include "kvlog.h"
+#include "plugin_isolate.h"
 
 #define DEFAULT_CONFIG "/etc/cairn/agent.conf"
 #define MAX_CLI_LABELS 64
@@ -146,6 +147,9 @@ static int serve(const agent_config *cfg)
 
 int main(int argc, char **argv)
 {
+    /* An isolated plugin's process (plugin_isolate.h): not for people. */
+    if (argc == 3 && strcmp(argv[1], "--plugin-child") == 0)
+        return plugin_child_main(atoi(argv[2]));
     cli_overrides o = {0};
     int code = parse_args(argc, argv, &o);
     if (code >= 0)

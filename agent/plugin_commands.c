@@ -10,6 +10,7 @@
 #include "error.h"
 #include "kvlog.h"
 #include "plugin_host.h"
+#include "plugin_isolate.h"
 
 static plugin_instance *find_deployer(plugin_host *h, const cairn_event *cmd, cairn_error *err)
 {
@@ -20,7 +21,7 @@ static plugin_instance *find_deployer(plugin_host *h, const cairn_event *cmd, ca
     int n = 0;
     for (size_t i = 0; i < h->n_plugins; i++) {
         plugin_instance *p = h->plugins[i];
-        if (!p->lib.desc || p->lib.desc->kind != CAIRN_PLUGIN_DEPLOYER)
+        if (p->kind != CAIRN_PLUGIN_DEPLOYER)
             continue;
         if (want && (strlen(p->name) != want_len || memcmp(p->name, want, want_len) != 0))
             continue;
@@ -74,8 +75,9 @@ cairn_status plugin_host_command(plugin_host *h, const char *command_id, const c
     c->deadline_ms = deadline_wall_ms;
     h->stats.commands++;
     kvlog(KVLOG_INFO, "command_start", "plugin=%s command=%s id=%s", p->name, cmd->type, command_id);
-    const cairn_deployer_ops *ops = p->lib.desc->ops;
-    cairn_plugin_result r = ops->on_command(p->state, command_id, cmd, deadline_wall_ms);
+    cairn_plugin_result r = p->iso ? isolate_command(p, command_id, cmd, deadline_wall_ms)
+                                   : ((const cairn_deployer_ops *)p->lib.desc->ops)
+                                         ->on_command(p->state, command_id, cmd, deadline_wall_ms);
     plugin_host_drain(h);
     if (r == CAIRN_PLUGIN_OK)
         return CAIRN_OK;
@@ -112,6 +114,24 @@ void plugin_command_done(plugin_instance *p, const char *command_id, cairn_plugi
         kvlog(KVLOG_DEBUG, "command_done_ignored", "plugin=%s id=%s", p->name,
               command_id ? command_id : "-");
     event_destroy(fields);
+}
+
+void plugin_command_answer(plugin_instance *p, const char *command_id, cairn_status code,
+                           const char *message, const cairn_event *fields)
+{
+    plugin_host *h = p->host;
+    size_t at;
+    pending_command *c = command_id ? find_pending(h, command_id, &at) : NULL;
+    if (c && c->deployer == p)
+        answer(h, at, code, message ? message : "", fields);
+}
+
+void plugin_commands_fail(plugin_instance *p, const char *why)
+{
+    plugin_host *h = p->host;
+    for (size_t i = h->n_commands; i-- > 0;)
+        if (h->commands[i].deployer == p)
+            answer(h, i, CAIRN_COMMAND_FAILED, why, NULL);
 }
 
 void plugin_command_progress(plugin_instance *p, const char *command_id, const char *message)

@@ -5,6 +5,8 @@
  *     dirs = ["/usr/local/lib/cairn/plugins"];   # where plugins may come from
  *     required = false;                          # a refused plugin stops the agent
  *     notify_max_attempts = 10;
+ *     watchdog_ms = 10000;                       # isolated plugins: a hang after this long
+ *     user = "cairn";                            # isolated plugins run as this user
  *     load = ( { name = "predictions"; path = "jsonl-tail.so"; isolate = false;
  *                config = { path = "/var/log/app/predictions.jsonl"; }; } );
  *   };
@@ -147,10 +149,16 @@ cairn_status agent_config_plugins(agent_config *c, config_setting_t *group, cons
         else if (strcmp(k, "notify_max_attempts") == 0 && config_setting_type(s) == CONFIG_TYPE_INT &&
                  config_setting_get_int(s) >= 1 && config_setting_get_int(s) <= 1000)
             c->notify_max_attempts = config_setting_get_int(s);
+        else if (strcmp(k, "watchdog_ms") == 0 && config_setting_type(s) == CONFIG_TYPE_INT &&
+                 config_setting_get_int(s) >= 100 && config_setting_get_int(s) <= 3600000)
+            c->plugin_watchdog_ms = config_setting_get_int(s);
+        else if (strcmp(k, "user") == 0 && config_setting_get_string(s) &&
+                 strlen(config_setting_get_string(s)) < sizeof c->plugin_user)
+            snprintf(c->plugin_user, sizeof c->plugin_user, "%s", config_setting_get_string(s));
         else
             st = at(err, file, s,
                     "unknown or ill-typed setting in plugins (dirs, required, "
-                    "notify_max_attempts 1-1000, load)");
+                    "notify_max_attempts 1-1000, watchdog_ms 100-3600000, user, load)");
         if (st)
             return st;
     }

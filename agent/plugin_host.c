@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "error.h"
 #include "kvlog.h"
+#include "plugin_isolate.h"
 
 const char *plugin_state_name(plugin_state s)
 {
@@ -32,6 +34,9 @@ cairn_status plugin_host_init(plugin_host *h, const char *state_root, char *cons
     h->dirs = dirs;
     h->n_dirs = n_dirs;
     h->notify_max_attempts = notify_max_attempts > 0 ? notify_max_attempts : 1;
+    h->watchdog_ms = 10000;
+    ssize_t n = readlink("/proc/self/exe", h->self_exe, sizeof h->self_exe - 1);
+    h->self_exe[n > 0 ? n : 0] = '\0';
     h->sink = *sink;
     h->queue = calloc(PLUGIN_QUEUE_MAX, sizeof *h->queue);
     if (!h->queue)
@@ -65,6 +70,8 @@ static cairn_status make_state_dir(plugin_instance *p, const plugin_spec *spec, 
     return CAIRN_OK;
 }
 
+/* An isolated plugin is opened by its child: the agent itself never runs
+ * any of its code, not even its constructors. */
 static cairn_status open_plugin(plugin_instance *p, const plugin_spec *spec, cairn_error *err)
 {
     plugin_host *h = p->host;
@@ -72,12 +79,21 @@ static cairn_status open_plugin(plugin_instance *p, const plugin_spec *spec, cai
     cairn_status st = plugin_find(spec->path, h->dirs, h->n_dirs, path, sizeof path, err);
     if (!st)
         st = plugin_check_permissions(path, err);
+    if (!st && spec->isolate) {
+        if (!p->name[0])
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "an isolated plugin needs a name");
+        st = make_state_dir(p, spec, err);
+        return st ? st : isolate_start(p, path, spec, err);
+    }
     if (!st)
         st = plugin_open(path, &p->lib, err);
     if (!st && !p->name[0])
         snprintf(p->name, sizeof p->name, "%s", p->lib.desc->name);
-    if (!st)
+    if (!st) {
+        p->kind = p->lib.desc->kind;
+        snprintf(p->version, sizeof p->version, "%s", p->lib.desc->version ? p->lib.desc->version : "");
         st = plugin_config_resolve(p->lib.desc->config, &spec->config, &p->config, err);
+    }
     if (!st)
         st = make_state_dir(p, spec, err);
     return st;
@@ -85,6 +101,8 @@ static cairn_status open_plugin(plugin_instance *p, const plugin_spec *spec, cai
 
 static cairn_status start_plugin(plugin_instance *p, cairn_error *err)
 {
+    if (p->iso)
+        return CAIRN_OK; /* the child ran init */
     p->status = PLUGIN_RUNNING;
     p->error[0] = '\0';
     if (p->lib.desc->init(&plugin_host_api, p, &p->state) != 0) {
@@ -117,15 +135,16 @@ cairn_status plugin_host_load(plugin_host *h, const plugin_spec *spec, cairn_err
         plugin_fail(p, e.message);
         return error_set(err, st, "plugin '%s': %s", p->name[0] ? p->name : spec->path, e.message);
     }
-    const cairn_plugin_descriptor *d = p->lib.desc;
-    kvlog(KVLOG_INFO, "plugin_loaded", "plugin=%s kind=%s name=%s version=%s abi=%u.%u path=%s",
-          p->name, plugin_kind_name(d->kind), d->name, d->version ? d->version : "-",
-          (unsigned)d->abi_major, (unsigned)d->abi_minor, p->lib.path);
+    kvlog(KVLOG_INFO, "plugin_loaded", "plugin=%s kind=%s version=%s isolated=%s path=%s", p->name,
+          plugin_kind_name(p->kind), p->version[0] ? p->version : "-", p->iso ? "true" : "false",
+          spec->path);
     return CAIRN_OK;
 }
 
 static void stop_plugin(plugin_instance *p)
 {
+    if (p->iso)
+        isolate_stop(p);
     const cairn_plugin_descriptor *d = p->lib.desc;
     if (p->initialised) {
         if (d->kind == CAIRN_PLUGIN_TRACKER) {
@@ -140,12 +159,18 @@ static void stop_plugin(plugin_instance *p)
     plugin_retry_clear(p);
 }
 
+/* Stops every plugin first (trackers flush, isolated children send their
+ * last events), then spools what they emitted, then unloads them. */
 void plugin_host_close(plugin_host *h)
 {
     plugin_host_drain(h);
     for (size_t i = 0; i < h->n_plugins; i++) {
+        stop_plugin(h->plugins[i]);
+        h->plugins[i]->status = PLUGIN_DISABLED;
+    }
+    plugin_host_drain(h);
+    for (size_t i = 0; i < h->n_plugins; i++) {
         plugin_instance *p = h->plugins[i];
-        stop_plugin(p);
         plugin_unload(&p->lib);
         plugin_settings_free(&p->config);
         free(p);
@@ -185,9 +210,11 @@ void plugin_host_route(plugin_host *h, const cairn_event *ev, const plugin_insta
         if (p == from || p->status != PLUGIN_RUNNING || !subscribed(p, ev->type))
             continue;
         h->stats.routed++;
-        if (p->lib.desc->kind == CAIRN_PLUGIN_DETECTOR)
+        if (p->iso)
+            isolate_event(p, ev);
+        else if (p->kind == CAIRN_PLUGIN_DETECTOR)
             ((const cairn_detector_ops *)p->lib.desc->ops)->on_event(p->state, ev);
-        else if (p->lib.desc->kind == CAIRN_PLUGIN_NOTIFIER)
+        else if (p->kind == CAIRN_PLUGIN_NOTIFIER)
             plugin_deliver(p, ev);
     }
 }

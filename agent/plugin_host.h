@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <zmq.h>
 
 #include "cairn/plugin.h"
@@ -77,6 +78,9 @@ struct cairn_host {
     int n_subs;
     notify_retry *retries; /* notifiers: ring of NOTIFY_QUEUE_MAX */
     int retry_head, retry_count;
+    cairn_plugin_kind kind; /* 0 until known */
+    char version[65];
+    struct isolated *iso; /* isolate = true: the child process that runs it */
 };
 typedef struct cairn_host plugin_instance;
 
@@ -101,6 +105,7 @@ typedef struct plugin_sink {
 typedef struct plugin_timer {
     uint64_t id;
     plugin_instance *owner;
+    bool internal; /* the host's own (isolation): runs whatever the plugin's state */
     int64_t due_ms; /* monotonic */
     uint64_t every_ms;
     cairn_timer_fn fn;
@@ -111,6 +116,7 @@ typedef struct plugin_watch {
     int fd;
     unsigned events;
     plugin_instance *owner;
+    bool internal;
     cairn_fd_fn fn;
     void *arg;
 } plugin_watch;
@@ -139,6 +145,11 @@ typedef struct plugin_host {
     char *const *dirs;               /* where plugins may be loaded from */
     size_t n_dirs;
     int notify_max_attempts;
+    int watchdog_ms;     /* isolated plugins: no answer to a ping this long is a hang */
+    bool drop_privileges; /* isolated children run as child_uid/child_gid */
+    uid_t child_uid;
+    gid_t child_gid;
+    char self_exe[PATH_MAX]; /* what isolated children run: this program */
     plugin_sink sink;
     plugin_timer *timers;
     size_t n_timers, cap_timers;
@@ -203,8 +214,17 @@ void plugin_unwatch_fd(plugin_instance *p, int fd);
 void plugin_command_progress(plugin_instance *p, const char *command_id, const char *message);
 void plugin_command_done(plugin_instance *p, const char *command_id, cairn_plugin_result result,
                          const char *message, cairn_event *fields);
-/* Drops every timer and watch of p (at fini). */
+/* Drops every timer and watch of p (at fini), internal ones too. */
 void plugin_forget(plugin_instance *p);
+int plugin_timer_add_internal(plugin_instance *p, uint64_t after_ms, uint64_t every_ms,
+                              cairn_timer_fn fn, void *arg, uint64_t *id);
+int plugin_watch_fd_internal(plugin_instance *p, int fd, unsigned events, cairn_fd_fn fn,
+                             void *arg);
+/* Answers a pending command with a final code (the isolation's path). */
+void plugin_command_answer(plugin_instance *p, const char *command_id, cairn_status code,
+                           const char *message, const cairn_event *fields);
+/* Answers every command p holds with COMMAND_FAILED (p crashed). */
+void plugin_commands_fail(plugin_instance *p, const char *why);
 /* Notifier deliveries (plugin_notify.c). */
 void plugin_deliver(plugin_instance *p, const cairn_event *ev);
 void plugin_retry_due(plugin_instance *p, int64_t now_mono);

@@ -160,7 +160,7 @@ cairn_status plugin_descriptor_check(const cairn_plugin_descriptor *d, cairn_err
                          PLUGIN_DESCRIPTOR_MIN_SIZE);
     if (d->abi_major != CAIRN_PLUGIN_ABI_MAJOR)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                         "built for plugin ABI %u.%u; this agent supports %d.0 to %d.%d",
+                         "built for plugin ABI %u.%u; this agent loads ABI %d (up to %d.%d)",
                          (unsigned)d->abi_major, (unsigned)d->abi_minor, CAIRN_PLUGIN_ABI_MAJOR,
                          CAIRN_PLUGIN_ABI_MAJOR, CAIRN_PLUGIN_ABI_MINOR);
     if (d->kind < CAIRN_PLUGIN_TRACKER || d->kind > CAIRN_PLUGIN_NOTIFIER)

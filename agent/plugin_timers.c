@@ -12,8 +12,8 @@
 #define MAX_TIMERS 4096
 #define MAX_WATCHES 1024
 
-int plugin_timer_add(plugin_instance *p, uint64_t after_ms, uint64_t every_ms, cairn_timer_fn fn,
-                     void *arg, uint64_t *id)
+static int timer_add(plugin_instance *p, uint64_t after_ms, uint64_t every_ms, cairn_timer_fn fn,
+                     void *arg, uint64_t *id, bool internal)
 {
     plugin_host *h = p->host;
     if (!fn || h->n_timers == MAX_TIMERS)
@@ -27,11 +27,23 @@ int plugin_timer_add(plugin_instance *p, uint64_t after_ms, uint64_t every_ms, c
         h->cap_timers = cap;
     }
     plugin_timer *t = &h->timers[h->n_timers++];
-    *t = (plugin_timer){.id = ++h->next_timer_id, .owner = p, .every_ms = every_ms, .fn = fn,
-                        .arg = arg};
+    *t = (plugin_timer){.id = ++h->next_timer_id, .owner = p, .internal = internal,
+                        .every_ms = every_ms, .fn = fn, .arg = arg};
     t->due_ms = clock_mono_ms() + (int64_t)(after_ms > INT32_MAX ? INT32_MAX : after_ms);
     *id = t->id;
     return 0;
+}
+
+int plugin_timer_add(plugin_instance *p, uint64_t after_ms, uint64_t every_ms, cairn_timer_fn fn,
+                     void *arg, uint64_t *id)
+{
+    return timer_add(p, after_ms, every_ms, fn, arg, id, false);
+}
+
+int plugin_timer_add_internal(plugin_instance *p, uint64_t after_ms, uint64_t every_ms,
+                              cairn_timer_fn fn, void *arg, uint64_t *id)
+{
+    return timer_add(p, after_ms, every_ms, fn, arg, id, true);
 }
 
 static void remove_timer_at(plugin_host *h, size_t i)
@@ -49,7 +61,8 @@ void plugin_timer_cancel(plugin_instance *p, uint64_t id)
         }
 }
 
-int plugin_watch_fd(plugin_instance *p, int fd, unsigned events, cairn_fd_fn fn, void *arg)
+static int watch_fd(plugin_instance *p, int fd, unsigned events, cairn_fd_fn fn, void *arg,
+                    bool internal)
 {
     plugin_host *h = p->host;
     if (fd < 0 || !fn || !(events & (CAIRN_FD_READ | CAIRN_FD_WRITE)))
@@ -58,7 +71,7 @@ int plugin_watch_fd(plugin_instance *p, int fd, unsigned events, cairn_fd_fn fn,
         if (h->watches[i].fd == fd) {
             if (h->watches[i].owner != p)
                 return -1; /* another plugin's descriptor */
-            h->watches[i] = (plugin_watch){fd, events, p, fn, arg};
+            h->watches[i] = (plugin_watch){fd, events, p, internal, fn, arg};
             return 0;
         }
     if (h->n_watches == MAX_WATCHES)
@@ -71,8 +84,19 @@ int plugin_watch_fd(plugin_instance *p, int fd, unsigned events, cairn_fd_fn fn,
         h->watches = w;
         h->cap_watches = cap;
     }
-    h->watches[h->n_watches++] = (plugin_watch){fd, events, p, fn, arg};
+    h->watches[h->n_watches++] = (plugin_watch){fd, events, p, internal, fn, arg};
     return 0;
+}
+
+int plugin_watch_fd(plugin_instance *p, int fd, unsigned events, cairn_fd_fn fn, void *arg)
+{
+    return watch_fd(p, fd, events, fn, arg, false);
+}
+
+int plugin_watch_fd_internal(plugin_instance *p, int fd, unsigned events, cairn_fd_fn fn,
+                             void *arg)
+{
+    return watch_fd(p, fd, events, fn, arg, true);
 }
 
 void plugin_unwatch_fd(plugin_instance *p, int fd)
@@ -117,7 +141,8 @@ static void run_due_timers(plugin_host *h, int64_t now)
     uint64_t last_id = h->next_timer_id;
     for (size_t i = 0; i < h->n_timers;) {
         plugin_timer *t = &h->timers[i];
-        if (t->due_ms > now || t->id > last_id || t->owner->status != PLUGIN_RUNNING) {
+        if (t->due_ms > now || t->id > last_id ||
+            (!t->internal && t->owner->status != PLUGIN_RUNNING)) {
             i++;
             continue;
         }
@@ -147,7 +172,7 @@ int plugin_host_poll_items(const plugin_host *h, zmq_pollitem_t *items, int cap)
     int n = 0;
     for (size_t i = 0; i < h->n_watches && n < cap; i++) {
         const plugin_watch *w = &h->watches[i];
-        if (w->owner->status != PLUGIN_RUNNING)
+        if (!w->internal && w->owner->status != PLUGIN_RUNNING)
             continue;
         short ev = (short)(((w->events & CAIRN_FD_READ) ? ZMQ_POLLIN : 0) |
                            ((w->events & CAIRN_FD_WRITE) ? ZMQ_POLLOUT : 0));
@@ -168,7 +193,7 @@ void plugin_host_dispatch(plugin_host *h, const zmq_pollitem_t *items, int n)
                 continue;
             unsigned ready = ((items[k].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) ? CAIRN_FD_READ : 0) |
                              ((items[k].revents & ZMQ_POLLOUT) ? CAIRN_FD_WRITE : 0);
-            if (ready && w.owner->status == PLUGIN_RUNNING)
+            if (ready && (w.internal || w.owner->status == PLUGIN_RUNNING))
                 w.fn(w.arg, w.fd, ready);
             break;
         }

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "plugin_host.h"
+#include "plugin_isolate.h"
 
 static char plugin_dir[PATH_MAX];
 static char state_root[64];
@@ -33,9 +34,13 @@ typedef struct captured {
 
 static captured cap;
 
+static int64_t started_uid = -1;
+
 static int sink_spool(void *ctx, const cairn_event *ev)
 {
     (void)ctx;
+    if (strcmp(ev->type, "started") == 0)
+        event_get_int(ev, "uid", &started_uid);
     if (cap.n_events < 256)
         snprintf(cap.types[cap.n_events++], EVENT_TYPE_MAX + 1, "%s", ev->type);
     return 0;
@@ -90,10 +95,10 @@ static int teardown(void **state)
 }
 
 /* Loads tests/plugins NAME.so as instance `name` with a config in libconfig text. */
-static cairn_status load(plugin_host *h, const char *name, const char *file, const char *config,
-                         cairn_error *err)
+static cairn_status load_as(plugin_host *h, const char *name, const char *file, const char *config,
+                            bool isolate, cairn_error *err)
 {
-    plugin_spec spec = {0};
+    plugin_spec spec = {.isolate = isolate};
     snprintf(spec.name, sizeof spec.name, "%s", name);
     snprintf(spec.path, sizeof spec.path, "%s", file);
     config_t cf;
@@ -104,6 +109,12 @@ static cairn_status load(plugin_host *h, const char *name, const char *file, con
     cairn_status st = plugin_host_load(h, &spec, err);
     plugin_settings_free(&spec.config);
     return st;
+}
+
+static cairn_status load(plugin_host *h, const char *name, const char *file, const char *config,
+                         cairn_error *err)
+{
+    return load_as(h, name, file, config, false, err);
 }
 
 static void refused(plugin_host *h, const char *file, const char *config, const char *why)
@@ -282,9 +293,133 @@ static void deployer_commands_get_exactly_one_answer(void **state)
     assert_int_equal(h->n_commands, 0);
 }
 
+/* Runs the host's loop for ms, or until `type` has been spooled `count` times. */
+static void run_until(plugin_host *h, int64_t ms, const char *type, int count)
+{
+    int64_t until = clock_mono_ms() + ms;
+    while (clock_mono_ms() < until && (!type || count_type(type) < count)) {
+        zmq_pollitem_t items[16];
+        int n = plugin_host_poll_items(h, items, 16);
+        plugin_host_run_timers(h, clock_mono_ms());
+        zmq_poll(items, n, 10);
+        plugin_host_dispatch(h, items, n);
+    }
+}
+
+static void route_type(plugin_host *h, const char *type)
+{
+    cairn_event *ev = event_create(type, "test", 0);
+    plugin_host_route(h, ev, NULL);
+    event_destroy(ev);
+    plugin_host_drain(h);
+}
+
+static void isolated_plugin_runs_in_its_own_process(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load_as(h, "iso", "misbehave.so", NULL, true, &err), CAIRN_OK);
+    plugin_instance *p = h->plugins[0];
+    assert_int_equal(p->kind, CAIRN_PLUGIN_DETECTOR);
+    assert_string_equal(p->version, "1.0");
+    assert_int_equal(p->n_subs, 3);
+    run_until(h, 5000, "started", 1);
+    assert_int_equal(count_type("started"), 1);
+    route_type(h, "echo");
+    route_type(h, "echo");
+    run_until(h, 5000, "echoed", 2);
+    assert_int_equal(count_type("echoed"), 2);
+    run_until(h, 1500, NULL, 0); /* a ping brings the counters over */
+    assert_int_equal(p->n_counters, 1);
+    assert_int_equal(p->counters[0].value, 2);
+}
+
+static void a_crashed_child_is_reported_and_restarted(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load_as(h, "iso", "misbehave.so", NULL, true, &err), CAIRN_OK);
+    plugin_instance *p = h->plugins[0];
+    run_until(h, 5000, "started", 1);
+    route_type(h, "crash");
+    run_until(h, 5000, "plugin.crashed", 1);
+    assert_int_equal(count_type("plugin.crashed"), 1);
+    assert_int_equal(p->status, PLUGIN_RESTARTING);
+    assert_non_null(strstr(p->error, "signal 6"));
+    run_until(h, 5000, "started", 2); /* back after 1 s */
+    assert_int_equal(p->status, PLUGIN_RUNNING);
+    assert_int_equal(p->restarts, 1);
+    route_type(h, "echo");
+    run_until(h, 5000, "echoed", 1);
+    assert_int_equal(count_type("echoed"), 1);
+}
+
+static void a_hung_child_is_killed_by_the_watchdog(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    h->watchdog_ms = 1500;
+    assert_int_equal(load_as(h, "iso", "misbehave.so", NULL, true, &err), CAIRN_OK);
+    plugin_instance *p = h->plugins[0];
+    run_until(h, 5000, "started", 1);
+    route_type(h, "hang");
+    run_until(h, 8000, "plugin.crashed", 1);
+    assert_int_equal(count_type("plugin.crashed"), 1);
+    assert_non_null(strstr(p->error, "watchdog"));
+    run_until(h, 5000, "started", 2);
+    assert_int_equal(p->status, PLUGIN_RUNNING);
+}
+
+/* Run as root, the tests check that a child configured to drop privileges
+ * runs as `nobody` and cannot become root again (become_user checks it). */
+static void an_isolated_child_runs_as_the_configured_user(void **state)
+{
+    plugin_host *h = *state;
+    if (geteuid() != 0)
+        skip();
+    h->drop_privileges = true;
+    h->child_uid = 65534;
+    h->child_gid = 65534;
+    cairn_error err = {0};
+    assert_int_equal(load_as(h, "iso", "misbehave.so", NULL, true, &err), CAIRN_OK);
+    run_until(h, 5000, "started", 1);
+    assert_int_equal(count_type("started"), 1);
+    assert_int_equal(started_uid, 65534);
+    struct stat st;
+    assert_int_equal(stat(h->plugins[0]->state_dir, &st), 0);
+    assert_int_equal(st.st_uid, 65534);
+}
+
+static void an_isolated_refusal_is_reported_from_the_child(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_not_equal(load_as(h, "iso", "bad_abi.so", NULL, true, &err), CAIRN_OK);
+    assert_non_null(strstr(err.message, "built for plugin ABI 2.0"));
+    assert_int_not_equal(load_as(h, "iso2", "counter.so", "evry = 1;", true, &err), CAIRN_OK);
+    assert_non_null(strstr(err.message, "unknown config key 'evry'"));
+}
+
+static void an_isolated_deployer_answers_through_the_child(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load_as(h, "d", "echo_deployer.so", "delay_ms = 50;", true, &err), CAIRN_OK);
+    assert_int_equal(command(h, "deploy", "c1", clock_wall_ms() + 10000, &err), CAIRN_OK);
+    int64_t until = clock_mono_ms() + 5000;
+    while (cap.n_done == 0 && clock_mono_ms() < until)
+        run_until(h, 20, NULL, 0);
+    assert_int_equal(cap.n_done, 1);
+    assert_int_equal(cap.done_code, CAIRN_OK);
+    assert_string_equal(cap.done_model, "churn");
+    assert_int_equal(count_type("command.progress"), 1);
+}
+
 int main(int argc, char **argv)
 {
-    (void)argc;
+    /* Isolated plugins run in this program started again. */
+    if (argc == 3 && strcmp(argv[1], "--plugin-child") == 0)
+        return plugin_child_main(atoi(argv[2]));
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0)
@@ -301,6 +436,15 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(notifier_gives_up_after_max_attempts_or_on_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(deployer_commands_get_exactly_one_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(isolated_plugin_runs_in_its_own_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_crashed_child_is_reported_and_restarted, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_hung_child_is_killed_by_the_watchdog, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_isolated_child_runs_as_the_configured_user, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_isolated_refusal_is_reported_from_the_child, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_isolated_deployer_answers_through_the_child, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

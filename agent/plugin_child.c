@@ -1,0 +1,269 @@
+/*
+ * The child's side of an isolated plugin: `cairn-agent --plugin-child 3`.
+ * It runs a plugin host with the one plugin the agent names in its `init`
+ * frame, and sends the agent what the plugin produces (see plugin_isolate.h
+ * and plugin_wire.h). It ends when told to stop or when the agent goes away.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "body.h"
+#include "clock.h"
+#include "error.h"
+#include "kvlog.h"
+#include "plugin_isolate.h"
+#include "plugin_wire.h"
+
+#define CHILD_FETCHES 16
+
+typedef struct child_fetch {
+    uint64_t id;
+    cairn_fetch_fn fn;
+    void *arg;
+} child_fetch;
+
+typedef struct child {
+    wire w;
+    plugin_host host;
+    bool loaded, stop, gone;
+    char dir_buf[PATH_MAX];
+    char *dirs[1];
+    child_fetch fetches[CHILD_FETCHES];
+    uint64_t next_fetch;
+    int subs_sent;
+} child;
+
+/* ---- the sink: to the agent ---- */
+
+static int child_spool(void *ctx, const cairn_event *ev)
+{
+    child *c = ctx;
+    event_pack(wire_begin(&c->w, "emit", 1), ev);
+    return wire_end(&c->w);
+}
+
+static void child_done(void *ctx, const char *id, cairn_status code, const char *message,
+                       const cairn_event *fields)
+{
+    child *c = ctx;
+    msgpack_packer *pk = wire_begin(&c->w, "done", 4);
+    mp_str(pk, id);
+    msgpack_pack_int(pk, (int)code);
+    mp_str(pk, message ? message : "");
+    if (fields)
+        msgpack_pack_object(pk, fields->fields);
+    else
+        msgpack_pack_nil(pk);
+    wire_end(&c->w);
+}
+
+static int child_fetch_start(void *ctx, plugin_instance *p, const char *sha256, const char *dest,
+                             cairn_fetch_fn fn, void *arg)
+{
+    child *c = ctx;
+    (void)p;
+    for (int i = 0; i < CHILD_FETCHES; i++) {
+        if (c->fetches[i].fn)
+            continue;
+        c->fetches[i] = (child_fetch){++c->next_fetch, fn, arg};
+        msgpack_packer *pk = wire_begin(&c->w, "fetch", 3);
+        msgpack_pack_uint64(pk, c->next_fetch);
+        mp_str(pk, sha256);
+        mp_str(pk, dest);
+        return wire_end(&c->w);
+    }
+    return -1;
+}
+
+/* ---- what the agent says ---- */
+
+static void send_new_subscriptions(child *c)
+{
+    if (!c->host.n_plugins)
+        return;
+    plugin_instance *p = c->host.plugins[0];
+    for (; c->subs_sent < p->n_subs; c->subs_sent++) {
+        mp_str(wire_begin(&c->w, "subscribe", 1), p->subs[c->subs_sent]);
+        wire_end(&c->w);
+    }
+}
+
+static void send_failed(child *c, const char *why)
+{
+    mp_str(wire_begin(&c->w, "failed", 1), why);
+    wire_end(&c->w);
+    c->stop = true;
+}
+
+static void on_init(child *c, const msgpack_object *o)
+{
+    msg_str path, name, state_dir;
+    int64_t attempts = 10;
+    const msgpack_object *config = NULL;
+    plugin_spec *spec = calloc(1, sizeof *spec);
+    if (!spec || body_str(o, "path", true, &path, NULL) || body_str(o, "name", true, &name, NULL) ||
+        body_str(o, "state_dir", true, &state_dir, NULL) ||
+        body_map(o, "config", true, &config, NULL) || !wire_read_settings(config, &spec->config)) {
+        free(spec);
+        send_failed(c, "malformed init from the agent");
+        return;
+    }
+    body_int(o, "notify_max_attempts", false, &attempts, NULL);
+    msg_str_copy(path, spec->path, sizeof spec->path);
+    msg_str_copy(name, spec->name, sizeof spec->name);
+    msg_str_copy(state_dir, spec->state_dir, sizeof spec->state_dir);
+    snprintf(c->dir_buf, sizeof c->dir_buf, "%s", spec->path);
+    c->dirs[0] = dirname(c->dir_buf);
+    plugin_sink sink = {c, child_spool, child_done, child_fetch_start, NULL};
+    cairn_error err = {0};
+    cairn_status st = plugin_host_init(&c->host, "/nonexistent", c->dirs, 1, (int)attempts, &sink,
+                                       &err);
+    if (!st)
+        st = plugin_host_load(&c->host, spec, &err);
+    plugin_settings_free(&spec->config);
+    free(spec);
+    if (st) {
+        send_failed(c, c->host.n_plugins ? c->host.plugins[0]->error : err.message);
+        return;
+    }
+    c->loaded = true;
+    plugin_instance *p = c->host.plugins[0];
+    msgpack_packer *pk = wire_begin(&c->w, "ready", 1);
+    msgpack_pack_map(pk, 3);
+    mp_str(pk, "kind");
+    msgpack_pack_int(pk, p->kind);
+    mp_str(pk, "version");
+    mp_str(pk, p->version);
+    mp_str(pk, "subscriptions");
+    msgpack_pack_array(pk, (size_t)p->n_subs);
+    for (int i = 0; i < p->n_subs; i++)
+        mp_str(pk, p->subs[i]);
+    c->subs_sent = p->n_subs;
+    wire_end(&c->w);
+}
+
+static void on_command(child *c, const msgpack_object *a, uint32_t n)
+{
+    msg_str id;
+    int64_t deadline = 0;
+    cairn_event cmd;
+    char id_text[64];
+    if (n < 3 || !obj_str(&a[0], &id) || !wire_event_view(&a[1], &cmd) || !obj_int(&a[2], &deadline))
+        return;
+    msg_str_copy(id, id_text, sizeof id_text);
+    cairn_error err = {0};
+    if (plugin_host_command(&c->host, id_text, &cmd, deadline, &err))
+        child_done(c, id_text, err.status, err.message, NULL);
+}
+
+static void on_fetched(child *c, const msgpack_object *a, uint32_t n)
+{
+    int64_t id, status;
+    msg_str error = {"", 0};
+    if (n < 3 || !obj_int(&a[0], &id) || !obj_int(&a[1], &status))
+        return;
+    obj_str(&a[2], &error);
+    char text[512];
+    msg_str_copy(error, text, sizeof text);
+    for (int i = 0; i < CHILD_FETCHES; i++)
+        if (c->fetches[i].fn && c->fetches[i].id == (uint64_t)id) {
+            child_fetch f = c->fetches[i];
+            c->fetches[i].fn = NULL;
+            f.fn(f.arg, status ? -1 : 0, status ? text : NULL);
+        }
+}
+
+static void on_ping(child *c, const msgpack_object *a, uint32_t n)
+{
+    msgpack_packer *pk = wire_begin(&c->w, "pong", 2);
+    if (n >= 1)
+        msgpack_pack_object(pk, a[0]);
+    else
+        msgpack_pack_nil(pk);
+    plugin_instance *p = c->host.n_plugins ? c->host.plugins[0] : NULL;
+    msgpack_pack_map(pk, p ? (size_t)p->n_counters : 0);
+    for (int i = 0; p && i < p->n_counters; i++) {
+        mp_str(pk, p->counters[i].name);
+        msgpack_pack_uint64(pk, p->counters[i].value);
+    }
+    wire_end(&c->w);
+}
+
+static void on_frame(child *c, const char *verb, msgpack_object *a, uint32_t n)
+{
+    if (strcmp(verb, "init") == 0 && n >= 1 && !c->loaded)
+        on_init(c, &a[0]);
+    else if (strcmp(verb, "ping") == 0)
+        on_ping(c, a, n);
+    else if (strcmp(verb, "stop") == 0)
+        c->stop = true;
+    else if (!c->loaded)
+        return;
+    else if (strcmp(verb, "event") == 0 && n >= 1) {
+        cairn_event ev;
+        if (wire_event_view(&a[0], &ev))
+            plugin_host_route(&c->host, &ev, NULL);
+    } else if (strcmp(verb, "command") == 0)
+        on_command(c, a, n);
+    else if (strcmp(verb, "fetched") == 0)
+        on_fetched(c, a, n);
+    plugin_host_drain(&c->host);
+    send_new_subscriptions(c);
+}
+
+/* ---- the loop ---- */
+
+static void turn(child *c)
+{
+    zmq_pollitem_t items[65];
+    if (c->loaded) {
+        plugin_host_run_timers(&c->host, clock_mono_ms());
+        send_new_subscriptions(c);
+    }
+    items[0] = (zmq_pollitem_t){NULL, c->w.fd, (short)(ZMQ_POLLIN | (wire_pending(&c->w) ? ZMQ_POLLOUT : 0)), 0};
+    int n = c->loaded ? plugin_host_poll_items(&c->host, items + 1, 64) : 0;
+    int64_t next = c->loaded ? plugin_host_next_deadline(&c->host) : INT64_MAX;
+    int64_t wait = next == INT64_MAX ? 1000 : next - clock_mono_ms();
+    if (zmq_poll(items, 1 + n, wait < 0 ? 0 : wait > 1000 ? 1000 : (long)wait) < 0 && errno != EINTR)
+        c->gone = true;
+    if ((items[0].revents & ZMQ_POLLOUT) && wire_flush(&c->w) != 0)
+        c->gone = true;
+    if ((items[0].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) && wire_read(&c->w) != 0)
+        c->gone = true; /* the agent is gone: stop */
+    msgpack_object *a;
+    uint32_t na;
+    char verb[16];
+    while (!c->stop && wire_next(&c->w, &a, &na, verb, sizeof verb))
+        on_frame(c, verb, a, na);
+    if (c->loaded && n)
+        plugin_host_dispatch(&c->host, items + 1, n);
+}
+
+int plugin_child_main(int fd)
+{
+    child *c = calloc(1, sizeof *c);
+    if (!c)
+        return 1;
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    wire_init(&c->w, fd);
+    while (!c->stop && !c->gone)
+        turn(c);
+    if (c->host.queue)
+        plugin_host_close(&c->host); /* flush, fini, last events */
+    /* Hand over what is left before exiting (bounded: the agent reads it). */
+    int64_t deadline = clock_mono_ms() + 1000;
+    while (!c->gone && wire_pending(&c->w) && clock_mono_ms() < deadline) {
+        if (wire_flush(&c->w) != 0)
+            break;
+        usleep(1000);
+    }
+    wire_destroy(&c->w);
+    free(c);
+    return 0;
+}

@@ -1,0 +1,510 @@
+/* The agent's side of an isolated plugin (see plugin_isolate.h). */
+#include "plugin_isolate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "body.h"
+#include "clock.h"
+#include "error.h"
+#include "kvlog.h"
+#include "msg.h"
+#include "plugin_wire.h"
+
+#define PING_EVERY_MS 1000
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 2000
+#define RESTART_FIRST_MS 1000
+#define RESTART_MAX_MS 60000
+#define STABLE_AFTER_MS 60000 /* up this long: the next crash starts the backoff over */
+
+typedef struct isolated {
+    plugin_instance *p;
+    wire w;
+    pid_t pid;
+    char path[PATH_MAX];
+    plugin_settings given; /* the config as written: the child checks it */
+    bool ready;
+    int64_t started_at, last_pong;
+    uint64_t ping_seq;
+    uint64_t ping_timer, restart_timer;
+    int failures; /* in a row */
+} isolated;
+
+static void on_readable(void *arg, int fd, unsigned ready);
+
+/* ---- the child process ---- */
+
+static void become_user(const plugin_host *h)
+{
+    if (!h->drop_privileges)
+        return;
+    if (setgroups(0, NULL) != 0 || setgid(h->child_gid) != 0 || setuid(h->child_uid) != 0 ||
+        setuid(0) == 0) {
+        static const char msg[] = "cairn-agent: plugin child cannot drop privileges\n";
+        ssize_t n = write(2, msg, sizeof msg - 1);
+        (void)n;
+        _exit(126);
+    }
+}
+
+/* After fork, only async-signal-safe calls until exec. */
+static void exec_child(const plugin_host *h, int sock)
+{
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (dup2(sock, 3) != 3)
+        _exit(127);
+    close_range(4, ~0U, 0);
+    become_user(h);
+    char *argv[] = {(char *)h->self_exe, "--plugin-child", "3", NULL};
+    execv(h->self_exe, argv);
+    _exit(127);
+}
+
+static cairn_status spawn(isolated *iso, cairn_error *err)
+{
+    plugin_host *h = iso->p->host;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return error_set(err, CAIRN_IO_ERROR, "socketpair: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid == 0)
+        exec_child(h, sv[1]);
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return error_set(err, CAIRN_IO_ERROR, "fork: %s", strerror(errno));
+    }
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    wire_init(&iso->w, sv[0]);
+    iso->pid = pid;
+    iso->ready = false;
+    iso->started_at = iso->last_pong = clock_mono_ms();
+    msgpack_packer *pk = wire_begin(&iso->w, "init", 1);
+    msgpack_pack_map(pk, 5);
+    mp_str(pk, "path");
+    mp_str(pk, iso->path);
+    mp_str(pk, "name");
+    mp_str(pk, iso->p->name);
+    mp_str(pk, "state_dir");
+    mp_str(pk, iso->p->state_dir);
+    mp_str(pk, "notify_max_attempts");
+    msgpack_pack_int(pk, h->notify_max_attempts);
+    mp_str(pk, "config");
+    wire_pack_settings(pk, &iso->given);
+    wire_end(&iso->w);
+    plugin_watch_fd_internal(iso->p, sv[0], CAIRN_FD_READ, on_readable, iso);
+    return CAIRN_OK;
+}
+
+/* Reaps the child (killing it first when asked) and forgets the link. */
+static void reap(isolated *iso, bool kill_it, int *status)
+{
+    *status = 0;
+    if (iso->pid <= 0)
+        return;
+    if (kill_it)
+        kill(iso->pid, SIGKILL);
+    while (waitpid(iso->pid, status, 0) < 0 && errno == EINTR)
+        ;
+    plugin_unwatch_fd(iso->p, iso->w.fd);
+    wire_destroy(&iso->w);
+    iso->pid = 0;
+}
+
+/* ---- sending ---- */
+
+static void watch_for_output(isolated *iso)
+{
+    unsigned ev = CAIRN_FD_READ | (wire_pending(&iso->w) ? CAIRN_FD_WRITE : 0);
+    plugin_watch_fd_internal(iso->p, iso->w.fd, ev, on_readable, iso);
+}
+
+static bool sent(isolated *iso)
+{
+    int rc = wire_end(&iso->w);
+    watch_for_output(iso);
+    return rc == 0;
+}
+
+void isolate_event(plugin_instance *p, const cairn_event *ev)
+{
+    isolated *iso = p->iso;
+    if (!iso->ready) {
+        p->host->stats.queue_full++;
+        return;
+    }
+    event_pack(wire_begin(&iso->w, "event", 1), ev);
+    if (!sent(iso)) {
+        /* The child is far behind: the event is counted, not queued forever. */
+        p->host->stats.queue_full++;
+        kvlog(KVLOG_WARN, "isolated_event_dropped", "plugin=%s type=%s reason=child_backlog",
+              p->name, ev->type);
+    }
+}
+
+cairn_plugin_result isolate_command(plugin_instance *p, const char *command_id,
+                                    const cairn_event *cmd, int64_t deadline_wall_ms)
+{
+    isolated *iso = p->iso;
+    if (!iso->ready)
+        return CAIRN_PLUGIN_ERROR;
+    msgpack_packer *pk = wire_begin(&iso->w, "command", 3);
+    mp_str(pk, command_id);
+    event_pack(pk, cmd);
+    msgpack_pack_int64(pk, deadline_wall_ms);
+    return sent(iso) ? CAIRN_PLUGIN_OK : CAIRN_PLUGIN_ERROR;
+}
+
+/* ---- crashes and restarts ---- */
+
+static void start_again(void *arg);
+
+static void describe_exit(int status, char *why, size_t cap)
+{
+    if (WIFSIGNALED(status))
+        snprintf(why, cap, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else if (WIFEXITED(status))
+        snprintf(why, cap, "exited with status %d", WEXITSTATUS(status));
+    else
+        snprintf(why, cap, "ended");
+}
+
+static void report_crash(plugin_instance *p, const char *reason, int status)
+{
+    cairn_event *ev = event_create("plugin.crashed", p->name, clock_wall_ms());
+    if (!ev)
+        return;
+    event_set_string(ev, "plugin", p->name);
+    event_set_string(ev, "reason", reason);
+    event_set_int(ev, "signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    event_set_int(ev, "exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    event_set_int(ev, "restarts", p->restarts);
+    plugin_emit(p, ev);
+}
+
+static void crashed(isolated *iso, bool hung)
+{
+    plugin_instance *p = iso->p;
+    int status;
+    reap(iso, true, &status);
+    char why[160];
+    if (hung)
+        snprintf(why, sizeof why, "watchdog: no answer for %d ms", p->host->watchdog_ms);
+    else
+        describe_exit(status, why, sizeof why);
+    if (clock_mono_ms() - iso->started_at > STABLE_AFTER_MS)
+        iso->failures = 0;
+    iso->failures++;
+    int64_t wait = RESTART_FIRST_MS;
+    for (int i = 1; i < iso->failures && wait < RESTART_MAX_MS; i++)
+        wait *= 2;
+    if (wait > RESTART_MAX_MS)
+        wait = RESTART_MAX_MS;
+    kvlog(KVLOG_ERROR, "plugin_crashed", "plugin=%s reason=\"%s\" restarts=%u restart_in_ms=%lld",
+          p->name, why, p->restarts, (long long)wait);
+    snprintf(p->error, sizeof p->error, "%s", why);
+    p->status = PLUGIN_RESTARTING;
+    report_crash(p, why, status);
+    plugin_commands_fail(p, "the plugin's process crashed; see the agent's log");
+    plugin_timer_cancel(p, iso->restart_timer);
+    plugin_timer_add_internal(p, (uint64_t)wait, 0, start_again, iso, &iso->restart_timer);
+}
+
+static void start_again(void *arg)
+{
+    isolated *iso = arg;
+    cairn_error err = {0};
+    iso->restart_timer = 0;
+    if (spawn(iso, &err) != CAIRN_OK) {
+        kvlog(KVLOG_ERROR, "plugin_restart_failed", "plugin=%s reason=\"%s\"", iso->p->name,
+              err.message);
+        plugin_timer_add_internal(iso->p, RESTART_MAX_MS, 0, start_again, iso, &iso->restart_timer);
+        return;
+    }
+    iso->p->restarts++;
+}
+
+static void ping(void *arg)
+{
+    isolated *iso = arg;
+    if (!iso->pid)
+        return;
+    int64_t now = clock_mono_ms();
+    int64_t limit = iso->ready ? iso->p->host->watchdog_ms : START_TIMEOUT_MS;
+    if (now - iso->last_pong > limit) {
+        crashed(iso, true);
+        return;
+    }
+    msgpack_pack_uint64(wire_begin(&iso->w, "ping", 1), ++iso->ping_seq);
+    sent(iso);
+}
+
+/* ---- what the child says ---- */
+
+static void on_ready(isolated *iso, const msgpack_object *info)
+{
+    plugin_instance *p = iso->p;
+    int64_t kind = 0;
+    msg_str version = {"", 0};
+    const msgpack_object *subs = NULL;
+    body_int(info, "kind", false, &kind, NULL);
+    body_str(info, "version", false, &version, NULL);
+    body_array(info, "subscriptions", false, &subs, NULL);
+    p->kind = (cairn_plugin_kind)kind;
+    msg_str_copy(version, p->version, sizeof p->version);
+    p->n_subs = 0;
+    for (uint32_t i = 0; subs && i < subs->via.array.size; i++) {
+        msg_str t;
+        if (obj_str(&subs->via.array.ptr[i], &t) && p->n_subs < PLUGIN_MAX_SUBSCRIPTIONS)
+            msg_str_copy(t, p->subs[p->n_subs++], sizeof p->subs[0]);
+    }
+    iso->ready = true;
+    iso->last_pong = clock_mono_ms();
+    p->status = PLUGIN_RUNNING;
+    p->error[0] = '\0';
+    if (p->restarts)
+        kvlog(KVLOG_INFO, "plugin_restarted", "plugin=%s restarts=%u", p->name, p->restarts);
+}
+
+static void on_emit(isolated *iso, const msgpack_object *event)
+{
+    cairn_event view;
+    if (!wire_event_view(event, &view))
+        return;
+    cairn_event *copy = event_clone(&view);
+    if (copy)
+        plugin_emit(iso->p, copy);
+}
+
+static void on_done(isolated *iso, const msgpack_object *a, uint32_t n)
+{
+    msg_str id, message = {"", 0};
+    int64_t code = CAIRN_COMMAND_FAILED;
+    if (n < 4 || !obj_str(&a[0], &id) || !obj_int(&a[1], &code))
+        return;
+    obj_str(&a[2], &message);
+    char id_text[64], text[1024];
+    msg_str_copy(id, id_text, sizeof id_text);
+    msg_str_copy(message, text, sizeof text);
+    cairn_event fields;
+    bool has_fields = a[3].type == MSGPACK_OBJECT_MAP;
+    if (has_fields)
+        event_view(&fields, "result", 6, iso->p->name, strlen(iso->p->name), 0, &a[3]);
+    if (code < 0 || code >= CAIRN_STATUS_COUNT_)
+        code = CAIRN_COMMAND_FAILED;
+    plugin_command_answer(iso->p, id_text, (cairn_status)code, text, has_fields ? &fields : NULL);
+}
+
+typedef struct fetch_for_child {
+    isolated *iso;
+    uint64_t id;
+    pid_t pid; /* the child that asked: a restarted one never hears of it */
+} fetch_for_child;
+
+static void fetched(void *arg, int status, const char *error)
+{
+    fetch_for_child *f = arg;
+    isolated *iso = f->iso;
+    if (iso->pid == f->pid) {
+        msgpack_packer *pk = wire_begin(&iso->w, "fetched", 3);
+        msgpack_pack_uint64(pk, f->id);
+        msgpack_pack_int(pk, status);
+        mp_str(pk, error ? error : "");
+        sent(iso);
+    }
+    free(f);
+}
+
+static void on_fetch(isolated *iso, const msgpack_object *a, uint32_t n)
+{
+    plugin_host *h = iso->p->host;
+    msg_str sha, dest;
+    fetch_for_child *f = calloc(1, sizeof *f);
+    char sha_text[80], dest_text[PATH_MAX];
+    if (!f || n < 3 || !obj_int(&a[0], (int64_t *)&f->id) || !obj_str(&a[1], &sha) ||
+        !obj_str(&a[2], &dest)) {
+        free(f);
+        return;
+    }
+    f->iso = iso;
+    f->pid = iso->pid;
+    msg_str_copy(sha, sha_text, sizeof sha_text);
+    msg_str_copy(dest, dest_text, sizeof dest_text);
+    if (!h->sink.fetch || h->sink.fetch(h->sink.ctx, iso->p, sha_text, dest_text, fetched, f) != 0)
+        fetched(f, -1, "the fetch could not start");
+}
+
+static void on_pong(isolated *iso, const msgpack_object *a, uint32_t n)
+{
+    plugin_instance *p = iso->p;
+    iso->last_pong = clock_mono_ms();
+    if (n < 2 || a[1].type != MSGPACK_OBJECT_MAP)
+        return;
+    /* The child's counters are the truth: copied, not added. */
+    p->n_counters = 0;
+    for (uint32_t i = 0; i < a[1].via.map.size && p->n_counters < PLUGIN_MAX_COUNTERS; i++) {
+        msg_str name;
+        int64_t v;
+        if (!obj_str(&a[1].via.map.ptr[i].key, &name) || !obj_int(&a[1].via.map.ptr[i].val, &v))
+            continue;
+        plugin_counter *c = &p->counters[p->n_counters++];
+        msg_str_copy(name, c->name, sizeof c->name);
+        c->value = (uint64_t)v;
+    }
+}
+
+static void on_frame(isolated *iso, const char *verb, msgpack_object *a, uint32_t n)
+{
+    if (strcmp(verb, "ready") == 0 && n >= 1)
+        on_ready(iso, &a[0]);
+    else if (strcmp(verb, "failed") == 0 && n >= 1) {
+        msg_str why = {"", 0};
+        obj_str(&a[0], &why);
+        msg_str_copy(why, iso->p->error, sizeof iso->p->error);
+    } else if (strcmp(verb, "emit") == 0 && n >= 1)
+        on_emit(iso, &a[0]);
+    else if (strcmp(verb, "done") == 0)
+        on_done(iso, a, n);
+    else if (strcmp(verb, "fetch") == 0)
+        on_fetch(iso, a, n);
+    else if (strcmp(verb, "subscribe") == 0 && n >= 1) {
+        msg_str t;
+        char type[EVENT_TYPE_MAX + 1];
+        if (obj_str(&a[0], &t) && iso->p->n_subs < PLUGIN_MAX_SUBSCRIPTIONS) {
+            msg_str_copy(t, type, sizeof type);
+            memcpy(iso->p->subs[iso->p->n_subs++], type, sizeof type);
+        }
+    } else if (strcmp(verb, "pong") == 0)
+        on_pong(iso, a, n);
+}
+
+/* Returns false when the link broke (the child is gone). */
+static bool pump(isolated *iso, unsigned ready)
+{
+    if ((ready & CAIRN_FD_WRITE) && wire_flush(&iso->w) != 0)
+        return false;
+    bool alive = !(ready & CAIRN_FD_READ) || wire_read(&iso->w) == 0;
+    msgpack_object *a;
+    uint32_t n;
+    char verb[16];
+    while (iso->pid && wire_next(&iso->w, &a, &n, verb, sizeof verb))
+        on_frame(iso, verb, a, n);
+    if (iso->pid)
+        watch_for_output(iso);
+    return alive;
+}
+
+static void on_readable(void *arg, int fd, unsigned ready)
+{
+    isolated *iso = arg;
+    (void)fd;
+    if (!pump(iso, ready) && iso->pid)
+        crashed(iso, false);
+}
+
+/* ---- start and stop ---- */
+
+static bool wait_ready(isolated *iso, int64_t deadline)
+{
+    while (!iso->ready && iso->pid && clock_mono_ms() < deadline) {
+        struct pollfd pfd = {iso->w.fd, POLLIN, 0};
+        int left = (int)(deadline - clock_mono_ms());
+        if (poll(&pfd, 1, left > 0 ? left : 0) < 0 && errno != EINTR)
+            return false;
+        if (!pump(iso, CAIRN_FD_READ))
+            return false;
+    }
+    return iso->ready;
+}
+
+/* A child running as another user must reach its state directory: the
+ * directories above it get search permission for others (not read: their
+ * listings stay private), and the state directory becomes the user's. */
+static cairn_status give_state_dir(plugin_instance *p, cairn_error *err)
+{
+    plugin_host *h = p->host;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", p->state_dir);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+            break;
+        *slash = '\0';
+        struct stat st;
+        if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH) && chmod(dir, (st.st_mode & 07777) | S_IXOTH) != 0)
+            return error_set(err, CAIRN_IO_ERROR, "chmod o+x %s: %s", dir, strerror(errno));
+    }
+    if (chown(p->state_dir, h->child_uid, h->child_gid) != 0)
+        return error_set(err, CAIRN_IO_ERROR, "chown %s: %s", p->state_dir, strerror(errno));
+    return CAIRN_OK;
+}
+
+cairn_status isolate_start(plugin_instance *p, const char *path, const plugin_spec *spec,
+                           cairn_error *err)
+{
+    plugin_host *h = p->host;
+    if (!h->self_exe[0])
+        return error_set(err, CAIRN_INTERNAL_ERROR, "cannot find this program to run the plugin");
+    isolated *iso = calloc(1, sizeof *iso);
+    if (!iso)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "isolation");
+    iso->p = p;
+    p->iso = iso;
+    snprintf(iso->path, sizeof iso->path, "%s", path);
+    cairn_status st = h->drop_privileges ? give_state_dir(p, err) : CAIRN_OK;
+    if (!st)
+        st = plugin_settings_copy(&spec->config, &iso->given, err);
+    if (!st)
+        st = spawn(iso, err);
+    if (st)
+        return st;
+    if (!wait_ready(iso, clock_mono_ms() + START_TIMEOUT_MS)) {
+        int status;
+        char why[160] = "";
+        reap(iso, true, &status);
+        if (!p->error[0])
+            describe_exit(status, why, sizeof why);
+        return error_set(err, CAIRN_INVALID_STATE, "%s", p->error[0] ? p->error : why);
+    }
+    plugin_timer_add_internal(p, PING_EVERY_MS, PING_EVERY_MS, ping, iso, &iso->ping_timer);
+    return CAIRN_OK;
+}
+
+void isolate_stop(plugin_instance *p)
+{
+    isolated *iso = p->iso;
+    if (!iso)
+        return;
+    if (iso->pid) {
+        wire_begin(&iso->w, "stop", 0);
+        wire_end(&iso->w);
+        /* Let it flush and send its last events, then make sure it is gone. */
+        int64_t deadline = clock_mono_ms() + STOP_TIMEOUT_MS;
+        while (iso->pid && clock_mono_ms() < deadline) {
+            struct pollfd pfd = {iso->w.fd, POLLIN, 0};
+            poll(&pfd, 1, 100);
+            if (!pump(iso, CAIRN_FD_READ | (wire_pending(&iso->w) ? CAIRN_FD_WRITE : 0)))
+                break;
+        }
+        int status;
+        reap(iso, true, &status);
+    }
+    plugin_settings_free(&iso->given);
+    free(iso);
+    p->iso = NULL;
+}
