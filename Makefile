@@ -164,10 +164,10 @@ $(TESTBIN)/%: $(OBJ)/tests/tools/%.o $(LIBCOORD_A) $(LIBCAIRN_A)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(TESTBIN)/bench_%: $(OBJ)/tests/bench/bench_%.o $(LIBCOORD_A) $(LIBCAIRN_A)
+$(TESTBIN)/bench_%: $(OBJ)/tests/bench/bench_%.o $(LIBCOORD_A) $(LIBAGENT_A) $(LIBCAIRN_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNITS) $(TOOLS) $(TEST_PLUGINS)
@@ -180,7 +180,7 @@ integration: all $(TOOLS) $(TEST_PLUGINS)
 	@CAIRN_BUILD=$(BUILD) CAIRN_ONLY=integration tests/run-tests.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCHES) $(TOOLS)
+	@$(MAKE) --no-print-directory all $(BENCHES) $(TOOLS) $(TEST_PLUGINS)
 	@CAIRN_BUILD=$(BUILD) tests/bench/run-bench.sh $(BENCHES)
 
 demo: deps

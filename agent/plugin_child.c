@@ -114,6 +114,10 @@ static void on_init(child *c, const msgpack_object *o)
         return;
     }
     body_int(o, "notify_max_attempts", false, &attempts, NULL);
+    int64_t level = KVLOG_INFO;
+    if (body_int(o, "log_level", false, &level, NULL) == CAIRN_OK && level >= KVLOG_DEBUG &&
+        level <= KVLOG_ERROR)
+        kvlog_set_level((kvlog_level)level);
     msg_str_copy(path, spec->path, sizeof spec->path);
     msg_str_copy(name, spec->name, sizeof spec->name);
     msg_str_copy(state_dir, spec->state_dir, sizeof spec->state_dir);

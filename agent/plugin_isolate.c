@@ -95,7 +95,9 @@ static cairn_status spawn(isolated *iso, cairn_error *err)
     iso->ready = false;
     iso->started_at = iso->last_pong = clock_mono_ms();
     msgpack_packer *pk = wire_begin(&iso->w, "init", 1);
-    msgpack_pack_map(pk, 5);
+    msgpack_pack_map(pk, 6);
+    mp_str(pk, "log_level");
+    msgpack_pack_int(pk, (int)kvlog_get_level());
     mp_str(pk, "path");
     mp_str(pk, iso->path);
     mp_str(pk, "name");
@@ -107,6 +109,7 @@ static cairn_status spawn(isolated *iso, cairn_error *err)
     mp_str(pk, "config");
     wire_pack_settings(pk, &iso->given);
     wire_end(&iso->w);
+    wire_flush(&iso->w); /* a new socket has room for it */
     plugin_watch_fd_internal(iso->p, sv[0], CAIRN_FD_READ, on_readable, iso);
     return CAIRN_OK;
 }
@@ -422,11 +425,11 @@ static void on_readable(void *arg, int fd, unsigned ready)
 static bool wait_ready(isolated *iso, int64_t deadline)
 {
     while (!iso->ready && iso->pid && clock_mono_ms() < deadline) {
-        struct pollfd pfd = {iso->w.fd, POLLIN, 0};
+        struct pollfd pfd = {iso->w.fd, (short)(POLLIN | (wire_pending(&iso->w) ? POLLOUT : 0)), 0};
         int left = (int)(deadline - clock_mono_ms());
         if (poll(&pfd, 1, left > 0 ? left : 0) < 0 && errno != EINTR)
             return false;
-        if (!pump(iso, CAIRN_FD_READ))
+        if (!pump(iso, CAIRN_FD_READ | ((pfd.revents & POLLOUT) ? CAIRN_FD_WRITE : 0)))
             return false;
     }
     return iso->ready;
@@ -493,6 +496,7 @@ void isolate_stop(plugin_instance *p)
     if (iso->pid) {
         wire_begin(&iso->w, "stop", 0);
         wire_end(&iso->w);
+        wire_flush(&iso->w);
         /* Let it flush and send its last events, then make sure it is gone. */
         int64_t deadline = clock_mono_ms() + STOP_TIMEOUT_MS;
         while (iso->pid && clock_mono_ms() < deadline) {

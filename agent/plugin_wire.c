@@ -66,7 +66,9 @@ int wire_end(wire *w)
                             (unsigned char)(w->frame.size >> 8), (unsigned char)w->frame.size};
     msgpack_sbuffer_write(&w->out, (const char *)len, 4);
     msgpack_sbuffer_write(&w->out, w->frame.data, w->frame.size);
-    return wire_flush(w);
+    /* Small frames wait for the loop's POLLOUT, or for 64 KiB of company:
+     * one write for many events. */
+    return w->out.size - w->out_off >= WIRE_BATCH_BYTES ? wire_flush(w) : 0;
 }
 
 int wire_read(wire *w)

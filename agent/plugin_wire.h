@@ -26,6 +26,7 @@
 
 #define WIRE_MAX_FRAME ((size_t)64 << 20)
 #define WIRE_MAX_PENDING ((size_t)64 << 20) /* unsent bytes before sends are refused */
+#define WIRE_BATCH_BYTES ((size_t)64 << 10)  /* written at once when this much waits */
 
 typedef struct wire {
     int fd;
@@ -42,7 +43,9 @@ void wire_init(wire *w, int fd);
 void wire_destroy(wire *w); /* closes fd */
 
 /* Building a frame: wire_begin(w, verb, n_args), pack n_args with w->pk,
- * wire_end. -1 when the peer is gone or the output is over its bound. */
+ * wire_end, which queues it (writing once 64 KiB wait); the owner's loop
+ * writes the rest when the socket is writable (wire_pending, wire_flush).
+ * -1 when the peer is gone or the output is over its bound. */
 msgpack_packer *wire_begin(wire *w, const char *verb, uint32_t n_args);
 int wire_end(wire *w);
 /* Writes what it can; -1 when the peer is gone. */

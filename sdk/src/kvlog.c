@@ -13,6 +13,8 @@ void kvlog_set_level(kvlog_level level)
     min_level = level;
 }
 
+kvlog_level kvlog_get_level(void) { return min_level; }
+
 int kvlog_parse_level(const char *name)
 {
     for (int i = 0; i < 4; i++)

@@ -12,6 +12,7 @@ typedef enum kvlog_level { KVLOG_DEBUG, KVLOG_INFO, KVLOG_WARN, KVLOG_ERROR } kv
 
 /* Lines below this level are dropped (default KVLOG_INFO). */
 void kvlog_set_level(kvlog_level level);
+kvlog_level kvlog_get_level(void);
 /* Parses "debug", "info", "warn", "error"; returns -1 for anything else. */
 int kvlog_parse_level(const char *name);
 
