@@ -137,6 +137,23 @@ void agent_close(agent_process *a)
 
 /* ---- the loop ---- */
 
+static void log_plugin_stats(const agent_plugins *ap)
+{
+    const plugin_host_stats *p = &ap->host.stats;
+    kvlog(KVLOG_INFO, "plugin_stats",
+          "emitted=%llu routed=%llu events_spooled=%llu not_spooled=%llu dropped=%llu "
+          "invalid=%llu delivered=%llu retried=%llu delivery_failed=%llu commands=%llu "
+          "command_timeouts=%llu fetched=%llu fetch_failed=%llu",
+          (unsigned long long)p->emitted, (unsigned long long)p->routed,
+          (unsigned long long)ap->events_spooled,
+          (unsigned long long)(p->spool_refused + ap->spool_failures),
+          (unsigned long long)(p->queue_full + p->delivery_dropped),
+          (unsigned long long)p->invalid_events, (unsigned long long)p->delivered,
+          (unsigned long long)p->retried, (unsigned long long)p->delivery_failed,
+          (unsigned long long)p->commands, (unsigned long long)p->command_timeouts,
+          (unsigned long long)ap->fetch.done, (unsigned long long)ap->fetch.failed);
+}
+
 static void log_stats(agent_process *a)
 {
     const sdk_stats *s = &a->sdk.stats;
@@ -152,6 +169,8 @@ static void log_stats(agent_process *a)
           (unsigned long long)a->relay.relayed, (unsigned long long)a->relay.timeouts,
           (unsigned long long)f->resends, (unsigned long long)f->disconnects,
           (unsigned long long)(s->reply_drops + a->relay.reply_drops));
+    if (a->plugins.host.n_plugins)
+        log_plugin_stats(&a->plugins);
 }
 
 static void run_timers(agent_process *a, int64_t now)
