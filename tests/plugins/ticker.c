@@ -1,5 +1,5 @@
-/* Test tracker: emits `tick` events {n} every `interval_ms`, `count` times
- * (0: forever). */
+/* Test tracker: emits events of type `type` (default "tick") {n} every
+ * `interval_ms`, `count` times (0: forever). */
 #include <cairn/plugin.h>
 #include <stdlib.h>
 
@@ -8,12 +8,13 @@ typedef struct state {
     cairn_host *h;
     int64_t count, n;
     uint64_t timer;
+    const char *type;
 } state;
 
 static void tick(void *p)
 {
     state *s = p;
-    cairn_event *ev = s->api->event_new(s->h, "tick");
+    cairn_event *ev = s->api->event_new(s->h, s->type);
     s->api->event_set_int(ev, "n", ++s->n);
     s->api->emit(s->h, ev);
     s->api->counter_add(s->h, "ticks", 1);
@@ -31,6 +32,7 @@ static int init(const cairn_host_api *api, cairn_host *h, void **out)
     s->h = h;
     api->config_int(h, "interval_ms", &interval);
     api->config_int(h, "count", &s->count);
+    api->config_string(h, "type", &s->type);
     s->timer = api->timer_add(h, (uint64_t)interval, (uint64_t)interval, tick, s);
     *out = s;
     return s->timer ? 0 : -1;
@@ -42,6 +44,7 @@ static const cairn_tracker_ops ops = {.size = sizeof ops};
 static const cairn_config_key schema[] = {
     {"interval_ms", CAIRN_CONFIG_INT, "100", 0, "milliseconds between ticks"},
     {"count", CAIRN_CONFIG_INT, "0", 0, "ticks to emit; 0: forever"},
+    {"type", CAIRN_CONFIG_STRING, "tick", 0, "the events' type"},
     {NULL, 0, NULL, 0, NULL}};
 static const cairn_plugin_descriptor descriptor = {
     CAIRN_PLUGIN_ABI,

@@ -1,0 +1,215 @@
+"""cairn-agent with plugins, real processes end to end: loading and refusals,
+events from trackers and from the SDK through detectors to the coordinator,
+isolated plugins that crash or hang (the agent survives, the plugin is
+restarted, the crash reaches the coordinator), deployer commands fanned out
+from the CLI."""
+import json
+import os
+import shutil
+import time
+import unittest
+
+from harness import BIN, CairnTest
+from test_agent import Agent
+
+TEST_PLUGINS = os.path.join(os.path.dirname(BIN), "tests", "plugins")
+
+
+def plugin_conf(plugins, **settings):
+    """agent.conf text loading the given plugins from the test plugin dir.
+    plugins: [(name, file, isolate, {key: value})]."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(v)
+    entries = []
+    for name, file, isolate, config in plugins:
+        body = " ".join(f"{k} = {value(v)};" for k, v in config.items())
+        entries.append(f'{{ name = "{name}"; path = "{file}"; isolate = {value(isolate)}; '
+                       f'config = {{ {body} }}; }}')
+    extra = " ".join(f"{k} = {value(v)};" for k, v in settings.items())
+    return (f'plugins: {{ dirs = ["{os.path.abspath(TEST_PLUGINS)}"]; {extra}\n'
+            f'  load = ( {", ".join(entries)} ); }};\n')
+
+
+class PluginTest(CairnTest):
+    def start_agent(self, plugins, check=True, **settings):
+        path = os.path.join(self.tmp, "agent.conf")
+        with open(path, "w") as f:
+            f.write(plugin_conf(plugins, **settings))
+        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", path])
+        return self.agent.start()
+
+    def tearDown(self):
+        agent = getattr(self, "agent", None)
+        if agent and agent.alive():
+            code = agent.stop()
+            self.assertEqual(code, 0, "agent did not exit cleanly:\n" + agent.log())
+        super().tearDown()
+
+    def events(self, type_=None):
+        args = ["agent-events", "--max", "10000"]
+        if type_:
+            args += ["--type", type_]
+        return self.cli_json(*args)
+
+    def wait_until(self, what, predicate, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            got = predicate()
+            if got:
+                return got
+            if time.monotonic() > deadline:
+                self.fail(f"timed out waiting for {what}\nagent log:\n{self.agent.log()[-4000:]}")
+            time.sleep(0.1)
+
+    def wait_events(self, type_, count, timeout=60):
+        return self.wait_until(f"{count} {type_} events",
+                               lambda: (lambda e: e if len(e) >= count else None)(self.events(type_)),
+                               timeout)
+
+    def plugins(self):
+        rows = self.cli_json("plugins")
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0]["result"], "ok", rows)
+        return {p["name"]: p for p in rows[0]["plugins"]}
+
+
+class Loading(PluginTest):
+    def test_plugins_listed_with_state_and_reasons(self):
+        self.start_agent([("ticks", "ticker.so", False, {"interval_ms": 1000}),
+                          ("future", "bad_abi.so", False, {}),
+                          ("typo", "counter.so", False, {"evry": 3})])
+        log = self.agent.log()
+        self.assertIn('plugin=future reason="built for plugin ABI 2.0', log)
+        self.assertIn("unknown config key 'evry'", log)
+        self.wait_until("the agent's hello", lambda: self.cli_json("agents"))
+        plugins = self.plugins()
+        self.assertEqual(plugins["ticks"]["state"], "running")
+        self.assertEqual(plugins["ticks"]["kind"], "tracker")
+        self.assertEqual(plugins["ticks"]["version"], "1.0")
+        self.assertFalse(plugins["ticks"]["isolated"])
+        self.assertEqual(plugins["future"]["state"], "failed")
+        self.assertIn("ABI 2.0", plugins["future"]["error"])
+        self.assertEqual(plugins["typo"]["state"], "failed")
+        agent = self.cli_json("agents")[0]
+        self.assertIn("ticks", agent.get("plugins", ["ticks"]))
+
+    def test_required_plugins_stop_the_agent(self):
+        with self.assertRaises(RuntimeError) as e:
+            self.start_agent([("future", "bad_abi.so", False, {})], required=True)
+        self.assertIn("plugins.required", str(e.exception))
+        self.assertIn("ABI 2.0", str(e.exception))
+
+    def test_plugin_outside_the_directories_is_refused(self):
+        self.start_agent([("sh", "/bin/sh", False, {})])
+        self.assertIn("/bin/sh is outside the plugin directories", self.agent.log())
+
+
+class Events(PluginTest):
+    def test_tracker_events_reach_the_coordinator(self):
+        self.start_agent([("ticks", "ticker.so", False, {"interval_ms": 20, "count": 25})])
+        ticks = self.wait_events("tick", 25)
+        self.assertEqual(sorted(e["fields"]["n"] for e in ticks), list(range(1, 26)))
+        self.assertTrue(all(e["source"] == "ticks" for e in ticks))
+        self.assertTrue(all(e["agent"] == self.agent.agent_id for e in ticks))
+        time.sleep(0.5)
+        self.assertEqual(len(self.events("tick")), 25)  # exactly once
+
+    def test_sdk_writes_reach_a_subscribed_detector(self):
+        self.start_agent([("watch", "counter.so", False,
+                           {"subscribe": ["run.log"], "field": "metrics.0.1", "every": 1})])
+        run = self.cli("runs", "start", "--experiment", "p", endpoint=self.agent.endpoint).out.strip()
+        for v in (0.5, 0.75):
+            self.cli("runs", "log", run, "--metric", f"auc={v}", endpoint=self.agent.endpoint)
+        seen = self.wait_events("seen", 2)
+        self.assertEqual(sorted(e["fields"]["value"] for e in seen), [0.5, 0.75])
+        self.assertTrue(all(e["fields"]["of"] == "run.log" for e in seen))
+
+    def test_events_survive_an_agent_restart_before_forwarding(self):
+        # The coordinator is away: events wait in the spool, across a restart.
+        self.coord.stop()
+        self.start_agent([("ticks", "ticker.so", False, {"interval_ms": 10, "count": 30})])
+        time.sleep(1.5)
+        self.assertEqual(self.agent.stop(), 0)
+        self.coord.start()
+        self.start_agent([])
+        ticks = self.wait_events("tick", 30)
+        self.assertEqual(len(ticks), 30)
+
+
+class Isolation(PluginTest):
+    def test_a_crashing_plugin_is_restarted_and_reported(self):
+        self.start_agent([("victim", "misbehave.so", True, {}),
+                          ("trigger", "ticker.so", False,
+                           {"type": "crash", "interval_ms": 300, "count": 1}),
+                          ("ticks", "ticker.so", False, {"interval_ms": 100})])
+        crashed = self.wait_events("plugin.crashed", 1)
+        self.assertEqual(crashed[0]["source"], "victim")
+        self.assertEqual(crashed[0]["fields"]["signal"], 6)
+        self.assertIn("signal 6", crashed[0]["fields"]["reason"])
+        started = self.wait_events("started", 2)  # came back
+        self.assertNotEqual(started[0]["fields"]["pid"], started[1]["fields"]["pid"])
+        self.assertTrue(self.agent.alive())
+        plugins = self.wait_until("restarts counted",
+                                  lambda: (lambda p: p if p["victim"]["restarts"] == 1 else None)(
+                                      self.plugins()))
+        self.assertEqual(plugins["victim"]["state"], "running")
+        self.assertTrue(plugins["victim"]["isolated"])
+        before = len(self.events("tick"))
+        self.wait_until("other plugins carry on", lambda: len(self.events("tick")) > before + 3)
+
+    def test_a_hung_plugin_is_killed_by_the_watchdog(self):
+        self.start_agent([("victim", "misbehave.so", True, {}),
+                          ("trigger", "ticker.so", False,
+                           {"type": "hang", "interval_ms": 300, "count": 1})],
+                         watchdog_ms=1000)
+        crashed = self.wait_events("plugin.crashed", 1)
+        self.assertIn("watchdog", crashed[0]["fields"]["reason"])
+        self.wait_events("started", 2)
+        self.assertIn("event=plugin_crashed plugin=victim", self.agent.log())
+
+    @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
+    def test_isolated_children_drop_to_the_configured_user(self):
+        self.start_agent([("victim", "misbehave.so", True, {})], user="nobody")
+        started = self.wait_events("started", 1)
+        self.assertEqual(started[0]["fields"]["uid"], 65534)
+
+
+class Deploy(PluginTest):
+    def deploy(self, *extra, check=True):
+        r = self.cli("deploy", "churn", "7", "--sha256", "0" * 64, "--json", *extra, check=check)
+        return r.json() if r.out.strip() else [], r.code
+
+    def test_deploy_is_answered_by_the_deployer(self):
+        self.start_agent([("d", "echo_deployer.so", False, {"delay_ms": 100})])
+        self.wait_until("the agent's hello", lambda: self.cli_json("agents"))
+        rows, code = self.deploy()
+        self.assertEqual(code, 0, rows)
+        self.assertEqual(rows[0]["result"], "ok")
+        self.assertEqual(rows[0]["reply"]["model"], "churn")
+        self.assertEqual(rows[0]["reply"]["message"], "deployed")
+        self.wait_events("command.progress", 1)
+
+    def test_isolated_deployer_and_a_timeout(self):
+        self.start_agent([("d", "echo_deployer.so", True, {"delay_ms": 5000})])
+        self.wait_until("the agent's hello", lambda: self.cli_json("agents"))
+        rows, code = self.deploy("--timeout", "2s", check=False)
+        self.assertNotEqual(code, 0)
+        self.assertNotEqual(rows[0]["result"], "ok")
+
+    def test_an_agent_without_a_deployer_says_so(self):
+        self.start_agent([("ticks", "ticker.so", False, {"interval_ms": 1000})])
+        self.wait_until("the agent's hello", lambda: self.cli_json("agents"))
+        rows, code = self.deploy(check=False)
+        self.assertEqual(code, 1)
+        self.assertEqual(rows[0]["result"], "error")
+        self.assertIn("no deployer plugin", rows[0]["error"])
+
+
+if __name__ == "__main__":
+    unittest.main()
