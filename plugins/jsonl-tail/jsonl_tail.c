@@ -91,11 +91,10 @@ struct tail {
     int catchup_pending;
 };
 
-static void tail_log(struct tail *t, cairn_log_level level, const char *event, const char *fmt,
-                     ...) __attribute__((format(printf, 4, 5)));
+static void tail_log(struct tail *t, cairn_log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void tail_log(struct tail *t, cairn_log_level level, const char *event, const char *fmt,
-                     ...)
+static void tail_log(struct tail *t, cairn_log_level level, const char *event, const char *fmt, ...)
 {
     char detail[512];
     va_list ap;
@@ -211,9 +210,8 @@ static void tail_bad_line(struct tail *t, const char *why)
 {
     t->api->counter_add(t->host, "bad_lines", 1);
     t->bad_lines++;
-    tail_log(t, t->bad_lines <= TAIL_LOUD_BAD_LINES ? CAIRN_LOG_WARN : CAIRN_LOG_DEBUG,
-             "bad_line", "skipped the line at offset %" PRId64 " of %s: %s", t->offset, t->path,
-             why);
+    tail_log(t, t->bad_lines <= TAIL_LOUD_BAD_LINES ? CAIRN_LOG_WARN : CAIRN_LOG_DEBUG, "bad_line",
+             "skipped the line at offset %" PRId64 " of %s: %s", t->offset, t->path, why);
 }
 
 /* Emits one complete line (without its newline). Returns 0 when the line is
@@ -238,7 +236,8 @@ static int tail_line(struct tail *t, const char *line, size_t len)
     if (ev) {
         const char *name;
         json_t *v;
-        json_object_foreach(obj, name, v) {
+        json_object_foreach(obj, name, v)
+        {
             if (tail_set_field(t, ev, name, v) != 0)
                 api->counter_add(t->host, "bad_fields", 1);
         }
@@ -291,12 +290,18 @@ static int tail_consume(struct tail *t)
 
 /* ---- the file ---- */
 
-/* Reads and emits up to TAIL_READ_BUDGET bytes. Returns 1 when the budget ran
- * out before the end of the file, 0 otherwise. */
-static int tail_read(struct tail *t)
+/* How far a read got. */
+enum tail_read_result {
+    TAIL_AT_END, /* everything read (or the file cannot be read) */
+    TAIL_MORE,   /* the budget ran out before the end */
+    TAIL_HELD    /* the host refused a line: it waits for the next poll */
+};
+
+/* Reads and emits up to TAIL_READ_BUDGET bytes. */
+static enum tail_read_result tail_read(struct tail *t)
 {
     if (tail_consume(t) != 0) /* lines refused at the last poll go first */
-        return 0;
+        return TAIL_HELD;
     size_t budget = TAIL_READ_BUDGET;
     while (budget > 0) {
         if (t->len == t->cap) { /* a full buffer without a newline */
@@ -310,16 +315,16 @@ static int tail_read(struct tail *t)
             continue;
         if (n < 0) {
             tail_log(t, CAIRN_LOG_WARN, "read_failed", "%s: %s", t->path, strerror(errno));
-            return 0;
+            return TAIL_AT_END;
         }
         if (n == 0)
-            return 0;
+            return TAIL_AT_END;
         t->len += (size_t)n;
         budget -= (size_t)n < budget ? (size_t)n : budget;
         if (tail_consume(t) != 0)
-            return 0;
+            return TAIL_HELD;
     }
-    return 1;
+    return TAIL_MORE;
 }
 
 static void tail_close(struct tail *t)
@@ -385,17 +390,18 @@ static void tail_check_truncation(struct tail *t)
 }
 
 /* Renamed away and replaced: finish the old file, then follow the new one
- * from 0. Called after reading the old one to its end. Returns 1 when the
- * switch waits for more of the old file to be read. */
-static int tail_check_rotation(struct tail *t)
+ * from 0. Called after reading the old one to its end; the switch waits while
+ * the old one has more to read or a refused line. */
+static enum tail_read_result tail_check_rotation(struct tail *t)
 {
     struct stat st;
     /* No file at path yet: the writer may still append to the old one. */
     if (stat(t->path, &st) != 0 || ((uint64_t)st.st_dev == t->dev && (uint64_t)st.st_ino == t->ino))
-        return 0;
+        return TAIL_AT_END;
     /* The writer may have appended between our last read and the switch. */
-    if (tail_read(t) != 0)
-        return 1;
+    enum tail_read_result r = tail_read(t);
+    if (r != TAIL_AT_END)
+        return r;
     /* The writer has moved to the new file: an unterminated last line of the
      * old one is as complete as it will ever be. */
     if (t->len > 0 && !t->skipping)
@@ -405,7 +411,7 @@ static int tail_check_rotation(struct tail *t)
     t->api->counter_add(t->host, "rotations", 1);
     tail_close(t);
     if (tail_open(t) != 0)
-        return 0;
+        return TAIL_AT_END;
     return tail_read(t);
 }
 
@@ -417,13 +423,12 @@ static void tail_poll(void *arg)
     if (t->fd < 0 && tail_open(t) != 0)
         return;
     tail_check_truncation(t);
-    int more = tail_read(t);
-    if (!more)
-        more = tail_check_rotation(t);
+    enum tail_read_result r = tail_read(t);
+    if (r == TAIL_AT_END)
+        r = tail_check_rotation(t);
     if (t->api->now_mono_ms(t->host) - t->saved_mono >= TAIL_SAVE_EVERY_MS)
         tail_save_position(t);
-    if (more && !t->catchup_pending &&
-        t->api->timer_add(t->host, 0, 0, tail_catchup, t) != 0)
+    if (r == TAIL_MORE && !t->catchup_pending && t->api->timer_add(t->host, 0, 0, tail_catchup, t) != 0)
         t->catchup_pending = 1;
 }
 
@@ -446,8 +451,7 @@ static int tail_check_config(const cairn_host_api *api, cairn_host *host, const 
         why = "path must be an absolute file path";
     else if (api->config_string(host, "event_type", event_type) != 0 || !(*event_type)[0])
         why = "event_type must not be empty";
-    else if (api->config_int(host, "poll_ms", poll_ms) != 0 || *poll_ms < 10 ||
-             *poll_ms > 3600000)
+    else if (api->config_int(host, "poll_ms", poll_ms) != 0 || *poll_ms < 10 || *poll_ms > 3600000)
         why = "poll_ms must be 10 to 3600000";
     else if (api->config_int(host, "max_line_bytes", max_line) != 0 || *max_line < 16 ||
              *max_line > (64 << 20))

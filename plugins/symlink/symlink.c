@@ -39,9 +39,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define NAME_MAX_LEN 128     /* longest model, version or file name */
-#define HISTORY_KEEP 32      /* versions remembered per model for rollback */
-#define RELOAD_POLL_MS 50    /* reload exit polling, only where pidfd_open is missing */
+#define NAME_MAX_LEN 128  /* longest model, version or file name */
+#define HISTORY_KEEP 32   /* versions remembered per model for rollback */
+#define RELOAD_POLL_MS 50 /* reload exit polling, only where pidfd_open is missing */
 #define VERSIONS_PREFIX "versions/"
 
 extern char **environ;
@@ -420,8 +420,8 @@ static void reload_ended(struct op *op, const char *failure)
     }
     const char *prev = op->prev_version ? op->prev_version : "none (removed)";
     if (current_switch(op->d, op->model_dir, op->prev_target) != 0)
-        op_fail(op, "reload failed (%s) and current could not be restored to %s: %s", failure,
-                prev, strerror(errno));
+        op_fail(op, "reload failed (%s) and current could not be restored to %s: %s", failure, prev,
+                strerror(errno));
     else
         op_fail(op, "reload failed (%s); current restored to %s", failure, prev);
 }
@@ -463,7 +463,7 @@ static void reload_poll(void *arg)
 static void reload_timeout(void *arg)
 {
     struct op *op = arg;
-    op->timeout_timer = 0; /* a one-shot timer that has fired */
+    op->timeout_timer = 0;   /* a one-shot timer that has fired */
     kill(-op->pid, SIGKILL); /* its process group: the shell and its children */
     int status;
     while (waitpid(op->pid, &status, 0) < 0 && errno == EINTR)
@@ -821,8 +821,7 @@ static int deployer_configure(struct deployer *d)
         api->log(h, CAIRN_LOG_ERROR, "bad_config", why);
         return -1;
     }
-    if (api->config_string(h, "reload_command", &d->reload_command) != 0 ||
-        !d->reload_command[0])
+    if (api->config_string(h, "reload_command", &d->reload_command) != 0 || !d->reload_command[0])
         d->reload_command = NULL;
     return 0;
 }

@@ -49,14 +49,14 @@ static const cairn_config_key threshold_config[] = {
 struct threshold {
     const cairn_host_api *api;
     cairn_host *host;
-    const char *field;      /* host strings, valid until fini */
+    const char *field; /* host strings, valid until fini */
     const char *alert_name;
-    double above, below;    /* +inf / -inf when not configured */
+    double above, below; /* +inf / -inf when not configured */
     int64_t consecutive;
 
-    int64_t streak;      /* out-of-bound values in a row */
+    int64_t streak; /* out-of-bound values in a row */
     int firing;
-    int fired_above;     /* which bound was crossed when the alert fired */
+    int fired_above; /* which bound was crossed when the alert fired */
 };
 
 /* 1 when `value` is above the upper bound, -1 below the lower one, 0 within. */
@@ -168,7 +168,8 @@ static int threshold_init(const cairn_host_api *api, cairn_host *host, void **st
         return -1;
     }
     if (api->subscribe(host, event_type) != 0) {
-        api->log(host, CAIRN_LOG_ERROR, "bad_config", "the host refused to subscribe to event_type");
+        api->log(host, CAIRN_LOG_ERROR, "bad_config",
+                 "the host refused to subscribe to event_type");
         free(th);
         return -1;
     }

@@ -36,7 +36,10 @@ static const char *const webhook_default_fields[] = {
 #define WEBHOOK_DEFAULT_FIELDS (sizeof(webhook_default_fields) / sizeof(*webhook_default_fields))
 
 static const cairn_config_key webhook_config[] = {
-    {.key = "url", .type = CAIRN_CONFIG_STRING, .required = 1, .doc = "http:// or https:// URL to POST to"},
+    {.key = "url",
+     .type = CAIRN_CONFIG_STRING,
+     .required = 1,
+     .doc = "http:// or https:// URL to POST to"},
     {.key = "timeout_ms",
      .type = CAIRN_CONFIG_INT,
      .default_value = "5000",
@@ -150,7 +153,8 @@ static cairn_plugin_result webhook_fail(struct webhook *w, cairn_plugin_result r
                                         const char *why)
 {
     char detail[CURL_ERROR_SIZE + 128];
-    snprintf(detail, sizeof(detail), "%s: %s", result == CAIRN_PLUGIN_RETRY ? "will retry" : "gave up", why);
+    snprintf(detail, sizeof(detail), "%s: %s",
+             result == CAIRN_PLUGIN_RETRY ? "will retry" : "gave up", why);
     w->api->log(w->host, CAIRN_LOG_WARN, "post_failed", detail);
     w->api->counter_add(w->host, result == CAIRN_PLUGIN_RETRY ? "retries" : "failed", 1);
     return result;
@@ -288,7 +292,8 @@ static int webhook_init(const cairn_host_api *api, cairn_host *host, void **stat
 {
     struct webhook *w = calloc(1, sizeof(*w));
     if (!w || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        api->log(host, CAIRN_LOG_ERROR, "init_failed", w ? "cannot initialise libcurl" : "out of memory");
+        api->log(host, CAIRN_LOG_ERROR, "init_failed",
+                 w ? "cannot initialise libcurl" : "out of memory");
         free(w);
         return -1;
     }
