@@ -63,8 +63,13 @@ cairn_event *event_from_json(const char *text, const char *source, cairn_error *
     json_decref(root);
     size_t off = 0;
     msgpack_object fields;
-    /* Unpacked into the event's own zone, so it owns its fields. */
-    bool ok = msgpack_unpack(sb.data, sb.size, &off, ev->zone, &fields) == MSGPACK_UNPACK_SUCCESS;
+    /* Unpacking refers to the bytes rather than copying strings: the bytes
+     * go into the event's own zone first, so the event owns its fields. */
+    char *bytes = msgpack_zone_malloc(ev->zone, sb.size);
+    if (bytes)
+        memcpy(bytes, sb.data, sb.size);
+    bool ok = bytes && msgpack_unpack(bytes, sb.size, &off, ev->zone, &fields) ==
+                           MSGPACK_UNPACK_SUCCESS;
     msgpack_sbuffer_destroy(&sb);
     if (!ok) {
         error_set(err, CAIRN_BAD_MESSAGE, "cannot convert the event's fields");

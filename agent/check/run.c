@@ -52,7 +52,16 @@ static const char *result_name(cairn_plugin_result r)
 
 static int sink_spool(void *ctx, const cairn_event *ev)
 {
+    const char *command, *message;
+    size_t nc, nm;
     (void)ctx;
+    if (strcmp(ev->type, "command.progress") == 0 &&
+        event_get_string(ev, "command", &command, &nc) == 0 &&
+        event_get_string(ev, "message", &message, &nm) == 0) {
+        print_line(json_pack("{s:s, s:s%, s:s%}", "event", "progress", "command", command, nc,
+                             "message", message, nm));
+        return 0;
+    }
     print_line(json_pack("{s:s, s:s, s:s, s:I, s:o}", "event", "emit", "type", ev->type, "source",
                          ev->source, "time", (json_int_t)ev->time_ms, "fields",
                          msgpack_to_json(&ev->fields)));
