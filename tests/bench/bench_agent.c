@@ -1,0 +1,203 @@
+/*
+ * bench_agent ENDPOINT [DATA_DIR]: the figures of the whole write path,
+ * training code -> cairn-agent -> coordinator. ENDPOINT is the coordinator;
+ * the agent is the one at $CAIRN_BENCH_AGENT (run-bench.sh starts it),
+ * forwarding to that coordinator.
+ *   (a) durable arrival: POINTS points logged by a training loop through a
+ *       tracker opened on the agent, timed from the first call until the
+ *       coordinator's metric histories hold every one of them (polled with
+ *       cairn_metric_history, the reader's view of "stored"), with the time
+ *       the tracker's flush returned (everything in the agent's spool) on the
+ *       way;
+ *   (b) the latency of a flush after 1,000 points through the agent.
+ * Prints figures; asserts nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cairn/client.h"
+
+#define POINTS 1000000
+#define KEYS 4 /* points a training step logs: loss, accuracy, learning rate, grad norm */
+#define POLL_MS 5
+#define FLUSH_ROUNDS 200
+#define FLUSH_POINTS 1000
+#define TIMEOUT_MS 120000
+
+static const char *coordinator;
+static const char *agent;
+static const char *const keys[KEYS] = {"train/loss", "train/acc", "lr", "grad_norm"};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return v[(size_t)(p * (double)(n - 1) + 0.5)];
+}
+
+static void check(cairn_status st, const cairn_error *err, const char *what)
+{
+    if (st) {
+        fprintf(stderr, "bench_agent: %s: %s\n", what, err ? err->message : cairn_status_name(st));
+        exit(1);
+    }
+}
+
+/* A tracker on the agent whose queue holds the whole phase: the figure is the
+ * path's, not the caller's handling of backpressure. */
+static cairn_tracker *open_tracker(char run[CAIRN_ID_TEXT_LEN + 1], const char *name)
+{
+    cairn_error err;
+    cairn_tracker_opts o = {.endpoint = agent, .max_queued = 2 * POINTS};
+    cairn_tracker *t = cairn_tracker_open(&o, &err);
+    if (!t)
+        check(err.status, &err, "open");
+    cairn_run_start_opts ro = {.experiment = "bench-agent", .name = name};
+    check(cairn_tracker_start_run(t, &ro, run, &err), &err, "start_run");
+    check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
+    return t;
+}
+
+static void close_tracker(cairn_tracker *t)
+{
+    cairn_error err;
+    check(cairn_tracker_close(t, TIMEOUT_MS, &err), &err, "close");
+}
+
+/* One training step: a point for each key, the way a loop logs them. */
+static void log_step(cairn_tracker *t, const char *run, long step)
+{
+    for (int k = 0; k < KEYS; k++)
+        check(cairn_tracker_log_metric(t, run, keys[k], 1.0 / (double)(step + k + 1), step), NULL,
+              "log_metric");
+}
+
+/* Points of run the coordinator has stored, all keys together. */
+static uint64_t stored_points(cairn_client *c, const char *run)
+{
+    uint64_t total = 0;
+    for (int k = 0; k < KEYS; k++) {
+        cairn_history *h = NULL;
+        cairn_error err;
+        cairn_status st = cairn_metric_history(c, run, keys[k], 0, 1, &h, &err);
+        if (st == CAIRN_RESOURCE_DOES_NOT_EXIST)
+            continue; /* no point of this key has arrived yet */
+        check(st, &err, "metric.history");
+        total += h->total;
+        cairn_history_free(h);
+    }
+    return total;
+}
+
+/* Polls the coordinator until every point of run is there; the time it was
+ * first seen complete. */
+static double wait_stored(cairn_client *c, const char *run, uint64_t want, double deadline)
+{
+    while (stored_points(c, run) < want) {
+        if (now_ms() > deadline) {
+            fprintf(stderr, "bench_agent: points missing at the coordinator after %d ms\n",
+                    TIMEOUT_MS);
+            exit(1);
+        }
+        sleep_ms(POLL_MS);
+    }
+    return now_ms();
+}
+
+/* Until the run itself has reached the coordinator through the agent. */
+static void wait_run(cairn_client *c, const char *run)
+{
+    double deadline = now_ms() + TIMEOUT_MS;
+    cairn_run *r = NULL;
+    cairn_error err;
+    cairn_status st;
+    while ((st = cairn_run_get(c, run, &r, &err)) == CAIRN_RESOURCE_DOES_NOT_EXIST &&
+           now_ms() < deadline)
+        sleep_ms(POLL_MS);
+    check(st, &err, "run.get");
+    cairn_run_free(r);
+}
+
+/* (a) */
+static void bench_arrival(cairn_client *c)
+{
+    char run[CAIRN_ID_TEXT_LEN + 1];
+    cairn_error err;
+    cairn_tracker *t = open_tracker(run, "arrival");
+    wait_run(c, run);
+    double t0 = now_ms();
+    for (long step = 0; step < POINTS / KEYS; step++)
+        log_step(t, run, step);
+    double logged = now_ms();
+    check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
+    double spooled = now_ms();
+    double stored = wait_stored(c, run, POINTS, t0 + TIMEOUT_MS);
+    printf("SDK -> agent -> coordinator, %d points (%d keys a step): logged in %.0f ms, "
+           "in the agent's spool (flush returned) after %.0f ms, stored at the coordinator "
+           "after %.0f ms: %.0f points/s arrived\n",
+           POINTS, KEYS, logged - t0, spooled - t0, stored - t0, POINTS / ((stored - t0) / 1e3));
+    close_tracker(t);
+}
+
+/* (b) */
+static void bench_flush_latency(void)
+{
+    char run[CAIRN_ID_TEXT_LEN + 1];
+    cairn_error err;
+    double lat[FLUSH_ROUNDS];
+    cairn_tracker *t = open_tracker(run, "flush-latency");
+    long step = 0;
+    for (int r = 0; r < FLUSH_ROUNDS; r++) {
+        for (int k = 0; k < FLUSH_POINTS / KEYS; k++, step++)
+            log_step(t, run, step);
+        double t0 = now_ms();
+        check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
+        lat[r] = now_ms() - t0;
+    }
+    printf("flush after %d points through the agent: p50 %.2f ms, p99 %.2f ms (%d rounds)\n",
+           FLUSH_POINTS, percentile(lat, FLUSH_ROUNDS, 0.5), percentile(lat, FLUSH_ROUNDS, 0.99),
+           FLUSH_ROUNDS);
+    close_tracker(t);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: CAIRN_BENCH_AGENT=ENDPOINT bench_agent COORDINATOR [DATA_DIR]\n");
+        return 2;
+    }
+    coordinator = argv[1];
+    agent = getenv("CAIRN_BENCH_AGENT");
+    if (!agent || !*agent) {
+        printf("no agent ($CAIRN_BENCH_AGENT unset): skipped\n");
+        return 0;
+    }
+    cairn_error err;
+    cairn_client *c = cairn_client_open(coordinator, &err);
+    if (!c)
+        check(err.status, &err, "client");
+    cairn_client_set_timeout(c, 30000);
+    bench_arrival(c);
+    bench_flush_latency();
+    cairn_client_close(c);
+    return 0;
+}
