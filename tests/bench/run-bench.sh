@@ -77,9 +77,13 @@ echo "$before $after" | awk -v s="$IDLE_S" -v hz="$(getconf CLK_TCK)" \
     '{printf "idle over %d s: %d CPU ticks of 1/%d s, %d wake-ups (context switches of all threads)\n", s, $3 - $1, hz, $4 - $2}'
 
 export CAIRN_BENCH_AGENT="ipc://$dir/agent.sock"
+hz=$(getconf CLK_TCK)
 for b in "$@"; do
     echo "== $(basename "$b")"
+    c0=$(cpu $pid) a0=$(cpu $agent_pid)
     "$b" "$endpoint" "$dir/coord"
+    echo "$c0 $(cpu $pid) $a0 $(cpu $agent_pid)" | awk -v hz="$hz" \
+        '{printf "CPU used meanwhile: coordinator %.2f s, agent %.2f s\n", ($3 - $1) / hz, ($7 - $5) / hz}'
 done
 
 echo "== cairn-agent, after the benchmarks"
