@@ -30,20 +30,20 @@ wait_log() {
     return 1
 }
 
-# mem PID: resident memory from smaps_rollup, in MB.
+# mem PID: resident memory from smaps_rollup, in MiB.
 mem() {
     awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} /^Shared_/ {s+=$2} /^Private_/ {v+=$2}
-         END {printf "RSS %.1f MB (private %.1f MB, shared %.1f MB, PSS %.1f MB)", r/1024, v/1024, s/1024, p/1024}' \
+         END {printf "RSS %.2f MiB (private %.2f MiB, shared %.2f MiB, PSS %.2f MiB)", r/1024, v/1024, s/1024, p/1024}' \
         "/proc/$1/smaps_rollup"
 }
 
-# mem_top PID: the mappings holding the most resident memory, in KB, the way
+# mem_top PID: the mappings holding the most resident memory, in KiB, the way
 # smaps shows them: the libraries the process maps, its heap, its stacks.
 mem_top() {
     awk '/^[0-9a-f]+-[0-9a-f]+ / {n = ($6 == "") ? "[anon]" : $6; sub(".*/", "", n)}
          /^Rss:/ {r[n] += $2} /^Private_/ {v[n] += $2}
          END {for (n in r) if (r[n]) printf "%d %d %s\n", r[n], v[n], n}' "/proc/$1/smaps" |
-        sort -rn | head -n 8 | awk '{printf "%s%s %d KB (%d private)", (NR > 1 ? ", " : ""), $3, $1, $2} END {print ""}'
+        sort -rn | head -n 8 | awk '{printf "%s%s %d KiB (%d private)", (NR > 1 ? ", " : ""), $3, $1, $2} END {print ""}'
 }
 
 # cpu PID: "ticks wakeups": utime+stime of the process and the context switches
@@ -88,6 +88,7 @@ done
 
 echo "== cairn-agent, after the benchmarks"
 echo "after the load: $(mem $agent_pid)"
+echo "largest: $(mem_top $agent_pid)"
 kill -TERM $agent_pid
 wait $agent_pid
 agent_pid=
