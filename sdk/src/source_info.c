@@ -246,7 +246,8 @@ static pid_t spawn_git(char *const argv[], int *out)
 #endif
         rc = rc ? rc : posix_spawnattr_setsigmask(&at, &none);
         rc = rc ? rc : posix_spawnattr_setsigdefault(&at, &dfl);
-        rc = rc ? rc : posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        rc = rc ? rc
+                : posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
         if (rc || posix_spawnp(&pid, "git", &fa, &at, argv, environ) != 0)
             pid = -1; /* git not installed, or no resources */
         posix_spawnattr_destroy(&at);

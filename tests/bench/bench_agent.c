@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cairn/client.h"
+#include "bench.h"
 
 #define POINTS 1000000
 #define KEYS 4 /* points a training step logs: loss, accuracy, learning rate, grad norm */
@@ -29,66 +29,25 @@ static const char *coordinator;
 static const char *agent;
 static const char *const keys[KEYS] = {"train/loss", "train/acc", "lr", "grad_norm"};
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile(double *v, size_t n, double p)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return v[(size_t)(p * (double)(n - 1) + 0.5)];
-}
-
-static void check(cairn_status st, const cairn_error *err, const char *what)
-{
-    if (st) {
-        fprintf(stderr, "bench_agent: %s: %s\n", what, err ? err->message : cairn_status_name(st));
-        exit(1);
-    }
-}
-
 /* A tracker on the agent whose queue holds the whole phase: the figure is the
  * path's, not the caller's handling of backpressure. */
 static cairn_tracker *open_tracker(char run[CAIRN_ID_TEXT_LEN + 1], const char *name)
 {
-    cairn_error err;
-    cairn_tracker_opts o = {.endpoint = agent, .max_queued = 2 * POINTS};
-    cairn_tracker *t = cairn_tracker_open(&o, &err);
-    if (!t)
-        check(err.status, &err, "open");
-    cairn_run_start_opts ro = {.experiment = "bench-agent", .name = name};
-    check(cairn_tracker_start_run(t, &ro, run, &err), &err, "start_run");
-    check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
-    return t;
-}
-
-static void close_tracker(cairn_tracker *t)
-{
-    cairn_error err;
-    check(cairn_tracker_close(t, TIMEOUT_MS, &err), &err, "close");
+    return bench_tracker_open(agent, 2 * POINTS, "bench-agent", name, run, TIMEOUT_MS);
 }
 
 /* One training step: a point for each key, the way a loop logs them. */
 static void log_step(cairn_tracker *t, const char *run, long step)
 {
     for (int k = 0; k < KEYS; k++)
-        check(cairn_tracker_log_metric(t, run, keys[k], 1.0 / (double)(step + k + 1), step), NULL,
-              "log_metric");
+        bench_check(cairn_tracker_log_metric(t, run, keys[k], 1.0 / (double)(step + k + 1), step),
+                    NULL, "log_metric");
 }
 
 /* Points of run the coordinator has stored, all keys together. */
@@ -101,7 +60,7 @@ static uint64_t stored_points(cairn_client *c, const char *run)
         cairn_status st = cairn_metric_history(c, run, keys[k], 0, 1, &h, &err);
         if (st == CAIRN_RESOURCE_DOES_NOT_EXIST)
             continue; /* no point of this key has arrived yet */
-        check(st, &err, "metric.history");
+        bench_check(st, &err, "metric.history");
         total += h->total;
         cairn_history_free(h);
     }
@@ -113,27 +72,27 @@ static uint64_t stored_points(cairn_client *c, const char *run)
 static double wait_stored(cairn_client *c, const char *run, uint64_t want, double deadline)
 {
     while (stored_points(c, run) < want) {
-        if (now_ms() > deadline) {
+        if (bench_now_ms() > deadline) {
             fprintf(stderr, "bench_agent: points missing at the coordinator after %d ms\n",
                     TIMEOUT_MS);
             exit(1);
         }
         sleep_ms(POLL_MS);
     }
-    return now_ms();
+    return bench_now_ms();
 }
 
 /* Until the run itself has reached the coordinator through the agent. */
 static void wait_run(cairn_client *c, const char *run)
 {
-    double deadline = now_ms() + TIMEOUT_MS;
+    double deadline = bench_now_ms() + TIMEOUT_MS;
     cairn_run *r = NULL;
     cairn_error err;
     cairn_status st;
     while ((st = cairn_run_get(c, run, &r, &err)) == CAIRN_RESOURCE_DOES_NOT_EXIST &&
-           now_ms() < deadline)
+           bench_now_ms() < deadline)
         sleep_ms(POLL_MS);
-    check(st, &err, "run.get");
+    bench_check(st, &err, "run.get");
     cairn_run_free(r);
 }
 
@@ -144,39 +103,30 @@ static void bench_arrival(cairn_client *c)
     cairn_error err;
     cairn_tracker *t = open_tracker(run, "arrival");
     wait_run(c, run);
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     for (long step = 0; step < POINTS / KEYS; step++)
         log_step(t, run, step);
-    double logged = now_ms();
-    check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
-    double spooled = now_ms();
+    double logged = bench_now_ms();
+    bench_check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
+    double spooled = bench_now_ms();
     double stored = wait_stored(c, run, POINTS, t0 + TIMEOUT_MS);
     printf("SDK -> agent -> coordinator, %d points (%d keys a step): logged in %.0f ms, "
            "in the agent's spool (flush returned) after %.0f ms, stored at the coordinator "
            "after %.0f ms: %.0f points/s arrived\n",
            POINTS, KEYS, logged - t0, spooled - t0, stored - t0, POINTS / ((stored - t0) / 1e3));
-    close_tracker(t);
+    bench_tracker_close(t, TIMEOUT_MS);
 }
 
 /* (b) */
 static void bench_flush_latency(void)
 {
     char run[CAIRN_ID_TEXT_LEN + 1];
-    cairn_error err;
-    double lat[FLUSH_ROUNDS];
+    double p50, p99;
     cairn_tracker *t = open_tracker(run, "flush-latency");
-    long step = 0;
-    for (int r = 0; r < FLUSH_ROUNDS; r++) {
-        for (int k = 0; k < FLUSH_POINTS / KEYS; k++, step++)
-            log_step(t, run, step);
-        double t0 = now_ms();
-        check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
-        lat[r] = now_ms() - t0;
-    }
+    bench_flush_rounds(t, run, log_step, FLUSH_POINTS / KEYS, FLUSH_ROUNDS, TIMEOUT_MS, &p50, &p99);
     printf("flush after %d points through the agent: p50 %.2f ms, p99 %.2f ms (%d rounds)\n",
-           FLUSH_POINTS, percentile(lat, FLUSH_ROUNDS, 0.5), percentile(lat, FLUSH_ROUNDS, 0.99),
-           FLUSH_ROUNDS);
-    close_tracker(t);
+           FLUSH_POINTS, p50, p99, FLUSH_ROUNDS);
+    bench_tracker_close(t, TIMEOUT_MS);
 }
 
 int main(int argc, char **argv)
@@ -194,7 +144,7 @@ int main(int argc, char **argv)
     cairn_error err;
     cairn_client *c = cairn_client_open(coordinator, &err);
     if (!c)
-        check(err.status, &err, "client");
+        bench_check(err.status, &err, "client");
     cairn_client_set_timeout(c, 30000);
     bench_arrival(c);
     bench_flush_latency();
