@@ -8,8 +8,6 @@
 #include "error.h"
 #include "source_info.h"
 
-#define DETECTED_TAGS_MAX 3
-
 void cairn_new_run_id(char id[CAIRN_ID_TEXT_LEN + 1])
 {
     ulid u = ulid_new();
@@ -58,9 +56,8 @@ static bool has_key(const cairn_kv *kv, size_t n, const char *key)
 static cairn_status merge_tags(const cairn_run_start_opts *o, const source_info *src,
                                cairn_kv **out, size_t *n_out, cairn_error *err)
 {
-    const cairn_kv detected[DETECTED_TAGS_MAX] = {
-        {"cairn.user", src->user}, {"cairn.host", src->host}, {"cairn.git.commit", src->commit}};
-    size_t n_detected = o->detect_source ? (src->commit[0] ? 3 : 2) : 0;
+    cairn_kv detected[SOURCE_TAGS_MAX];
+    size_t n_detected = o->detect_source ? source_tags(src, detected) : 0;
     *out = NULL;
     *n_out = 0;
     if (o->n_tags + n_detected == 0)

@@ -16,8 +16,6 @@
 #include "clock.h"
 #include "tracker_internal.h"
 
-#define DETECTED_TAGS_MAX 3
-
 static void lock(cairn_tracker *t)
 {
     pthread_mutex_lock(&t->mu);
@@ -369,21 +367,12 @@ cairn_status cairn_tracker_set_tags(cairn_tracker *t, const char *run_id, const 
 
 /* ---- runs ---- */
 
-/* The cairn.user/host/git.commit tags of cairn_run_start; they point into src. */
-static size_t detected_tags(const source_info *src, cairn_kv out[DETECTED_TAGS_MAX])
-{
-    out[0] = (cairn_kv){"cairn.user", src->user};
-    out[1] = (cairn_kv){"cairn.host", src->host};
-    out[2] = (cairn_kv){"cairn.git.commit", src->commit};
-    return src->commit[0] ? 3 : 2;
-}
-
 cairn_status cairn_tracker_start_run(cairn_tracker *t, const cairn_run_start_opts *opts,
                                      char id_out[CAIRN_ID_TEXT_LEN + 1], cairn_error *err)
 {
     ulid id = ulid_new();
     source_info src;
-    cairn_kv detected[DETECTED_TAGS_MAX];
+    cairn_kv detected[SOURCE_TAGS_MAX];
     size_t n_detected = 0;
     if (!t || !opts || !opts->experiment)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "start_run needs a tracker and an experiment");
@@ -391,7 +380,7 @@ cairn_status cairn_tracker_start_run(cairn_tracker *t, const cairn_run_start_opt
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "tags: NULL array, key or value");
     if (opts->detect_source) {
         source_detect(&src);
-        n_detected = detected_tags(&src, detected);
+        n_detected = source_tags(&src, detected);
     }
     /* Stamped now, not when the sender gets to it, which may be much later. */
     int64_t start = opts->start_time ? opts->start_time : clock_wall_ms();

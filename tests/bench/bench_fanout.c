@@ -24,25 +24,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bench.h"
 #include "cairn/client.h"
 #include "msg.h"
 
 #define ROUNDS 20
 
 extern char **environ;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct fleet {
     pid_t pid;
@@ -168,7 +156,7 @@ static void raw_take(raw_router *r, int count)
 static int raw_wait_ready(raw_router *r, fleet *f, int count)
 {
     zmq_pollitem_t items[2] = {{r->sock, 0, ZMQ_POLLIN, 0}, {NULL, fileno(f->out), ZMQ_POLLIN, 0}};
-    for (double end = now_ms() + 60000; now_ms() < end;) {
+    for (double end = bench_now_ms() + 60000; bench_now_ms() < end;) {
         if (zmq_poll(items, 2, 1000) < 0)
             return -1;
         if (items[0].revents & ZMQ_POLLIN)
@@ -182,7 +170,7 @@ static int raw_wait_ready(raw_router *r, fleet *f, int count)
 /* Sends a ping command to every agent and waits for every reply. */
 static double raw_fanout(raw_router *r)
 {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     ulid id = ulid_new();
     msg_writer_reset(&r->w);
     msg_start_request(&r->w, &id, "command", "bench", 3);
@@ -204,7 +192,7 @@ static double raw_fanout(raw_router *r)
         got += !zmq_msg_more(&part);
         zmq_msg_close(&part);
     }
-    return now_ms() - t0;
+    return bench_now_ms() - t0;
 }
 
 static void floor_size(const char *tool, int count, double *p50)
@@ -231,7 +219,7 @@ static void floor_size(const char *tool, int count, double *p50)
         raw_fanout(&r); /* warm-up */
         while (n < ROUNDS && (ms[n] = raw_fanout(&r)) >= 0)
             n++;
-        qsort(ms, (size_t)n, sizeof *ms, cmp_double);
+        qsort(ms, (size_t)n, sizeof *ms, bench_cmp_double);
         *p50 = n ? ms[n / 2] : -1;
     }
     if (f.pid)
@@ -252,9 +240,9 @@ static double one_fanout(cairn_client *c, const char *selector, int count, int *
     cairn_fanout_opts o = {.selector = selector, .command = "ping", .timeout_ms = 10000};
     cairn_fanout_list *list = NULL;
     cairn_error err;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     cairn_status st = cairn_fanout(c, &o, &list, &err);
-    double ms = now_ms() - t0;
+    double ms = bench_now_ms() - t0;
     if (st) {
         fprintf(stderr, "bench: fanout: %s\n", err.message);
         return -1;
@@ -285,7 +273,7 @@ static void bench_size(cairn_client *c, const char *tool, const char *endpoint, 
     fleet_stop(&f);
     if (n == 0)
         return;
-    qsort(ms, (size_t)n, sizeof *ms, cmp_double);
+    qsort(ms, (size_t)n, sizeof *ms, bench_cmp_double);
     double floor;
     floor_size(tool, count, &floor);
     printf("fanout ping to %d agents, %d rounds: p50 %.1f ms, p90 %.1f ms, max %.1f ms "

@@ -9,9 +9,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-#include "cairn/client.h"
+#include "bench.h"
 
 #define CALLS 1000000
 #define BATCH 1000 /* calls timed together: the clock's own cost spread thin */
@@ -23,57 +22,17 @@
 static const char *endpoint;
 static const char *const keys[] = {"train/loss", "train/acc", "lr"};
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile(double *v, size_t n, double p)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return v[(size_t)(p * (double)(n - 1) + 0.5)];
-}
-
-static void check(cairn_status st, const cairn_error *err, const char *what)
-{
-    if (st) {
-        fprintf(stderr, "bench_tracker: %s: %s\n", what, err ? err->message : cairn_status_name(st));
-        exit(1);
-    }
-}
-
 /* A tracker whose queue holds a whole phase: the figures measure the calls,
  * not the caller's handling of backpressure. */
 static cairn_tracker *open_tracker(char run[CAIRN_ID_TEXT_LEN + 1], const char *name)
 {
-    cairn_error err;
-    cairn_tracker_opts o = {.endpoint = endpoint, .max_queued = 3 * E2E_POINTS};
-    cairn_tracker *t = cairn_tracker_open(&o, &err);
-    if (!t)
-        check(err.status, &err, "open");
-    cairn_run_start_opts ro = {.experiment = "bench-tracker", .name = name};
-    check(cairn_tracker_start_run(t, &ro, run, &err), &err, "start_run");
-    check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
-    return t;
-}
-
-static void close_tracker(cairn_tracker *t)
-{
-    cairn_error err;
-    check(cairn_tracker_close(t, TIMEOUT_MS, &err), &err, "close");
+    return bench_tracker_open(endpoint, 3 * E2E_POINTS, "bench-tracker", name, run, TIMEOUT_MS);
 }
 
 static void log_one(cairn_tracker *t, const char *run, long i)
 {
-    check(cairn_tracker_log_metric(t, run, keys[i % 3], (double)i, i / 3), NULL, "log_metric");
+    bench_check(cairn_tracker_log_metric(t, run, keys[i % 3], (double)i, i / 3), NULL,
+                "log_metric");
 }
 
 /* (a) */
@@ -85,28 +44,29 @@ static void bench_call_cost(void)
     double *single = malloc(CALLS / 10 * sizeof *single);
     long i = 0;
     for (size_t b = 0; b < CALLS / BATCH; b++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (int k = 0; k < BATCH; k++, i++)
             log_one(t, run, i);
-        batch[b] = (now_ns() - t0) / BATCH;
+        batch[b] = (bench_now_ns() - t0) / BATCH;
     }
     /* Timed one by one: the tail (a new chunk, the lock held by the sender)
      * shows, at the price of the clock read inside every sample. */
     for (size_t s = 0; s < CALLS / 10; s++, i++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         log_one(t, run, i);
-        single[s] = now_ns() - t0;
+        single[s] = bench_now_ns() - t0;
     }
     printf("log_metric call, %d calls in batches of %d: median %.0f ns, p99 %.0f ns per call\n",
-           CALLS, BATCH, percentile(batch, CALLS / BATCH, 0.5),
-           percentile(batch, CALLS / BATCH, 0.99));
+           CALLS, BATCH, bench_percentile(batch, CALLS / BATCH, 0.5),
+           bench_percentile(batch, CALLS / BATCH, 0.99));
     printf("log_metric call, %d calls timed singly (clock read included): median %.0f ns, "
            "p99 %.0f ns, p99.9 %.0f ns\n",
-           CALLS / 10, percentile(single, CALLS / 10, 0.5), percentile(single, CALLS / 10, 0.99),
-           percentile(single, CALLS / 10, 0.999));
+           CALLS / 10, bench_percentile(single, CALLS / 10, 0.5),
+           bench_percentile(single, CALLS / 10, 0.99),
+           bench_percentile(single, CALLS / 10, 0.999));
     free(batch);
     free(single);
-    close_tracker(t);
+    bench_tracker_close(t, TIMEOUT_MS);
 }
 
 /* (b) */
@@ -115,36 +75,28 @@ static void bench_durable_rate(void)
     char run[CAIRN_ID_TEXT_LEN + 1];
     cairn_error err;
     cairn_tracker *t = open_tracker(run, "durable-rate");
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (long i = 0; i < E2E_POINTS; i++)
         log_one(t, run, i);
-    double logged = now_ns();
-    check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
-    double done = now_ns();
+    double logged = bench_now_ns();
+    bench_check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
+    double done = bench_now_ns();
     printf("durable points through the tracker: %d points logged in %.0f ms, durable after "
            "%.0f ms: %.0f points/s\n",
            E2E_POINTS, (logged - t0) / 1e6, (done - t0) / 1e6, E2E_POINTS / ((done - t0) / 1e9));
-    close_tracker(t);
+    bench_tracker_close(t, TIMEOUT_MS);
 }
 
 /* (c) */
 static void bench_flush_latency(void)
 {
     char run[CAIRN_ID_TEXT_LEN + 1];
-    cairn_error err;
-    double lat[FLUSH_ROUNDS];
+    double p50, p99;
     cairn_tracker *t = open_tracker(run, "flush-latency");
-    long i = 0;
-    for (int r = 0; r < FLUSH_ROUNDS; r++) {
-        for (int k = 0; k < FLUSH_POINTS; k++, i++)
-            log_one(t, run, i);
-        double t0 = now_ns();
-        check(cairn_tracker_flush(t, TIMEOUT_MS, &err), &err, "flush");
-        lat[r] = (now_ns() - t0) / 1e6;
-    }
-    printf("flush after %d points: p50 %.2f ms, p99 %.2f ms (%d rounds)\n", FLUSH_POINTS,
-           percentile(lat, FLUSH_ROUNDS, 0.5), percentile(lat, FLUSH_ROUNDS, 0.99), FLUSH_ROUNDS);
-    close_tracker(t);
+    bench_flush_rounds(t, run, log_one, FLUSH_POINTS, FLUSH_ROUNDS, TIMEOUT_MS, &p50, &p99);
+    printf("flush after %d points: p50 %.2f ms, p99 %.2f ms (%d rounds)\n", FLUSH_POINTS, p50, p99,
+           FLUSH_ROUNDS);
+    bench_tracker_close(t, TIMEOUT_MS);
 }
 
 int main(int argc, char **argv)

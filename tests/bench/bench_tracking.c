@@ -13,32 +13,13 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "bench.h"
 #include "body.h"
 #include "cairn/client.h"
 #include "msg.h"
 
 static const char *endpoint;
 static const char *data_dir;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile(double *v, size_t n, double p)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i];
-}
 
 static cairn_client *client(void)
 {
@@ -62,14 +43,6 @@ static void start_run(cairn_client *c, const char *experiment, char id[27])
     }
 }
 
-static void check(cairn_status st, const cairn_error *err, const char *what)
-{
-    if (st) {
-        fprintf(stderr, "bench: %s: %s\n", what, err->message);
-        exit(1);
-    }
-}
-
 /* ---- synchronous single-metric round trips ---- */
 
 typedef struct sync_job {
@@ -85,9 +58,9 @@ static void *sync_worker(void *arg)
     start_run(c, "bench-sync", run);
     for (int i = 0; i < j->requests; i++) {
         cairn_error err;
-        double t0 = now_s();
-        check(cairn_log_metric(c, run, "loss", 1.0 / (i + 1), i, &err), &err, "log_metric");
-        j->lat_us[i] = (now_s() - t0) * 1e6;
+        double t0 = bench_now_s();
+        bench_check(cairn_log_metric(c, run, "loss", 1.0 / (i + 1), i, &err), &err, "log_metric");
+        j->lat_us[i] = (bench_now_s() - t0) * 1e6;
     }
     cairn_client_close(c);
     return NULL;
@@ -98,18 +71,18 @@ static void bench_sync(int clients, int per_client)
     pthread_t t[16];
     sync_job jobs[16];
     double *all = calloc((size_t)clients * per_client, sizeof *all);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < clients; i++) {
         jobs[i] = (sync_job){per_client, all + (size_t)i * per_client};
         pthread_create(&t[i], NULL, sync_worker, &jobs[i]);
     }
     for (int i = 0; i < clients; i++)
         pthread_join(t[i], NULL);
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
     size_t n = (size_t)clients * per_client;
     printf("sync single-metric writes, %d client%s: %.0f acks/s, p50 %.0f us, p99 %.0f us\n",
-           clients, clients > 1 ? "s" : "", (double)n / secs, percentile(all, n, 0.5),
-           percentile(all, n, 0.99));
+           clients, clients > 1 ? "s" : "", (double)n / secs, bench_percentile(all, n, 0.5),
+           bench_percentile(all, n, 0.99));
     free(all);
 }
 
@@ -140,7 +113,7 @@ static void *batch_worker(void *arg)
             m[i] = (cairn_metric){i % 2 ? "loss" : "acc", sin((double)step), step, 1700000000000 + step};
         cairn_log_batch lb = {.metrics = m, .n_metrics = 1000};
         cairn_error err;
-        check(cairn_run_log(c, run, &lb, &err), &err, "run_log");
+        bench_check(cairn_run_log(c, run, &lb, &err), &err, "run_log");
     }
     cairn_client_close(c);
     return NULL;
@@ -151,14 +124,14 @@ static void bench_batches(int clients, long batches_per_client)
     pthread_t t[16];
     batch_job jobs[16];
     off_t before = store_size();
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < clients; i++) {
         jobs[i].batches = batches_per_client;
         pthread_create(&t[i], NULL, batch_worker, &jobs[i]);
     }
     for (int i = 0; i < clients; i++)
         pthread_join(t[i], NULL);
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
     double points = (double)clients * (double)batches_per_client * 1000.0;
     printf("durable points, 1,000-point batches, %d client%s: %.0f points/s\n", clients,
            clients > 1 ? "s" : "", points / secs);
@@ -243,12 +216,12 @@ static void bench_pipelined(int clients, long messages_per_client, int per_messa
         jobs[i].window = window;
     }
     cairn_client_close(c);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < clients; i++)
         pthread_create(&t[i], NULL, pipe_worker, &jobs[i]);
     for (int i = 0; i < clients; i++)
         pthread_join(t[i], NULL);
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
     double points = (double)clients * (double)messages_per_client * per_message;
     if (per_message == 1)
         printf("durable single-point writes, %d clients x %d in flight (group commit): %.0f points/s\n",
@@ -271,22 +244,22 @@ static void bench_history(void)
             m[i] = (cairn_metric){"loss", 1.0 / (b * 1000 + i + 1), b * 1000 + i, 1700000000000};
         cairn_log_batch lb = {.metrics = m, .n_metrics = 1000};
         cairn_error err;
-        check(cairn_run_log(c, run, &lb, &err), &err, "run_log");
+        bench_check(cairn_run_log(c, run, &lb, &err), &err, "run_log");
     }
     double lat[50];
     for (int r = 0; r < 50; r++) {
         cairn_history *h;
         cairn_error err;
-        double t0 = now_s();
-        check(cairn_metric_history(c, run, "loss", 0, 10000, &h, &err), &err, "history");
-        lat[r] = (now_s() - t0) * 1e3;
+        double t0 = bench_now_s();
+        bench_check(cairn_metric_history(c, run, "loss", 0, 10000, &h, &err), &err, "history");
+        lat[r] = (bench_now_s() - t0) * 1e3;
         if (h->count != 10000) {
             fprintf(stderr, "bench: history returned %zu points\n", h->count);
             exit(1);
         }
         cairn_history_free(h);
     }
-    printf("10,000-point history read: p50 %.2f ms (MLflow: 317 ms)\n", percentile(lat, 50, 0.5));
+    printf("10,000-point history read: p50 %.2f ms (MLflow: 317 ms)\n", bench_percentile(lat, 50, 0.5));
     cairn_client_close(c);
 }
 
@@ -303,7 +276,7 @@ static void bench_search(void)
         cairn_kv tags[1] = {{"team", i % 2 ? "growth" : "core"}};
         cairn_log_batch lb = {params, 2, metrics, 3, tags, 1, NULL, 0};
         cairn_error err;
-        check(cairn_run_log(c, run, &lb, &err), &err, "run_log");
+        bench_check(cairn_run_log(c, run, &lb, &err), &err, "run_log");
     }
     const char *order[] = {"metrics.auc DESC"};
     cairn_search_opts all = {.experiment = "bench-search", .order_by = order, .n_order_by = 1};
@@ -317,13 +290,13 @@ static void bench_search(void)
         for (int r = 0; r < 30; r++) {
             cairn_run_list *l;
             cairn_error err;
-            double t0 = now_s();
-            check(cairn_run_search(c, cases[k], &l, &err), &err, "search");
-            lat[r] = (now_s() - t0) * 1e3;
+            double t0 = bench_now_s();
+            bench_check(cairn_run_search(c, cases[k], &l, &err), &err, "search");
+            lat[r] = (bench_now_s() - t0) * 1e3;
             cairn_run_list_free(l);
         }
         printf("1,000-run search, ordered by metric, %s: p50 %.2f ms (MLflow: 649 ms)\n", names[k],
-               percentile(lat, 30, 0.5));
+               bench_percentile(lat, 30, 0.5));
     }
     cairn_client_close(c);
 }

@@ -154,6 +154,37 @@ class PythonSDK(CairnTest):
         self.assertIn("KeyError: 'escaped'", r.err)
         self.assertEqual(self.cli_json("runs", "show", r.out.strip())["status"], "FAILED")
 
+    @unittest.skipUnless(shutil.which("git"), "needs git")
+    def test_source_tags_say_whether_the_work_tree_is_dirty(self):
+        repo = os.path.join(self.tmp, "repo")
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", repo]
+        subprocess.run(["git", "init", "-q", repo], check=True)
+        with open(os.path.join(repo, "train.py"), "w") as f:
+            f.write("lr = 0.1\n")
+        subprocess.run([*git, "add", "train.py"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+        commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True,
+                                text=True).stdout.strip()
+
+        def source_tags(cwd):
+            r = self.py(f"""
+                import os
+                import cairn
+                os.chdir({cwd!r})
+                with cairn.start_run(experiment="py-source") as run:
+                    print(run.id)
+                """)
+            tags = self.cli_json("runs", "show", r.out.strip())["tags"]
+            return {k: v for k, v in tags.items() if k.startswith("cairn.git.")}
+
+        self.assertEqual(source_tags(repo), {"cairn.git.commit": commit,
+                                             "cairn.git.dirty": "false"})
+        with open(os.path.join(repo, "train.py"), "a") as f:
+            f.write("lr = 0.2\n")
+        self.assertEqual(source_tags(repo), {"cairn.git.commit": commit,
+                                             "cairn.git.dirty": "true"})
+        self.assertEqual(source_tags(self.tmp), {})
+
     def test_runs_left_open_are_ended_at_exit(self):
         r = self.py("""
             import cairn

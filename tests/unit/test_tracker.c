@@ -588,6 +588,12 @@ static void test_points_arrive_in_order(void **state)
     assert_string_equal(kv_get(r->tags, r->n_tags, "phase"), "train");
     assert_string_equal(kv_get(r->tags, r->n_tags, "cairn.user"), "override"); /* caller's wins */
     assert_non_null(kv_get(r->tags, r->n_tags, "cairn.host"));
+    /* Run from a git work tree (or not): a dirty flag only beside its commit. */
+    const char *dirty = kv_get(r->tags, r->n_tags, "cairn.git.dirty");
+    if (dirty) {
+        assert_non_null(kv_get(r->tags, r->n_tags, "cairn.git.commit"));
+        assert_true(strcmp(dirty, "true") == 0 || strcmp(dirty, "false") == 0);
+    }
     assert_int_equal(r->n_metrics, 3);
     cairn_run_free(r);
     cairn_client_close(client);

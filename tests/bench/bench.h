@@ -1,0 +1,104 @@
+/*
+ * What the benchmark programs share: a monotonic clock, percentiles, dying
+ * on an error, and a tracker with its run started.
+ */
+#ifndef CAIRN_BENCH_H
+#define CAIRN_BENCH_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cairn/client.h"
+
+static inline double bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static inline double bench_now_ms(void)
+{
+    return bench_now_ns() / 1e6;
+}
+
+static inline double bench_now_s(void)
+{
+    return bench_now_ns() / 1e9;
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The p-quantile (0..1) of v's n values; sorts v. */
+static inline double bench_percentile(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, bench_cmp_double);
+    return v[(size_t)(p * (double)(n - 1) + 0.5)];
+}
+
+/* Exits, saying what failed, when st is not CAIRN_OK. err may be NULL. */
+static inline void bench_check(cairn_status st, const cairn_error *err, const char *what)
+{
+    if (st) {
+        fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
+                err ? err->message : cairn_status_name(st));
+        exit(1);
+    }
+}
+
+/* A tracker on endpoint holding up to max_queued items, with a run of
+ * experiment started and acknowledged; its id in run. */
+static inline cairn_tracker *bench_tracker_open(const char *endpoint, size_t max_queued,
+                                                const char *experiment, const char *name,
+                                                char run[CAIRN_ID_TEXT_LEN + 1], int timeout_ms)
+{
+    cairn_error err;
+    cairn_tracker_opts o = {.endpoint = endpoint, .max_queued = max_queued};
+    cairn_tracker *t = cairn_tracker_open(&o, &err);
+    if (!t)
+        bench_check(err.status, &err, "tracker open");
+    cairn_run_start_opts ro = {.experiment = experiment, .name = name};
+    bench_check(cairn_tracker_start_run(t, &ro, run, &err), &err, "start_run");
+    bench_check(cairn_tracker_flush(t, timeout_ms, &err), &err, "flush");
+    return t;
+}
+
+static inline void bench_tracker_close(cairn_tracker *t, int timeout_ms)
+{
+    cairn_error err;
+    bench_check(cairn_tracker_close(t, timeout_ms, &err), &err, "tracker close");
+}
+
+/* A training loop's logging: its call number i for run. */
+typedef void bench_log_fn(cairn_tracker *t, const char *run, long i);
+
+/* Times a flush after every `calls` calls of log, `rounds` times: the p50
+ * and p99 in ms. */
+static inline void bench_flush_rounds(cairn_tracker *t, const char *run, bench_log_fn *log,
+                                      int calls, int rounds, int timeout_ms, double *p50,
+                                      double *p99)
+{
+    double *lat = malloc((size_t)rounds * sizeof *lat);
+    cairn_error err;
+    long i = 0;
+    if (!lat)
+        bench_check(CAIRN_OUT_OF_MEMORY, NULL, "flush rounds");
+    for (int r = 0; r < rounds; r++) {
+        for (int k = 0; k < calls; k++, i++)
+            log(t, run, i);
+        double t0 = bench_now_ms();
+        bench_check(cairn_tracker_flush(t, timeout_ms, &err), &err, "flush");
+        lat[r] = bench_now_ms() - t0;
+    }
+    *p50 = bench_percentile(lat, (size_t)rounds, 0.5);
+    *p99 = bench_percentile(lat, (size_t)rounds, 0.99);
+    free(lat);
+}
+
+#endif
