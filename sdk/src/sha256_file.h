@@ -14,7 +14,8 @@ typedef struct sha256_stream {
     void *md; /* EVP_MD_CTX */
 } sha256_stream;
 
-/* False when libcrypto cannot allocate or initialise the digest. */
+/* False when libcrypto (loaded on first use) is missing, or cannot allocate
+ * or initialise the digest. */
 bool sha256_begin(sha256_stream *s);
 bool sha256_update(sha256_stream *s, const void *p, size_t n);
 
