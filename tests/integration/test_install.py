@@ -31,3 +31,29 @@ class Install(CairnTest):
         self.assertEqual(printed["status"], "FINISHED")
         self.assertEqual(printed["params"], {"learning_rate": "0.01", "epochs": "3"})
         self.assertEqual(self.cli_json("metrics", printed["id"], "loss")[2]["value"], 1 / 3)
+
+    def test_a_plugin_builds_with_one_command_and_loads(self):
+        """The author's path: the template, built against the installed header
+        with the documented line, checked by the installed cairn-plugin-check."""
+        dest = os.path.join(self.tmp, "root")
+        subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr", f"DESTDIR={dest}"],
+                       check=True, capture_output=True)
+        env = {**os.environ, "PKG_CONFIG_PATH": f"{dest}/usr/lib/pkgconfig",
+               "PKG_CONFIG_SYSROOT_DIR": dest}
+        cflags = subprocess.run(["pkg-config", "--cflags", "cairn"], env=env, check=True,
+                                capture_output=True, text=True).stdout.split()
+        so = os.path.join(self.tmp, "template.so")
+        subprocess.run(["cc", "-shared", "-fPIC", *cflags,
+                        os.path.join(ROOT, "plugins", "template", "template.c"), "-o", so],
+                       check=True, env=env)
+        os.chmod(self.tmp, 0o755)
+        r = subprocess.run([f"{dest}/usr/bin/cairn-plugin-check", so, "--run-for", "1500"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(lines[0]["event"], "descriptor")
+        self.assertEqual(lines[0]["abi"], "1.0")
+        self.assertTrue(any(line.get("type") == "heartbeat" for line in lines), r.stdout)
+        installed = os.listdir(f"{dest}/usr/lib/cairn/plugins")
+        self.assertEqual(sorted(installed), ["jsonl-tail.so", "symlink.so", "template.so",
+                                             "threshold.so", "webhook.so"])

@@ -128,6 +128,15 @@ static void refused(plugin_host *h, const char *file, const char *config, const 
     assert_non_null(strstr(p->error, why));
 }
 
+static void a_plugin_with_the_smallest_ops_loads_and_stops(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load(h, "m", "minimal.so", NULL, &err), CAIRN_OK);
+    assert_int_equal(h->plugins[0]->status, PLUGIN_RUNNING);
+    /* teardown stops it: a flush past the ops' size would be read there */
+}
+
 static void every_refusal_names_its_reason(void **state)
 {
     plugin_host *h = *state;
@@ -429,6 +438,8 @@ int main(int argc, char **argv)
     (void)argv;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(every_refusal_names_its_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_plugin_with_the_smallest_ops_loads_and_stops, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(writable_files_and_directories_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(emitted_events_reach_subscribers_and_the_spool, setup,
                                         teardown),

@@ -205,7 +205,8 @@ typedef struct cairn_host_api {
     int (*event_get_int)(const cairn_event *ev, const char *path, int64_t *value);
     int (*event_get_float)(const cairn_event *ev, const char *path, double *value);
     int (*event_get_bool)(const cairn_event *ev, const char *path, int *value);
-    /* Elements of an array or entries of a map at path; 0 for other types. */
+    /* Elements of an array or entries of a map at path ("" or NULL: the
+     * event's own fields); 0 for other types and absent fields. */
     size_t (*event_count)(const cairn_event *ev, const char *path);
 
     /* Deployers. A command is answered exactly once with command_done; before
