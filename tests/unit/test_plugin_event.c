@@ -74,9 +74,9 @@ static void bad_names_and_types_are_refused(void **state)
     assert_true(ev->invalid);
     event_destroy(ev);
     ev = event_create("ok", "test", 0);
-    char name[8];
+    char name[16];
     for (int k = 0; k < EVENT_FIELDS_MAX; k++) {
-        snprintf(name, sizeof name, "f%d", k);
+        snprintf(name, sizeof name, "f%d", k & 0xfff);
         assert_int_equal(event_set_int(ev, name, k), 0);
     }
     assert_int_equal(event_set_int(ev, "one_more", 1), -1);
