@@ -87,6 +87,7 @@ cairn_status handle_run_search(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_put(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_get(request_ctx *r, cairn_error *err);
+cairn_status handle_blob_get(request_ctx *r, cairn_error *err);
 cairn_status handle_event_emit(request_ctx *r, cairn_error *err);
 cairn_status handle_event_emit_duplicate(request_ctx *r, cairn_error *err);
 cairn_status handle_event_list(request_ctx *r, cairn_error *err);

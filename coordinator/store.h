@@ -230,6 +230,8 @@ cairn_status store_artifact_put(store *s, MDB_txn *txn, const ulid *run, msg_str
 cairn_status store_artifact_get(store *s, MDB_txn *txn, const ulid *run, msg_str path,
                                 store_artifact *out, cairn_error *err);
 void sha256_hex(const uint8_t sha[32], char hex[65]);
+/* The 64 lowercase hex digits sha256_hex writes, back; false for anything else. */
+bool sha256_parse(msg_str hex, uint8_t sha[32]);
 
 /* ---- audit log (store_audit.c) ---- */
 typedef struct audit_entry {
