@@ -23,6 +23,9 @@ CMD(cmd_events);
 CMD(cmd_ping);
 CMD(cmd_artifacts_get);
 
+/* cmd_agent_events.c: what agents' plugins and clients reported */
+CMD(cmd_agent_events);
+
 /* cmd_agents.c: the fleet */
 CMD(cmd_agents);
 /* ping --selector: fans a ping out to the agents the selector matches ("all"
