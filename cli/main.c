@@ -56,6 +56,15 @@ static const cli_command commands[] = {
     {"ping", cmd_ping, NULL, 0, "ping [--selector EXPR] [--timeout DURATION] [--json]",
      "check that the coordinator answers; with --selector, ping the agents it matches "
      "(all: every agent)", 0},
+    {"plugins", cmd_plugins, NULL, 0, "plugins [--selector EXPR] [--timeout DURATION] [--json]",
+     "the plugins of the agents the selector matches (default: every agent)", 0},
+    {"deploy", cmd_deploy, NULL, 0,
+     "deploy MODEL VERSION --sha256 HEX --selector EXPR [--deployer NAME] [--timeout DURATION] "
+     "[--json]",
+     "deploy a model version (its artifact's sha256) on the agents the selector matches", 0},
+    {"rollback", cmd_rollback, NULL, 0,
+     "rollback MODEL --selector EXPR [--deployer NAME] [--timeout DURATION] [--json]",
+     "roll a model back to its previous version on the agents the selector matches", 0},
     {"help", cmd_help, NULL, 0, "help", "print this help", 0},
     {"version", cmd_version, NULL, 0, "version", "print the version", 0},
 };
