@@ -288,20 +288,27 @@ static bool sha256_text(char *s)
     return n == 64;
 }
 
-/* The args both commands share: deployer when given, last. */
-static size_t add_deployer(const parsed_args *a, cairn_kv *args, size_t n)
+/* deploy and rollback once their own args are in q: --selector is required,
+ * --deployer joins the args when given. */
+static int send_deploy(cli_ctx *ctx, const cli_command *self, const parsed_args *a,
+                       fanout_call *q, cairn_kv *args)
 {
     const char *deployer = args_get(a, "--deployer");
+    int rc;
+    if (!args_get(a, "--selector"))
+        return cli_usage_error(self, "--selector is required (all: every agent)");
+    if ((rc = read_fanout_opts(self, a, DEPLOY_TIMEOUT_MS, q)) >= 0)
+        return rc;
     if (deployer)
-        args[n++] = (cairn_kv){"deployer", deployer};
-    return n;
+        args[q->n_args++] = (cairn_kv){"deployer", deployer};
+    return run_fanout(ctx, q, deploy_result, show_deploys);
 }
 
 int cmd_deploy(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
     parsed_args a;
     cairn_kv args[4];
-    fanout_call q = {.command = "deploy", .args = args};
+    fanout_call q = {.command = "deploy", .args = args, .n_args = 3};
     int rc = cli_parse(ctx, self, argc, argv, deploy_opts, &a);
     if (rc >= 0)
         return rc;
@@ -312,14 +319,11 @@ int cmd_deploy(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
         rc = cli_usage_error(self, "--sha256 is required (the artifact's content hash)");
     else if (!sha256_text(sha))
         rc = cli_usage_error(self, "bad --sha256 '%s': expected 64 hex digits", sha);
-    else if (!args_get(&a, "--selector"))
-        rc = cli_usage_error(self, "--selector is required (all: every agent)");
-    else if ((rc = read_fanout_opts(self, &a, DEPLOY_TIMEOUT_MS, &q)) < 0) {
+    else {
         args[0] = (cairn_kv){"model", a.pos[0]};
         args[1] = (cairn_kv){"version", a.pos[1]};
         args[2] = (cairn_kv){"sha256", sha};
-        q.n_args = add_deployer(&a, args, 3);
-        rc = run_fanout(ctx, &q, deploy_result, show_deploys);
+        rc = send_deploy(ctx, self, &a, &q, args);
     }
     args_free(&a);
     return rc;
@@ -329,18 +333,15 @@ int cmd_rollback(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
     parsed_args a;
     cairn_kv args[2];
-    fanout_call q = {.command = "rollback", .args = args};
+    fanout_call q = {.command = "rollback", .args = args, .n_args = 1};
     int rc = cli_parse(ctx, self, argc, argv, rollback_opts, &a);
     if (rc >= 0)
         return rc;
     if (a.n_pos != 1)
         rc = cli_usage_error(self, "expected MODEL");
-    else if (!args_get(&a, "--selector"))
-        rc = cli_usage_error(self, "--selector is required (all: every agent)");
-    else if ((rc = read_fanout_opts(self, &a, DEPLOY_TIMEOUT_MS, &q)) < 0) {
+    else {
         args[0] = (cairn_kv){"model", a.pos[0]};
-        q.n_args = add_deployer(&a, args, 1);
-        rc = run_fanout(ctx, &q, deploy_result, show_deploys);
+        rc = send_deploy(ctx, self, &a, &q, args);
     }
     args_free(&a);
     return rc;

@@ -82,16 +82,21 @@ cairn_status handle_artifact_put(request_ctx *r, cairn_error *err)
     return CAIRN_OK;
 }
 
-cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err)
+/* The artifact a request names by run and path. */
+static cairn_status read_artifact(request_ctx *r, store_artifact *a, cairn_error *err)
 {
     store_run run;
     msg_str path;
-    store_artifact a;
     cairn_status st = read_run(r, &run, err);
     if (!st)
         st = body_str(r->m->body, "path", true, &path, err);
-    if (!st)
-        st = store_artifact_get(r->store, r->txn, &run.id, path, &a, err);
+    return st ? st : store_artifact_get(r->store, r->txn, &run.id, path, a, err);
+}
+
+cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err)
+{
+    store_artifact a;
+    cairn_status st = read_artifact(r, &a, err);
     if (!st)
         pack_artifact_fields(r, &a);
     return st;
@@ -138,14 +143,8 @@ static cairn_status reply_range(request_ctx *r, const store_artifact *a, bool wi
 
 cairn_status handle_artifact_get(request_ctx *r, cairn_error *err)
 {
-    store_run run;
-    msg_str path;
     store_artifact a;
-    cairn_status st = read_run(r, &run, err);
-    if (!st)
-        st = body_str(r->m->body, "path", true, &path, err);
-    if (!st)
-        st = store_artifact_get(r->store, r->txn, &run.id, path, &a, err);
+    cairn_status st = read_artifact(r, &a, err);
     return st ? st : reply_range(r, &a, true, err);
 }
 
