@@ -72,7 +72,7 @@ int cmd_agents(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 static int print_results(const cairn_fanout_list *list)
 {
     if (list->count == 0)
-        return CLI_OK; /* judge() says why */
+        return CLI_OK; /* cli_judge_fanout says why */
     table *t = table_new(5);
     bool ok = t && table_add(t, (const char *[]){"AGENT", "HOST", "RESULT", "RTT_MS", "ERROR"});
     for (size_t i = 0; ok && i < list->count; i++) {
@@ -87,38 +87,41 @@ static int print_results(const cairn_fanout_list *list)
     return print_table(t, ok);
 }
 
-/* CLI_OK when every agent answered ok; otherwise says how many did not. */
-static int judge(const cairn_fanout_list *list, const char *selector)
+int cli_judge_fanout(size_t n, size_t bad, const char *selector)
 {
-    size_t bad = 0;
-    for (size_t i = 0; i < list->count; i++)
-        bad += strcmp(list->items[i].result, "ok") != 0;
-    if (list->count == 0) {
+    if (n == 0) {
         fprintf(stderr, "cairn: no agent matches the selector '%s'\n", selector);
         return CLI_FAILED;
     }
     if (bad)
-        fprintf(stderr, "cairn: %zu of %zu agents did not answer ok\n", bad, list->count);
+        fprintf(stderr, "cairn: %zu of %zu agents did not answer ok\n", bad, n);
     return bad ? CLI_FAILED : CLI_OK;
 }
 
-/* "all" and "*" are the CLI's words for every agent; the protocol's is "". */
-static const char *protocol_selector(const char *selector)
+const char *cli_protocol_selector(const char *selector)
 {
     return strcmp(selector, "all") == 0 || strcmp(selector, "*") == 0 ? "" : selector;
+}
+
+static size_t count_bad(const cairn_fanout_list *list)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < list->count; i++)
+        bad += strcmp(list->items[i].result, "ok") != 0;
+    return bad;
 }
 
 int cli_ping_agents(cli_ctx *ctx, const char *selector, int timeout_ms)
 {
     cairn_error err;
     cairn_fanout_list *list = NULL;
-    cairn_fanout_opts o = {.selector = protocol_selector(selector), .command = "ping",
+    cairn_fanout_opts o = {.selector = cli_protocol_selector(selector), .command = "ping",
                            .timeout_ms = timeout_ms};
     cairn_client *c = cli_client(ctx, &err);
     if (!c || cairn_fanout(c, &o, &list, &err))
         return cli_fail(&err);
     int shown = ctx->json ? cli_print_json(cairn_fanout_list_to_json(list)) : print_results(list);
-    int rc = shown == CLI_OK ? judge(list, selector) : shown;
+    int rc = shown == CLI_OK ? cli_judge_fanout(list->count, count_bad(list), selector) : shown;
     cairn_fanout_list_free(list);
     return rc;
 }

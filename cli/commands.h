@@ -23,11 +23,25 @@ CMD(cmd_events);
 CMD(cmd_ping);
 CMD(cmd_artifacts_get);
 
+/* cmd_agent_events.c: what agents' plugins and clients reported */
+CMD(cmd_agent_events);
+
 /* cmd_agents.c: the fleet */
 CMD(cmd_agents);
 /* ping --selector: fans a ping out to the agents the selector matches ("all"
  * or "*": every agent), giving them timeout_ms to answer. */
 int cli_ping_agents(cli_ctx *ctx, const char *selector, int timeout_ms);
+/* The protocol's selector for the CLI's: "all" and "*" are every agent, "". */
+const char *cli_protocol_selector(const char *selector);
+/* The exit status of a fan-out of n results, bad of them not ok: CLI_OK when
+ * every agent answered ok; else CLI_FAILED, saying on stderr how many did not
+ * (or that no agent matches the selector). */
+int cli_judge_fanout(size_t n, size_t bad, const char *selector);
+
+/* cmd_fleet.c: commands whose agents' replies carry a body */
+CMD(cmd_plugins);
+CMD(cmd_deploy);
+CMD(cmd_rollback);
 
 #undef CMD
 #endif

@@ -79,3 +79,9 @@ char *fmt_kv_list(const cairn_kv *kv, size_t n)
         *p = '\0';
     return s;
 }
+
+const char *fmt_agent_short(const char *id)
+{
+    size_t n = strlen(id);
+    return n == 0 ? "-" : n > 8 ? id + n - 8 : id;
+}

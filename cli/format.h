@@ -27,4 +27,8 @@ const char *fmt_double(double v, char buf[FMT_NUM_LEN]);
 /* "1.5 KiB", "3.0 MiB"; plain bytes below 1 KiB ("512 B"). */
 const char *fmt_size(uint64_t bytes, char buf[FMT_NUM_LEN]);
 
+/* The last 8 characters of an agent id, its random part (the first ten are
+ * the time it was made, shared by agents set up together); "-" for none. */
+const char *fmt_agent_short(const char *id);
+
 #endif

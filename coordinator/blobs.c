@@ -228,6 +228,22 @@ int blobs_expire(blobs *b, int64_t now_ms, int64_t idle_ms)
     return n;
 }
 
+cairn_status blobs_size(blobs *b, const uint8_t sha[32], uint64_t *size, cairn_error *err)
+{
+    char dir[PATH_MAX], path[PATH_MAX], hex[65];
+    struct stat st;
+    blob_path(b, sha, path, sizeof path, dir, sizeof dir);
+    int rc = stat(path, &st);
+    if (rc == 0 && S_ISREG(st.st_mode)) {
+        *size = (uint64_t)st.st_size;
+        return CAIRN_OK;
+    }
+    if (rc != 0 && errno != ENOENT && errno != ENOTDIR)
+        return io_fail(err, "stat", path);
+    sha256_hex(sha, hex);
+    return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "no blob with sha256 %s", hex);
+}
+
 cairn_status blobs_read(blobs *b, const uint8_t sha[32], uint64_t offset, void *buf, size_t max,
                         size_t *n, cairn_error *err)
 {

@@ -61,6 +61,10 @@ cairn_status blobs_put_chunk(blobs *b, const blob_chunk *c, int64_t now_ms, uint
 /* Discards uploads idle for longer than idle_ms; returns how many. */
 int blobs_expire(blobs *b, int64_t now_ms, int64_t idle_ms);
 
+/* The size of the blob stored under this hash; RESOURCE_DOES_NOT_EXIST when
+ * there is none. */
+cairn_status blobs_size(blobs *b, const uint8_t sha[32], uint64_t *size, cairn_error *err);
+
 /* Reads up to max bytes at offset of the blob; *n gets the count. */
 cairn_status blobs_read(blobs *b, const uint8_t sha[32], uint64_t offset, void *buf, size_t max,
                         size_t *n, cairn_error *err);

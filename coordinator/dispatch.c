@@ -24,6 +24,9 @@ static const handler handlers[] = {
     {"artifact.put", true, handle_artifact_put, handle_artifact_put_duplicate, false},
     {"artifact.get", false, handle_artifact_get, NULL, false},
     {"audit.list", false, handle_audit_list, NULL, false},
+    {"blob.get", false, handle_blob_get, NULL, false},
+    {"event.emit", true, handle_event_emit, handle_event_emit_duplicate, false},
+    {"event.list", false, handle_event_list, NULL, false},
     /* Presence is soft state: no dedup, no audit entry (docs/protocol.md, Agents). */
     {"agent.hello", false, handle_agent_hello, NULL, true},
     {"agent.heartbeat", false, handle_agent_heartbeat, NULL, false},

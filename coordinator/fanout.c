@@ -21,6 +21,7 @@ typedef struct fanout_target {
     int64_t sent_us;     /* monotonic */
     double rtt_ms;
     const char *error;   /* NULL for ok, and for a timeout (its text is made when packed) */
+    uint32_t reply_at, reply_len; /* an ok reply's body in the fan-out's replies; len 0: none */
 } fanout_target;
 
 typedef struct fanout {
@@ -38,6 +39,7 @@ typedef struct fanout {
     fanout_target *targets;
     uint32_t n, n_pending;
     uint32_t counts[4];  /* by result */
+    msg_writer replies;  /* the bodies of the agents' ok replies, one after the other */
     msg_writer results;  /* the packed results array, once finished */
 } fanout;
 
@@ -67,6 +69,7 @@ static void free_fanout(fanout *f)
             free((char *)f->targets[i].error);
     free(f->targets);
     msgpack_sbuffer_destroy(&f->args);
+    msg_writer_destroy(&f->replies);
     msg_writer_destroy(&f->results);
     free(f);
 }
@@ -107,6 +110,7 @@ static cairn_status copy_request(fanout *f, const fanout_request *q, cairn_error
     msg_str_copy(q->selector_text, f->selector, sizeof f->selector);
     msg_str_copy(q->command, f->command, sizeof f->command);
     msgpack_sbuffer_init(&f->args);
+    msg_writer_init(&f->replies);
     msg_writer_init(&f->results);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &f->args, msgpack_sbuffer_write);
@@ -234,6 +238,28 @@ bool fanout_in_progress(const fanout_table *ft, const ulid *id)
 
 /* ---- replies and deadlines ---- */
 
+/* Keeps the body of an ok reply for the results. A body over the limit is
+ * not kept: the result says so. */
+static const char *keep_reply(fanout *f, fanout_target *t, const msg *m, bool *owned)
+{
+    size_t at = f->replies.sb.size;
+    msgpack_pack_object(&f->replies.pk, *m->body);
+    size_t len = f->replies.sb.size - at;
+    *owned = false;
+    if (len <= FANOUT_MAX_REPLY_BYTES) {
+        t->reply_at = (uint32_t)at;
+        t->reply_len = (uint32_t)len;
+        return NULL;
+    }
+    f->replies.sb.size = at;
+    char *s = NULL;
+    if (asprintf(&s, "the reply of %zu bytes exceeds the limit of %d bytes", len,
+                 FANOUT_MAX_REPLY_BYTES) < 0)
+        return "the reply exceeds the size limit";
+    *owned = true;
+    return s;
+}
+
 static char *error_text(const msg *m)
 {
     char *s = NULL;
@@ -256,7 +282,9 @@ bool fanout_on_reply(fanout_table *ft, const agent *a, const msg *m)
         fanout_target *t = &f->targets[i];
         double rtt = (double)(mono_us() - t->sent_us) / 1000.0;
         if (m->kind == MSG_REPLY_OK) {
-            finish(f, t, RESULT_OK, rtt, NULL, false);
+            bool owned;
+            const char *too_large = keep_reply(f, t, m, &owned);
+            finish(f, t, too_large ? RESULT_ERROR : RESULT_OK, rtt, too_large, owned);
         } else {
             char *e = error_text(m);
             finish(f, t, RESULT_ERROR, rtt, e ? e : "out of memory", e != NULL);
@@ -319,7 +347,7 @@ static void pack_target(const fanout *f, const fanout_target *t, const agent *a,
         snprintf(timeout, sizeof timeout, "no reply within %lld ms", (long long)f->timeout_ms);
         error = timeout;
     }
-    msgpack_pack_map(pk, error ? 5 : 4);
+    msgpack_pack_map(pk, 4 + (error != NULL) + (t->reply_len > 0));
     mp_str(pk, "agent");
     mp_strn(pk, a->routing + 6, ULID_TEXT_LEN);
     mp_str(pk, "host");
@@ -332,6 +360,10 @@ static void pack_target(const fanout *f, const fanout_target *t, const agent *a,
     if (error) {
         mp_str(pk, "error");
         mp_str(pk, error);
+    }
+    if (t->reply_len) {
+        mp_str(pk, "reply");
+        pk->callback(pk->data, f->replies.sb.data + t->reply_at, t->reply_len);
     }
 }
 

@@ -32,6 +32,9 @@
 #define FANOUT_MAX_ROUTING 8
 #define FANOUT_DEFAULT_TIMEOUT_MS 5000
 #define FANOUT_MAX_TIMEOUT_MS 600000
+/* An agent's reply body travels in the results (and their record): a fan-out
+ * to a thousand agents must not make a reply the size of a thousand models. */
+#define FANOUT_MAX_REPLY_BYTES 65536
 
 struct fanout;
 

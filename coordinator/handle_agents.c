@@ -178,13 +178,9 @@ cairn_status handle_agent_list(request_ctx *r, cairn_error *err)
 
 static cairn_status check_command(msg_str c, cairn_error *err)
 {
-    bool ok = c.n >= 1 && c.n <= 64;
-    for (uint32_t i = 0; ok && i < c.n; i++)
-        ok = (c.p[i] >= 'a' && c.p[i] <= 'z') || (c.p[i] >= '0' && c.p[i] <= '9') ||
-             c.p[i] == '.' || c.p[i] == '_';
-    if (!ok)
+    if (!validate_token(c, 64))
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                         "command '%.*s' must be 1 to 64 of a-z, 0-9, '.' and '_'",
+                         "command '%.*s' must be 1 to 64 of a-z, 0-9, '.', '_' and '-'",
                          (int)(c.n > 64 ? 64 : c.n), c.p);
     return CAIRN_OK;
 }

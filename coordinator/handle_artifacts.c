@@ -1,4 +1,4 @@
-/* artifact.put (chunked upload) and artifact.get (ranged download). */
+/* artifact.put (chunked upload), artifact.get and blob.get (ranged downloads). */
 #include <stdio.h>
 
 #include "body.h"
@@ -82,36 +82,36 @@ cairn_status handle_artifact_put(request_ctx *r, cairn_error *err)
     return CAIRN_OK;
 }
 
-cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err)
+/* The artifact a request names by run and path. */
+static cairn_status read_artifact(request_ctx *r, store_artifact *a, cairn_error *err)
 {
     store_run run;
     msg_str path;
-    store_artifact a;
     cairn_status st = read_run(r, &run, err);
     if (!st)
         st = body_str(r->m->body, "path", true, &path, err);
-    if (!st)
-        st = store_artifact_get(r->store, r->txn, &run.id, path, &a, err);
+    return st ? st : store_artifact_get(r->store, r->txn, &run.id, path, a, err);
+}
+
+cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err)
+{
+    store_artifact a;
+    cairn_status st = read_artifact(r, &a, err);
     if (!st)
         pack_artifact_fields(r, &a);
     return st;
 }
 
-cairn_status handle_artifact_get(request_ctx *r, cairn_error *err)
+/* A range of a blob's content as the reply body: data, size, the sha256 when
+ * with_sha, eof. One reader for artifact.get (by run and path) and blob.get
+ * (by content hash). */
+static cairn_status reply_range(request_ctx *r, const store_artifact *a, bool with_sha,
+                                cairn_error *err)
 {
-    store_run run;
-    msg_str path;
     int64_t offset = 0, max = 0;
-    store_artifact a;
-    cairn_status st = read_run(r, &run, err);
-    if (!st)
-        st = body_str(r->m->body, "path", true, &path, err);
-    if (!st)
-        st = body_int(r->m->body, "offset", false, &offset, err);
+    cairn_status st = body_int(r->m->body, "offset", false, &offset, err);
     if (!st)
         st = body_int(r->m->body, "max", false, &max, err);
-    if (!st)
-        st = store_artifact_get(r->store, r->txn, &run.id, path, &a, err);
     if (st)
         return st;
     if (offset < 0 || max < 0)
@@ -122,19 +122,43 @@ cairn_status handle_artifact_get(request_ctx *r, cairn_error *err)
     size_t n = 0;
     if (!buf)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "no memory for a %lld-byte range", (long long)max);
-    if ((uint64_t)offset < a.size && (st = blobs_read(r->blobs, a.sha256, (uint64_t)offset, buf,
-                                                      (size_t)max, &n, err)))
+    if ((uint64_t)offset < a->size && (st = blobs_read(r->blobs, a->sha256, (uint64_t)offset, buf,
+                                                       (size_t)max, &n, err)))
         return st;
-    char hex[65];
-    sha256_hex(a.sha256, hex);
-    msgpack_packer *pk = reply_begin(r, 4);
+    msgpack_packer *pk = reply_begin(r, with_sha ? 4 : 3);
     mp_str(pk, "data");
     mp_bin(pk, buf, n);
     mp_str(pk, "size");
-    msgpack_pack_uint64(pk, a.size);
-    mp_str(pk, "sha256");
-    mp_strn(pk, hex, 64);
+    msgpack_pack_uint64(pk, a->size);
+    if (with_sha) {
+        char hex[65];
+        sha256_hex(a->sha256, hex);
+        mp_str(pk, "sha256");
+        mp_strn(pk, hex, 64);
+    }
     mp_str(pk, "eof");
-    mp_bool(pk, (uint64_t)offset + n >= a.size);
+    mp_bool(pk, (uint64_t)offset + n >= a->size);
     return CAIRN_OK;
+}
+
+cairn_status handle_artifact_get(request_ctx *r, cairn_error *err)
+{
+    store_artifact a;
+    cairn_status st = read_artifact(r, &a, err);
+    return st ? st : reply_range(r, &a, true, err);
+}
+
+/* How an agent's deployer fetches a model artifact: by its content hash. */
+cairn_status handle_blob_get(request_ctx *r, cairn_error *err)
+{
+    msg_str hex;
+    store_artifact a;
+    cairn_status st = body_str(r->m->body, "sha256", true, &hex, err);
+    if (st)
+        return st;
+    if (!sha256_parse(hex, a.sha256))
+        return error_set(err, CAIRN_BAD_MESSAGE, "'sha256' must be 64 lowercase hex digits, not '%.*s'",
+                         (int)(hex.n > 80 ? 80 : hex.n), hex.p);
+    st = blobs_size(r->blobs, a.sha256, &a.size, err);
+    return st ? st : reply_range(r, &a, false, err);
 }

@@ -30,8 +30,7 @@ cairn_status handle_run_get(request_ctx *r, cairn_error *err)
     return store_pack_run(r->store, r->txn, &run, pk, err);
 }
 
-/* A uint field with a default and an upper bound; 0 or absent means the default. */
-static cairn_status read_count(request_ctx *r, const char *key, int64_t dflt, int64_t max,
+cairn_status read_count(request_ctx *r, const char *key, int64_t dflt, int64_t max,
                                int64_t *out, cairn_error *err)
 {
     *out = 0;

@@ -67,6 +67,9 @@ void *request_scratch(request_ctx *r, size_t n);
 cairn_status read_run(request_ctx *r, store_run *run, cairn_error *err);
 cairn_status read_kv_map(const msgpack_object *map, const char *what, size_t value_limit,
                          cairn_error *err);
+/* A uint field with a default and an upper bound; 0 or absent means the default. */
+cairn_status read_count(request_ctx *r, const char *key, int64_t dflt, int64_t max, int64_t *out,
+                        cairn_error *err);
 
 /* The handlers, by file. */
 cairn_status handle_run_start(request_ctx *r, cairn_error *err);
@@ -84,6 +87,10 @@ cairn_status handle_run_search(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_put(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_get(request_ctx *r, cairn_error *err);
+cairn_status handle_blob_get(request_ctx *r, cairn_error *err);
+cairn_status handle_event_emit(request_ctx *r, cairn_error *err);
+cairn_status handle_event_emit_duplicate(request_ctx *r, cairn_error *err);
+cairn_status handle_event_list(request_ctx *r, cairn_error *err);
 cairn_status handle_agent_hello(request_ctx *r, cairn_error *err);
 cairn_status handle_agent_heartbeat(request_ctx *r, cairn_error *err);
 cairn_status handle_agent_list(request_ctx *r, cairn_error *err);

@@ -134,6 +134,7 @@ static cairn_status open_dbis(store *s, MDB_txn *txn, cairn_error *err)
         {"dedup", &s->dedup},
         {"agents", &s->agents},
         {"commands", &s->commands},
+        {"events", &s->events},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);

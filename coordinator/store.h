@@ -88,6 +88,7 @@ typedef struct store {
     MDB_dbi dedup;           /* message id -> u64 audit seq */
     MDB_dbi agents;          /* agent id -> msgpack map (agents.c: presence, soft state) */
     MDB_dbi commands;        /* fan-out request id -> msgpack record (fanout.c) */
+    MDB_dbi events;          /* u64 event seq -> event record (store_events.c) */
     uint64_t next_audit_seq;
     uint64_t next_experiment_id;
     struct dedup_recent *recent; /* ids not yet in the dedup tree (store_dedup.c) */
@@ -229,6 +230,8 @@ cairn_status store_artifact_put(store *s, MDB_txn *txn, const ulid *run, msg_str
 cairn_status store_artifact_get(store *s, MDB_txn *txn, const ulid *run, msg_str path,
                                 store_artifact *out, cairn_error *err);
 void sha256_hex(const uint8_t sha[32], char hex[65]);
+/* The 64 lowercase hex digits sha256_hex writes, back; false for anything else. */
+bool sha256_parse(msg_str hex, uint8_t sha[32]);
 
 /* ---- audit log (store_audit.c) ---- */
 typedef struct audit_entry {
@@ -296,5 +299,43 @@ cairn_status store_command_put(store *s, MDB_txn *txn, const ulid *id, const voi
  * points into the LMDB page, valid until the transaction ends. */
 cairn_status store_command_get(store *s, MDB_txn *txn, const ulid *id, MDB_val *rec,
                                cairn_error *err);
+
+/* ---- events (store_events.c) ----
+ *
+ * What agents' plugins and clients report (event.emit), numbered by a
+ * sequence of their own: the audit log has one entry per message, this tree
+ * one record per event. */
+
+#define STORE_EVENT_MAX_AGENT ULID_TEXT_LEN
+#define STORE_EVENT_MAX_TYPE 64
+#define STORE_EVENT_MAX_SOURCE 256
+
+typedef struct store_event {
+    msg_str agent;   /* the agent's id text, or empty */
+    msg_str type;
+    msg_str source;
+    int64_t time;    /* unix ms, as reported */
+    msg_str fields;  /* one packed msgpack map */
+} store_event;
+
+/* Appends n events with consecutive sequences; *first gets the first. */
+cairn_status store_events_append(store *s, MDB_txn *txn, const store_event *events, size_t n,
+                                 uint64_t *first, cairn_error *err);
+
+typedef struct store_event_filter {
+    msg_str type;      /* empty: any; ending in '.': a prefix; else exact */
+    msg_str source;    /* empty: any */
+    msg_str agent;     /* empty: any */
+    uint64_t since;    /* the first sequence to look at (0 or 1: the first) */
+    uint32_t max;      /* events to pack at most */
+    size_t max_scan;   /* records to look at at most: a bound on the work */
+    size_t max_bytes;  /* the page ends once its events take this much */
+} store_event_filter;
+
+/* Packs the matching events from f->since as the protocol's events array, in
+ * sequence order. The page ends at the end of the tree or at the first bound
+ * of f reached: *next then gets the sequence to go on from, else 0. */
+cairn_status store_events_pack(store *s, MDB_txn *txn, const store_event_filter *f,
+                               msgpack_packer *pk, uint64_t *next, cairn_error *err);
 
 #endif

@@ -16,6 +16,24 @@ void sha256_hex(const uint8_t sha[32], char hex[65])
     hex[64] = '\0';
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool sha256_parse(msg_str hex, uint8_t sha[32])
+{
+    if (hex.n != 64)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        int hi = hex_digit(hex.p[2 * i]), lo = hex_digit(hex.p[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        sha[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
 cairn_status store_artifact_put(store *s, MDB_txn *txn, const ulid *run, msg_str path,
                                 const store_artifact *a, cairn_error *err)
 {

@@ -120,3 +120,12 @@ cairn_status validate_text(const char *what, msg_str s, size_t limit, cairn_erro
     }
     return CAIRN_OK;
 }
+
+bool validate_token(msg_str s, size_t max)
+{
+    bool ok = s.n >= 1 && s.n <= max;
+    for (uint32_t i = 0; ok && i < s.n; i++)
+        ok = (s.p[i] >= 'a' && s.p[i] <= 'z') || (s.p[i] >= '0' && s.p[i] <= '9') ||
+             s.p[i] == '.' || s.p[i] == '_' || s.p[i] == '-';
+    return ok;
+}

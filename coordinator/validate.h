@@ -17,4 +17,7 @@ cairn_status validate_artifact_path(msg_str path, cairn_error *err);
  * of UTF-8 without control characters, so it prints and logs as it is. */
 cairn_status validate_text(const char *what, msg_str s, size_t limit, cairn_error *err);
 
+/* A dotted name (event type, command): 1 to max of a-z, 0-9, '.', '_', '-'. */
+bool validate_token(msg_str s, size_t max);
+
 #endif

@@ -4,13 +4,23 @@
  *
  *   cairn-fleet ENDPOINT COUNT [--labels K=V,...] [--host-prefix PREFIX]
  *               [--threads N] [--io-threads N] [--stop-after SECONDS]
- *               [--impostor 1]
+ *               [--impostor 1] [--refuse COMMAND]
  *
  * Each agent is a DEALER whose routing id is "agent:<ULID>", as cairn-agent's
  * is. It sends agent.hello (host PREFIX + a 5-digit index, default "fleet-";
  * the labels given), then agent.heartbeat at the interval the coordinator's
- * hello reply names, and answers `command` ping with an ok reply (any other
- * command with UNKNOWN_TYPE). When every agent's hello is acknowledged it
+ * hello reply names, and answers the commands a real agent answers with
+ * bodies of their documented shapes (docs/protocol.md, "Commands"):
+ *   ping      an empty ok reply
+ *   plugins   two plugins: fleet-tracker (running, counters: events = the
+ *             agent's index), fleet-deployer (restarting, 2 restarts, an error)
+ *   deploy    {model, version, sha256, path, message}; args model, version
+ *             and sha256 required; a deployer other than fleet-deployer is
+ *             RESOURCE_DOES_NOT_EXIST
+ *   rollback  {model, version: "previous", message}; args model required
+ *   echo      {host, args}: the args as they came
+ * and any other command with UNKNOWN_TYPE; --refuse COMMAND answers that
+ * command with INVALID_STATE instead. When every agent's hello is acknowledged it
  * prints "ready COUNT" on stdout. It runs until SIGTERM or SIGINT (exit 0) or
  * --stop-after seconds. A refused hello ends it with exit 1. --impostor 1
  * makes each agent speak for an id other than its routing id's, as a hostile
@@ -51,11 +61,13 @@ typedef struct fleet_opts {
     int n_labels;
     int stop_after_s;
     bool impostor;
+    const char *refuse; /* a command answered with an error */
 } fleet_opts;
 
 typedef struct sim_agent {
     void *sock;
     ulid id;
+    int index;
     char routing[33];
     char host[128];
     bool hello_acked;
@@ -135,21 +147,159 @@ static void send_heartbeat(slice *s, sim_agent *a)
     schedule(s, a, mono_ms() + a->heartbeat_ms);
 }
 
+/* ---- commands ---- */
+
+typedef struct command_ctx {
+    msg_writer *w;
+    const msg *m;
+    const sim_agent *a;
+    const msgpack_object *args; /* a map */
+    char why[160];              /* set when the command is refused */
+    cairn_status refusal;
+} command_ctx;
+
+static bool arg(command_ctx *c, const char *key, msg_str *out)
+{
+    *out = (msg_str){"", 0};
+    return body_str(c->args, key, true, out, NULL) == CAIRN_OK && out->n > 0;
+}
+
+static void kv(msgpack_packer *pk, const char *key, const char *value)
+{
+    mp_str(pk, key);
+    mp_str(pk, value);
+}
+
+static void answer_ping(command_ctx *c)
+{
+    msg_start_reply(c->w, &c->m->id, c->m->type, c->a->routing, 0);
+}
+
+static void pack_plugin(msgpack_packer *pk, const char *name, const char *kind, const char *state,
+                        int restarts, const char *error, int64_t events)
+{
+    msgpack_pack_map(pk, error ? 8 : 7);
+    kv(pk, "name", name);
+    kv(pk, "kind", kind);
+    kv(pk, "version", CAIRN_VERSION);
+    kv(pk, "state", state);
+    mp_str(pk, "isolated");
+    mp_bool(pk, restarts > 0);
+    mp_str(pk, "restarts");
+    msgpack_pack_int(pk, restarts);
+    if (error)
+        kv(pk, "error", error);
+    mp_str(pk, "counters");
+    msgpack_pack_map(pk, 2);
+    mp_str(pk, "events");
+    msgpack_pack_int64(pk, events);
+    mp_str(pk, "errors");
+    msgpack_pack_int(pk, restarts);
+}
+
+static void answer_plugins(command_ctx *c)
+{
+    msgpack_packer *pk = &c->w->pk;
+    msg_start_reply(c->w, &c->m->id, c->m->type, c->a->routing, 1);
+    mp_str(pk, "plugins");
+    msgpack_pack_array(pk, 2);
+    pack_plugin(pk, "fleet-tracker", "tracker", "running", 0, NULL, c->a->index);
+    pack_plugin(pk, "fleet-deployer", "deployer", "restarting", 2, "exited with status 1", 0);
+}
+
+static bool check_deployer(command_ctx *c)
+{
+    msg_str d;
+    if (!arg(c, "deployer", &d) || msg_str_eq(d, "fleet-deployer"))
+        return true;
+    c->refusal = CAIRN_RESOURCE_DOES_NOT_EXIST;
+    snprintf(c->why, sizeof c->why, "no deployer '%.*s' on this agent", (int)(d.n > 64 ? 64 : d.n), d.p);
+    return false;
+}
+
+static void answer_deploy(command_ctx *c)
+{
+    msg_str model, version, sha;
+    char path[400], message[200];
+    if (!arg(c, "model", &model) || !arg(c, "version", &version) || !arg(c, "sha256", &sha)) {
+        c->refusal = CAIRN_INVALID_PARAMETER_VALUE;
+        snprintf(c->why, sizeof c->why, "deploy needs args model, version and sha256");
+        return;
+    }
+    if (!check_deployer(c))
+        return;
+    snprintf(path, sizeof path, "/srv/models/%.*s/%.*s", (int)model.n, model.p, (int)version.n,
+             version.p);
+    snprintf(message, sizeof message, "deployed on %s", c->a->host);
+    msgpack_packer *pk = &c->w->pk;
+    msg_start_reply(c->w, &c->m->id, c->m->type, c->a->routing, 5);
+    mp_str(pk, "model"), mp_msgstr(pk, model);
+    mp_str(pk, "version"), mp_msgstr(pk, version);
+    mp_str(pk, "sha256"), mp_msgstr(pk, sha);
+    kv(pk, "path", path);
+    kv(pk, "message", message);
+}
+
+static void answer_rollback(command_ctx *c)
+{
+    msg_str model;
+    char message[200];
+    if (!arg(c, "model", &model)) {
+        c->refusal = CAIRN_INVALID_PARAMETER_VALUE;
+        snprintf(c->why, sizeof c->why, "rollback needs arg model");
+        return;
+    }
+    if (!check_deployer(c))
+        return;
+    snprintf(message, sizeof message, "rolled back on %s", c->a->host);
+    msgpack_packer *pk = &c->w->pk;
+    msg_start_reply(c->w, &c->m->id, c->m->type, c->a->routing, 3);
+    mp_str(pk, "model"), mp_msgstr(pk, model);
+    kv(pk, "version", "previous");
+    kv(pk, "message", message);
+}
+
+static void answer_echo(command_ctx *c)
+{
+    msgpack_packer *pk = &c->w->pk;
+    msg_start_reply(c->w, &c->m->id, c->m->type, c->a->routing, 2);
+    kv(pk, "host", c->a->host);
+    mp_str(pk, "args");
+    msgpack_pack_object(pk, *c->args);
+}
+
+static const struct {
+    const char *name;
+    void (*answer)(command_ctx *c);
+} commands[] = {
+    {"ping", answer_ping},         {"plugins", answer_plugins}, {"deploy", answer_deploy},
+    {"rollback", answer_rollback}, {"echo", answer_echo},
+};
+
 static void answer_command(slice *s, sim_agent *a, const msg *m)
 {
+    static const msgpack_object no_args = {.type = MSGPACK_OBJECT_MAP};
     msg_str command = {"", 0};
+    command_ctx c = {.w = &s->w, .m = m, .a = a, .args = &no_args};
     body_str(m->body, "command", false, &command, NULL);
-    msg_writer *w = &s->w;
-    msg_writer_reset(w);
-    if (msg_str_eq(command, "ping")) {
-        msg_start_reply(w, &m->id, m->type, a->routing, 0);
+    body_map(m->body, "args", false, &c.args, NULL);
+    msg_writer_reset(c.w);
+    int n = (int)(command.n > 64 ? 64 : command.n);
+    size_t i = 0;
+    while (i < sizeof commands / sizeof commands[0] && !msg_str_eq(command, commands[i].name))
+        i++;
+    if (s->o->refuse && msg_str_eq(command, s->o->refuse)) {
+        c.refusal = CAIRN_INVALID_STATE;
+        snprintf(c.why, sizeof c.why, "'%.*s' refused (--refuse)", n, command.p);
+    } else if (i == sizeof commands / sizeof commands[0]) {
+        c.refusal = CAIRN_UNKNOWN_TYPE;
+        snprintf(c.why, sizeof c.why, "unknown command '%.*s'", n, command.p);
     } else {
-        char why[128];
-        snprintf(why, sizeof why, "unknown command '%.*s'", (int)(command.n > 64 ? 64 : command.n),
-                 command.p);
-        msg_error_reply(w, &m->id, m->type, a->routing, CAIRN_UNKNOWN_TYPE, why);
+        commands[i].answer(&c);
     }
-    zmq_send(a->sock, w->sb.data, w->sb.size, ZMQ_DONTWAIT);
+    if (c.why[0])
+        msg_error_reply(c.w, &m->id, m->type, a->routing, c.refusal, c.why);
+    zmq_send(a->sock, c.w->sb.data, c.w->sb.size, ZMQ_DONTWAIT);
 }
 
 /* The coordinator's reply to our hello or heartbeat. */
@@ -177,19 +327,18 @@ static void take_reply(slice *s, sim_agent *a, const msg *m)
  * read until it has nothing more. */
 static void drain(slice *s, sim_agent *a)
 {
-    char buf[65536];
-    for (;;) {
-        int n = zmq_recv(a->sock, buf, sizeof buf, ZMQ_DONTWAIT);
-        if (n < 0)
-            return;
+    zmq_msg_t frame; /* any size: a command's args may be large */
+    zmq_msg_init(&frame);
+    while (zmq_msg_recv(&frame, a->sock, ZMQ_DONTWAIT) >= 0) {
         msg m;
-        if (n > (int)sizeof buf || msg_decode(&s->dec, buf, (size_t)n, &m, NULL) != CAIRN_OK)
+        if (msg_decode(&s->dec, zmq_msg_data(&frame), zmq_msg_size(&frame), &m, NULL) != CAIRN_OK)
             continue;
         if (m.kind == MSG_REQUEST && msg_str_eq(m.type, "command"))
             answer_command(s, a, &m);
         else if (m.kind != MSG_REQUEST)
             take_reply(s, a, &m);
     }
+    zmq_msg_close(&frame);
 }
 
 /* ---- a thread's slice of agents ---- */
@@ -199,6 +348,7 @@ static int open_agent(slice *s, sim_agent *a, int index)
     int zero = 0, fd;
     size_t len = sizeof fd;
     a->id = ulid_new();
+    a->index = index;
     memcpy(a->routing, "agent:", 6);
     ulid_format(&a->id, a->routing + 6);
     snprintf(a->host, sizeof a->host, "%s%05d", s->o->host_prefix, index);
@@ -269,7 +419,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: cairn-fleet ENDPOINT COUNT [--labels K=V,...] [--host-prefix PREFIX]\n"
                     "                   [--threads N] [--io-threads N] [--stop-after SECONDS]\n"
-                    "                   [--impostor 1]\n");
+                    "                   [--impostor 1] [--refuse COMMAND]\n");
     return 2;
 }
 
@@ -308,6 +458,8 @@ static int parse_args(int argc, char **argv, fleet_opts *o)
             o->stop_after_s = atoi(value);
         else if (strcmp(opt, "--impostor") == 0)
             o->impostor = atoi(value) != 0;
+        else if (strcmp(opt, "--refuse") == 0)
+            o->refuse = value;
         else
             return -1;
     }

@@ -479,6 +479,77 @@ static void unknown_type_and_bad_body(void **state)
     assert_non_null(reply_mentions(f, "run"));
 }
 
+/* ---- blobs by content hash ---- */
+
+static cairn_status upload(fixture *f, const ulid *run, const char *path, const char *data,
+                           size_t n)
+{
+    ulid up = ulid_new();
+    msgpack_packer *pk = begin(f, "artifact.put", 6, NULL);
+    pk_str(pk, "upload"), mp_ulid(pk, &up);
+    pk_str(pk, "run"), mp_ulid(pk, run);
+    pk_str(pk, "path"), pk_str(pk, path);
+    pk_str(pk, "offset"), msgpack_pack_uint64(pk, 0);
+    pk_str(pk, "data"), mp_bin(pk, data, n);
+    pk_str(pk, "last"), mp_bool(pk, true);
+    return exec(f);
+}
+
+static cairn_status blob_get(fixture *f, const char *sha, int64_t offset, int64_t max)
+{
+    msgpack_packer *pk = begin(f, "blob.get", 3, NULL);
+    pk_str(pk, "sha256"), pk_str(pk, sha);
+    pk_str(pk, "offset"), msgpack_pack_int64(pk, offset);
+    pk_str(pk, "max"), msgpack_pack_int64(pk, max);
+    return exec(f);
+}
+
+static void blob_get_reads_ranges_by_hash(void **state)
+{
+    fixture *f = *state;
+    ulid run = ulid_new();
+    start_run(f, &run, "b", "");
+    const char content[] = "0123456789abcdefghij";
+    assert_int_equal(upload(f, &run, "m.bin", content, 20), CAIRN_OK);
+    msg_str hash;
+    char sha[65];
+    body_str(f->reply.body, "sha256", true, &hash, NULL);
+    msg_str_copy(hash, sha, sizeof sha);
+
+    assert_int_equal(blob_get(f, sha, 5, 8), CAIRN_OK);
+    msg_str data;
+    int64_t size = 0;
+    bool eof = true;
+    body_bin(f->reply.body, "data", true, &data, NULL);
+    body_int(f->reply.body, "size", true, &size, NULL);
+    body_bool(f->reply.body, "eof", true, &eof, NULL);
+    assert_int_equal(data.n, 8);
+    assert_memory_equal(data.p, "56789abc", 8);
+    assert_int_equal(size, 20);
+    assert_false(eof);
+    assert_int_equal(f->reply.body->via.map.size, 3); /* data, size, eof: no sha256 */
+    assert_int_equal(blob_get(f, sha, 16, 0), CAIRN_OK);
+    body_bin(f->reply.body, "data", true, &data, NULL);
+    body_bool(f->reply.body, "eof", true, &eof, NULL);
+    assert_int_equal(data.n, 4);
+    assert_true(eof);
+    assert_int_equal(blob_get(f, sha, 25, 0), CAIRN_OK); /* past the end: nothing, eof */
+    body_bin(f->reply.body, "data", true, &data, NULL);
+    assert_int_equal(data.n, 0);
+
+    char first = sha[0];
+    sha[0] = first == 'a' ? 'b' : 'a';
+    assert_int_equal(blob_get(f, sha, 0, 0), CAIRN_RESOURCE_DOES_NOT_EXIST);
+    assert_non_null(reply_mentions(f, "no blob with sha256"));
+    sha[0] = 'A';
+    assert_int_equal(blob_get(f, sha, 0, 0), CAIRN_BAD_MESSAGE);
+    assert_int_equal(blob_get(f, "abc", 0, 0), CAIRN_BAD_MESSAGE);
+    assert_non_null(reply_mentions(f, "64 lowercase hex"));
+    assert_int_equal(blob_get(f, "../../../../etc/passwd", 0, 0), CAIRN_BAD_MESSAGE);
+    sha[0] = first;
+    assert_int_equal(blob_get(f, sha, -1, 0), CAIRN_INVALID_PARAMETER_VALUE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +570,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(audit_log_records_each_write, setup, teardown),
         cmocka_unit_test_setup_teardown(search_filters_and_orders, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_type_and_bad_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(blob_get_reads_ranges_by_hash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
