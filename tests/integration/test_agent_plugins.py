@@ -5,6 +5,7 @@ restarted, the crash reaches the coordinator), deployer commands fanned out
 from the CLI."""
 import json
 import os
+import re
 import shutil
 import time
 import unittest
@@ -37,11 +38,11 @@ def plugin_conf(plugins, **settings):
 
 
 class PluginTest(CairnTest):
-    def start_agent(self, plugins, check=True, **settings):
+    def start_agent(self, plugins, check=True, wrapper=(), extra="", **settings):
         path = os.path.join(self.tmp, "agent.conf")
         with open(path, "w") as f:
-            f.write(plugin_conf(plugins, **settings))
-        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", path])
+            f.write(plugin_conf(plugins, **settings) + extra)
+        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", path], wrapper=wrapper)
         return self.agent.start()
 
     def tearDown(self):
@@ -175,6 +176,7 @@ class Isolation(PluginTest):
 
     @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
     def test_isolated_children_drop_to_the_configured_user(self):
+        os.chmod(self.tmp, 0o711)  # the data directory's parent must be searchable
         self.start_agent([("victim", "misbehave.so", True, {})], user="nobody")
         started = self.wait_events("started", 1)
         self.assertEqual(started[0]["fields"]["uid"], 65534)
@@ -182,7 +184,8 @@ class Isolation(PluginTest):
 
 class Deploy(PluginTest):
     def deploy(self, *extra, check=True):
-        r = self.cli("deploy", "churn", "7", "--sha256", "0" * 64, "--json", *extra, check=check)
+        r = self.cli("deploy", "churn", "7", "--sha256", "0" * 64, "--selector", "all", "--json",
+                     *extra, check=check)
         return r.json() if r.out.strip() else [], r.code
 
     def test_deploy_is_answered_by_the_deployer(self):
@@ -209,6 +212,39 @@ class Deploy(PluginTest):
         self.assertEqual(code, 1)
         self.assertEqual(rows[0]["result"], "error")
         self.assertIn("no deployer plugin", rows[0]["error"])
+
+
+@unittest.skipIf("sanitize" in BIN, "valgrind cannot run AddressSanitizer builds")
+@unittest.skipUnless(shutil.which("valgrind"), "valgrind is not installed")
+class Valgrind(PluginTest):
+    def test_agent_with_plugins_shuts_down_clean(self):
+        log = os.path.join(self.tmp, "valgrind.log")
+        self.start_agent(
+            [("ticks", "ticker.so", False, {"interval_ms": 50, "count": 20}),
+             ("watch", "counter.so", False, {"subscribe": ["tick", "run.log"], "every": 5}),
+             ("victim", "misbehave.so", True, {}),
+             ("trigger", "ticker.so", False, {"type": "crash", "interval_ms": 500, "count": 1}),
+             ("d", "echo_deployer.so", False, {}),
+             ("future", "bad_abi.so", False, {})],
+            wrapper=["valgrind", "--leak-check=full",
+                     "--show-leak-kinds=definite,indirect,possible",
+                     "--errors-for-leak-kinds=definite,indirect,possible", "--error-exitcode=99",
+                     f"--log-file={log}"],
+            extra="spool: { map_size_mb = 64; };\n")
+        self.wait_events("plugin.crashed", 1, timeout=120)
+        self.wait_events("started", 2, timeout=120)
+        self.wait_until("the agent's hello", lambda: self.cli_json("agents"))
+        r = self.cli("deploy", "m", "1", "--sha256", "0" * 64, "--selector", "all", "--json")
+        self.assertEqual(r.json()[0]["result"], "ok")
+        self.cli_json("plugins")
+        self.wait_events("seen", 4, timeout=120)
+        code = self.agent.stop(timeout=120)
+        with open(log) as f:
+            report = f.read()
+        self.assertEqual(code, 0, report)
+        self.assertRegex(report, r"ERROR SUMMARY: 0 errors")
+        self.assertIsNone(re.search(r"(definitely|indirectly|possibly) lost: [1-9]", report),
+                          report)
 
 
 if __name__ == "__main__":
