@@ -72,6 +72,13 @@ class Coordinator:
         return self.proc is not None and self.proc.poll() is None
 
 
+def valgrind(log_file):
+    """The wrapper that runs a daemon under valgrind, failing on any leak."""
+    return ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible", "--error-exitcode=99",
+            f"--log-file={log_file}"]
+
+
 def count_lines(path):
     try:
         with open(path) as f:
@@ -122,6 +129,15 @@ class CairnTest(unittest.TestCase):
         if check and proc.returncode != 0:
             self.fail(f"cairn-load {args[0]} exited {proc.returncode}: {proc.stderr}")
         return proc
+
+    def assert_valgrind_clean(self, exit_code, log_file):
+        """A daemon run under valgrind() exited 0 with no error and no leak."""
+        with open(log_file) as f:
+            report = f.read()
+        self.assertEqual(exit_code, 0, report)
+        self.assertRegex(report, r"ERROR SUMMARY: 0 errors")
+        self.assertIsNone(re.search(r"(definitely|indirectly|possibly) lost: [1-9]", report),
+                          report)
 
     def wait_for_acks(self, path, more, timeout):
         """Waits until `more` lines were added to the acknowledgement file a

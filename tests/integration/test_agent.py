@@ -11,7 +11,7 @@ import sys
 import time
 import unittest
 
-from harness import BIN, TOOLS, CairnTest
+from harness import BIN, TOOLS, CairnTest, valgrind
 
 
 def load_value(i):
@@ -488,10 +488,8 @@ class Valgrind(AgentTest):
         CairnTest.setUp(self)
         self.valgrind_log = os.path.join(self.tmp, "valgrind.log")
         conf = self.conf("spool: { map_size_mb = 64; };\nstats_interval_s = 1;\n")
-        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", conf], wrapper=[
-            "valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect,possible",
-            "--errors-for-leak-kinds=definite,indirect,possible", "--error-exitcode=99",
-            f"--log-file={self.valgrind_log}"]).start()
+        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", conf],
+                           wrapper=valgrind(self.valgrind_log)).start()
 
     def test_agent_shutdown_is_clean(self):
         run = self.agent_run("vg")
@@ -510,13 +508,7 @@ class Valgrind(AgentTest):
         self.coord.start()
         self.wait_points(run, "m", 2)
         self.via_agent("runs", "end", run)
-        code = self.agent.stop(timeout=120)
-        with open(self.valgrind_log) as f:
-            report = f.read()
-        self.assertEqual(code, 0, report)
-        self.assertRegex(report, r"ERROR SUMMARY: 0 errors")
-        self.assertIsNone(re.search(r"(definitely|indirectly|possibly) lost: [1-9]", report),
-                          report)
+        self.assert_valgrind_clean(self.agent.stop(timeout=120), self.valgrind_log)
 
 
 if __name__ == "__main__":
