@@ -113,6 +113,7 @@ cairn_status agent_open(agent_process *a, const agent_config *cfg, cairn_error *
                                 a->id_text, err);
     a->presence.hooks = agent_plugins_presence_hooks(&a->plugins);
     a->sdk.observer = agent_plugins_observer(&a->plugins);
+    a->sdk.coordinator_limit = &a->presence.coordinator_max_message;
     return st;
 }
 

@@ -112,7 +112,8 @@ void upload_pump(forwarder *f, int64_t now)
     if (!u->active || u->in_flight)
         return;
     uint64_t left = u->ref.size - u->offset;
-    size_t want = left < FWD_CHUNK ? (size_t)left : FWD_CHUNK;
+    size_t chunk = fwd_chunk_bytes(f);
+    size_t want = left < chunk ? (size_t)left : chunk;
     ssize_t n = read_at(u->fd, u->buf, want, u->offset);
     if (n != (ssize_t)want) {
         refuse_upload(f, CAIRN_IO_ERROR, "spooled artifact file is shorter than recorded");

@@ -155,6 +155,17 @@ static bool send_new(forwarder *f, const spool_entry *e, int64_t now)
         fwd_refuse(f, e->seq, "?", NULL, err.status, err.message);
         return true;
     }
+    /* Spooled before the limit was known, or under a larger one: sending it
+     * would only get the connection closed, again and again. */
+    uint64_t limit = f->presence->coordinator_max_message;
+    if (limit && e->len > limit) {
+        char type[65], why[160];
+        msg_str_copy(m.type, type, sizeof type);
+        snprintf(why, sizeof why, "%zu bytes, over the coordinator's limits.max_message_bytes (%llu)",
+                 e->len, (unsigned long long)limit);
+        fwd_refuse(f, e->seq, type, &m.id, CAIRN_MESSAGE_TOO_LARGE, why);
+        return true;
+    }
     if (!send_bytes(f, e->data, e->len))
         return false;
     fwd_slot *s = slot_at(f, f->count++);
@@ -167,6 +178,15 @@ static bool send_new(forwarder *f, const spool_entry *e, int64_t now)
     f->inflight_bytes += e->len;
     fwd_sent(f, now);
     return true;
+}
+
+size_t fwd_chunk_bytes(const forwarder *f)
+{
+    /* An upload chunk and its envelope must fit the coordinator's limit. */
+    uint64_t limit = f->presence->coordinator_max_message;
+    if (!limit || limit >= FWD_CHUNK + 4096)
+        return FWD_CHUNK;
+    return limit > 8192 ? (size_t)limit - 4096 : 4096;
 }
 
 static void fill_window(forwarder *f, int64_t now)

@@ -135,6 +135,8 @@ void fwd_acked(forwarder *f, uint64_t seq);
 void fwd_transient(forwarder *f, cairn_status code, const char *message, int64_t now);
 bool fwd_is_transient(cairn_status code);
 void fwd_sent(forwarder *f, int64_t now);
+/* The size of an artifact chunk: FWD_CHUNK, or less under a small coordinator limit. */
+size_t fwd_chunk_bytes(const forwarder *f);
 
 void upload_start(forwarder *f, const spool_entry *e, int64_t now);
 void upload_pump(forwarder *f, int64_t now);

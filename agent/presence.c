@@ -129,7 +129,12 @@ bool presence_take_reply(presence *p, const msg *m)
         p->unsupported_logged |= m->err_status == CAIRN_UNKNOWN_TYPE;
         return true;
     }
-    int64_t hb = 0;
+    int64_t hb = 0, limit = 0;
+    if (hello && body_int(m->body, "max_message_bytes", false, &limit, NULL) == CAIRN_OK &&
+        limit > 0 && (uint64_t)limit != p->coordinator_max_message) {
+        kvlog(KVLOG_INFO, "coordinator_limit", "max_message_bytes=%lld", (long long)limit);
+        p->coordinator_max_message = (uint64_t)limit;
+    }
     if (hello && body_int(m->body, "heartbeat_ms", false, &hb, NULL) == CAIRN_OK && hb >= 100 &&
         hb <= 3600000 && hb != p->heartbeat_ms) {
         kvlog(KVLOG_INFO, "heartbeat_interval", "heartbeat_ms=%lld", (long long)hb);

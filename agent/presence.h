@@ -43,6 +43,9 @@ typedef struct presence {
     msg_writer w;
     uint64_t commands;
     presence_hooks hooks;
+    /* The coordinator's limits.max_message_bytes, from its hello reply; 0
+     * until known. Writes larger than this could never be handed over. */
+    uint64_t coordinator_max_message;
 } presence;
 
 void presence_init(presence *p, const agent_config *cfg, const ulid *agent_id, const char *from);

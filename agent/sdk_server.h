@@ -89,6 +89,7 @@ typedef struct sdk_server {
     int recent_next, recent_count;
     sdk_stats stats;
     sdk_observer observer;
+    const uint64_t *coordinator_limit; /* the coordinator's max message size; 0: unknown */
 } sdk_server;
 
 /* The group being handled: its spool transaction, opened on the first write. */

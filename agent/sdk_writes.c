@@ -100,6 +100,19 @@ static cairn_status check_room(const sdk_server *s, const sdk_group *g, uint64_t
                      s->cfg->coordinator);
 }
 
+/* A write the coordinator would refuse for its size is refused here, at
+ * once, rather than spooled to be rejected later. */
+static cairn_status check_size(const sdk_server *s, size_t len, cairn_error *err)
+{
+    uint64_t limit = s->coordinator_limit ? *s->coordinator_limit : 0;
+    if (!limit || len <= limit)
+        return CAIRN_OK;
+    return error_set(err, CAIRN_MESSAGE_TOO_LARGE,
+                     "%zu bytes, over the coordinator's limits.max_message_bytes (%llu): send "
+                     "fewer points or params in one message",
+                     len, (unsigned long long)limit);
+}
+
 /* ---- spooling ---- */
 
 static cairn_status append(sdk_server *s, sdk_group *g, spool_kind kind, const void *data,
@@ -141,6 +154,8 @@ static void spool_message(sdk_server *s, sdk_group *g, sdk_request *r, const msg
     cairn_error err = {0};
     size_t len = zmq_msg_size((zmq_msg_t *)payload);
     cairn_status st = check_body(m, &err);
+    if (!st)
+        st = check_size(s, len, &err);
     if (!st)
         st = check_room(s, g, ENTRY_HEADER + len, &err);
     if (!st)

@@ -125,9 +125,12 @@ cairn_status handle_agent_hello(request_ctx *r, cairn_error *err)
     if (st)
         return st;
     r->applied = true;
-    msgpack_packer *pk = reply_begin(r, 1);
+    msgpack_packer *pk = reply_begin(r, 2);
     mp_str(pk, "heartbeat_ms");
     msgpack_pack_uint32(pk, (uint32_t)r->agents->heartbeat_ms);
+    /* The agent refuses, at its door, writes it could never hand over. */
+    mp_str(pk, "max_message_bytes");
+    msgpack_pack_uint64(pk, r->max_message_bytes);
     return CAIRN_OK;
 }
 

@@ -40,6 +40,7 @@ typedef struct request_ctx {
     zmq_msg_t *routing;    /* the sender's routing frames (routing[0]: its routing id) */
     int n_routing;
     bool deferred;         /* the handler answers later (a fan-out): no reply now */
+    size_t max_message_bytes; /* limits.max_message_bytes, told to agents in hello */
 } request_ctx;
 
 typedef cairn_status (*handler_fn)(request_ctx *r, cairn_error *err);

@@ -78,6 +78,7 @@ cairn_status server_open(server *s, const coord_config *cfg, cairn_error *err)
         return st;
     dispatch_init(&s->rctx, &s->store, &s->blobs, "coordinator");
     s->rctx.agents = &s->agents;
+    s->rctx.max_message_bytes = cfg->max_message_bytes;
     s->rctx.fanouts = &s->fanouts;
     s->signal_fd = open_signal_fd();
     if (s->signal_fd < 0)

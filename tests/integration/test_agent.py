@@ -389,6 +389,45 @@ class Refusals(AgentTest):
         self.assertIn("rejected=1 ", stats)
         self.assertIn("depth=0 ", stats)
 
+    def small_coordinator(self):
+        """The coordinator again, taking messages of at most 64 KiB."""
+        self.coord.stop()
+        conf = self.conf("limits: { max_message_bytes = 65536; };\n", name="coord.conf")
+        self.coord.extra_args = ["-c", conf]
+        self.coord.start()
+
+    def big_write(self, run):
+        params = [f"p{i}=" + "x" * 6000 for i in range(12)]  # 72 KB
+        return self.via_agent("runs", "log", run, *sum((["--param", p] for p in params), []),
+                              check=False)
+
+    def test_a_write_over_the_coordinators_limit_never_stalls_the_spool(self):
+        run = self.agent_run("limits")
+        self.coord.stop()
+        big = self.big_write(run)  # the limit is unknown: spooled
+        self.assertEqual(big.code, 0, big.err)
+        self.via_agent("runs", "log", run, "--metric", "after=1@0")
+        self.small_coordinator()
+        self.wait_points(run, "after", 1)  # not stuck behind the big one
+        self.wait_until("the rejection", lambda: "code=MESSAGE_TOO_LARGE" in self.agent.log())
+        rejected = self.agent.rejected()
+        self.assertEqual(len(rejected), 1, rejected)
+        self.assertIn("limits.max_message_bytes (65536)", rejected[0])
+        # Now the agent knows the limit: the same write is refused at once.
+        refused = self.big_write(run)
+        self.assertEqual(refused.code, 1)
+        self.assertIn("over the coordinator's limits.max_message_bytes (65536)", refused.err)
+        # Artifacts go in chunks that fit under it.
+        artifact = os.path.join(self.tmp, "a.bin")
+        with open(artifact, "wb") as f:
+            f.write(os.urandom(300_000))
+        self.via_agent("runs", "log", run, "--artifact", artifact)
+        self.wait_until("the artifact", lambda: self.cli_json("runs", "show", run)["artifacts"])
+        back = os.path.join(self.tmp, "back.bin")
+        self.cli("artifacts", "get", run, "a.bin", "-o", back)
+        with open(artifact, "rb") as a, open(back, "rb") as b:
+            self.assertEqual(a.read(), b.read())
+
     def test_read_times_out_when_the_coordinator_is_away(self):
         self.agent.stop()
         conf = self.conf("relay_timeout_ms = 500;\n")
