@@ -116,12 +116,12 @@ int cmd_metrics(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 
 static const opt_spec events_opts[] = {{"--since", true}, {"--max", true}, {NULL, false}};
 
-static int print_events(const cairn_event_list *list)
+static int print_events(const cairn_audit_entry_list *list)
 {
     table *t = table_new(5);
     bool ok = t && table_add(t, (const char *[]){"SEQ", "TIME", "TYPE", "FROM", "SUMMARY"});
     for (size_t i = 0; ok && i < list->count; i++) {
-        const cairn_event *e = &list->items[i];
+        const cairn_audit_entry *e = &list->items[i];
         char seq[32], ts[FMT_TIME_LEN];
         snprintf(seq, sizeof seq, "%" PRIu64, e->seq);
         ok = table_add(t, (const char *[]){seq, fmt_time(e->ts, ts), e->type, e->from, e->summary});
@@ -134,14 +134,14 @@ static int print_events(const cairn_event_list *list)
 static int list_events(cli_ctx *ctx, uint64_t since, uint64_t max)
 {
     cairn_error err;
-    cairn_event_list *list = NULL;
+    cairn_audit_entry_list *list = NULL;
     cairn_client *c = cli_client(ctx, &err);
     int rc;
     if (!c || fetch_events(c, since, (size_t)max, &list, &err))
         rc = cli_fail(&err);
     else
-        rc = ctx->json ? cli_print_json(cairn_event_list_to_json(list)) : print_events(list);
-    cairn_event_list_free(list);
+        rc = ctx->json ? cli_print_json(cairn_audit_entry_list_to_json(list)) : print_events(list);
+    cairn_audit_entry_list_free(list);
     return rc;
 }
 

@@ -108,26 +108,26 @@ cairn_status fetch_history(cairn_client *c, const char *run, const char *key,
 
 /* ---- audit events ---- */
 
-cairn_status fetch_events(cairn_client *c, uint64_t since, size_t max, cairn_event_list **out,
+cairn_status fetch_events(cairn_client *c, uint64_t since, size_t max, cairn_audit_entry_list **out,
                           cairn_error *err)
 {
-    cairn_event_list *all = calloc(1, sizeof *all), *page = NULL;
+    cairn_audit_entry_list *all = calloc(1, sizeof *all), *page = NULL;
     cairn_status st = all ? CAIRN_OK : no_memory(err);
     while (!st && (max == 0 || all->count < max)) {
-        if ((st = cairn_events_list(c, since, page_size(max, all->count, EVENTS_PAGE_MAX), &page, err)))
+        if ((st = cairn_audit_entries_list(c, since, page_size(max, all->count, EVENTS_PAGE_MAX), &page, err)))
             break;
         void *events = all->items;
         if (!take_items(&events, &all->count, page->items, &page->count, sizeof *page->items))
             st = no_memory(err);
         all->items = events;
         uint64_t next = page->next;
-        cairn_event_list_free(page);
+        cairn_audit_entry_list_free(page);
         if (next <= since) /* 0 when there are no more */
             break;
         since = next;
     }
     if (st) {
-        cairn_event_list_free(all);
+        cairn_audit_entry_list_free(all);
         return st;
     }
     *out = all;

@@ -22,7 +22,7 @@ cairn_status fetch_history(cairn_client *c, const char *run, const char *key,
                            cairn_history **out, cairn_error *err);
 
 /* Audit events from since (0: the first), at most max (0: no limit). */
-cairn_status fetch_events(cairn_client *c, uint64_t since, size_t max, cairn_event_list **out,
+cairn_status fetch_events(cairn_client *c, uint64_t since, size_t max, cairn_audit_entry_list **out,
                           cairn_error *err);
 
 #endif

@@ -476,7 +476,7 @@ void cairn_experiment_list_free(cairn_experiment_list *list)
 
 static void event_clear(void *item)
 {
-    cairn_event *e = item;
+    cairn_audit_entry *e = item;
     free(e->type);
     free(e->from);
     free(e->summary);
@@ -485,7 +485,7 @@ static void event_clear(void *item)
 static cairn_status event_entry(const void *elem, const char *field, void *item, cairn_error *err)
 {
     const msgpack_object *o = elem;
-    cairn_event *e = item;
+    cairn_audit_entry *e = item;
     ulid id;
     if (o->type != MSGPACK_OBJECT_MAP)
         return error_set(err, CAIRN_BAD_MESSAGE, "field '%s' must hold maps", field);
@@ -505,9 +505,9 @@ static cairn_status event_entry(const void *elem, const char *field, void *item,
     return st;
 }
 
-static const item_kind event_kind = {sizeof(cairn_event), false, event_entry, event_clear, NULL};
+static const item_kind event_kind = {sizeof(cairn_audit_entry), false, event_entry, event_clear, NULL};
 
-cairn_status decode_events(const msgpack_object *body, cairn_event_list *out, cairn_error *err)
+cairn_status decode_events(const msgpack_object *body, cairn_audit_entry_list *out, cairn_error *err)
 {
     void *items = NULL;
     memset(out, 0, sizeof *out);
@@ -522,7 +522,7 @@ cairn_status decode_events(const msgpack_object *body, cairn_event_list *out, ca
     return st;
 }
 
-void cairn_event_list_free(cairn_event_list *list)
+void cairn_audit_entry_list_free(cairn_audit_entry_list *list)
 {
     if (!list)
         return;

@@ -87,7 +87,7 @@ cairn_status decode_run_list(const msgpack_object *body, cairn_run_list *out, ca
 cairn_status decode_history(const msgpack_object *body, cairn_history *out, cairn_error *err);
 cairn_status decode_experiments(const msgpack_object *body, cairn_experiment_list *out,
                                 cairn_error *err);
-cairn_status decode_events(const msgpack_object *body, cairn_event_list *out, cairn_error *err);
+cairn_status decode_events(const msgpack_object *body, cairn_audit_entry_list *out, cairn_error *err);
 
 /* Frees what a cairn_run holds, not the struct itself. */
 void run_clear(cairn_run *run);

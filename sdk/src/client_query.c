@@ -189,8 +189,8 @@ cairn_status cairn_experiments_list(cairn_client *client, int include_deleted,
 
 /* ---- audit.list ---- */
 
-cairn_status cairn_events_list(cairn_client *client, uint64_t since, size_t max,
-                               cairn_event_list **out, cairn_error *err)
+cairn_status cairn_audit_entries_list(cairn_client *client, uint64_t since, size_t max,
+                               cairn_audit_entry_list **out, cairn_error *err)
 {
     const msgpack_object *body;
     if (!client || !out)
@@ -208,7 +208,7 @@ cairn_status cairn_events_list(cairn_client *client, uint64_t since, size_t max,
     cairn_status st = client_call(client, &body, err);
     if (st)
         return st;
-    cairn_event_list *list = malloc(sizeof *list);
+    cairn_audit_entry_list *list = malloc(sizeof *list);
     if (!list)
         return no_memory(err);
     if ((st = decode_events(body, list, err))) {

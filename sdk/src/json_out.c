@@ -292,7 +292,7 @@ char *cairn_experiment_list_to_json(const cairn_experiment_list *list)
 
 static json_t *event_object(const void *item)
 {
-    const cairn_event *e = item;
+    const cairn_audit_entry *e = item;
     json_t *o = json_object();
     if (put(o, "seq", juint(e->seq)) && put(o, "ts", jint(e->ts)) && put(o, "id", jstr(e->id)) &&
         put(o, "type", jstr(e->type)) && put(o, "from", jstr(e->from)) &&
@@ -302,9 +302,9 @@ static json_t *event_object(const void *item)
     return NULL;
 }
 
-char *cairn_event_list_to_json(const cairn_event_list *list)
+char *cairn_audit_entry_list_to_json(const cairn_audit_entry_list *list)
 {
-    static const cairn_event_list empty;
+    static const cairn_audit_entry_list empty;
     if (!list)
         list = &empty;
     return dump(array_of(list->items, list->count, sizeof *list->items, event_object),

@@ -42,6 +42,14 @@ class Install(CairnTest):
                "PKG_CONFIG_SYSROOT_DIR": dest}
         cflags = subprocess.run(["pkg-config", "--cflags", "cairn"], env=env, check=True,
                                 capture_output=True, text=True).stdout.split()
+        # The client API and the plugin SDK can share a translation unit.
+        both = os.path.join(self.tmp, "both.c")
+        with open(both, "w") as f:
+            f.write("#include <cairn/client.h>\n#include <cairn/plugin.h>\n"
+                    "int main(void) { cairn_audit_entry a = {0}; const cairn_event *e = 0;\n"
+                    "  return (int)a.seq + (e != 0); }\n")
+        subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", *cflags, both,
+                        "-o", os.path.join(self.tmp, "both.o")], check=True, env=env)
         so = os.path.join(self.tmp, "template.so")
         subprocess.run(["cc", "-shared", "-fPIC", *cflags,
                         os.path.join(ROOT, "plugins", "template", "template.c"), "-o", so],

@@ -266,7 +266,7 @@ static void test_experiments_shape(void **state)
 static void test_events_shape(void **state)
 {
     (void)state;
-    cairn_event_list *l = calloc(1, sizeof *l);
+    cairn_audit_entry_list *l = calloc(1, sizeof *l);
     l->items = calloc(1, sizeof *l->items);
     l->count = 1;
     l->items[0].seq = 42;
@@ -275,7 +275,7 @@ static void test_events_shape(void **state)
     l->items[0].type = strdup("run.start");
     l->items[0].from = strdup("cli:ana@box");
     l->items[0].summary = strdup("run " RUN_ID " started");
-    char *json = cairn_event_list_to_json(l);
+    char *json = cairn_audit_entry_list_to_json(l);
     assert_string_equal(json, "[\n"
                               "  {\n"
                               "    \"seq\": 42,\n"
@@ -287,7 +287,7 @@ static void test_events_shape(void **state)
                               "  }\n"
                               "]");
     free(json);
-    cairn_event_list_free(l);
+    cairn_audit_entry_list_free(l);
 }
 
 static void test_free_null(void **state)
@@ -297,7 +297,7 @@ static void test_free_null(void **state)
     cairn_run_list_free(NULL);
     cairn_history_free(NULL);
     cairn_experiment_list_free(NULL);
-    cairn_event_list_free(NULL);
+    cairn_audit_entry_list_free(NULL);
     assert_null(cairn_run_to_json(NULL));
 }
 
@@ -461,7 +461,7 @@ static void test_decode_lists_refuse_wrong_types(void **state)
     packed p;
     cairn_error err;
     cairn_history h;
-    cairn_event_list ev;
+    cairn_audit_entry_list ev;
     cairn_experiment_list ex;
     packed_init(&p);
     msgpack_pack_map(&p.pk, 3);

@@ -125,20 +125,21 @@ typedef struct cairn_experiment_list {
     size_t count;
 } cairn_experiment_list;
 
-typedef struct cairn_event {
+/* One entry of the coordinator's audit log (`cairn events`): every applied write. */
+typedef struct cairn_audit_entry {
     uint64_t seq;
     int64_t ts; /* unix ms */
     char id[CAIRN_ID_TEXT_LEN + 1];
     char *type;
     char *from;
     char *summary;
-} cairn_event;
+} cairn_audit_entry;
 
-typedef struct cairn_event_list {
-    cairn_event *items;
+typedef struct cairn_audit_entry_list {
+    cairn_audit_entry *items;
     size_t count;
     uint64_t next; /* 0 when no more */
-} cairn_event_list;
+} cairn_audit_entry_list;
 
 /* ---- runs ---- */
 
@@ -213,9 +214,9 @@ cairn_status cairn_experiments_list(cairn_client *client, int include_deleted,
 void cairn_experiment_list_free(cairn_experiment_list *list);
 
 /* Audit-log entries from sequence `since` (1 = the first), at most max (0: 1000). */
-cairn_status cairn_events_list(cairn_client *client, uint64_t since, size_t max,
-                               cairn_event_list **out, cairn_error *err);
-void cairn_event_list_free(cairn_event_list *list);
+cairn_status cairn_audit_entries_list(cairn_client *client, uint64_t since, size_t max,
+                               cairn_audit_entry_list **out, cairn_error *err);
+void cairn_audit_entry_list_free(cairn_audit_entry_list *list);
 
 /* ---- artifacts ---- */
 
@@ -377,7 +378,7 @@ char *cairn_run_to_json(const cairn_run *run);
 char *cairn_run_list_to_json(const cairn_run_list *list);
 char *cairn_history_to_json(const cairn_history *history);
 char *cairn_experiment_list_to_json(const cairn_experiment_list *list);
-char *cairn_event_list_to_json(const cairn_event_list *list);
+char *cairn_audit_entry_list_to_json(const cairn_audit_entry_list *list);
 char *cairn_agent_list_to_json(const cairn_agent_list *list);
 char *cairn_fanout_list_to_json(const cairn_fanout_list *list);
 
