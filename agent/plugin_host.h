@@ -44,6 +44,7 @@ typedef struct plugin_spec {
     char state_dir[PATH_MAX - 128]; /* "": STATE_ROOT/NAME */
     char path[PATH_MAX]; /* as written: relative to plugins.dirs, or absolute */
     bool isolate;
+    bool vetted; /* path was found and checked by the agent: load it as it is */
     plugin_settings config;
     int line;
 } plugin_spec;

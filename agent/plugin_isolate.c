@@ -46,19 +46,6 @@ static void on_readable(void *arg, int fd, unsigned ready);
 
 /* ---- the child process ---- */
 
-static void become_user(const plugin_host *h)
-{
-    if (!h->drop_privileges)
-        return;
-    if (setgroups(0, NULL) != 0 || setgid(h->child_gid) != 0 || setuid(h->child_uid) != 0 ||
-        setuid(0) == 0) {
-        static const char msg[] = "cairn-agent: plugin child cannot drop privileges\n";
-        ssize_t n = write(2, msg, sizeof msg - 1);
-        (void)n;
-        _exit(126);
-    }
-}
-
 /* After fork, only async-signal-safe calls until exec. */
 static void exec_child(const plugin_host *h, int sock)
 {
@@ -69,7 +56,6 @@ static void exec_child(const plugin_host *h, int sock)
     if (dup2(sock, 3) != 3)
         _exit(127);
     close_range(4, ~0U, 0);
-    become_user(h);
     char *argv[] = {(char *)h->self_exe, "--plugin-child", "3", NULL};
     execv(h->self_exe, argv);
     _exit(127);
@@ -95,7 +81,15 @@ static cairn_status spawn(isolated *iso, cairn_error *err)
     iso->ready = false;
     iso->started_at = iso->last_pong = clock_mono_ms();
     msgpack_packer *pk = wire_begin(&iso->w, "init", 1);
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, h->drop_privileges ? 8 : 6);
+    if (h->drop_privileges) {
+        /* The child opens the plugin as root, then becomes this user before
+         * any of the plugin's code is loaded (plugin_child.c). */
+        mp_str(pk, "uid");
+        msgpack_pack_uint32(pk, (uint32_t)h->child_uid);
+        mp_str(pk, "gid");
+        msgpack_pack_uint32(pk, (uint32_t)h->child_gid);
+    }
     mp_str(pk, "log_level");
     msgpack_pack_int(pk, (int)kvlog_get_level());
     mp_str(pk, "path");
