@@ -44,7 +44,8 @@ static int print_added_json(const cairn_dataset_log_opts *o, const cairn_dataset
     json_t *j = json_object();
     if (j) {
         json_object_set_new(j, "name", json_string(o->name));
-        json_object_set_new(j, "version", r->spooled ? json_null() : json_integer((json_int_t)r->version));
+        json_object_set_new(j, "version",
+                            r->spooled ? json_null() : json_integer((json_int_t)r->version));
         json_object_set_new(j, "new", r->spooled ? json_null() : json_boolean(r->created));
         json_object_set_new(j, "hash", json_string(o->digest->hash));
         json_object_set_new(j, "size", json_integer((json_int_t)o->digest->size));
@@ -88,7 +89,9 @@ static int add_dataset(cli_ctx *ctx, const char *path, cairn_dataset_log_opts *o
     o->digest = &digest;
     o->source = source ? source : path;
     cairn_status st = cairn_dataset_log(c, o, &logged, &err);
-    int rc = st ? cli_fail(&err) : ctx->json ? print_added_json(o, &logged) : print_added(o, &logged);
+    int rc = st     ? cli_fail(&err)
+        : ctx->json ? print_added_json(o, &logged)
+                    : print_added(o, &logged);
     free(source);
     return rc;
 }
@@ -99,7 +102,8 @@ int cmd_datasets_add(cli_ctx *ctx, const cli_command *self, int argc, char **arg
     int rc = cli_parse(ctx, self, argc, argv, add_opts, &a);
     if (rc >= 0)
         return rc;
-    cairn_dataset_log_opts o = {.name = args_get(&a, "--name"), .run_id = args_get(&a, "--run"),
+    cairn_dataset_log_opts o = {.name = args_get(&a, "--name"),
+                                .run_id = args_get(&a, "--run"),
                                 .context = args_get(&a, "--context")};
     if (a.n_pos != 1)
         rc = cli_usage_error(self, "expected one PATH (a file or a directory)");
@@ -127,16 +131,18 @@ static const char *short_hash(const char *hash, char buf[13])
 static int print_datasets(const cairn_dataset_list *list)
 {
     table *t = table_new(6);
-    bool ok = t && table_add(t, (const char *[]){"NAME", "VERSIONS", "SHA256", "SIZE", "FILES", "UPDATED"});
+    bool ok = t &&
+        table_add(t, (const char *[]){"NAME", "VERSIONS", "SHA256", "SIZE", "FILES", "UPDATED"});
     for (size_t i = 0; ok && i < list->count; i++) {
         const cairn_dataset *d = &list->items[i];
         const cairn_dataset_version *v = &d->versions[0];
         char versions[32], hash[13], size[FMT_NUM_LEN], files[32], updated[FMT_TIME_LEN];
         snprintf(versions, sizeof versions, "%" PRIu64, d->n_total);
         snprintf(files, sizeof files, "%" PRIu64, v->files);
-        ok = table_add(t, (const char *[]){d->name, versions, short_hash(v->hash, hash),
-                                           fmt_size(v->size, size), files,
-                                           fmt_time(d->updated, updated)});
+        ok = table_add(t,
+                       (const char *[]){d->name, versions, short_hash(v->hash, hash),
+                                        fmt_size(v->size, size), files,
+                                        fmt_time(d->updated, updated)});
     }
     if (t) {
         table_align_right(t, 1);
@@ -173,22 +179,24 @@ static bool print_header(const cairn_dataset *d)
     char created[FMT_TIME_LEN], updated[FMT_TIME_LEN];
     table *t = table_new(2);
     bool ok = t && table_add(t, (const char *[]){"name", d->name}) &&
-              table_add(t, (const char *[]){"created", fmt_time(d->created, created)}) &&
-              table_add(t, (const char *[]){"updated", fmt_time(d->updated, updated)});
+        table_add(t, (const char *[]){"created", fmt_time(d->created, created)}) &&
+        table_add(t, (const char *[]){"updated", fmt_time(d->updated, updated)});
     return print_table(t, ok, NULL);
 }
 
 static bool print_versions(const cairn_dataset *d)
 {
     table *t = table_new(6);
-    bool ok = t && table_add(t, (const char *[]){"VERSION", "SHA256", "SIZE", "FILES", "CREATED", "SOURCE"});
+    bool ok = t &&
+        table_add(t, (const char *[]){"VERSION", "SHA256", "SIZE", "FILES", "CREATED", "SOURCE"});
     for (size_t i = 0; ok && i < d->n_versions; i++) {
         const cairn_dataset_version *v = &d->versions[i];
         char version[32], size[FMT_NUM_LEN], files[32], created[FMT_TIME_LEN];
         snprintf(version, sizeof version, "%" PRIu64, v->version);
         snprintf(files, sizeof files, "%" PRIu64, v->files);
-        ok = table_add(t, (const char *[]){version, v->hash, fmt_size(v->size, size), files,
-                                           fmt_time(v->created, created), v->source});
+        ok = table_add(t,
+                       (const char *[]){version, v->hash, fmt_size(v->size, size), files,
+                                        fmt_time(v->created, created), v->source});
     }
     if (t) {
         table_align_right(t, 0);
@@ -213,9 +221,10 @@ static bool print_runs(const cairn_dataset *d)
         for (size_t j = 0; ok && j < v->n_runs; j++) {
             char version[32], linked[FMT_TIME_LEN];
             snprintf(version, sizeof version, "%" PRIu64, v->version);
-            ok = table_add(t, (const char *[]){version, v->runs[j].run,
-                                               *v->runs[j].context ? v->runs[j].context : "-",
-                                               fmt_time(v->runs[j].linked, linked)});
+            ok = table_add(t,
+                           (const char *[]){version, v->runs[j].run,
+                                            *v->runs[j].context ? v->runs[j].context : "-",
+                                            fmt_time(v->runs[j].linked, linked)});
         }
     }
     if (t)

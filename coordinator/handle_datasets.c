@@ -44,7 +44,8 @@ static cairn_status check_values(const log_req *q, cairn_error *err)
                        "(training, validation, test, ...)",
                        (int)(q->context.n > 64 ? 64 : q->context.n), q->context.p);
     if (!st && q->context.n && !q->has_run)
-        st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "'context' is the use a run made: it needs 'run'");
+        st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                       "'context' is the use a run made: it needs 'run'");
     return st;
 }
 
@@ -90,8 +91,11 @@ static cairn_status find_or_add(request_ctx *r, const log_req *q, uint64_t *vers
                            (long long)q->size, (long long)q->files);
         return st;
     }
-    v = (store_dataset_version){.size = (uint64_t)q->size, .files = (uint64_t)q->files,
-                                .created = r->now_ms, .message = r->m->id, .source = q->source};
+    v = (store_dataset_version){.size = (uint64_t)q->size,
+                                .files = (uint64_t)q->files,
+                                .created = r->now_ms,
+                                .message = r->m->id,
+                                .source = q->source};
     memcpy(v.sha256, q->sha256, 32);
     st = store_dataset_add_version(r->store, r->txn, q->name, &v, err);
     *version = v.version;
@@ -247,8 +251,8 @@ static void pack_use(void *ctx, const store_dataset_use *u)
     w->n++;
 }
 
-static cairn_status pack_version(request_ctx *r, msgpack_packer *pk, msg_str name,
-                                 uint64_t version, cairn_error *err)
+static cairn_status pack_version(request_ctx *r, msgpack_packer *pk, msg_str name, uint64_t version,
+                                 cairn_error *err)
 {
     store_dataset_version v;
     cairn_status st = store_dataset_version_get(r->store, r->txn, name, version, &v, err);

@@ -3,8 +3,8 @@
  * no control character), so that a dataset's versions, a version's hashes and
  * a version's runs are each a range of one tree, in order:
  *
- *   datasets          name                               -> i64 created | i64 updated | u64 versions
- *   dataset_versions  name NUL u64 version               -> sha256 | u64 size | u64 files |
+ *   datasets          name                               -> i64 created | i64 updated | u64
+ * versions dataset_versions  name NUL u64 version               -> sha256 | u64 size | u64 files |
  *                                                           i64 created | message id | source
  *   dataset_hashes    name NUL sha256                    -> u64 version
  *   run_datasets      run id | name NUL u64 version | context -> i64 linked
@@ -86,12 +86,13 @@ cairn_status store_dataset_get(store *s, MDB_txn *txn, msg_str name, store_datas
     MDB_val k = {name.n, (void *)name.p}, v;
     int rc = mdb_get(txn, s->datasets, &k, &v);
     if (rc == MDB_NOTFOUND)
-        return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "no dataset named '%.*s'",
-                         (int)name.n, name.p);
+        return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "no dataset named '%.*s'", (int)name.n,
+                         name.p);
     if (rc)
         return store_fail(rc, "read dataset", err);
-    return decode_dataset(&k, &v, out) ? CAIRN_OK
-                                       : error_set(err, CAIRN_STORAGE_ERROR, "corrupt dataset record");
+    return decode_dataset(&k, &v, out)
+        ? CAIRN_OK
+        : error_set(err, CAIRN_STORAGE_ERROR, "corrupt dataset record");
 }
 
 static cairn_status put_dataset(store *s, MDB_txn *txn, msg_str name, int64_t created,
@@ -114,7 +115,8 @@ cairn_status store_datasets_walk(store *s, MDB_txn *txn, store_dataset_visit vis
     int rc = mdb_cursor_open(txn, s->datasets, &c);
     if (rc)
         return store_fail(rc, "cursor", err);
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         store_dataset d;
         if (!decode_dataset(&k, &v, &d))
             break;
@@ -139,7 +141,8 @@ static bool decode_version(uint64_t version, const MDB_val *v, store_dataset_ver
     out->files = be64_get(p + 40);
     out->created = (int64_t)be64_get(p + 48);
     memcpy(out->message.b, p + 56, ULID_BYTES);
-    out->source = (msg_str){(const char *)p + VERSION_HEADER, (uint32_t)(v->mv_size - VERSION_HEADER)};
+    out->source =
+        (msg_str){(const char *)p + VERSION_HEADER, (uint32_t)(v->mv_size - VERSION_HEADER)};
     return true;
 }
 
@@ -160,8 +163,8 @@ cairn_status store_dataset_version_get(store *s, MDB_txn *txn, msg_str name, uin
     if (rc)
         return store_fail(rc, "read dataset version", err);
     return decode_version(version, &v, out)
-               ? CAIRN_OK
-               : error_set(err, CAIRN_STORAGE_ERROR, "corrupt dataset version record");
+        ? CAIRN_OK
+        : error_set(err, CAIRN_STORAGE_ERROR, "corrupt dataset version record");
 }
 
 cairn_status store_dataset_find_hash(store *s, MDB_txn *txn, msg_str name, const uint8_t sha256[32],
@@ -176,8 +179,8 @@ cairn_status store_dataset_find_hash(store *s, MDB_txn *txn, msg_str name, const
     MDB_val kv = k_val(&k), v;
     int rc = mdb_get(txn, s->dataset_hashes, &kv, &v);
     if (rc == MDB_NOTFOUND)
-        return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "no version of '%.*s' holds this content",
-                         (int)name.n, name.p);
+        return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST,
+                         "no version of '%.*s' holds this content", (int)name.n, name.p);
     if (rc)
         return store_fail(rc, "read dataset hash", err);
     if (v.mv_size != 8)
@@ -186,8 +189,8 @@ cairn_status store_dataset_find_hash(store *s, MDB_txn *txn, msg_str name, const
     return CAIRN_OK;
 }
 
-static cairn_status put_version(store *s, MDB_txn *txn, msg_str name, const store_dataset_version *v,
-                                cairn_error *err)
+static cairn_status put_version(store *s, MDB_txn *txn, msg_str name,
+                                const store_dataset_version *v, cairn_error *err)
 {
     dkey k = {.n = 0};
     k_name(&k, name);
@@ -317,8 +320,8 @@ static cairn_status each_of_run(void *ctx, const uint8_t *rest, size_t n, const 
     w->use.name = (msg_str){(const char *)rest, (uint32_t)name_len};
     w->use.context = (msg_str){(const char *)after + 8, (uint32_t)(n - name_len - 9)};
     w->use.linked = (int64_t)be64_get(value->mv_data);
-    cairn_status st = store_dataset_version_get(w->s, w->txn, w->use.name, be64_get(after),
-                                                &w->use.version, err);
+    cairn_status st =
+        store_dataset_version_get(w->s, w->txn, w->use.name, be64_get(after), &w->use.version, err);
     if (!st)
         w->visit(w->ctx, &w->use);
     return st;
@@ -348,8 +351,7 @@ static cairn_status each_of_version(void *ctx, const uint8_t *rest, size_t n, co
 }
 
 cairn_status store_dataset_version_runs(store *s, MDB_txn *txn, msg_str name, uint64_t version,
-                                        store_dataset_use_visit visit, void *ctx,
-                                        cairn_error *err)
+                                        store_dataset_use_visit visit, void *ctx, cairn_error *err)
 {
     link_walk w = {.s = s, .txn = txn, .use = {.name = name}, .visit = visit, .ctx = ctx};
     cairn_status st = store_dataset_version_get(s, txn, name, version, &w.use.version, err);

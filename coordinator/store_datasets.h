@@ -18,8 +18,8 @@
 
 typedef struct store_dataset {
     msg_str name;
-    int64_t created;   /* unix ms: the first version */
-    int64_t updated;   /* unix ms: the newest version */
+    int64_t created; /* unix ms: the first version */
+    int64_t updated; /* unix ms: the newest version */
     uint64_t versions; /* how many; the newest is this number */
 } store_dataset;
 
@@ -28,9 +28,9 @@ typedef struct store_dataset_version {
     uint8_t sha256[32];
     uint64_t size;
     uint64_t files;
-    int64_t created;  /* unix ms */
-    ulid message;     /* the dataset.log request that made it */
-    msg_str source;   /* may be empty */
+    int64_t created; /* unix ms */
+    ulid message; /* the dataset.log request that made it */
+    msg_str source; /* may be empty */
 } store_dataset_version;
 
 /* One run's use of one dataset version. */
@@ -38,8 +38,8 @@ typedef struct store_dataset_use {
     ulid run;
     msg_str name;
     store_dataset_version version; /* the version's record */
-    msg_str context;               /* may be empty */
-    int64_t linked;                /* unix ms: when first linked */
+    msg_str context; /* may be empty */
+    int64_t linked; /* unix ms: when first linked */
 } store_dataset_use;
 
 typedef void (*store_dataset_use_visit)(void *ctx, const store_dataset_use *use);
@@ -72,8 +72,7 @@ cairn_status store_datasets_of_run(store *s, MDB_txn *txn, const ulid *run,
 
 /* The runs that used version of name, in run id order (oldest run first). */
 cairn_status store_dataset_version_runs(store *s, MDB_txn *txn, msg_str name, uint64_t version,
-                                        store_dataset_use_visit visit, void *ctx,
-                                        cairn_error *err);
+                                        store_dataset_use_visit visit, void *ctx, cairn_error *err);
 
 /* Every dataset, in name order. */
 typedef void (*store_dataset_visit)(void *ctx, const store_dataset *d);

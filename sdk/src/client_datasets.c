@@ -73,8 +73,8 @@ cairn_status cairn_dataset_log(cairn_client *client, const cairn_dataset_log_opt
     cairn_status st = given(opts->run_id) ? client_run_id(opts->run_id, &run, err) : CAIRN_OK;
     if (st)
         return st;
-    dataset_log_body b = {opts->name, opts->digest, opts->source,
-                          given(opts->run_id) ? &run : NULL, opts->context};
+    dataset_log_body b = {opts->name, opts->digest, opts->source, given(opts->run_id) ? &run : NULL,
+                          opts->context};
     dataset_log_pack(client_begin(client, "dataset.log", dataset_log_fields(&b)), &b);
     st = client_call(client, &body, err);
     return st ? st : decode_logged(body, out ? out : &ignored, err);
@@ -143,8 +143,7 @@ static cairn_status version_fields(const msgpack_object *o, cairn_dataset_versio
     return st;
 }
 
-static cairn_status version_entry(const void *elem, const char *field, void *item,
-                                  cairn_error *err)
+static cairn_status version_entry(const void *elem, const char *field, void *item, cairn_error *err)
 {
     const msgpack_object *o = elem;
     cairn_dataset_version *v = item;
@@ -252,7 +251,8 @@ cairn_status cairn_dataset_get(cairn_client *client, const char *name, cairn_dat
 {
     const msgpack_object *body, *o;
     if (!client || !out || !name)
-        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "dataset.get: no client, name or result");
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "dataset.get: no client, name or result");
     *out = NULL;
     msgpack_packer *pk = client_begin(client, "dataset.get", 1);
     mp_str(pk, "name");

@@ -26,7 +26,7 @@
 #define PROGRESS_EVERY_MS 100
 
 typedef struct entry {
-    char *rel;     /* relative path, '/'-separated */
+    char *rel; /* relative path, '/'-separated */
     uint64_t size; /* as stat saw it: for the progress line only */
 } entry;
 
@@ -39,7 +39,7 @@ typedef struct walk {
 
 typedef struct hasher {
     const dataset_progress *progress;
-    bool show;          /* the input is large enough for a progress line */
+    bool show; /* the input is large enough for a progress line */
     uint64_t total, done;
     uint64_t files_total, files_done;
     int64_t last_shown; /* monotonic ms */
@@ -57,10 +57,10 @@ static void show_progress(hasher *h, bool final)
     char line[160];
     double pct = h->total ? 100.0 * (double)h->done / (double)h->total : 100.0;
     /* \r and "erase to end of line": the line is rewritten in place. */
-    int n = snprintf(line, sizeof line, "\rhashing: %.1f of %.1f MiB (%.0f%%), %llu of %llu files\033[K%s",
-                     (double)h->done / 1048576.0, (double)h->total / 1048576.0, pct > 100 ? 100 : pct,
-                     (unsigned long long)h->files_done, (unsigned long long)h->files_total,
-                     final ? "\n" : "");
+    int n = snprintf(
+        line, sizeof line, "\rhashing: %.1f of %.1f MiB (%.0f%%), %llu of %llu files\033[K%s",
+        (double)h->done / 1048576.0, (double)h->total / 1048576.0, pct > 100 ? 100 : pct,
+        (unsigned long long)h->files_done, (unsigned long long)h->files_total, final ? "\n" : "");
     if (n > 0 && write(h->progress->fd, line, (size_t)n) < 0) {
         /* A progress line is a courtesy: a terminal gone away stops it, nothing else. */
         h->show = false;
@@ -158,7 +158,8 @@ static cairn_status visit(walk *w, int dfd, const char *name, const char *rel, c
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                          "%s/%s: a name holding a newline cannot be hashed", w->root, rel);
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return error_set(err, CAIRN_IO_ERROR, "cannot stat %s/%s: %s", w->root, rel, strerror(errno));
+        return error_set(err, CAIRN_IO_ERROR, "cannot stat %s/%s: %s", w->root, rel,
+                         strerror(errno));
     if (S_ISLNK(st.st_mode)) {
         if (fstatat(dfd, name, &st, 0) != 0)
             return error_set(err, CAIRN_IO_ERROR, "%s/%s: a symlink to nothing (%s)", w->root, rel,
@@ -172,7 +173,8 @@ static cairn_status visit(walk *w, int dfd, const char *name, const char *rel, c
         return add_entry(w, rel, (uint64_t)st.st_size, err);
     if (!S_ISDIR(st.st_mode))
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                         "%s/%s: a special file (FIFO, socket or device) cannot be hashed", w->root, rel);
+                         "%s/%s: a special file (FIFO, socket or device) cannot be hashed", w->root,
+                         rel);
     int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0)
         return error_set(err, CAIRN_IO_ERROR, "cannot open directory %s/%s: %s", w->root, rel,
@@ -267,8 +269,9 @@ static cairn_status hash_entries(hasher *h, const walk *w, sha256_stream *dir, c
         full = p;
         sprintf(full, "%s/%s", w->root, rel);
         st = hash_file(h, full, hex, err);
-        if (!st && !(sha256_update(dir, hex, SHA256_HEX_LEN) && sha256_update(dir, "  ", 2) &&
-                     sha256_update(dir, rel, strlen(rel)) && sha256_update(dir, "\n", 1)))
+        if (!st &&
+            !(sha256_update(dir, hex, SHA256_HEX_LEN) && sha256_update(dir, "  ", 2) &&
+              sha256_update(dir, rel, strlen(rel)) && sha256_update(dir, "\n", 1)))
             st = error_set(err, CAIRN_INTERNAL_ERROR, "sha256 failed");
         h->files_done++;
     }

@@ -15,7 +15,7 @@
 #define DATASET_PROGRESS_MIN_BYTES ((uint64_t)64 << 20)
 
 typedef struct dataset_progress {
-    int fd;             /* where the progress line is written; -1: nowhere */
+    int fd; /* where the progress line is written; -1: nowhere */
     uint64_t min_bytes; /* inputs smaller than this get no line */
 } dataset_progress;
 

@@ -20,8 +20,8 @@ static json_t *use_object(const void *item)
 static bool content_fields(json_t *o, const cairn_dataset_version *v)
 {
     return json_out_put(o, "hash", json_out_str(v->hash)) &&
-           json_out_put(o, "size", json_out_uint(v->size)) &&
-           json_out_put(o, "files", json_out_uint(v->files));
+        json_out_put(o, "size", json_out_uint(v->size)) &&
+        json_out_put(o, "files", json_out_uint(v->files));
 }
 
 /* model_versions: the model versions made from runs that used this version.
@@ -47,7 +47,8 @@ static json_t *listed_object(const void *item)
     json_t *o = json_object();
     if (d->n_versions == 1 && json_out_put(o, "name", json_out_str(d->name)) &&
         json_out_put(o, "versions", json_out_uint(d->n_total)) &&
-        content_fields(o, &d->versions[0]) && json_out_put(o, "created", json_out_int(d->created)) &&
+        content_fields(o, &d->versions[0]) &&
+        json_out_put(o, "created", json_out_int(d->created)) &&
         json_out_put(o, "updated", json_out_int(d->updated)))
         return o;
     json_decref(o);
@@ -59,7 +60,8 @@ char *cairn_dataset_list_to_json(const cairn_dataset_list *list)
     static const cairn_dataset_list empty;
     if (!list)
         list = &empty;
-    return json_out_dump(json_out_array(list->items, list->count, sizeof *list->items, listed_object));
+    return json_out_dump(
+        json_out_array(list->items, list->count, sizeof *list->items, listed_object));
 }
 
 char *cairn_dataset_to_json(const cairn_dataset *d)
@@ -70,8 +72,9 @@ char *cairn_dataset_to_json(const cairn_dataset *d)
     if (!(json_out_put(o, "name", json_out_str(d->name)) &&
           json_out_put(o, "created", json_out_int(d->created)) &&
           json_out_put(o, "updated", json_out_int(d->updated)) &&
-          json_out_put(o, "versions", json_out_array(d->versions, d->n_versions,
-                                                     sizeof *d->versions, version_object)))) {
+          json_out_put(
+              o, "versions",
+              json_out_array(d->versions, d->n_versions, sizeof *d->versions, version_object)))) {
         json_decref(o);
         return NULL;
     }

@@ -18,7 +18,8 @@ json_t *json_out_uint(uint64_t v);
 /* Sets key in obj (consuming value); false when either is missing. */
 bool json_out_put(json_t *obj, const char *key, json_t *value);
 /* The array of object(item) for each of n items of size bytes. */
-json_t *json_out_array(const void *items, size_t n, size_t size, json_t *(*object)(const void *item));
+json_t *json_out_array(const void *items, size_t n, size_t size,
+                       json_t *(*object)(const void *item));
 /* The indented text of j (released), for documents without reals. */
 char *json_out_dump(json_t *j);
 

@@ -86,8 +86,10 @@ static void shell_hash(char out[65], const char *fmt, ...)
 /* The recipe docs/sdk.md gives for recomputing a directory's hash. */
 static void coreutils_dir_hash(const char *dir, char out[65])
 {
-    shell_hash(out, "cd '%s' && find . -xtype f -printf '%%P\\0' | LC_ALL=C sort -z | "
-                    "xargs -0 -r sha256sum -- | sha256sum", dir);
+    shell_hash(out,
+               "cd '%s' && find . -xtype f -printf '%%P\\0' | LC_ALL=C sort -z | "
+               "xargs -0 -r sha256sum -- | sha256sum",
+               dir);
 }
 
 static cairn_status hash(const char *path, cairn_dataset_digest *d, cairn_error *err)
@@ -267,7 +269,8 @@ static void unreadable_file_and_directory_are_refused(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 
     /* The directory itself unreadable: its name in the error. */
-    sh("chmod 644 '%s/secret.txt' && mkdir '%s/closed' && echo x > '%s/closed/f' && chmod 000 '%s/closed'",
+    sh("chmod 644 '%s/secret.txt' && mkdir '%s/closed' && echo x > '%s/closed/f' && chmod 000 "
+       "'%s/closed'",
        f->data, f->data, f->data, f->data);
     pid = fork();
     if (pid == 0) {

@@ -57,6 +57,24 @@ static cairn_status log_dataset(fixture *f, const log_spec *l)
     return exec(f);
 }
 
+static cairn_status log_plain(fixture *f, const char *name, const char *hash, int64_t size,
+                              int64_t files)
+{
+    return log_dataset(f, &(log_spec){.name = name, .hash = hash, .size = size, .files = files});
+}
+
+static cairn_status log_linked(fixture *f, const char *name, const char *hash, int64_t size,
+                               int64_t files, const ulid *run, const char *context)
+{
+    return log_dataset(f,
+                       &(log_spec){.name = name,
+                                   .hash = hash,
+                                   .size = size,
+                                   .files = files,
+                                   .run = run,
+                                   .context = context});
+}
+
 static void expect_version(fixture *f, uint64_t version, bool created, bool duplicate)
 {
     int64_t v = 0;
@@ -82,17 +100,17 @@ static cairn_status read_named(fixture *f, const char *type, const char *name)
 static void same_content_same_version(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3}), CAIRN_OK);
+    assert_int_equal(log_plain(f, "iris", HASH_A, 100, 3), CAIRN_OK);
     expect_version(f, 1, true, false);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3}), CAIRN_OK);
+    assert_int_equal(log_plain(f, "iris", HASH_A, 100, 3), CAIRN_OK);
     expect_version(f, 1, false, false);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_B, .size = 120, .files = 4}), CAIRN_OK);
+    assert_int_equal(log_plain(f, "iris", HASH_B, 120, 4), CAIRN_OK);
     expect_version(f, 2, true, false);
     /* Content is per name: the same bytes are version 1 of another dataset. */
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "mnist", .hash = HASH_B, .size = 120, .files = 4}), CAIRN_OK);
+    assert_int_equal(log_plain(f, "mnist", HASH_B, 120, 4), CAIRN_OK);
     expect_version(f, 1, true, false);
     /* Going back to earlier content is that earlier version. */
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3}), CAIRN_OK);
+    assert_int_equal(log_plain(f, "iris", HASH_A, 100, 3), CAIRN_OK);
     expect_version(f, 1, false, false);
 
     store_dataset d;
@@ -108,9 +126,15 @@ static void resend_answers_the_first_reply(void **state)
     fixture *f = *state;
     ulid id = ulid_new();
     uint64_t seq = f->s.next_audit_seq;
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3, .id = &id}), CAIRN_OK);
+    assert_int_equal(
+        log_dataset(
+            f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3, .id = &id}),
+        CAIRN_OK);
     expect_version(f, 1, true, false);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3, .id = &id}), CAIRN_OK);
+    assert_int_equal(
+        log_dataset(
+            f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3, .id = &id}),
+        CAIRN_OK);
     expect_version(f, 1, true, true);
     assert_int_equal(f->s.next_audit_seq, seq + 1); /* one change, one audit entry */
 }
@@ -140,10 +164,10 @@ static void run_links_both_ways(void **state)
     ulid run = ulid_new(), other = ulid_new();
     assert_int_equal(start_run(f, &run, "e", "r"), CAIRN_OK);
     assert_int_equal(start_run(f, &other, "e", "o"), CAIRN_OK);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3, .run = &run, .context = "training"}), CAIRN_OK);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3, .run = &run, .context = "training"}), CAIRN_OK);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "holdout", .hash = HASH_B, .size = 7, .files = 1, .run = &run, .context = "test"}), CAIRN_OK);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3, .run = &other, .context = "validation"}), CAIRN_OK);
+    assert_int_equal(log_linked(f, "iris", HASH_A, 100, 3, &run, "training"), CAIRN_OK);
+    assert_int_equal(log_linked(f, "iris", HASH_A, 100, 3, &run, "training"), CAIRN_OK);
+    assert_int_equal(log_linked(f, "holdout", HASH_B, 7, 1, &run, "test"), CAIRN_OK);
+    assert_int_equal(log_linked(f, "iris", HASH_A, 100, 3, &other, "validation"), CAIRN_OK);
 
     uses got = {.n = 0};
     MDB_txn *txn;
@@ -162,11 +186,16 @@ static void run_links_both_ways(void **state)
     assert_string_equal(hex, HASH_A);
 
     got.n = 0;
-    assert_int_equal(store_dataset_version_runs(&f->s, txn, (msg_str){"iris", 4}, 1, collect, &got, NULL),
-                     CAIRN_OK);
+    assert_int_equal(
+        store_dataset_version_runs(&f->s, txn, (msg_str){"iris", 4}, 1, collect, &got, NULL),
+        CAIRN_OK);
     assert_int_equal(got.n, 2); /* run and other, in id order */
-    assert_memory_equal(got.u[0].run.b, run.b, ULID_BYTES);
-    assert_string_equal(got.contexts[1], "validation");
+    assert_true(memcmp(got.u[0].run.b, got.u[1].run.b, ULID_BYTES) < 0);
+    int mine = memcmp(got.u[0].run.b, run.b, ULID_BYTES) == 0 ? 0 : 1;
+    assert_memory_equal(got.u[mine].run.b, run.b, ULID_BYTES);
+    assert_memory_equal(got.u[1 - mine].run.b, other.b, ULID_BYTES);
+    assert_string_equal(got.contexts[mine], "training");
+    assert_string_equal(got.contexts[1 - mine], "validation");
     mdb_txn_abort(txn);
 }
 
@@ -175,24 +204,24 @@ static void refusals_leave_nothing(void **state)
     fixture *f = *state;
     ulid ghost = ulid_new(), run = ulid_new();
     uint64_t seq = f->s.next_audit_seq;
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3, .run = &ghost, .context = "training"}),
+    assert_int_equal(log_linked(f, "iris", HASH_A, 100, 3, &ghost, "training"),
                      CAIRN_RESOURCE_DOES_NOT_EXIST);
     assert_int_equal(read_named(f, "dataset.get", "iris"), CAIRN_RESOURCE_DOES_NOT_EXIST);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = "ABC", .size = 100, .files = 3}), CAIRN_BAD_MESSAGE);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 0}), CAIRN_INVALID_PARAMETER_VALUE);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = -1, .files = 1}), CAIRN_INVALID_PARAMETER_VALUE);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "", .hash = HASH_A, .size = 1, .files = 1}), CAIRN_INVALID_PARAMETER_VALUE);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 1, .files = 1, .context = "training"}),
+    assert_int_equal(log_plain(f, "iris", "ABC", 100, 3), CAIRN_BAD_MESSAGE);
+    assert_int_equal(log_plain(f, "iris", HASH_A, 100, 0), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_int_equal(log_plain(f, "iris", HASH_A, -1, 1), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_int_equal(log_plain(f, "", HASH_A, 1, 1), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_int_equal(log_linked(f, "iris", HASH_A, 1, 1, NULL, "training"),
                      CAIRN_INVALID_PARAMETER_VALUE); /* a context without a run */
     assert_int_equal(start_run(f, &run, "e", "r"), CAIRN_OK);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 1, .files = 1, .run = &run, .context = "Training!"}),
+    assert_int_equal(log_linked(f, "iris", HASH_A, 1, 1, &run, "Training!"),
                      CAIRN_INVALID_PARAMETER_VALUE);
     assert_int_equal(read_named(f, "dataset.get", "iris"), CAIRN_RESOURCE_DOES_NOT_EXIST);
     assert_int_equal(f->s.next_audit_seq, seq + 1); /* the run's start only */
 
     /* Known content with another size: refused, the version unchanged. */
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3}), CAIRN_OK);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 101, .files = 3, .run = &run, .context = "test"}),
+    assert_int_equal(log_plain(f, "iris", HASH_A, 100, 3), CAIRN_OK);
+    assert_int_equal(log_linked(f, "iris", HASH_A, 101, 3, &run, "test"),
                      CAIRN_INVALID_PARAMETER_VALUE);
     uses got = {.n = 0};
     MDB_txn *txn;
@@ -209,9 +238,9 @@ static void reads_show_versions_and_runs(void **state)
     fixture *f = *state;
     ulid run = ulid_new();
     assert_int_equal(start_run(f, &run, "e", "r"), CAIRN_OK);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_A, .size = 100, .files = 3}), CAIRN_OK);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "iris", .hash = HASH_B, .size = 120, .files = 4, .run = &run, .context = "training"}), CAIRN_OK);
-    assert_int_equal(log_dataset(f, &(log_spec){.name = "beta", .hash = HASH_A, .size = 100, .files = 3}), CAIRN_OK);
+    assert_int_equal(log_plain(f, "iris", HASH_A, 100, 3), CAIRN_OK);
+    assert_int_equal(log_linked(f, "iris", HASH_B, 120, 4, &run, "training"), CAIRN_OK);
+    assert_int_equal(log_plain(f, "beta", HASH_A, 100, 3), CAIRN_OK);
 
     assert_int_equal(read_named(f, "dataset.get", "iris"), CAIRN_OK);
     const msgpack_object *d, *versions;
