@@ -152,24 +152,62 @@ static int print_datasets(const cairn_dataset_list *list)
     return print_table(t, ok, NULL) ? CLI_OK : out_of_memory();
 }
 
-int cmd_datasets_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+/* A read of the command's positional arguments (0 or 1: NAME) into *out,
+ * printed as JSON or for people, then freed. */
+typedef struct dataset_read {
+    size_t n_pos;
+    cairn_status (*fetch)(cairn_client *c, char **pos, void **out, cairn_error *err);
+    char *(*to_json)(const void *got);
+    int (*print)(const void *got);
+    void (*release)(void *got);
+} dataset_read;
+
+static int read_and_print(cli_ctx *ctx, const cli_command *self, int argc, char **argv,
+                          const dataset_read *r)
 {
     parsed_args a;
     cairn_error err;
-    cairn_dataset_list *list = NULL;
+    void *got = NULL;
     int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
     if (rc >= 0)
         return rc;
     cairn_client *c = NULL;
-    if (a.n_pos)
-        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
-    else if (!(c = cli_client(ctx, &err)) || cairn_dataset_list_all(c, &list, &err))
+    if (a.n_pos != r->n_pos)
+        rc = cli_usage_error(self, r->n_pos ? "expected one NAME" : "unexpected argument");
+    else if (!(c = cli_client(ctx, &err)) || r->fetch(c, a.pos, &got, &err))
         rc = cli_fail(&err);
     else
-        rc = ctx->json ? cli_print_json(cairn_dataset_list_to_json(list)) : print_datasets(list);
-    cairn_dataset_list_free(list);
+        rc = ctx->json ? cli_print_json(r->to_json(got)) : r->print(got);
+    r->release(got);
     args_free(&a);
     return rc;
+}
+
+static cairn_status fetch_list(cairn_client *c, char **pos, void **out, cairn_error *err)
+{
+    (void)pos;
+    return cairn_dataset_list_all(c, (cairn_dataset_list **)out, err);
+}
+
+static char *list_json(const void *got)
+{
+    return cairn_dataset_list_to_json(got);
+}
+
+static int list_print(const void *got)
+{
+    return print_datasets(got);
+}
+
+static void list_release(void *got)
+{
+    cairn_dataset_list_free(got);
+}
+
+int cmd_datasets_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    static const dataset_read list = {0, fetch_list, list_json, list_print, list_release};
+    return read_and_print(ctx, self, argc, argv, &list);
 }
 
 /* ---- datasets show NAME ---- */
@@ -232,24 +270,28 @@ static bool print_runs(const cairn_dataset *d)
     return print_table(t, ok, "runs");
 }
 
+static cairn_status fetch_one(cairn_client *c, char **pos, void **out, cairn_error *err)
+{
+    return cairn_dataset_get(c, pos[0], (cairn_dataset **)out, err);
+}
+
+static char *show_json(const void *got)
+{
+    return cairn_dataset_to_json(got);
+}
+
+static int show_print(const void *got)
+{
+    return print_header(got) && print_versions(got) && print_runs(got) ? CLI_OK : out_of_memory();
+}
+
+static void show_release(void *got)
+{
+    cairn_dataset_free(got);
+}
+
 int cmd_datasets_show(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
-    parsed_args a;
-    cairn_error err;
-    cairn_dataset *d = NULL;
-    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
-    if (rc >= 0)
-        return rc;
-    cairn_client *c = NULL;
-    if (a.n_pos != 1)
-        rc = cli_usage_error(self, "expected one NAME");
-    else if (!(c = cli_client(ctx, &err)) || cairn_dataset_get(c, a.pos[0], &d, &err))
-        rc = cli_fail(&err);
-    else if (ctx->json)
-        rc = cli_print_json(cairn_dataset_to_json(d));
-    else
-        rc = print_header(d) && print_versions(d) && print_runs(d) ? CLI_OK : out_of_memory();
-    cairn_dataset_free(d);
-    args_free(&a);
-    return rc;
+    static const dataset_read show = {1, fetch_one, show_json, show_print, show_release};
+    return read_and_print(ctx, self, argc, argv, &show);
 }

@@ -64,6 +64,16 @@ static cairn_status check_lengths(msg_str name, msg_str context, cairn_error *er
 
 static const msg_str NO_CONTEXT = {"", 0};
 
+/* k: name NUL, the start of every key but run_datasets'. */
+static cairn_status name_key(dkey *k, msg_str name, cairn_error *err)
+{
+    k->n = 0;
+    cairn_status st = check_lengths(name, NO_CONTEXT, err);
+    if (!st)
+        k_name(k, name);
+    return st;
+}
+
 /* ---- datasets ---- */
 
 static bool decode_dataset(const MDB_val *k, const MDB_val *v, store_dataset *out)
@@ -149,11 +159,10 @@ static bool decode_version(uint64_t version, const MDB_val *v, store_dataset_ver
 cairn_status store_dataset_version_get(store *s, MDB_txn *txn, msg_str name, uint64_t version,
                                        store_dataset_version *out, cairn_error *err)
 {
-    dkey k = {.n = 0};
-    cairn_status st = check_lengths(name, NO_CONTEXT, err);
+    dkey k;
+    cairn_status st = name_key(&k, name, err);
     if (st)
         return st;
-    k_name(&k, name);
     k_u64(&k, version);
     MDB_val kv = k_val(&k), v;
     int rc = mdb_get(txn, s->dataset_versions, &kv, &v);
@@ -170,11 +179,10 @@ cairn_status store_dataset_version_get(store *s, MDB_txn *txn, msg_str name, uin
 cairn_status store_dataset_find_hash(store *s, MDB_txn *txn, msg_str name, const uint8_t sha256[32],
                                      uint64_t *version, cairn_error *err)
 {
-    dkey k = {.n = 0};
-    cairn_status st = check_lengths(name, NO_CONTEXT, err);
+    dkey k;
+    cairn_status st = name_key(&k, name, err);
     if (st)
         return st;
-    k_name(&k, name);
     k_put(&k, sha256, 32);
     MDB_val kv = k_val(&k), v;
     int rc = mdb_get(txn, s->dataset_hashes, &kv, &v);
