@@ -17,7 +17,7 @@ bool sdk_is_write(msg_str type)
 {
     static const char *const writes[] = {"run.start", "run.log", "run.end", "experiment.delete",
                                          "experiment.restore", "experiment.set_tag",
-                                         "artifact.put"};
+                                         "artifact.put", "dataset.log"};
     for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
         if (msg_str_eq(type, writes[i]))
             return true;
@@ -72,6 +72,19 @@ static cairn_status check_body(const msg *m, cairn_error *err)
             st = body_str(b, "experiment", true, &v, err);
         if (!st && msg_str_eq(m->type, "run.end"))
             st = body_str(b, "status", true, &v, err);
+        return st;
+    }
+    if (msg_str_eq(m->type, "dataset.log")) {
+        int64_t n;
+        cairn_status st = body_str(b, "name", true, &v, err);
+        if (!st)
+            st = body_str(b, "hash", true, &v, err);
+        if (!st)
+            st = body_int(b, "size", true, &n, err);
+        if (!st)
+            st = body_int(b, "files", true, &n, err);
+        if (!st && body_find(b, "run"))
+            st = body_ulid(b, "run", true, &u, err);
         return st;
     }
     cairn_status st = body_str(b, "name", true, &v, err);

@@ -43,5 +43,10 @@ CMD(cmd_plugins);
 CMD(cmd_deploy);
 CMD(cmd_rollback);
 
+/* cmd_datasets.c: dataset versions by content hash, and the runs that used them */
+CMD(cmd_datasets_add);
+CMD(cmd_datasets_list);
+CMD(cmd_datasets_show);
+
 #undef CMD
 #endif

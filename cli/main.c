@@ -36,6 +36,17 @@ static const cli_command artifacts_commands[] = {
      "download an artifact (default FILE: the base name of PATH)", 1},
 };
 
+static const cli_command datasets_commands[] = {
+    {"add", cmd_datasets_add, NULL, 0,
+     "datasets add PATH --name NAME [--run RUN [--context CONTEXT]] [--json]",
+     "hash a file or directory and record it as a version of a dataset (same content, same version)",
+     0},
+    {"list", cmd_datasets_list, NULL, 0, "datasets list [--json]",
+     "list the datasets, with their newest version", 0},
+    {"show", cmd_datasets_show, NULL, 0, "datasets show NAME [--json]",
+     "a dataset's versions and the runs that used each", 0},
+};
+
 static int cmd_help(cli_ctx *ctx, const cli_command *self, int argc, char **argv);
 static int cmd_version(cli_ctx *ctx, const cli_command *self, int argc, char **argv);
 
@@ -45,6 +56,7 @@ static const cli_command commands[] = {
     {"runs", NULL, runs_commands, COUNT(runs_commands), NULL, NULL, 0},
     {"metrics", cmd_metrics, NULL, 0, "metrics RUN KEY [--json]", "the whole history of a metric", 1},
     {"artifacts", NULL, artifacts_commands, COUNT(artifacts_commands), NULL, NULL, 0},
+    {"datasets", NULL, datasets_commands, COUNT(datasets_commands), NULL, NULL, 0},
     {"events", cmd_events, NULL, 0, "events [--since SEQ] [--max N] [--json]",
      "the audit log, from sequence SEQ (default: the first)", 0},
     {"agent-events", cmd_agent_events, NULL, 0,

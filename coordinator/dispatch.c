@@ -27,6 +27,9 @@ static const handler handlers[] = {
     {"blob.get", false, handle_blob_get, NULL, false},
     {"event.emit", true, handle_event_emit, handle_event_emit_duplicate, false},
     {"event.list", false, handle_event_list, NULL, false},
+    {"dataset.log", true, handle_dataset_log, handle_dataset_log_duplicate, false},
+    {"dataset.list", false, handle_dataset_list, NULL, false},
+    {"dataset.get", false, handle_dataset_get, NULL, false},
     /* Presence is soft state: no dedup, no audit entry (docs/protocol.md, Agents). */
     {"agent.hello", false, handle_agent_hello, NULL, true},
     {"agent.heartbeat", false, handle_agent_heartbeat, NULL, false},

@@ -96,5 +96,9 @@ cairn_status handle_agent_hello(request_ctx *r, cairn_error *err);
 cairn_status handle_agent_heartbeat(request_ctx *r, cairn_error *err);
 cairn_status handle_agent_list(request_ctx *r, cairn_error *err);
 cairn_status handle_fanout(request_ctx *r, cairn_error *err);
+cairn_status handle_dataset_log(request_ctx *r, cairn_error *err);
+cairn_status handle_dataset_log_duplicate(request_ctx *r, cairn_error *err);
+cairn_status handle_dataset_list(request_ctx *r, cairn_error *err);
+cairn_status handle_dataset_get(request_ctx *r, cairn_error *err);
 
 #endif

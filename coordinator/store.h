@@ -89,6 +89,12 @@ typedef struct store {
     MDB_dbi agents;          /* agent id -> msgpack map (agents.c: presence, soft state) */
     MDB_dbi commands;        /* fan-out request id -> msgpack record (fanout.c) */
     MDB_dbi events;          /* u64 event seq -> event record (store_events.c) */
+    /* Datasets (store_datasets.c; names hold no NUL, so NUL ends one inside a key). */
+    MDB_dbi datasets;         /* name -> dataset record */
+    MDB_dbi dataset_versions; /* name + NUL + u64 version -> version record */
+    MDB_dbi dataset_hashes;   /* name + NUL + sha256 (32 bytes) -> u64 version */
+    MDB_dbi run_datasets;     /* run id + name + NUL + u64 version + context -> i64 linked */
+    MDB_dbi dataset_runs;     /* name + NUL + u64 version + run id + context -> i64 linked */
     uint64_t next_audit_seq;
     uint64_t next_experiment_id;
     struct dedup_recent *recent; /* ids not yet in the dedup tree (store_dedup.c) */

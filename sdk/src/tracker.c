@@ -503,3 +503,35 @@ cairn_status cairn_tracker_log_artifact(cairn_tracker *t, const char *run_id,
                          TK_ARTIFACT_WAIT_MS);
     return upload_result(op, local_file, artifact_path, out, err);
 }
+
+/* ---- datasets ---- */
+
+/* The hash is made here, in the caller's thread, before anything is queued:
+ * the sender never reads files, and a refusal to hash (an unreadable file)
+ * is the call's own error. The path recorded is the absolute one. */
+cairn_status cairn_tracker_log_dataset(cairn_tracker *t, const char *run_id, const char *path,
+                                       const char *name, const char *context,
+                                       cairn_dataset_digest *out, cairn_error *err)
+{
+    ulid run;
+    cairn_dataset_digest d;
+    if (!t || !path || !name || !*name)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "log_dataset needs a tracker, a path and a name");
+    if (run_id && !parse_run(run_id, &run))
+        return bad_run_id(run_id, err);
+    cairn_status st = cairn_dataset_hash(path, 1, &d, err);
+    if (st)
+        return st;
+    char *source = realpath(path, NULL);
+    tk_op *op = tk_op_dataset(run_id ? &run : NULL, name, &d, source ? source : path, context);
+    free(source);
+    if (!op)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
+    if ((st = push_op(t, op)))
+        return queue_full(t, st, err);
+    if (out)
+        *out = d;
+    error_clear(err);
+    return CAIRN_OK;
+}

@@ -1,5 +1,7 @@
 #include "tracker_encode.h"
 
+#include "client_internal.h"
+
 /* A point's encoded size: array header, key (header up to 2 bytes for keys of
  * at most 250), value, step and timestamp (9 bytes each at most). */
 #define POINT_OVERHEAD 32
@@ -104,6 +106,16 @@ static void encode_end(msg_writer *w, ulid *id, const char *from, const tk_op *o
     msgpack_pack_int64(pk, op->u.end.end_time);
 }
 
+static void encode_dataset(msg_writer *w, ulid *id, const char *from, const tk_op *op)
+{
+    dataset_log_body b = {op->u.dataset.name, &op->u.dataset.digest, op->u.dataset.source,
+                          op->u.dataset.has_run ? &op->run : NULL, op->u.dataset.context};
+    *id = ulid_new();
+    msg_writer_reset(w);
+    msg_start_request(w, id, "dataset.log", from, dataset_log_fields(&b));
+    dataset_log_pack(&w->pk, &b);
+}
+
 void tk_encode_op(msg_writer *w, ulid *id, const char *from, const tk_op *op)
 {
     switch (op->kind) {
@@ -117,6 +129,9 @@ void tk_encode_op(msg_writer *w, ulid *id, const char *from, const tk_op *op)
         break;
     case TK_END:
         encode_end(w, id, from, op);
+        break;
+    case TK_DATASET:
+        encode_dataset(w, id, from, op);
         break;
     case TK_METRICS:
     case TK_ARTIFACT:

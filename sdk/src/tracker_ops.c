@@ -126,6 +126,23 @@ tk_op *tk_op_artifact(const ulid *run, const char *local_file, const char *path)
     return op;
 }
 
+tk_op *tk_op_dataset(const ulid *run, const char *name, const cairn_dataset_digest *digest,
+                     const char *source, const char *context)
+{
+    static const ulid none;
+    tk_op *op = new_op(TK_DATASET, run ? run : &none, 1);
+    if (!op)
+        return NULL;
+    op->u.dataset.digest = *digest;
+    op->u.dataset.has_run = run != NULL;
+    if (!dup_str(name, &op->u.dataset.name) || !dup_str(source, &op->u.dataset.source) ||
+        !dup_str(context, &op->u.dataset.context)) {
+        tk_op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
 static void free_chunks(tk_chunk *c)
 {
     while (c) {
@@ -155,6 +172,11 @@ void tk_op_free(tk_op *op)
     case TK_ARTIFACT:
         free(op->u.artifact.local_file);
         free(op->u.artifact.path);
+        break;
+    case TK_DATASET:
+        free(op->u.dataset.name);
+        free(op->u.dataset.source);
+        free(op->u.dataset.context);
         break;
     case TK_END:
         break;

@@ -40,6 +40,7 @@ typedef enum tk_kind {
     TK_TAGS,     /* run.log of tags */
     TK_END,      /* run.end */
     TK_ARTIFACT, /* an upload, made when every operation before it is done */
+    TK_DATASET,  /* dataset.log of a hashed dataset, the run's link when it has one */
 } tk_kind;
 
 /* An upload shared by the caller of cairn_tracker_log_artifact, who waits for
@@ -81,6 +82,13 @@ typedef struct tk_op {
             int64_t end_time;
         } end;
         tk_artifact artifact;
+        struct {
+            char *name;
+            char *source;  /* may be NULL */
+            char *context; /* may be NULL */
+            cairn_dataset_digest digest;
+            bool has_run;  /* else op->run is unused */
+        } dataset;
     } u;
 } tk_op;
 
@@ -136,6 +144,9 @@ tk_op *tk_op_start(const ulid *run, const cairn_run_start_opts *opts, const cair
 tk_op *tk_op_kv(tk_kind kind, const ulid *run, const cairn_kv *kv, size_t n);
 tk_op *tk_op_end(const ulid *run, const char *status, int64_t end_time);
 tk_op *tk_op_artifact(const ulid *run, const char *local_file, const char *path);
+/* run may be NULL: the dataset version alone. */
+tk_op *tk_op_dataset(const ulid *run, const char *name, const cairn_dataset_digest *digest,
+                     const char *source, const char *context);
 
 /* Frees op and everything it owns, its chunks included. */
 void tk_op_free(tk_op *op);

@@ -139,6 +139,7 @@ static const char *kind_name(tk_kind kind)
     case TK_TAGS: return "run.log (tags)";
     case TK_END: return "run.end";
     case TK_ARTIFACT: return "artifact upload";
+    case TK_DATASET: return "dataset.log";
     }
     return "request";
 }
@@ -154,8 +155,12 @@ static void settle(sender *s, tk_op *op, size_t n, const cairn_error *err)
         char run[ULID_TEXT_LEN + 1];
         cairn_error e;
         ulid_format(&op->run, run);
-        error_set(&e, err->status, "%s of run %s refused: %s", kind_name(op->kind), run,
-                  err->message);
+        if (op->kind == TK_DATASET && !op->u.dataset.has_run)
+            error_set(&e, err->status, "dataset.log of '%s' refused: %s", op->u.dataset.name,
+                      err->message);
+        else
+            error_set(&e, err->status, "%s of run %s refused: %s", kind_name(op->kind), run,
+                      err->message);
         tk_keep_refusal(t, &e);
     }
     pthread_mutex_unlock(&t->mu);

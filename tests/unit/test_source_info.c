@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "source_info.h"
+#include "test_shell.h"
 
 #define TIMEOUT_MS 10000
 
@@ -27,29 +28,8 @@ typedef struct fixture {
     char cwd[PATH_MAX];  /* restored after each test */
 } fixture;
 
-static void sh(const char *fmt, ...)
-{
-    char cmd[4 * PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    if (system(cmd) != 0)
-        fail_msg("failed: %s", cmd);
-}
-
 /* git with an identity of its own, whatever the user's configuration. */
 #define GIT "GIT_CONFIG_GLOBAL=/dev/null git -c user.name=t -c user.email=t@example.org -c init.defaultBranch=main"
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static void head_of(const char *dir, char out[SOURCE_COMMIT_MAX + 1])
 {

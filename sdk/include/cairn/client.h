@@ -365,6 +365,104 @@ cairn_status cairn_tracker_end_run(cairn_tracker *t, const char *run_id, const c
  * the last report. */
 cairn_status cairn_tracker_flush(cairn_tracker *t, int timeout_ms, cairn_error *err);
 
+/* ---- datasets ----
+ *
+ * A dataset is a name and versions of content: the same content (by hash) is
+ * the same version, new content the next version (1, 2, ...). Runs are linked
+ * to the versions they used, with a context ("training", "validation",
+ * "test", ...). docs/sdk.md defines the hash of a directory precisely. */
+
+typedef struct cairn_dataset_digest {
+    char hash[65];  /* sha256 of a file; of a directory, the Merkle hash (docs/sdk.md) */
+    uint64_t size;  /* bytes hashed */
+    uint64_t files; /* regular files hashed (1 for a file) */
+} cairn_dataset_digest;
+
+/* Hashes a file or a directory, streaming (a file larger than memory works),
+ * in the caller's thread: it takes as long as reading the data. With progress
+ * non-zero, a progress line is kept updated on stderr while the input is over
+ * 64 MiB and stderr is a terminal; never otherwise. A symlink inside a
+ * directory to a regular file is hashed as that file; a dangling one, one to a
+ * directory, a special file (FIFO, socket, device), an unreadable file or
+ * directory, a name holding a newline, a directory without files: an error
+ * naming the path (CAIRN_IO_ERROR or CAIRN_INVALID_PARAMETER_VALUE), never a
+ * silent skip. */
+cairn_status cairn_dataset_hash(const char *path, int progress, cairn_dataset_digest *out,
+                                cairn_error *err);
+
+typedef struct cairn_dataset_log_opts {
+    const char *name;                    /* required: the dataset */
+    const cairn_dataset_digest *digest;  /* required: its content */
+    const char *source;                  /* optional: where it was read (a path) */
+    const char *run_id;                  /* optional: link this run to the version */
+    const char *context;                 /* optional, with run_id: "training", "test", ... */
+} cairn_dataset_log_opts;
+
+typedef struct cairn_dataset_logged {
+    uint64_t version; /* 0 when spooled by an agent: numbered on arrival */
+    int created;      /* this content made a new version */
+    int spooled;      /* the receiver is an agent, which spooled the request */
+} cairn_dataset_logged;
+
+/* dataset.log: records the version (and the run's link) durably. out may be NULL. */
+cairn_status cairn_dataset_log(cairn_client *client, const cairn_dataset_log_opts *opts,
+                               cairn_dataset_logged *out, cairn_error *err);
+
+typedef struct cairn_dataset_use {
+    char run[CAIRN_ID_TEXT_LEN + 1];
+    char *context;  /* "" when none was given */
+    int64_t linked; /* unix ms: when the run was first linked */
+} cairn_dataset_use;
+
+typedef struct cairn_dataset_version {
+    uint64_t version;
+    char hash[65];
+    uint64_t size;
+    uint64_t files;
+    char *source;   /* "" when none */
+    int64_t created;
+    cairn_dataset_use *runs; /* in run id order (oldest run first) */
+    size_t n_runs;
+} cairn_dataset_version;
+
+typedef struct cairn_dataset {
+    char *name;
+    int64_t created;
+    int64_t updated;   /* when the newest version was made */
+    uint64_t n_total;  /* versions the dataset has */
+    cairn_dataset_version *versions; /* dataset_get: all, oldest first; dataset_list: the newest */
+    size_t n_versions;
+} cairn_dataset;
+
+typedef struct cairn_dataset_list {
+    cairn_dataset *items; /* ordered by name */
+    size_t count;
+} cairn_dataset_list;
+
+cairn_status cairn_dataset_list_all(cairn_client *client, cairn_dataset_list **out,
+                                    cairn_error *err);
+void cairn_dataset_list_free(cairn_dataset_list *list);
+/* One dataset, every version with the runs that used it; RESOURCE_DOES_NOT_EXIST
+ * for an unknown name. */
+cairn_status cairn_dataset_get(cairn_client *client, const char *name, cairn_dataset **out,
+                               cairn_error *err);
+void cairn_dataset_free(cairn_dataset *dataset);
+
+/* Hashes path (cairn_dataset_hash, with progress) in the calling thread, then
+ * queues a dataset.log of the result behind everything queued before, through
+ * the tracker's durable path (the agent's spool, or the coordinator), like a
+ * run's other writes: a refusal (an unknown run) is reported by the next
+ * flush. run_id may be NULL (the dataset version alone); context may be NULL.
+ * out (may be NULL) gets the hash, size and file count. */
+cairn_status cairn_tracker_log_dataset(cairn_tracker *t, const char *run_id, const char *path,
+                                       const char *name, const char *context,
+                                       cairn_dataset_digest *out, cairn_error *err);
+
+/* The --json shapes of `cairn datasets list` and `cairn datasets show`
+ * (docs/cli.md); malloc'd, as the other *_to_json below. */
+char *cairn_dataset_list_to_json(const cairn_dataset_list *list);
+char *cairn_dataset_to_json(const cairn_dataset *dataset);
+
 /* ---- JSON (the CLI's --json shapes, documented in docs/cli.md) ---- */
 
 /* Frees memory libcairn returned (JSON texts), for callers such as Python's

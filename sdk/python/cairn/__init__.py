@@ -45,7 +45,9 @@ calls. After os.fork() the child opens its own tracker on first use.
 from ._native import CairnError
 from ._tracking import (Run, close, configure, flush, get_metric_history, get_run,
                         search_runs, start_run)
+from .datasets import get_dataset, hash_dataset, list_datasets, log_dataset as _log_dataset
+Run.log_dataset = _log_dataset  # run.log_dataset(path, name=..., context="training")
 
 __version__ = "0.1.0"
 __all__ = ["CairnError", "Run", "close", "configure", "flush", "get_metric_history", "get_run",
-           "search_runs", "start_run"]
+           "search_runs", "start_run", "get_dataset", "hash_dataset", "list_datasets"]
