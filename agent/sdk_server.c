@@ -135,8 +135,10 @@ static int receive_one(sdk_server *s, sdk_request *r)
 
 static bool is_read(msg_str type)
 {
-    static const char *const reads[] = {"ping",     "run.get",      "run.search",  "metric.history",
-                                        "experiment.list", "audit.list", "artifact.get"};
+    static const char *const reads[] = {
+        "ping",         "run.get",     "run.search",  "metric.history", "experiment.list",
+        "audit.list",   "artifact.get", "blob.get",   "event.list",     "dataset.list",
+        "dataset.get"};
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
         if (msg_str_eq(type, reads[i]))
             return true;
