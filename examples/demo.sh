@@ -116,6 +116,9 @@ echo
 echo "== cairn metrics $best val_auc (validation AUC as the model grew)"
 "$BIN/cairn" metrics "$best" val_auc
 echo
+echo "== cairn datasets show churn-train (one version: every run trained on the same rows)"
+"$BIN/cairn" datasets show churn-train
+echo
 echo "== cairn artifacts get $best model.pkl"
 "$BIN/cairn" artifacts get "$best" model.pkl -o "$STATE/best-model.pkl"
 "$PY" -c 'import pickle, sys

@@ -6,7 +6,8 @@ a time with warm_start so that validation AUC and log loss are logged per step,
 and one gradient-boosting model logged per boosting iteration
 (staged_predict_proba). Each run records its hyperparameters, tags, final
 validation metrics (auc, accuracy, f1), the pickled model and its feature
-importances as artifacts.
+importances as artifacts, and the data it was trained and validated on as
+dataset versions (content-hashed: the same rows are the same version).
 
     PYTHONPATH=sdk/python CAIRN_COORDINATOR=tcp://127.0.0.1:7700 \\
         python3 examples/churn/train.py
@@ -50,6 +51,28 @@ def churn_data():
     return train_test_split(X, y, test_size=0.25, stratify=y, random_state=SEED)
 
 
+def write_datasets(data, workdir):
+    """The split as files: a directory for the training set (features and
+    labels), one CSV for the validation set. Returns their paths."""
+    X_train, X_val, y_train, y_val = data
+    train_dir = os.path.join(workdir, "churn-train")
+    os.makedirs(train_dir)
+    np.savetxt(os.path.join(train_dir, "features.csv"), X_train, delimiter=",", fmt="%.6f",
+               header=",".join(FEATURES), comments="")
+    np.savetxt(os.path.join(train_dir, "labels.csv"), y_train, fmt="%d", header="churned",
+               comments="")
+    val_file = os.path.join(workdir, "churn-validation.csv")
+    np.savetxt(val_file, np.column_stack([X_val, y_val]), delimiter=",", fmt="%.6f",
+               header=",".join(FEATURES + ["churned"]), comments="")
+    return train_dir, val_file
+
+
+def log_data(run, datasets):
+    train_dir, val_file = datasets
+    run.log_dataset(train_dir, name="churn-train", context="training")
+    run.log_dataset(val_file, name="churn-validation", context="validation")
+
+
 def final_metrics(y_true, proba):
     """The run's headline validation metrics (numpy floats, logged as they come)."""
     pred = (proba >= 0.5).astype(int)
@@ -73,7 +96,7 @@ def log_model(run, model, workdir):
     run.log_artifact(path)
 
 
-def train_forest(experiment, data, n_estimators, max_depth, workdir):
+def train_forest(experiment, data, datasets, n_estimators, max_depth, workdir):
     X_train, X_val, y_train, y_val = data
     params = {"model": "random_forest", "n_estimators": n_estimators, "max_depth": max_depth,
               "min_samples_leaf": 2, "max_features": "sqrt", "class_weight": "balanced",
@@ -84,6 +107,7 @@ def train_forest(experiment, data, n_estimators, max_depth, workdir):
         run.log_params(params)
         run.log_params({"n_train": len(y_train), "n_val": len(y_val), "n_features": len(FEATURES)})
         run.set_tag("model_family", "bagging")
+        log_data(run, datasets)
         # "balanced" computed once on the whole training set: warm_start refits on it.
         weights = compute_class_weight("balanced", classes=np.unique(y_train), y=y_train)
         model = RandomForestClassifier(n_estimators=0, max_depth=max_depth, min_samples_leaf=2,
@@ -103,7 +127,7 @@ def train_forest(experiment, data, n_estimators, max_depth, workdir):
     return run, scores
 
 
-def train_boosting(experiment, data, n_estimators, learning_rate, max_depth, workdir):
+def train_boosting(experiment, data, datasets, n_estimators, learning_rate, max_depth, workdir):
     X_train, X_val, y_train, y_val = data
     params = {"model": "gradient_boosting", "n_estimators": n_estimators,
               "learning_rate": learning_rate, "max_depth": max_depth, "subsample": 0.8,
@@ -113,6 +137,7 @@ def train_boosting(experiment, data, n_estimators, learning_rate, max_depth, wor
         run.log_params(params)
         run.log_params({"n_train": len(y_train), "n_val": len(y_val), "n_features": len(FEATURES)})
         run.set_tag("model_family", "boosting")
+        log_data(run, datasets)
         model = GradientBoostingClassifier(n_estimators=n_estimators, learning_rate=learning_rate,
                                            max_depth=max_depth, subsample=0.8, random_state=SEED)
         started = time.monotonic()
@@ -139,13 +164,14 @@ def main():
           f"{len(FEATURES)} features, churn rate {np.mean(data[2]):.1%}")
     results = []
     with tempfile.TemporaryDirectory(prefix="cairn-churn-") as workdir:
+        datasets = write_datasets(data, workdir)
         for n_estimators in (60, 150):
             for max_depth in (6, 12):
-                results.append(train_forest(args.experiment, data, n_estimators, max_depth,
-                                            workdir))
+                results.append(train_forest(args.experiment, data, datasets, n_estimators,
+                                            max_depth, workdir))
                 run, scores = results[-1]
                 print(f"run {run.id}  {run.name:<16} auc={scores['auc']:.4f}")
-        results.append(train_boosting(args.experiment, data, 120, 0.1, 3, workdir))
+        results.append(train_boosting(args.experiment, data, datasets, 120, 0.1, 3, workdir))
         run, scores = results[-1]
         print(f"run {run.id}  {run.name:<16} auc={scores['auc']:.4f}")
 
