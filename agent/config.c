@@ -24,6 +24,7 @@ void agent_config_defaults(agent_config *c)
     c->relay_timeout_ms = 10000;
     c->shutdown_flush_ms = 3000;
     c->spool_max_bytes = (uint64_t)1 << 30;
+    c->spool_max_rejected = 10000;
     c->spool_map_size = (size_t)2048 << 20;
     c->backoff_initial_ms = 100;
     c->backoff_max_ms = 10000;
@@ -55,6 +56,7 @@ static const option options[] = {
     INT("relay_timeout_ms", relay_timeout_ms),
     INT("shutdown_flush_ms", shutdown_flush_ms),
     U64("spool.max_bytes", spool_max_bytes),
+    U64("spool.max_rejected", spool_max_rejected),
     MB("spool.map_size_mb", spool_map_size),
     INT("backoff.initial_ms", backoff_initial_ms),
     INT("backoff.max_ms", backoff_max_ms),
@@ -245,6 +247,8 @@ cairn_status agent_config_check(const agent_config *c, cairn_error *err)
         return out_of_range(err, "stats_interval_s must be at least 1");
     if (c->relay_timeout_ms < 100)
         return out_of_range(err, "relay_timeout_ms must be at least 100");
+    if (c->spool_max_rejected < 1)
+        return out_of_range(err, "spool.max_rejected must be at least 1");
     if (c->spool_max_bytes < 1024)
         return out_of_range(err, "spool.max_bytes must be at least 1024");
     if (c->spool_map_size < ((size_t)16 << 20))

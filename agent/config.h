@@ -30,6 +30,7 @@ typedef struct agent_config {
     int relay_timeout_ms;
     int shutdown_flush_ms;
     uint64_t spool_max_bytes;
+    uint64_t spool_max_rejected; /* entries kept in the rejected list */
     size_t spool_map_size; /* bytes */
     int backoff_initial_ms;
     int backoff_max_ms;

@@ -304,6 +304,10 @@ static void apply_outcomes(forwarder *f)
     for (int i = 0; !st && i < f->n_refused; i++)
         st = spool_reject(f->spool, &t, f->refused[i].seq, f->refused[i].code,
                           f->refused[i].message, &err);
+    long pruned = 0;
+    if (!st && f->n_refused &&
+        (pruned = spool_prune_rejected(f->spool, &t, f->cfg->spool_max_rejected, &err)) < 0)
+        st = err.status;
     if (!st)
         st = spool_commit(f->spool, &t, &err);
     else
@@ -311,6 +315,9 @@ static void apply_outcomes(forwarder *f)
     if (st)
         kvlog(KVLOG_ERROR, "spool_update_failed", "code=%s message=\"%s\"",
               cairn_status_name(st), err.message);
+    else if (pruned > 0)
+        kvlog(KVLOG_WARN, "rejected_pruned", "count=%ld kept=%llu", pruned,
+              (unsigned long long)f->cfg->spool_max_rejected);
     if (f->remove_file[0])
         uploads_remove(f->uploads, f->remove_file);
     f->remove_file[0] = '\0';

@@ -248,6 +248,29 @@ cairn_status spool_reject(spool *s, spool_txn *t, uint64_t seq, cairn_status cod
     return CAIRN_OK;
 }
 
+long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, cairn_error *err)
+{
+    if (t->rejected_count <= keep)
+        return 0;
+    MDB_cursor *c;
+    MDB_val k, v;
+    long pruned = 0;
+    int rc = mdb_cursor_open(t->txn, s->rejected, &c);
+    if (rc)
+        return lmdb_fail(rc, "prune the rejected list", err), -1;
+    while (t->rejected_count > keep && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 &&
+           (rc = mdb_cursor_del(c, 0)) == 0) {
+        t->rejected_count--;
+        pruned++;
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND) {
+        lmdb_fail(rc, "prune the rejected list", err);
+        return -1;
+    }
+    return pruned;
+}
+
 cairn_status spool_commit(spool *s, spool_txn *t, cairn_error *err)
 {
     int rc = put_meta_u64(t->txn, s->meta, "next_seq", t->next_seq);

@@ -67,6 +67,9 @@ cairn_status spool_remove(spool *s, spool_txn *t, uint64_t seq, cairn_error *err
 /* The coordinator refused entry seq: move it to the rejected list with the reason. */
 cairn_status spool_reject(spool *s, spool_txn *t, uint64_t seq, cairn_status code,
                           const char *message, cairn_error *err);
+/* Deletes the oldest rejected entries beyond `keep`; returns how many went
+ * (0 when none, -1 on error, with err set). */
+long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, cairn_error *err);
 /* Commits; on failure nothing of the transaction happened. CAIRN_BACKPRESSURE
  * when the map is full. */
 cairn_status spool_commit(spool *s, spool_txn *t, cairn_error *err);

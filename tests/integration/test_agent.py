@@ -389,6 +389,22 @@ class Refusals(AgentTest):
         self.assertIn("rejected=1 ", stats)
         self.assertIn("depth=0 ", stats)
 
+    def test_the_rejected_list_keeps_the_newest(self):
+        self.agent.stop()
+        self.agent.extra_args = ["-c", self.conf("spool: { max_rejected = 2; };\n")]
+        self.agent.start()
+        run = self.agent_run("pruned")
+        self.via_agent("runs", "log", run, "--param", "p=0")
+        for i in range(1, 5):  # four refusals: a param cannot change
+            self.via_agent("runs", "log", run, "--param", f"p={i}")
+        self.via_agent("runs", "log", run, "--metric", "after=1@0")
+        self.wait_points(run, "after", 1)
+        self.wait_until("the pruning", lambda: "event=rejected_pruned" in self.agent.log())
+        rejected = self.agent.rejected()
+        self.assertEqual(len(rejected), 2, rejected)
+        self.assertIn("(got '3')", rejected[0])  # the two newest
+        self.assertIn("(got '4')", rejected[1])
+
     def small_coordinator(self):
         """The coordinator again, taking messages of at most 64 KiB."""
         self.coord.stop()
