@@ -135,6 +135,14 @@ static cairn_status open_dbis(store *s, MDB_txn *txn, cairn_error *err)
         {"agents", &s->agents},
         {"commands", &s->commands},
         {"events", &s->events},
+        {"models", &s->models},
+        {"model_names", &s->model_names},
+        {"model_versions", &s->model_versions},
+        {"model_aliases", &s->model_aliases},
+        {"model_stages", &s->model_stages},
+        {"model_history", &s->model_history},
+        {"model_version_events", &s->model_version_events},
+        {"run_models", &s->run_models},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -151,7 +159,7 @@ static cairn_status open_env(store *s, const char *dir, size_t map_size, cairn_e
     int rc = mdb_env_create(&s->env);
     if (rc)
         return store_fail(rc, "create LMDB environment", err);
-    mdb_env_set_maxdbs(s->env, 32);
+    mdb_env_set_maxdbs(s->env, 64);
     rc = mdb_env_set_mapsize(s->env, map_size);
     if (!rc)
         rc = mdb_env_open(s->env, dir, 0, 0640);
