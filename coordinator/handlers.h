@@ -88,13 +88,6 @@ cairn_status handle_artifact_put(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_get(request_ctx *r, cairn_error *err);
 cairn_status handle_blob_get(request_ctx *r, cairn_error *err);
-cairn_status handle_event_emit(request_ctx *r, cairn_error *err);
-cairn_status handle_event_emit_duplicate(request_ctx *r, cairn_error *err);
-cairn_status handle_event_list(request_ctx *r, cairn_error *err);
-cairn_status handle_agent_hello(request_ctx *r, cairn_error *err);
-cairn_status handle_agent_heartbeat(request_ctx *r, cairn_error *err);
-cairn_status handle_agent_list(request_ctx *r, cairn_error *err);
-cairn_status handle_fanout(request_ctx *r, cairn_error *err);
 /* The model registry (handle_models.c, handle_model_changes.c, model_rollback.c,
  * handle_lineage.c). */
 cairn_status handle_model_create(request_ctx *r, cairn_error *err);
@@ -111,5 +104,12 @@ cairn_status handle_model_rollback(request_ctx *r, cairn_error *err);
 cairn_status handle_model_rollback_duplicate(request_ctx *r, cairn_error *err);
 cairn_status handle_model_history(request_ctx *r, cairn_error *err);
 cairn_status handle_model_lineage(request_ctx *r, cairn_error *err);
+cairn_status handle_event_emit(request_ctx *r, cairn_error *err);
+cairn_status handle_event_emit_duplicate(request_ctx *r, cairn_error *err);
+cairn_status handle_event_list(request_ctx *r, cairn_error *err);
+cairn_status handle_agent_hello(request_ctx *r, cairn_error *err);
+cairn_status handle_agent_heartbeat(request_ctx *r, cairn_error *err);
+cairn_status handle_agent_list(request_ctx *r, cairn_error *err);
+cairn_status handle_fanout(request_ctx *r, cairn_error *err);
 
 #endif

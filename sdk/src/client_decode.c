@@ -79,20 +79,7 @@ static bool is_hex64(msg_str s)
     return true;
 }
 
-/* ---- lists ----
- * Every list in a reply is decoded the same way, so that freeing on failure
- * is written once: a new array of one item per element, each filled by the
- * kind's decoder, then sorted when the API promises an order. */
-
-typedef struct item_kind {
-    size_t size;
-    bool from_map; /* the reply holds the list as a map's pairs, else as an array */
-    /* Fills item (zeroed) from elem: a msgpack_object_kv for a map, else a
-     * msgpack_object. field names the list in error messages. */
-    cairn_status (*decode)(const void *elem, const char *field, void *item, cairn_error *err);
-    void (*clear)(void *item);              /* frees what an item holds; NULL: nothing */
-    int (*cmp)(const void *, const void *); /* NULL: the order of the reply */
-} item_kind;
+/* ---- lists (item_kind: client_internal.h) ---- */
 
 static void free_items(void *items, size_t n, const item_kind *kind)
 {
@@ -528,4 +515,47 @@ void cairn_event_list_free(cairn_event_list *list)
         return;
     free_items(list->items, list->count, &event_kind);
     free(list);
+}
+
+/* ---- shared with the other decoders (client_datasets.c) ---- */
+
+cairn_status decode_text(const msgpack_object *map, const char *key, bool required, char **out,
+                         cairn_error *err)
+{
+    return get_str(map, key, required, out, err);
+}
+
+cairn_status decode_count(const msgpack_object *map, const char *key, bool required,
+                          uint64_t *out, cairn_error *err)
+{
+    return get_uint(map, key, required, out, err);
+}
+
+bool decode_is_hex64(msg_str s)
+{
+    return is_hex64(s);
+}
+
+cairn_status decode_list(const msgpack_object *map, const char *field, bool required,
+                         const item_kind *kind, void **items, size_t *count, cairn_error *err)
+{
+    return get_items(map, field, required, kind, items, count, err);
+}
+
+void decode_list_free(void *items, size_t n, const item_kind *kind)
+{
+    free_items(items, n, kind);
+}
+
+/* ---- shared with the model registry's decoders (client_models_decode.c) ---- */
+
+cairn_status decode_kvs(const msgpack_object *map, const char *field, cairn_kv **items,
+                        size_t *count, cairn_error *err)
+{
+    return get_items(map, field, true, &kv_kind, (void **)items, count, err);
+}
+
+void decode_kvs_free(cairn_kv *items, size_t n)
+{
+    free_items(items, n, &kv_kind);
 }

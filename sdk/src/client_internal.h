@@ -92,4 +92,43 @@ cairn_status decode_events(const msgpack_object *body, cairn_event_list *out, ca
 /* Frees what a cairn_run holds, not the struct itself. */
 void run_clear(cairn_run *run);
 
+/* ---- the pieces the decoders share (client_decode.c) ----
+ * Every list in a reply is decoded the same way, so that freeing on failure
+ * is written once: a new array of one item per element, each filled by the
+ * kind's decoder, then sorted when the API promises an order. */
+
+typedef struct item_kind {
+    size_t size;
+    bool from_map; /* the reply holds the list as a map's pairs, else as an array */
+    /* Fills item (zeroed) from elem: a msgpack_object_kv for a map, else a
+     * msgpack_object. field names the list in error messages. */
+    cairn_status (*decode)(const void *elem, const char *field, void *item, cairn_error *err);
+    void (*clear)(void *item);              /* frees what an item holds; NULL: nothing */
+    int (*cmp)(const void *, const void *); /* NULL: the order of the reply */
+} item_kind;
+
+/* A string field, malloc'd; an absent or nil optional one becomes "". */
+cairn_status decode_text(const msgpack_object *map, const char *key, bool required, char **out,
+                         cairn_error *err);
+/* A non-negative integer field; an absent optional one leaves *out as it was. */
+cairn_status decode_count(const msgpack_object *map, const char *key, bool required,
+                          uint64_t *out, cairn_error *err);
+bool decode_is_hex64(msg_str s);
+/* The list in field of map into *items and *count. An optional list that is
+ * absent or empty leaves them as they were (NULL, 0); a required one always
+ * gets an array, if of no items. */
+cairn_status decode_list(const msgpack_object *map, const char *field, bool required,
+                         const item_kind *kind, void **items, size_t *count, cairn_error *err);
+/* Frees n items of kind (their contents, then the array). */
+void decode_list_free(void *items, size_t n, const item_kind *kind);
+/* A map of strings into a cairn_kv array sorted by key (required). */
+cairn_status decode_kvs(const msgpack_object *map, const char *field, cairn_kv **items,
+                        size_t *count, cairn_error *err);
+void decode_kvs_free(cairn_kv *items, size_t n);
+
+/* Downloads the blob of that sha256 (64 hex) into local_file, as
+ * cairn_artifact_download does an artifact (client_artifacts.c). */
+cairn_status client_blob_download(cairn_client *c, const char *sha256, const char *local_file,
+                                  cairn_error *err);
+
 #endif

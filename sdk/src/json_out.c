@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cairn/client.h"
+#include "json_out.h"
 
 #define JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 #define MAX_DIGITS 17 /* always enough for a double */
@@ -309,4 +310,53 @@ char *cairn_event_list_to_json(const cairn_event_list *list)
         list = &empty;
     return dump(array_of(list->items, list->count, sizeof *list->items, event_object),
                 MAX_DIGITS); /* no reals */
+}
+
+/* ---- shared with the other JSON shapes (json_datasets.c) ---- */
+
+json_t *json_out_str(const char *s)
+{
+    return jstr(s);
+}
+
+json_t *json_out_int(int64_t v)
+{
+    return jint(v);
+}
+
+json_t *json_out_uint(uint64_t v)
+{
+    return juint(v);
+}
+
+bool json_out_put(json_t *obj, const char *key, json_t *value)
+{
+    return put(obj, key, value);
+}
+
+json_t *json_out_array(const void *items, size_t n, size_t size, json_t *(*object)(const void *item))
+{
+    return array_of(items, n, size, object);
+}
+
+char *json_out_dump(json_t *j)
+{
+    return dump(j, MAX_DIGITS); /* for documents without reals */
+}
+
+/* ---- shared with the model registry's shapes (json_models.c) ---- */
+
+json_t *json_out_kv(const cairn_kv *kv, size_t n)
+{
+    return kv_object(kv, n);
+}
+
+json_t *json_out_run(const cairn_run *run)
+{
+    return run_object(run);
+}
+
+char *json_out_dump_run(json_t *j, const cairn_run *run)
+{
+    return dump(j, run_digits(run, MIN_DIGITS)); /* reals: the run's metrics */
 }
