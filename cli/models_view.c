@@ -49,11 +49,13 @@ char *models_view_aliases(const cairn_model_version *v)
 
 static bool print_signature(const cairn_signature *s)
 {
-    table *t = s ? table_new(2) : NULL;
-    bool ok = !s || (t && table_add(t, (const char *[]){"INPUT", "TYPE"}));
+    if (!s)
+        return true;
+    table *t = table_new(2);
+    bool ok = t && table_add(t, (const char *[]){"INPUT", "TYPE"});
     for (size_t i = 0; ok && i < s->n_inputs; i++)
         ok = table_add(t, (const char *[]){s->inputs[i].name, s->inputs[i].type});
-    if (ok && s && s->output)
+    if (ok && s->output)
         ok = table_add(t, (const char *[]){"(output)", s->output});
     return cli_print_section("signature", t, ok);
 }
