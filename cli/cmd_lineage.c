@@ -41,33 +41,38 @@ static bool print_run_source(const cairn_run *r)
     return cli_print_section("run", t, ok);
 }
 
-static int print_lineage(const cairn_lineage *l)
+static bool print_lineage(const void *result)
 {
+    const cairn_lineage *l = result;
     bool ok = models_view_version(&l->version) && print_run_source(&l->run) &&
               cli_print_kv_section("params", l->run.params, l->run.n_params) &&
               cli_print_metrics_section(&l->run);
     /* The dataset join: a "datasets:" section (NAME, VERSION, SHA256, CONTEXT). */
     if (ok)
         printf("\ndatasets: none recorded\n");
-    ok = ok && models_view_events("events", l->events, l->n_events);
-    if (!ok)
-        fputs("cairn: out of memory\n", stderr);
-    return ok ? CLI_OK : CLI_FAILED;
+    return ok && models_view_events("events", l->events, l->n_events);
 }
 
-static int show_lineage(cli_ctx *ctx, const char *ref)
+static cairn_status fetch_lineage(cairn_client *c, char *const *pos, void **out, cairn_error *err)
 {
-    cairn_error err;
     cairn_lineage *l = NULL;
-    cairn_client *c = cli_client(ctx, &err);
-    int rc;
-    if (!c || cairn_model_lineage(c, ref, &l, &err))
-        rc = cli_fail(&err);
-    else
-        rc = ctx->json ? cli_print_json(cairn_lineage_to_json(l)) : print_lineage(l);
-    cairn_lineage_free(l);
-    return rc;
+    cairn_status st = cairn_model_lineage(c, pos[0], &l, err);
+    *out = l;
+    return st;
 }
+
+static char *lineage_json(const void *l)
+{
+    return cairn_lineage_to_json(l);
+}
+
+static void lineage_release(void *l)
+{
+    cairn_lineage_free(l);
+}
+
+static const models_read lineage_read = {
+    1, "expected a REF", true, fetch_lineage, lineage_json, print_lineage, lineage_release};
 
 int cmd_lineage(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
@@ -87,7 +92,7 @@ int cmd_lineage(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
         rc = cli_usage_error(self, "expected MODEL VERSION, or one of MODEL/VERSION, MODEL@ALIAS, "
                                    "MODEL/STAGE");
     if (rc < 0 && (rc = models_view_check_ref(self, ref)) == CLI_OK)
-        rc = show_lineage(ctx, ref);
+        rc = models_view_show(ctx, &lineage_read, (char *[]){ref});
     args_free(&a);
     return rc;
 }

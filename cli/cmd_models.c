@@ -12,8 +12,7 @@
 #include "commands.h"
 
 /* A version number argument: 1 or more. */
-static int parse_version(const cli_command *self, const char *what, const char *text,
-                         uint64_t *out)
+static int parse_version(const cli_command *self, const char *what, const char *text, uint64_t *out)
 {
     const char *why = args_uint(text, out);
     if (!why && *out == 0)
@@ -50,9 +49,8 @@ int cmd_models_create(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 /* ---- models register ---- */
 
 static const opt_spec register_opts[] = {
-    {"--run", true},       {"--artifact", true},  {"--new", false},
-    {"--description", true}, {"--tag", true},     {"--signature", true},
-    {"--input-example", true}, {NULL, false}};
+    {"--run", true}, {"--artifact", true},  {"--new", false},          {"--description", true},
+    {"--tag", true}, {"--signature", true}, {"--input-example", true}, {NULL, false}};
 
 /* A signature given as JSON: {"inputs": [{"name": ..., "type": ...}...], "output": ...}. */
 typedef struct signature_arg {
@@ -91,7 +89,8 @@ static const char *parse_signature(const char *text, signature_arg *s)
         if (why)
             return why;
     }
-    s->sig = (cairn_signature){s->columns, n, json_is_string(output) ? json_string_value(output) : NULL};
+    s->sig =
+        (cairn_signature){s->columns, n, json_is_string(output) ? json_string_value(output) : NULL};
     return NULL;
 }
 
@@ -165,7 +164,8 @@ int cmd_models_register(cli_ctx *ctx, const cli_command *self, int argc, char **
 
 /* ---- models stage, alias, unalias ---- */
 
-static const opt_spec stage_opts[] = {{"--archive-existing", false}, {"--reason", true}, {NULL, false}};
+static const opt_spec stage_opts[] = {
+    {"--archive-existing", false}, {"--reason", true}, {NULL, false}};
 static const opt_spec reason_opts[] = {{"--reason", true}, {NULL, false}};
 
 int cmd_models_stage(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
@@ -182,8 +182,9 @@ int cmd_models_stage(cli_ctx *ctx, const cli_command *self, int argc, char **arg
     else if ((rc = parse_version(self, "VERSION", a.pos[1], &version)) != CLI_OK)
         ;
     else if (!(c = cli_client(ctx, &err)) ||
-             cairn_model_set_stage(c, a.pos[0], version, a.pos[2], args_has(&a, "--archive-existing"),
-                                   args_get(&a, "--reason"), &err))
+             cairn_model_set_stage(c, a.pos[0], version, a.pos[2],
+                                   args_has(&a, "--archive-existing"), args_get(&a, "--reason"),
+                                   &err))
         rc = cli_fail(&err);
     args_free(&a);
     return rc;
@@ -238,16 +239,19 @@ static int print_rollback(cli_ctx *ctx, const cairn_rollback_opts *o, uint64_t v
         json_t *j = json_object();
         if (j) {
             json_object_set_new(j, "name", json_string(o->name));
-            json_object_set_new(j, o->alias ? "alias" : "stage", json_string(o->alias ? o->alias : o->stage));
-            json_object_set_new(j, "version", version ? json_integer((json_int_t)version) : json_null());
-            json_object_set_new(j, "previous", previous ? json_integer((json_int_t)previous) : json_null());
+            json_object_set_new(j, o->alias ? "alias" : "stage",
+                                json_string(o->alias ? o->alias : o->stage));
+            json_object_set_new(j, "version",
+                                version ? json_integer((json_int_t)version) : json_null());
+            json_object_set_new(j, "previous",
+                                previous ? json_integer((json_int_t)previous) : json_null());
         }
         char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
         json_decref(j);
         return cli_print_json(s);
     }
-    printf("%s%s%s: version %" PRIu64, o->name, o->alias ? "@" : "/", o->alias ? o->alias : o->stage,
-           version);
+    printf("%s%s%s: version %" PRIu64, o->name, o->alias ? "@" : "/",
+           o->alias ? o->alias : o->stage, version);
     if (previous)
         printf(" (was %" PRIu64 ")", previous);
     putchar('\n');
@@ -261,7 +265,8 @@ int cmd_models_rollback(cli_ctx *ctx, const cli_command *self, int argc, char **
     int rc = cli_parse(ctx, self, argc, argv, rollback_opts, &a);
     if (rc >= 0)
         return rc;
-    cairn_rollback_opts o = {.alias = args_get(&a, "--alias"), .stage = args_get(&a, "--stage"),
+    cairn_rollback_opts o = {.alias = args_get(&a, "--alias"),
+                             .stage = args_get(&a, "--stage"),
                              .reason = args_get(&a, "--reason")};
     uint64_t version = 0, previous = 0;
     cairn_client *c = NULL;
@@ -270,7 +275,8 @@ int cmd_models_rollback(cli_ctx *ctx, const cli_command *self, int argc, char **
         rc = cli_usage_error(self, a.n_pos ? "expected one NAME" : "missing NAME");
     else if (!o.alias == !o.stage)
         rc = cli_usage_error(self, "give exactly one of --alias and --stage");
-    else if (args_has(&a, "--to") && (rc = parse_version(self, "--to", args_get(&a, "--to"), &o.to)))
+    else if (args_has(&a, "--to") &&
+             (rc = parse_version(self, "--to", args_get(&a, "--to"), &o.to)))
         ;
     else if (!(c = cli_client(ctx, &err)) || cairn_model_rollback(c, &o, &version, &previous, &err))
         rc = cli_fail(&err);

@@ -1,7 +1,7 @@
 /*
- * Reading the model registry: models list, show, versions, version, history,
- * get (the artifact of a version). --json prints the libcairn shapes
- * (docs/cli.md); otherwise tables.
+ * Reading the model registry: models list, show, versions, version, history
+ * (each a models_read: its request and its tables; --json prints the libcairn
+ * shapes of docs/cli.md), and get (the artifact of a version).
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -14,24 +14,12 @@
 #include "models_view.h"
 #include "table.h"
 
-static int out_of_memory(void)
-{
-    fputs("cairn: out of memory\n", stderr);
-    return CLI_FAILED;
-}
-
-static cairn_status no_memory(cairn_error *err)
-{
-    snprintf(err->message, sizeof err->message, "out of memory");
-    return err->status = CAIRN_OUT_OF_MEMORY;
-}
-
-static int print_table(table *t, bool ok)
+static bool print_table(table *t, bool ok)
 {
     if (ok && t)
         table_print(t, stdout, NULL);
     table_free(t);
-    return ok && t ? CLI_OK : out_of_memory();
+    return ok && t;
 }
 
 static const char *number(uint64_t v, char buf[32])
@@ -59,14 +47,35 @@ static char *alias_list(const cairn_model *m)
 
 /* ---- models list ---- */
 
-static int print_models(const cairn_model_list *list)
+static cairn_status fetch_models(cairn_client *c, char *const *pos, void **out, cairn_error *err)
 {
+    cairn_model_list *list = NULL;
+    (void)pos;
+    cairn_status st = cairn_models_list(c, &list, err);
+    *out = list;
+    return st;
+}
+
+static char *models_json(const void *list)
+{
+    return cairn_model_list_to_json(list);
+}
+
+static void models_release(void *list)
+{
+    cairn_model_list_free(list);
+}
+
+static bool print_models(const void *result)
+{
+    const cairn_model_list *list = result;
     table *t = table_new(6);
-    bool ok = t && table_add(t, (const char *[]){"NAME", "LATEST", "STAGING", "PRODUCTION", "ALIASES",
-                                                 "UPDATED"});
+    bool ok = t && table_add(t, (const char *[]){"NAME", "LATEST", "STAGING", "PRODUCTION",
+                                                 "ALIASES", "UPDATED"});
     for (size_t i = 0; ok && i < list->count; i++) {
         const cairn_model *m = &list->items[i];
-        char latest[32], staging[32], production[32], updated[FMT_TIME_LEN], *aliases = alias_list(m);
+        char latest[32], staging[32], production[32], updated[FMT_TIME_LEN],
+            *aliases = alias_list(m);
         ok = aliases && table_add(t, (const char *[]){m->name, number(m->latest_version, latest),
                                                       number(m->staging, staging),
                                                       number(m->production, production), aliases,
@@ -78,27 +87,38 @@ static int print_models(const cairn_model_list *list)
     return print_table(t, ok);
 }
 
+static const models_read list_read = {0,
+                                      "models list takes no arguments",
+                                      false,
+                                      fetch_models,
+                                      models_json,
+                                      print_models,
+                                      models_release};
+
 int cmd_models_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
-    parsed_args a;
-    cairn_error err;
-    cairn_model_list *list = NULL;
-    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
-    if (rc >= 0)
-        return rc;
-    cairn_client *c = NULL;
-    if (a.n_pos)
-        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
-    else if (!(c = cli_client(ctx, &err)) || cairn_models_list(c, &list, &err))
-        rc = cli_fail(&err);
-    else
-        rc = ctx->json ? cli_print_json(cairn_model_list_to_json(list)) : print_models(list);
-    cairn_model_list_free(list);
-    args_free(&a);
-    return rc;
+    return models_view_read(ctx, self, argc, argv, &list_read);
 }
 
 /* ---- models show ---- */
+
+static cairn_status fetch_model(cairn_client *c, char *const *pos, void **out, cairn_error *err)
+{
+    cairn_model *m = NULL;
+    cairn_status st = cairn_model_get(c, pos[0], &m, err);
+    *out = m;
+    return st;
+}
+
+static char *model_json(const void *m)
+{
+    return cairn_model_to_json(m);
+}
+
+static void model_release(void *m)
+{
+    cairn_model_free(m);
+}
 
 static bool print_model_aliases(const cairn_model *m)
 {
@@ -118,7 +138,8 @@ static bool print_model_stages(const cairn_model *m)
     const struct {
         const char *name;
         uint64_t version;
-    } stages[] = {{"Staging", m->staging}, {"Production", m->production}, {"Archived", m->archived}};
+    } stages[] = {
+        {"Staging", m->staging}, {"Production", m->production}, {"Archived", m->archived}};
     bool any = m->staging || m->production || m->archived;
     table *t = any ? table_new(2) : NULL;
     bool ok = !any || (t && table_add(t, (const char *[]){"STAGE", "HIGHEST VERSION"}));
@@ -132,8 +153,9 @@ static bool print_model_stages(const cairn_model *m)
     return cli_print_section("stages", t, ok);
 }
 
-static int print_model(const cairn_model *m)
+static bool print_model(const void *result)
 {
+    const cairn_model *m = result;
     char created[FMT_TIME_LEN], updated[FMT_TIME_LEN], latest[32];
     const char *rows[][2] = {{"name", m->name},
                              {"description", m->description},
@@ -142,80 +164,84 @@ static int print_model(const cairn_model *m)
                              {"latest_version", number(m->latest_version, latest)}};
     bool ok = models_view_block(rows, sizeof rows / sizeof rows[0]) && print_model_aliases(m) &&
               print_model_stages(m) && cli_print_kv_section("tags", m->tags, m->n_tags);
-    return ok ? CLI_OK : out_of_memory();
+    return ok;
 }
+
+static const models_read show_read = {1,          "expected one NAME", false,        fetch_model,
+                                      model_json, print_model,         model_release};
 
 int cmd_models_show(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
-    parsed_args a;
-    cairn_error err;
-    cairn_model *m = NULL;
-    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
-    if (rc >= 0)
-        return rc;
-    cairn_client *c = NULL;
-    if (a.n_pos != 1)
-        rc = cli_usage_error(self, a.n_pos ? "expected one NAME" : "missing NAME");
-    else if (!(c = cli_client(ctx, &err)) || cairn_model_get(c, a.pos[0], &m, &err))
-        rc = cli_fail(&err);
-    else
-        rc = ctx->json ? cli_print_json(cairn_model_to_json(m)) : print_model(m);
-    cairn_model_free(m);
-    args_free(&a);
-    return rc;
+    return models_view_read(ctx, self, argc, argv, &show_read);
 }
 
-/* ---- models versions ---- */
+/* ---- models versions, models history: every page ---- */
 
-static cairn_status versions_page(cairn_client *c, const char *name, uint64_t since, void **items,
-                                  size_t *count, uint64_t *next, cairn_error *err)
+/* Defines page_fn (one page, handed over as its items), drop_fn (frees a
+ * page that cannot be kept) and fetch_fn (every page as one list of
+ * list_type, through models_view_fetch_all) for a paged call. */
+#define PAGED_LIST(list_type, call, list_free, page_fn, drop_fn, fetch_fn)                         \
+    static cairn_status page_fn(cairn_client *c, const char *name, uint64_t since, void **items,   \
+                                size_t *count, uint64_t *next, cairn_error *err)                   \
+    {                                                                                              \
+        list_type *page;                                                                           \
+        cairn_status st = call(c, name, since, 0, &page, err);                                     \
+        if (st)                                                                                    \
+            return st;                                                                             \
+        *items = page->items;                                                                      \
+        *count = page->count;                                                                      \
+        *next = page->next;                                                                        \
+        free(page);                                                                                \
+        return CAIRN_OK;                                                                           \
+    }                                                                                              \
+    static void drop_fn(void *items, size_t n)                                                     \
+    {                                                                                              \
+        list_type *p = malloc(sizeof *p);                                                          \
+        if (p)                                                                                     \
+            *p = (list_type){items, n, 0};                                                         \
+        list_free(p);                                                                              \
+    }                                                                                              \
+    static cairn_status fetch_fn(cairn_client *c, char *const *pos, void **out, cairn_error *err)  \
+    {                                                                                              \
+        list_type *all = calloc(1, sizeof *all);                                                   \
+        cairn_status st =                                                                          \
+            all ? models_view_fetch_all(c, pos[0], page_fn, drop_fn, sizeof *all->items,           \
+                                        (void **)&all->items, &all->count, err)                    \
+                : models_view_no_memory(err);                                                      \
+        if (st)                                                                                    \
+            list_free(all);                                                                        \
+        *out = st ? NULL : all;                                                                    \
+        return st;                                                                                 \
+    }
+
+PAGED_LIST(cairn_model_version_list, cairn_model_versions, cairn_model_version_list_free,
+           versions_page, versions_drop, fetch_versions)
+PAGED_LIST(cairn_model_event_list, cairn_model_history, cairn_model_event_list_free, history_page,
+           history_drop, fetch_history)
+
+static char *versions_json(const void *list)
 {
-    cairn_model_version_list *page;
-    cairn_status st = cairn_model_versions(c, name, since, 0, &page, err);
-    if (st)
-        return st;
-    *items = page->items;
-    *count = page->count;
-    *next = page->next;
-    free(page);
-    return CAIRN_OK;
+    return cairn_model_version_list_to_json(list);
 }
 
-static void versions_drop(void *items, size_t n)
+static void versions_release(void *list)
 {
-    cairn_model_version_list page = {items, n, 0}, *p = malloc(sizeof *p);
-    if (p)
-        *p = page;
-    cairn_model_version_list_free(p);
+    cairn_model_version_list_free(list);
 }
 
-/* Every page, as one list (freed with cairn_model_version_list_free). */
-static cairn_status fetch_versions(cairn_client *c, const char *name, cairn_model_version_list **out,
-                                   cairn_error *err)
+static bool print_versions(const void *result)
 {
-    cairn_model_version_list *all = calloc(1, sizeof *all);
-    cairn_status st = all ? models_view_fetch_all(c, name, versions_page, versions_drop,
-                                                  sizeof *all->items, (void **)&all->items,
-                                                  &all->count, err)
-                          : no_memory(err);
-    if (st)
-        cairn_model_version_list_free(all);
-    *out = st ? NULL : all;
-    return st;
-}
-
-static int print_versions(const cairn_model_version_list *list)
-{
+    const cairn_model_version_list *list = result;
     table *t = table_new(8);
     bool ok = t && table_add(t, (const char *[]){"VERSION", "STAGE", "ALIASES", "RUN", "ARTIFACT",
                                                  "SIZE", "CREATED", "CREATOR"});
     for (size_t i = 0; ok && i < list->count; i++) {
         const cairn_model_version *v = &list->items[i];
         char num[32], size[FMT_NUM_LEN], created[FMT_TIME_LEN], *aliases = models_view_aliases(v);
-        ok = aliases && table_add(t, (const char *[]){number(v->version, num), v->stage, aliases,
-                                                      v->run_id, v->artifact.path,
-                                                      fmt_size(v->artifact.size, size),
-                                                      fmt_time(v->created, created), v->creator});
+        ok = aliases &&
+             table_add(t, (const char *[]){number(v->version, num), v->stage, aliases, v->run_id,
+                                           v->artifact.path, fmt_size(v->artifact.size, size),
+                                           fmt_time(v->created, created), v->creator});
         free(aliases);
     }
     if (t) {
@@ -225,116 +251,43 @@ static int print_versions(const cairn_model_version_list *list)
     return print_table(t, ok);
 }
 
+static const models_read versions_read = {
+    1, "expected one NAME", false, fetch_versions, versions_json, print_versions, versions_release};
+
 int cmd_models_versions(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
-    parsed_args a;
-    cairn_error err;
-    cairn_model_version_list *list = NULL;
-    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
-    if (rc >= 0)
-        return rc;
-    cairn_client *c = NULL;
-    if (a.n_pos != 1)
-        rc = cli_usage_error(self, a.n_pos ? "expected one NAME" : "missing NAME");
-    else if (!(c = cli_client(ctx, &err)) || fetch_versions(c, a.pos[0], &list, &err))
-        rc = cli_fail(&err);
-    else
-        rc = ctx->json ? cli_print_json(cairn_model_version_list_to_json(list)) : print_versions(list);
-    cairn_model_version_list_free(list);
-    args_free(&a);
-    return rc;
+    return models_view_read(ctx, self, argc, argv, &versions_read);
+}
+
+static char *history_json(const void *list)
+{
+    return cairn_model_event_list_to_json(list);
+}
+
+static bool print_history(const void *result)
+{
+    const cairn_model_event_list *list = result;
+    return models_view_events(NULL, list->items, list->count);
+}
+
+static void history_release(void *list)
+{
+    cairn_model_event_list_free(list);
+}
+
+static const models_read history_read = {
+    1, "expected one NAME", false, fetch_history, history_json, print_history, history_release};
+
+int cmd_models_history(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+    return models_view_read(ctx, self, argc, argv, &history_read);
 }
 
 /* ---- models version REF ---- */
 
-static int show_version(cli_ctx *ctx, const char *ref)
-{
-    cairn_error err;
-    cairn_model_version *v = NULL;
-    cairn_client *c = cli_client(ctx, &err);
-    int rc;
-    if (!c || cairn_model_version_get(c, ref, &v, &err))
-        rc = cli_fail(&err);
-    else if (ctx->json)
-        rc = cli_print_json(cairn_model_version_to_json(v));
-    else
-        rc = models_view_version(v) ? CLI_OK : out_of_memory();
-    cairn_model_version_free(v);
-    return rc;
-}
-
 int cmd_models_version(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
-    parsed_args a;
-    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
-    if (rc >= 0)
-        return rc;
-    if (a.n_pos != 1)
-        rc = cli_usage_error(self, a.n_pos ? "expected one REF" : "missing REF");
-    else if ((rc = models_view_check_ref(self, a.pos[0])) == CLI_OK)
-        rc = show_version(ctx, a.pos[0]);
-    args_free(&a);
-    return rc;
-}
-
-/* ---- models history ---- */
-
-static cairn_status history_page(cairn_client *c, const char *name, uint64_t since, void **items,
-                                 size_t *count, uint64_t *next, cairn_error *err)
-{
-    cairn_model_event_list *page;
-    cairn_status st = cairn_model_history(c, name, since, 0, &page, err);
-    if (st)
-        return st;
-    *items = page->items;
-    *count = page->count;
-    *next = page->next;
-    free(page);
-    return CAIRN_OK;
-}
-
-static void history_drop(void *items, size_t n)
-{
-    cairn_model_event_list page = {items, n, 0}, *p = malloc(sizeof *p);
-    if (p)
-        *p = page;
-    cairn_model_event_list_free(p);
-}
-
-static cairn_status fetch_history(cairn_client *c, const char *name, cairn_model_event_list **out,
-                                  cairn_error *err)
-{
-    cairn_model_event_list *all = calloc(1, sizeof *all);
-    cairn_status st = all ? models_view_fetch_all(c, name, history_page, history_drop,
-                                                  sizeof *all->items, (void **)&all->items,
-                                                  &all->count, err)
-                          : no_memory(err);
-    if (st)
-        cairn_model_event_list_free(all);
-    *out = st ? NULL : all;
-    return st;
-}
-
-int cmd_models_history(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
-{
-    parsed_args a;
-    cairn_error err;
-    cairn_model_event_list *list = NULL;
-    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
-    if (rc >= 0)
-        return rc;
-    cairn_client *c = NULL;
-    if (a.n_pos != 1)
-        rc = cli_usage_error(self, a.n_pos ? "expected one NAME" : "missing NAME");
-    else if (!(c = cli_client(ctx, &err)) || fetch_history(c, a.pos[0], &list, &err))
-        rc = cli_fail(&err);
-    else if (ctx->json)
-        rc = cli_print_json(cairn_model_event_list_to_json(list));
-    else
-        rc = models_view_events(NULL, list->items, list->count) ? CLI_OK : out_of_memory();
-    cairn_model_event_list_free(list);
-    args_free(&a);
-    return rc;
+    return models_view_read(ctx, self, argc, argv, &models_view_version_read);
 }
 
 /* ---- models get REF -o DIR ---- */

@@ -19,6 +19,46 @@ int models_view_check_ref(const cli_command *self, const char *ref)
     return CLI_OK;
 }
 
+cairn_status models_view_no_memory(cairn_error *err)
+{
+    snprintf(err->message, sizeof err->message, "out of memory");
+    return err->status = CAIRN_OUT_OF_MEMORY;
+}
+
+int models_view_show(cli_ctx *ctx, const models_read *r, char *const *pos)
+{
+    cairn_error err;
+    void *result = NULL;
+    cairn_client *c = cli_client(ctx, &err);
+    int rc;
+    if (!c || r->fetch(c, pos, &result, &err))
+        rc = cli_fail(&err);
+    else if (ctx->json)
+        rc = cli_print_json(r->to_json(result));
+    else if (!r->print(result))
+        rc = cli_fail(&(cairn_error){CAIRN_OUT_OF_MEMORY, "out of memory"});
+    else
+        rc = CLI_OK;
+    if (result)
+        r->release(result);
+    return rc;
+}
+
+int models_view_read(cli_ctx *ctx, const cli_command *self, int argc, char **argv,
+                     const models_read *r)
+{
+    parsed_args a;
+    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
+    if (rc >= 0)
+        return rc;
+    if (a.n_pos != r->n_pos)
+        rc = cli_usage_error(self, "%s", r->expected);
+    else if (!r->is_ref || (rc = models_view_check_ref(self, a.pos[0])) == CLI_OK)
+        rc = models_view_show(ctx, r, a.pos);
+    args_free(&a);
+    return rc;
+}
+
 bool models_view_block(const char *const (*rows)[2], size_t n)
 {
     table *t = table_new(2);
@@ -85,6 +125,32 @@ bool models_view_version(const cairn_model_version *v)
     return ok;
 }
 
+static cairn_status fetch_version(cairn_client *c, char *const *pos, void **out, cairn_error *err)
+{
+    cairn_model_version *v = NULL;
+    cairn_status st = cairn_model_version_get(c, pos[0], &v, err);
+    *out = v;
+    return st;
+}
+
+static char *version_json(const void *v)
+{
+    return cairn_model_version_to_json(v);
+}
+
+static bool print_version(const void *v)
+{
+    return models_view_version(v);
+}
+
+static void version_release(void *v)
+{
+    cairn_model_version_free(v);
+}
+
+const models_read models_view_version_read = {
+    1, "expected one REF", true, fetch_version, version_json, print_version, version_release};
+
 /* ---- history ---- */
 
 static const char *version_text(uint64_t v, char buf[32])
@@ -118,8 +184,8 @@ bool models_view_events(const char *title, const cairn_model_event *e, size_t n)
         char seq[32], time[FMT_TIME_LEN], change[400];
         snprintf(seq, sizeof seq, "%" PRIu64, e[i].seq);
         change_text(&e[i], change, sizeof change);
-        ok = table_add(t, (const char *[]){seq, fmt_time(e[i].time, time), e[i].actor, change,
-                                           e[i].reason});
+        ok = table_add(
+            t, (const char *[]){seq, fmt_time(e[i].time, time), e[i].actor, change, e[i].reason});
     }
     if (t)
         table_align_right(t, 0);
@@ -138,8 +204,8 @@ bool models_view_events(const char *title, const cairn_model_event *e, size_t n)
 /* ---- paging ---- */
 
 cairn_status models_view_fetch_all(cairn_client *c, const char *name, models_view_page fetch,
-                                   models_view_drop drop, size_t size, void **items,
-                                   size_t *count, cairn_error *err)
+                                   models_view_drop drop, size_t size, void **items, size_t *count,
+                                   cairn_error *err)
 {
     uint64_t since = 1;
     while (since) {

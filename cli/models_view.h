@@ -12,6 +12,31 @@
 
 #include "cli.h"
 
+/* A read command of the registry: its positional arguments, its request, and
+ * how its result prints (--json: to_json's text; else print's tables). */
+typedef struct models_read {
+    size_t n_pos;         /* exactly this many positional arguments */
+    const char *expected; /* the usage error when there are not */
+    bool is_ref;          /* pos[0] is a version reference, checked before sending */
+    cairn_status (*fetch)(cairn_client *c, char *const *pos, void **result, cairn_error *err);
+    char *(*to_json)(const void *result);
+    bool (*print)(const void *result); /* false: out of memory */
+    void (*release)(void *result);
+} models_read;
+
+/* Parses argv (no option but --json), checks the positional arguments, then
+ * models_view_show. */
+int models_view_read(cli_ctx *ctx, const cli_command *self, int argc, char **argv,
+                     const models_read *r);
+/* Fetches r's result for pos and prints it; the command's exit status. */
+int models_view_show(cli_ctx *ctx, const models_read *r, char *const *pos);
+
+/* `models version REF`: the version REF names. */
+extern const models_read models_view_version_read;
+
+/* CAIRN_OUT_OF_MEMORY, said in err. */
+cairn_status models_view_no_memory(cairn_error *err);
+
 /* CLI_OK when ref reads as NAME/VERSION, NAME@ALIAS or NAME/STAGE, else the
  * usage error saying why. */
 int models_view_check_ref(const cli_command *self, const char *ref);
@@ -38,7 +63,7 @@ typedef cairn_status (*models_view_page)(cairn_client *c, const char *name, uint
 /* Frees a page's n items and their array (when they cannot be kept). */
 typedef void (*models_view_drop)(void *items, size_t n);
 cairn_status models_view_fetch_all(cairn_client *c, const char *name, models_view_page fetch,
-                                   models_view_drop drop, size_t size, void **items,
-                                   size_t *count, cairn_error *err);
+                                   models_view_drop drop, size_t size, void **items, size_t *count,
+                                   cairn_error *err);
 
 #endif

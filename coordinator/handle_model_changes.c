@@ -55,8 +55,7 @@ static cairn_status read_stage(request_ctx *r, stage_req *q, cairn_error *err)
 }
 
 /* The versions --archive-existing moves out: every other one in the stage. */
-static cairn_status archive_others(request_ctx *r, stage_req *q, size_t *archived,
-                                   cairn_error *err)
+static cairn_status archive_others(request_ctx *r, stage_req *q, size_t *archived, cairn_error *err)
 {
     uint32_t *members;
     size_t n;

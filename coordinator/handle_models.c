@@ -105,8 +105,9 @@ static cairn_status check_signature(const msgpack_object *sig, cairn_error *err)
     if (!st && sig->via.map.size != known)
         st = error_set(err, CAIRN_BAD_MESSAGE, "a signature holds only 'inputs' and 'output'");
     if (!st && inputs->via.array.size > MODEL_MAX_COLUMNS)
-        st = error_set(err, CAIRN_LIMIT_EXCEEDED, "a signature of %u columns exceeds the limit of %d",
-                       inputs->via.array.size, MODEL_MAX_COLUMNS);
+        st = error_set(err, CAIRN_LIMIT_EXCEEDED,
+                       "a signature of %u columns exceeds the limit of %d", inputs->via.array.size,
+                       MODEL_MAX_COLUMNS);
     for (uint32_t i = 0; !st && i < inputs->via.array.size; i++)
         st = check_column(&inputs->via.array.ptr[i], i, err);
     return st ? st : validate_text("signature output type", output, MODEL_MAX_TYPE, err);
@@ -152,7 +153,8 @@ static cairn_status read_register(request_ctx *r, register_req *q, cairn_error *
     if (!st)
         st = body_str(b, "input_example", false, &q->input_example, err);
     q->has_example = body_find(b, "input_example") != NULL;
-    return st ? st : validate_value("input example", q->input_example, MODEL_MAX_INPUT_EXAMPLE, err);
+    return st ? st
+              : validate_value("input example", q->input_example, MODEL_MAX_INPUT_EXAMPLE, err);
 }
 
 /* The model to add a version to, created on first use. */
@@ -161,9 +163,10 @@ static cairn_status model_for_register(request_ctx *r, const register_req *q, st
 {
     cairn_status st = store_model_by_name(r->store, r->txn, q->name, m, err);
     if (!st && q->create_new)
-        return error_set(err, CAIRN_RESOURCE_ALREADY_EXISTS,
-                         "model '%.*s' already exists (registering with 'new' refuses an existing name)",
-                         (int)q->name.n, q->name.p);
+        return error_set(
+            err, CAIRN_RESOURCE_ALREADY_EXISTS,
+            "model '%.*s' already exists (registering with 'new' refuses an existing name)",
+            (int)q->name.n, q->name.p);
     if (st != CAIRN_RESOURCE_DOES_NOT_EXIST)
         return st;
     *m = (store_model){.name = q->name, .created = r->now_ms, .updated = r->now_ms};
@@ -201,13 +204,21 @@ static cairn_status add_version(request_ctx *r, const register_req *q, store_mod
     pack_tags(&tags.pk, q->tags);
     if (q->signature)
         pack_signature(&sig.pk, q->signature);
-    store_model_version v = {
-        .version = m->last_version + 1, .run = q->run.id, .created = r->now_ms,
-        .updated = r->now_ms, .artifact = q->artifact, .stage = STAGE_NONE, .request = r->m->id,
-        .path = q->path, .creator = r->m->from, .description = q->description,
-        .tags = {tags.sb.data, (uint32_t)tags.sb.size},
-        .signature = {sig.sb.data, (uint32_t)sig.sb.size}, .input_example = q->input_example,
-        .has_signature = q->signature != NULL, .has_input_example = q->has_example};
+    store_model_version v = {.version = m->last_version + 1,
+                             .run = q->run.id,
+                             .created = r->now_ms,
+                             .updated = r->now_ms,
+                             .artifact = q->artifact,
+                             .stage = STAGE_NONE,
+                             .request = r->m->id,
+                             .path = q->path,
+                             .creator = r->m->from,
+                             .description = q->description,
+                             .tags = {tags.sb.data, (uint32_t)tags.sb.size},
+                             .signature = {sig.sb.data, (uint32_t)sig.sb.size},
+                             .input_example = q->input_example,
+                             .has_signature = q->signature != NULL,
+                             .has_input_example = q->has_example};
     cairn_status st = store_model_version_put(r->store, r->txn, m->id, &v, true, err);
     msg_writer_destroy(&tags);
     msg_writer_destroy(&sig);
@@ -262,7 +273,8 @@ cairn_status handle_model_register_duplicate(request_ctx *r, cairn_error *err)
             return CAIRN_OK;
         }
     }
-    return st ? st : error_set(err, CAIRN_INTERNAL_ERROR, "the version this request made is not found");
+    return st ? st
+              : error_set(err, CAIRN_INTERNAL_ERROR, "the version this request made is not found");
 }
 
 /* ---- reads ---- */
@@ -344,8 +356,8 @@ cairn_status handle_model_versions(request_ctx *r, cairn_error *err)
     if (n)
         st = store_model_versions_walk(r->store, r->txn, m.id, first, pack_listed_version, &c, err);
     if (!st && c.left)
-        st = error_set(err, CAIRN_STORAGE_ERROR, "model '%.*s' is missing versions",
-                       (int)m.name.n, m.name.p);
+        st = error_set(err, CAIRN_STORAGE_ERROR, "model '%.*s' is missing versions", (int)m.name.n,
+                       m.name.p);
     if (!st && avail > n) {
         mp_str(pk, "next");
         msgpack_pack_uint32(pk, first + n);

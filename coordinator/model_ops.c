@@ -113,9 +113,11 @@ static cairn_status resolve_stage(request_ctx *r, const store_model *m, store_mo
     if (st)
         return st;
     if (!found)
-        return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "no version of model '%.*s' is in stage %s",
-                         (int)m->name.n, m->name.p, model_stage_name(stage));
-    return stage == STAGE_NONE ? CAIRN_OK : store_model_version_get(r->store, r->txn, m, version, v, err);
+        return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST,
+                         "no version of model '%.*s' is in stage %s", (int)m->name.n, m->name.p,
+                         model_stage_name(stage));
+    return stage == STAGE_NONE ? CAIRN_OK
+                               : store_model_version_get(r->store, r->txn, m, version, v, err);
 }
 
 static cairn_status resolve_alias(request_ctx *r, const store_model *m, msg_str alias,
@@ -140,7 +142,8 @@ cairn_status model_resolve(request_ctx *r, const store_model *m, store_model_ver
     bool has_version = body_find(b, "version"), has_alias = body_find(b, "alias"),
          has_stage = body_find(b, "stage");
     if (has_version + has_alias + has_stage != 1)
-        return error_set(err, CAIRN_BAD_MESSAGE, "give exactly one of 'version', 'alias' and 'stage'");
+        return error_set(err, CAIRN_BAD_MESSAGE,
+                         "give exactly one of 'version', 'alias' and 'stage'");
     if (has_stage)
         return resolve_stage(r, m, v, err);
     if (has_alias) {
@@ -157,8 +160,11 @@ cairn_status model_resolve(request_ctx *r, const store_model *m, store_model_ver
 
 store_model_event model_event(request_ctx *r, model_event_kind kind, msg_str reason)
 {
-    return (store_model_event){.time = r->now_ms, .request = r->m->id, .kind = (uint8_t)kind,
-                               .actor = r->m->from, .reason = reason};
+    return (store_model_event){.time = r->now_ms,
+                               .request = r->m->id,
+                               .kind = (uint8_t)kind,
+                               .actor = r->m->from,
+                               .reason = reason};
 }
 
 cairn_status model_move_stage(request_ctx *r, const store_model *m, uint32_t version,

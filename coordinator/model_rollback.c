@@ -59,8 +59,8 @@ static cairn_status read_holder(request_ctx *r, rollback_req *q, cairn_error *er
     bool found = false;
     if (q->by_alias)
         return store_model_alias_get(r->store, r->txn, q->m.id, q->alias, &q->holder, err);
-    cairn_status st = store_model_stage_holder(r->store, r->txn, q->m.id, q->stage, &q->holder,
-                                               &found, err);
+    cairn_status st =
+        store_model_stage_holder(r->store, r->txn, q->m.id, q->stage, &q->holder, &found, err);
     if (!found)
         q->holder = 0;
     return st;
@@ -237,8 +237,8 @@ static cairn_status archived_by_change(request_ctx *r, rollback_req *q,
     return st;
 }
 
-static cairn_status move_stage(request_ctx *r, rollback_req *q, uint32_t version,
-                               model_stage stage, uint64_t undoes, cairn_error *err)
+static cairn_status move_stage(request_ctx *r, rollback_req *q, uint32_t version, model_stage stage,
+                               uint64_t undoes, cairn_error *err)
 {
     store_model_event e = model_event(r, EVENT_STAGE, q->reason);
     e.rollback = true;
@@ -249,8 +249,8 @@ static cairn_status move_stage(request_ctx *r, rollback_req *q, uint32_t version
 static cairn_status read_after(request_ctx *r, rollback_req *q, cairn_error *err)
 {
     bool found;
-    cairn_status st = store_model_stage_holder(r->store, r->txn, q->m.id, q->stage, &q->after,
-                                               &found, err);
+    cairn_status st =
+        store_model_stage_holder(r->store, r->txn, q->m.id, q->stage, &q->after, &found, err);
     if (!found)
         q->after = 0;
     return st;

@@ -72,19 +72,13 @@ static void encode_event(rec_out *o, const store_model_event *e)
 static cairn_status last_seq(store *s, MDB_txn *txn, uint64_t model_id, uint64_t *seq,
                              cairn_error *err)
 {
-    MDB_cursor *c;
-    uint8_t kb[EVENT_KEY];
-    event_key(kb, model_id, UINT64_MAX);
-    MDB_val k = {sizeof kb, kb}, v;
-    int rc = mdb_cursor_open(txn, s->model_history, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    rc = rc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &v, MDB_LAST) : mdb_cursor_get(c, &k, &v, MDB_PREV);
-    *seq = rc == 0 && k.mv_size == EVENT_KEY && be64_get(k.mv_data) == model_id
-               ? be64_get((uint8_t *)k.mv_data + 8) : 0;
-    mdb_cursor_close(c);
-    return rc == 0 || rc == MDB_NOTFOUND ? CAIRN_OK : store_fail(rc, "read model history", err);
+    uint8_t from[EVENT_KEY];
+    MDB_val last = {0, NULL};
+    event_key(from, model_id, UINT64_MAX);
+    cairn_status st = store_range_walk(txn, s->model_history, from, sizeof from, 8, true,
+                                       store_take_key, &last, err);
+    *seq = last.mv_size == EVENT_KEY ? be64_get((const uint8_t *)last.mv_data + 8) : 0;
+    return st;
 }
 
 static cairn_status index_version(store *s, MDB_txn *txn, uint64_t model_id, uint32_t version,
@@ -136,70 +130,49 @@ cairn_status store_model_event_get(store *s, MDB_txn *txn, uint64_t model_id, ui
     return rc ? store_fail(rc, "read model history", err) : decode_event(seq, &v, out, err);
 }
 
+static bool visit_event(void *ctx, const MDB_val *key, const MDB_val *value)
+{
+    store_walk_ctx *w = ctx;
+    store_model_event e;
+    w->st = key->mv_size == EVENT_KEY
+                ? decode_event(be64_get((const uint8_t *)key->mv_data + 8), value, &e, w->err)
+                : error_set(w->err, CAIRN_STORAGE_ERROR, "corrupt model history key");
+    return !w->st && ((store_event_visit)w->visit)(w->ctx, &e);
+}
+
 cairn_status store_model_events_walk(store *s, MDB_txn *txn, uint64_t model_id, uint64_t since,
                                      store_event_visit visit, void *ctx, cairn_error *err)
 {
-    MDB_cursor *c;
-    uint8_t kb[EVENT_KEY];
-    event_key(kb, model_id, since);
-    MDB_val k = {sizeof kb, kb}, v;
-    int rc = mdb_cursor_open(txn, s->model_history, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
-    cairn_status st = CAIRN_OK;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && !st && k.mv_size == EVENT_KEY && be64_get(k.mv_data) == model_id;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        store_model_event e;
-        st = decode_event(be64_get((uint8_t *)k.mv_data + 8), &v, &e, err);
-        if (!st && !visit(ctx, &e))
-            break;
-    }
-    mdb_cursor_close(c);
-    if (st)
-        return st;
-    return rc == 0 || rc == MDB_NOTFOUND ? CAIRN_OK : store_fail(rc, "walk model history", err);
+    uint8_t from[EVENT_KEY];
+    event_key(from, model_id, since);
+    store_walk_ctx w = {s, txn, (void (*)(void))visit, ctx, CAIRN_OK, err};
+    cairn_status st =
+        store_range_walk(txn, s->model_history, from, sizeof from, 8, false, visit_event, &w, err);
+    return st ? st : w.st;
 }
 
-/* Positions c on the first (or, newest_first, the last) key under prefix. */
-static int seek_prefix(MDB_cursor *c, const uint8_t *prefix, size_t n, bool newest_first,
-                       MDB_val *k, MDB_val *v)
+static bool visit_version_event(void *ctx, const MDB_val *key, const MDB_val *value)
 {
-    uint8_t kb[VERSION_EVENT_KEY];
-    memcpy(kb, prefix, n);
-    memset(kb + n, newest_first ? 0xff : 0, sizeof kb - n);
-    *k = (MDB_val){sizeof kb, kb};
-    int rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
-    if (!newest_first)
-        return rc;
-    if (rc == 0 && k->mv_size == sizeof kb && memcmp(k->mv_data, kb, sizeof kb) == 0)
-        return 0;
-    return mdb_cursor_get(c, k, v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    store_walk_ctx *w = ctx;
+    store_model_event e;
+    (void)value;
+    w->st = key->mv_size == VERSION_EVENT_KEY
+                ? store_model_event_get(w->s, w->txn, be64_get(key->mv_data),
+                                        be64_get((const uint8_t *)key->mv_data + 12), &e, w->err)
+                : error_set(w->err, CAIRN_STORAGE_ERROR, "corrupt model event index");
+    return !w->st && ((store_event_visit)w->visit)(w->ctx, &e);
 }
 
-cairn_status store_model_version_events(store *s, MDB_txn *txn, uint64_t model_id,
-                                        uint32_t version, bool newest_first,
-                                        store_event_visit visit, void *ctx, cairn_error *err)
+cairn_status store_model_version_events(store *s, MDB_txn *txn, uint64_t model_id, uint32_t version,
+                                        bool newest_first, store_event_visit visit, void *ctx,
+                                        cairn_error *err)
 {
-    MDB_cursor *c;
-    uint8_t prefix[12];
-    be64_put(prefix, model_id);
-    be32_put(prefix + 8, version);
-    MDB_val k, v;
-    int rc = mdb_cursor_open(txn, s->model_version_events, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
-    cairn_status st = CAIRN_OK;
-    for (rc = seek_prefix(c, prefix, sizeof prefix, newest_first, &k, &v);
-         rc == 0 && !st && k.mv_size == VERSION_EVENT_KEY && memcmp(k.mv_data, prefix, 12) == 0;
-         rc = mdb_cursor_get(c, &k, &v, newest_first ? MDB_PREV : MDB_NEXT)) {
-        store_model_event e;
-        st = store_model_event_get(s, txn, model_id, be64_get((uint8_t *)k.mv_data + 12), &e, err);
-        if (!st && !visit(ctx, &e))
-            break;
-    }
-    mdb_cursor_close(c);
-    if (st)
-        return st;
-    return rc == 0 || rc == MDB_NOTFOUND ? CAIRN_OK : store_fail(rc, "walk version events", err);
+    uint8_t from[VERSION_EVENT_KEY];
+    be64_put(from, model_id);
+    be32_put(from + 8, version);
+    be64_put(from + 12, newest_first ? UINT64_MAX : 0);
+    store_walk_ctx w = {s, txn, (void (*)(void))visit, ctx, CAIRN_OK, err};
+    cairn_status st = store_range_walk(txn, s->model_version_events, from, sizeof from, 12,
+                                       newest_first, visit_version_event, &w, err);
+    return st ? st : w.st;
 }

@@ -6,11 +6,11 @@
  *   model_stages   u64 id + u8 stage + u32 version -> (empty); STAGE_NONE is not indexed
  *   model_aliases  u64 id + alias -> u32 version
  */
-#include <errno.h>
 #include <string.h>
 
 #include "error.h"
 #include "store_models.h"
+#include "store_record.h"
 
 #define STAGE_KEY 13
 #define ALIAS_KEY_MAX (8 + MODEL_MAX_ALIAS)
@@ -30,7 +30,8 @@ static cairn_status index_stage(store *s, MDB_txn *txn, uint64_t model_id, uint8
     uint8_t kb[STAGE_KEY];
     stage_key(kb, model_id, stage, version);
     MDB_val k = {sizeof kb, kb}, e = {0, NULL};
-    int rc = add ? mdb_put(txn, s->model_stages, &k, &e, 0) : mdb_del(txn, s->model_stages, &k, NULL);
+    int rc =
+        add ? mdb_put(txn, s->model_stages, &k, &e, 0) : mdb_del(txn, s->model_stages, &k, NULL);
     return rc && rc != MDB_NOTFOUND ? store_fail(rc, "index model stage", err) : CAIRN_OK;
 }
 
@@ -51,41 +52,42 @@ cairn_status store_model_set_stage(store *s, MDB_txn *txn, uint64_t model_id,
     return st;
 }
 
+typedef struct stage_members {
+    uint32_t *out;
+    size_t max, n;
+} stage_members;
+
+static bool collect_member(void *ctx, const MDB_val *key, const MDB_val *value)
+{
+    stage_members *m = ctx;
+    (void)value;
+    if (m->n == m->max || key->mv_size != STAGE_KEY)
+        return false;
+    m->out[m->n++] = be32_get((const uint8_t *)key->mv_data + 9);
+    return true;
+}
+
 cairn_status store_model_stage_versions(store *s, MDB_txn *txn, uint64_t model_id,
                                         model_stage stage, uint32_t *out, size_t max, size_t *n,
                                         cairn_error *err)
 {
-    MDB_cursor *c;
-    uint8_t kb[STAGE_KEY], prefix[9];
-    stage_key(kb, model_id, (uint8_t)stage, UINT32_MAX);
-    memcpy(prefix, kb, sizeof prefix);
-    MDB_val k = {sizeof kb, kb}, v;
-    *n = 0;
-    int rc = mdb_cursor_open(txn, s->model_stages, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
-    /* From just past the stage's highest possible key, backwards. */
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && !(k.mv_size == STAGE_KEY && memcmp(k.mv_data, kb, STAGE_KEY) == 0))
-        rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
-    else if (rc == MDB_NOTFOUND)
-        rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    while (rc == 0 && *n < max && k.mv_size == STAGE_KEY && memcmp(k.mv_data, prefix, 9) == 0) {
-        out[(*n)++] = be32_get((uint8_t *)k.mv_data + 9);
-        rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
-    }
-    mdb_cursor_close(c);
-    return rc == 0 || rc == MDB_NOTFOUND ? CAIRN_OK : store_fail(rc, "walk model stage", err);
+    uint8_t from[STAGE_KEY];
+    stage_members m = {out, max, 0};
+    stage_key(from, model_id, (uint8_t)stage, UINT32_MAX);
+    /* Backwards from the stage's highest possible key: highest version first. */
+    cairn_status st =
+        store_range_walk(txn, s->model_stages, from, sizeof from, 9, true, collect_member, &m, err);
+    *n = m.n;
+    return st;
 }
 
-cairn_status store_model_stage_holder(store *s, MDB_txn *txn, uint64_t model_id,
-                                      model_stage stage, uint32_t *version, bool *found,
-                                      cairn_error *err)
+cairn_status store_model_stage_holder(store *s, MDB_txn *txn, uint64_t model_id, model_stage stage,
+                                      uint32_t *version, bool *found, cairn_error *err)
 {
     size_t n = 0;
-    cairn_status st = stage == STAGE_NONE
-                          ? CAIRN_OK
-                          : store_model_stage_versions(s, txn, model_id, stage, version, 1, &n, err);
+    cairn_status st = stage == STAGE_NONE ? CAIRN_OK
+                                          : store_model_stage_versions(s, txn, model_id, stage,
+                                                                       version, 1, &n, err);
     *found = n == 1;
     return st;
 }
@@ -128,23 +130,22 @@ cairn_status store_model_alias_put(store *s, MDB_txn *txn, uint64_t model_id, ms
     return rc && rc != MDB_NOTFOUND ? store_fail(rc, "write model alias", err) : CAIRN_OK;
 }
 
+static bool visit_alias(void *ctx, const MDB_val *key, const MDB_val *value)
+{
+    store_walk_ctx *w = ctx;
+    if (value->mv_size == 4 && key->mv_size > 8)
+        ((store_alias_visit)w->visit)(
+            w->ctx, (msg_str){(const char *)key->mv_data + 8, (uint32_t)(key->mv_size - 8)},
+            be32_get(value->mv_data));
+    return true;
+}
+
 cairn_status store_model_aliases_walk(store *s, MDB_txn *txn, uint64_t model_id,
                                       store_alias_visit visit, void *ctx, cairn_error *err)
 {
-    MDB_cursor *c;
-    uint8_t prefix[8];
-    be64_put(prefix, model_id);
-    MDB_val k = {sizeof prefix, prefix}, v;
-    int rc = mdb_cursor_open(txn, s->model_aliases, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size > 8 && memcmp(k.mv_data, prefix, 8) == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (v.mv_size == 4)
-            visit(ctx, (msg_str){(const char *)k.mv_data + 8, (uint32_t)(k.mv_size - 8)},
-                  be32_get(v.mv_data));
-    }
-    mdb_cursor_close(c);
-    return rc == 0 || rc == MDB_NOTFOUND ? CAIRN_OK : store_fail(rc, "walk model aliases", err);
+    uint8_t from[8];
+    be64_put(from, model_id);
+    store_walk_ctx w = {s, txn, (void (*)(void))visit, ctx, CAIRN_OK, err};
+    return store_range_walk(txn, s->model_aliases, from, sizeof from, sizeof from, false,
+                            visit_alias, &w, err);
 }

@@ -119,15 +119,11 @@ cairn_status store_model_put(store *s, MDB_txn *txn, const store_model *m, cairn
 /* Ids are never reused: the next is one past the last in the tree. */
 static cairn_status next_model_id(store *s, MDB_txn *txn, uint64_t *id, cairn_error *err)
 {
-    MDB_cursor *c;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(txn, s->models, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
-    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    *id = rc == 0 && k.mv_size == MODEL_KEY ? be64_get(k.mv_data) + 1 : 1;
-    mdb_cursor_close(c);
-    return rc == 0 || rc == MDB_NOTFOUND ? CAIRN_OK : store_fail(rc, "read models", err);
+    MDB_val last = {0, NULL};
+    cairn_status st =
+        store_range_walk(txn, s->models, NULL, 0, 0, true, store_take_key, &last, err);
+    *id = last.mv_size == MODEL_KEY ? be64_get(last.mv_data) + 1 : 1;
+    return st;
 }
 
 cairn_status store_model_create(store *s, MDB_txn *txn, store_model *m, cairn_error *err)
@@ -147,27 +143,23 @@ cairn_status store_model_create(store *s, MDB_txn *txn, store_model *m, cairn_er
     return store_model_put(s, txn, m, err);
 }
 
+static bool visit_name(void *ctx, const MDB_val *key, const MDB_val *value)
+{
+    store_walk_ctx *w = ctx;
+    store_model m;
+    (void)key;
+    w->st = value->mv_size == MODEL_KEY
+                ? store_model_get(w->s, w->txn, be64_get(value->mv_data), &m, w->err)
+                : corrupt("model name", w->err);
+    return !w->st && ((store_model_visit)w->visit)(w->ctx, &m);
+}
+
 cairn_status store_models_walk(store *s, MDB_txn *txn, store_model_visit visit, void *ctx,
                                cairn_error *err)
 {
-    MDB_cursor *c;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(txn, s->model_names, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
-    cairn_status st = CAIRN_OK;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !st;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        store_model m;
-        if (v.mv_size != MODEL_KEY)
-            st = corrupt("model name", err);
-        else if (!(st = store_model_get(s, txn, be64_get(v.mv_data), &m, err)) && !visit(ctx, &m))
-            break;
-    }
-    mdb_cursor_close(c);
-    if (st)
-        return st;
-    return rc == 0 || rc == MDB_NOTFOUND ? CAIRN_OK : store_fail(rc, "walk models", err);
+    store_walk_ctx w = {s, txn, (void (*)(void))visit, ctx, CAIRN_OK, err};
+    cairn_status st = store_range_walk(txn, s->model_names, NULL, 0, 0, false, visit_name, &w, err);
+    return st ? st : w.st;
 }
 
 /* ---- versions ---- */
@@ -196,9 +188,8 @@ static cairn_status decode_version(uint32_t version, const MDB_val *v, store_mod
     return in.bad || out->stage >= STAGE_COUNT_ ? corrupt("model version", err) : CAIRN_OK;
 }
 
-cairn_status store_model_version_get(store *s, MDB_txn *txn, const store_model *m,
-                                     uint32_t version, store_model_version *out,
-                                     cairn_error *err)
+cairn_status store_model_version_get(store *s, MDB_txn *txn, const store_model *m, uint32_t version,
+                                     store_model_version *out, cairn_error *err)
 {
     uint8_t kb[VERSION_KEY];
     version_key(kb, m->id, version);
@@ -219,7 +210,8 @@ static void encode_version(rec_out *o, const store_model_version *v)
     rec_bytes(o, v->artifact.sha256, 32);
     rec_u8(o, v->stage);
     rec_bytes(o, v->request.b, ULID_BYTES);
-    rec_u8(o, (v->has_signature ? HAS_SIGNATURE : 0) | (v->has_input_example ? HAS_INPUT_EXAMPLE : 0));
+    rec_u8(o,
+           (v->has_signature ? HAS_SIGNATURE : 0) | (v->has_input_example ? HAS_INPUT_EXAMPLE : 0));
     rec_str(o, v->path);
     rec_str(o, v->creator);
     rec_str(o, v->description);
@@ -228,8 +220,8 @@ static void encode_version(rec_out *o, const store_model_version *v)
     rec_str(o, v->input_example);
 }
 
-static cairn_status index_run(store *s, MDB_txn *txn, uint64_t model_id, const store_model_version *v,
-                              cairn_error *err)
+static cairn_status index_run(store *s, MDB_txn *txn, uint64_t model_id,
+                              const store_model_version *v, cairn_error *err)
 {
     uint8_t kb[RUN_MODEL_KEY];
     memcpy(kb, v->run.b, ULID_BYTES);
@@ -247,59 +239,54 @@ cairn_status store_model_version_put(store *s, MDB_txn *txn, uint64_t model_id,
     uint8_t kb[VERSION_KEY];
     version_key(kb, model_id, v->version);
     MDB_val k = {sizeof kb, kb}, val = {o.n, o.p};
-    int rc = o.failed ? ENOMEM : mdb_put(txn, s->model_versions, &k, &val, is_new ? MDB_NOOVERWRITE : 0);
+    int rc =
+        o.failed ? ENOMEM : mdb_put(txn, s->model_versions, &k, &val, is_new ? MDB_NOOVERWRITE : 0);
     rec_free(&o);
     if (rc)
         return store_fail(rc, "write model version", err);
     return is_new ? index_run(s, txn, model_id, v, err) : CAIRN_OK;
 }
 
+static bool visit_version(void *ctx, const MDB_val *key, const MDB_val *value)
+{
+    store_walk_ctx *w = ctx;
+    store_model_version v;
+    w->st =
+        key->mv_size == VERSION_KEY
+            ? decode_version(be32_get((const uint8_t *)key->mv_data + MODEL_KEY), value, &v, w->err)
+            : corrupt("model version", w->err);
+    return !w->st && ((store_version_visit)w->visit)(w->ctx, &v);
+}
+
 cairn_status store_model_versions_walk(store *s, MDB_txn *txn, uint64_t model_id, uint32_t since,
                                        store_version_visit visit, void *ctx, cairn_error *err)
 {
-    MDB_cursor *c;
-    uint8_t kb[VERSION_KEY];
-    version_key(kb, model_id, since);
-    MDB_val k = {sizeof kb, kb}, v;
-    int rc = mdb_cursor_open(txn, s->model_versions, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
-    cairn_status st = CAIRN_OK;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && !st && k.mv_size == VERSION_KEY && be64_get(k.mv_data) == model_id;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        store_model_version mv;
-        st = decode_version(be32_get((uint8_t *)k.mv_data + MODEL_KEY), &v, &mv, err);
-        if (!st && !visit(ctx, &mv))
-            break;
-    }
-    mdb_cursor_close(c);
-    if (st)
-        return st;
-    return rc == 0 || rc == MDB_NOTFOUND ? CAIRN_OK : store_fail(rc, "walk model versions", err);
+    uint8_t from[VERSION_KEY];
+    version_key(from, model_id, since);
+    store_walk_ctx w = {s, txn, (void (*)(void))visit, ctx, CAIRN_OK, err};
+    cairn_status st = store_range_walk(txn, s->model_versions, from, sizeof from, MODEL_KEY, false,
+                                       visit_version, &w, err);
+    return st ? st : w.st;
+}
+
+static bool visit_run_model(void *ctx, const MDB_val *key, const MDB_val *value)
+{
+    store_walk_ctx *w = ctx;
+    const uint8_t *p = (const uint8_t *)key->mv_data + ULID_BYTES;
+    store_model m;
+    (void)value;
+    w->st = key->mv_size == RUN_MODEL_KEY ? store_model_get(w->s, w->txn, be64_get(p), &m, w->err)
+                                          : corrupt("run model", w->err);
+    if (!w->st)
+        ((store_run_model_visit)w->visit)(w->ctx, m.name, be32_get(p + MODEL_KEY));
+    return !w->st;
 }
 
 cairn_status store_model_versions_of_run(store *s, MDB_txn *txn, const ulid *run,
-                                         store_run_model_visit visit, void *ctx,
-                                         cairn_error *err)
+                                         store_run_model_visit visit, void *ctx, cairn_error *err)
 {
-    MDB_cursor *c;
-    MDB_val k = {ULID_BYTES, (void *)run->b}, v;
-    int rc = mdb_cursor_open(txn, s->run_models, &c);
-    if (rc)
-        return store_fail(rc, "cursor", err);
-    cairn_status st = CAIRN_OK;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && !st && k.mv_size == RUN_MODEL_KEY && memcmp(k.mv_data, run->b, ULID_BYTES) == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        const uint8_t *p = (const uint8_t *)k.mv_data + ULID_BYTES;
-        store_model m;
-        st = store_model_get(s, txn, be64_get(p), &m, err);
-        if (!st)
-            visit(ctx, m.name, be32_get(p + MODEL_KEY));
-    }
-    mdb_cursor_close(c);
-    if (st)
-        return st;
-    return rc == 0 || rc == MDB_NOTFOUND ? CAIRN_OK : store_fail(rc, "walk run models", err);
+    store_walk_ctx w = {s, txn, (void (*)(void))visit, ctx, CAIRN_OK, err};
+    cairn_status st = store_range_walk(txn, s->run_models, run->b, ULID_BYTES, ULID_BYTES, false,
+                                       visit_run_model, &w, err);
+    return st ? st : w.st;
 }

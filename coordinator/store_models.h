@@ -43,19 +43,19 @@ typedef struct store_model {
     uint32_t last_version; /* 0 before the first */
     msg_str name;
     msg_str description;
-    msg_str tags;          /* a packed msgpack map str -> str */
+    msg_str tags; /* a packed msgpack map str -> str */
 } store_model;
 
 typedef struct store_model_version {
     uint32_t version;
     ulid run;
     int64_t created;
-    int64_t updated;       /* creation or the last stage change */
+    int64_t updated; /* creation or the last stage change */
     store_artifact artifact;
-    uint8_t stage;         /* model_stage */
-    ulid request;          /* the model.register message that made it */
-    msg_str path;          /* the artifact's path in the run */
-    msg_str creator;       /* the register message's `from` */
+    uint8_t stage;   /* model_stage */
+    ulid request;    /* the model.register message that made it */
+    msg_str path;    /* the artifact's path in the run */
+    msg_str creator; /* the register message's `from` */
     msg_str description;
     msg_str tags;          /* packed msgpack map */
     msg_str signature;     /* packed msgpack map {inputs, output}, when has_signature */
@@ -70,16 +70,16 @@ typedef enum model_event_kind { EVENT_STAGE = 1, EVENT_ALIAS = 2 } model_event_k
  * to_stage; an alias event moves `alias` from from_version to to_version (0:
  * none, when it was created or removed). */
 typedef struct store_model_event {
-    uint64_t seq;          /* in the model's history: 1, 2, ... */
+    uint64_t seq; /* in the model's history: 1, 2, ... */
     int64_t time;
-    ulid request;          /* the message that made it (its audit entry's id) */
-    uint8_t kind;          /* model_event_kind */
-    bool rollback;         /* made by model.rollback */
-    uint64_t undoes;       /* the event whose change this one takes back; 0: none */
+    ulid request;    /* the message that made it (its audit entry's id) */
+    uint8_t kind;    /* model_event_kind */
+    bool rollback;   /* made by model.rollback */
+    uint64_t undoes; /* the event whose change this one takes back; 0: none */
     uint32_t version;
     uint8_t from_stage, to_stage;
     uint32_t from_version, to_version;
-    msg_str actor;         /* the message's `from` */
+    msg_str actor; /* the message's `from` */
     msg_str alias;
     msg_str reason;
 } store_model_event;
@@ -103,9 +103,8 @@ cairn_status store_models_walk(store *s, MDB_txn *txn, store_model_visit visit, 
 /* ---- versions (store_models.c) ---- */
 
 /* RESOURCE_DOES_NOT_EXIST "model 'x' has no version N" when absent. */
-cairn_status store_model_version_get(store *s, MDB_txn *txn, const store_model *m,
-                                     uint32_t version, store_model_version *out,
-                                     cairn_error *err);
+cairn_status store_model_version_get(store *s, MDB_txn *txn, const store_model *m, uint32_t version,
+                                     store_model_version *out, cairn_error *err);
 /* Writes a version record, and for a new one its run index entry. */
 cairn_status store_model_version_put(store *s, MDB_txn *txn, uint64_t model_id,
                                      const store_model_version *v, bool is_new, cairn_error *err);
@@ -119,8 +118,7 @@ cairn_status store_model_versions_walk(store *s, MDB_txn *txn, uint64_t model_id
  * store (valid as the record strings above). */
 typedef void (*store_run_model_visit)(void *ctx, msg_str model_name, uint32_t version);
 cairn_status store_model_versions_of_run(store *s, MDB_txn *txn, const ulid *run,
-                                         store_run_model_visit visit, void *ctx,
-                                         cairn_error *err);
+                                         store_run_model_visit visit, void *ctx, cairn_error *err);
 
 /* ---- stages and aliases (store_model_pointers.c) ---- */
 
@@ -130,9 +128,8 @@ cairn_status store_model_set_stage(store *s, MDB_txn *txn, uint64_t model_id,
                                    const store_model_version *v, model_stage stage, int64_t now_ms,
                                    cairn_error *err);
 /* The highest version in stage (not STAGE_NONE); *found false when none. */
-cairn_status store_model_stage_holder(store *s, MDB_txn *txn, uint64_t model_id,
-                                      model_stage stage, uint32_t *version, bool *found,
-                                      cairn_error *err);
+cairn_status store_model_stage_holder(store *s, MDB_txn *txn, uint64_t model_id, model_stage stage,
+                                      uint32_t *version, bool *found, cairn_error *err);
 /* The versions in stage (not STAGE_NONE), highest first, at most max into out. */
 cairn_status store_model_stage_versions(store *s, MDB_txn *txn, uint64_t model_id,
                                         model_stage stage, uint32_t *out, size_t max, size_t *n,
@@ -163,9 +160,9 @@ cairn_status store_model_events_walk(store *s, MDB_txn *txn, uint64_t model_id, 
                                      store_event_visit visit, void *ctx, cairn_error *err);
 /* The events about one version (a stage change of it, an alias moved to or
  * from it), oldest first, or newest first with newest_first. */
-cairn_status store_model_version_events(store *s, MDB_txn *txn, uint64_t model_id,
-                                        uint32_t version, bool newest_first,
-                                        store_event_visit visit, void *ctx, cairn_error *err);
+cairn_status store_model_version_events(store *s, MDB_txn *txn, uint64_t model_id, uint32_t version,
+                                        bool newest_first, store_event_visit visit, void *ctx,
+                                        cairn_error *err);
 
 /* ---- the protocol's maps (store_models_pack.c) ---- */
 
@@ -176,7 +173,10 @@ cairn_status store_pack_model(store *s, MDB_txn *txn, const store_model *m, msgp
 
 /* The aliases of a model, gathered once to pack many of its versions. */
 typedef struct model_aliases {
-    struct model_alias_entry { msg_str alias; uint32_t version; } *items;
+    struct model_alias_entry {
+        msg_str alias;
+        uint32_t version;
+    } * items;
     size_t n, cap;
     bool failed; /* out of memory */
 } model_aliases;
@@ -187,8 +187,8 @@ void model_aliases_free(model_aliases *a);
 
 /* VERSION: name, version, stage, aliases, run, artifact, description, tags,
  * signature, input_example, creator, created, updated. */
-void store_pack_model_version(msgpack_packer *pk, msg_str model_name,
-                              const store_model_version *v, const model_aliases *aliases);
+void store_pack_model_version(msgpack_packer *pk, msg_str model_name, const store_model_version *v,
+                              const model_aliases *aliases);
 /* EVENT: seq, time, actor, request, kind, then version/alias, from, to,
  * rollback, undoes, reason. */
 void store_pack_model_event(msgpack_packer *pk, const store_model_event *e);

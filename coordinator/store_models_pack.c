@@ -143,8 +143,8 @@ static void pack_artifact(msgpack_packer *pk, const store_model_version *v)
     mp_strn(pk, hex, 64);
 }
 
-void store_pack_model_version(msgpack_packer *pk, msg_str model_name,
-                              const store_model_version *v, const model_aliases *aliases)
+void store_pack_model_version(msgpack_packer *pk, msg_str model_name, const store_model_version *v,
+                              const model_aliases *aliases)
 {
     msgpack_pack_map(pk, 13);
     PACK_KEY(pk, "name");

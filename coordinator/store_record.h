@@ -130,4 +130,35 @@ static inline void rec_get_bytes(rec_in *in, void *out, size_t n)
         memset(out, 0, n);
 }
 
+/* ---- ranges of keys (store_range.c) ---- */
+
+/* Visits the records from key `from` on, in key order (backward: from the
+ * last key not after `from`, in reverse order), while their first
+ * prefix_len bytes are from's; visit returns false to stop. An empty `from`
+ * starts at the first (backward: the last) record. */
+typedef bool (*store_range_visit)(void *ctx, const MDB_val *key, const MDB_val *value);
+/* A visitor that keeps the first key (an MDB_val *ctx) and stops: with
+ * backward, the last key of a range. */
+static inline bool store_take_key(void *ctx, const MDB_val *key, const MDB_val *value)
+{
+    (void)value;
+    *(MDB_val *)ctx = *key;
+    return false;
+}
+
+/* What a walk's visitor needs to call the caller's own visitor (of the
+ * walk's type, cast back), and what stopped the walk. */
+typedef struct store_walk_ctx {
+    store *s;
+    MDB_txn *txn;
+    void (*visit)(void);
+    void *ctx;
+    cairn_status st;
+    cairn_error *err;
+} store_walk_ctx;
+
+cairn_status store_range_walk(MDB_txn *txn, MDB_dbi dbi, const void *from, size_t from_len,
+                              size_t prefix_len, bool backward, store_range_visit visit, void *ctx,
+                              cairn_error *err);
+
 #endif

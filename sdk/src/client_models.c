@@ -18,8 +18,8 @@
 
 static cairn_status bad_args(const char *what, cairn_error *err)
 {
-    return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s: missing client, argument or result pointer",
-                     what);
+    return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                     "%s: missing client, argument or result pointer", what);
 }
 
 static cairn_status oom(cairn_error *err)
@@ -89,7 +89,8 @@ cairn_status cairn_model_create(cairn_client *client, const char *name, const ch
     cairn_status st = check_kvs(tags, n_tags, err);
     if (st)
         return st;
-    msgpack_packer *pk = client_begin(client, "model.create", 1 + given(description) + (n_tags > 0));
+    msgpack_packer *pk =
+        client_begin(client, "model.create", 1 + given(description) + (n_tags > 0));
     pack_text(pk, "name", name);
     if (given(description))
         pack_text(pk, "description", description);
@@ -168,8 +169,7 @@ cairn_status cairn_model_register(cairn_client *client, const cairn_register_opt
 }
 
 static cairn_status send_stage(cairn_client *c, const char *name, uint64_t version,
-                               const char *stage, int archive, const char *reason,
-                               cairn_error *err)
+                               const char *stage, int archive, const char *reason, cairn_error *err)
 {
     const msgpack_object *body;
     msgpack_packer *pk = client_begin(c, "model.stage", 4 + given(reason));
@@ -239,7 +239,8 @@ cairn_status cairn_model_rollback(cairn_client *client, const cairn_rollback_opt
     if (!opts->alias == !opts->stage)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                          "model.rollback: give exactly one of alias and stage");
-    msgpack_packer *pk = client_begin(client, "model.rollback", 2 + (opts->to > 0) + given(opts->reason));
+    msgpack_packer *pk =
+        client_begin(client, "model.rollback", 2 + (opts->to > 0) + given(opts->reason));
     pack_text(pk, "name", opts->name);
     pack_text(pk, opts->alias ? "alias" : "stage", opts->alias ? opts->alias : opts->stage);
     if (opts->to) {
@@ -327,8 +328,8 @@ static cairn_status events_body(const msgpack_object *body, void *out, cairn_err
     return decode_model_events(body, out, err);
 }
 
-cairn_status cairn_model_history(cairn_client *client, const char *name, uint64_t since,
-                                 size_t max, cairn_model_event_list **out, cairn_error *err)
+cairn_status cairn_model_history(cairn_client *client, const char *name, uint64_t since, size_t max,
+                                 cairn_model_event_list **out, cairn_error *err)
 {
     if (!client || !name || !out)
         return bad_args("model.history", err);
@@ -338,8 +339,7 @@ cairn_status cairn_model_history(cairn_client *client, const char *name, uint64_
 }
 
 /* A request whose body is a version reference: name and its selector. */
-static cairn_status begin_ref(cairn_client *c, const char *type, const char *ref,
-                              cairn_error *err)
+static cairn_status begin_ref(cairn_client *c, const char *type, const char *ref, cairn_error *err)
 {
     model_ref r;
     cairn_status st = model_ref_parse(ref, &r, err);
@@ -406,8 +406,7 @@ static cairn_status make_dirs(const char *path, cairn_error *err)
     return st;
 }
 
-cairn_status cairn_model_version_download(cairn_client *client,
-                                          const cairn_model_version *version,
+cairn_status cairn_model_version_download(cairn_client *client, const cairn_model_version *version,
                                           const char *dest_dir, char *path, size_t cap,
                                           cairn_error *err)
 {

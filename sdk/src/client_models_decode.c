@@ -105,8 +105,8 @@ static cairn_status decode_signature(const msgpack_object *o, cairn_signature **
     s->inputs = cols;
     for (uint32_t i = 0; !st && i < inputs->via.array.size; i++, s->n_inputs++)
         st = decode_column(&inputs->via.array.ptr[i], &cols[i], err);
-    if (!st && !is_nil(body_find(o, "output")) && !(st = body_str(o, "output", true, &output, err)) &&
-        !(s->output = dup_str(output)))
+    if (!st && !is_nil(body_find(o, "output")) &&
+        !(st = body_str(o, "output", true, &output, err)) && !(s->output = dup_str(output)))
         st = oom(err);
     if (st)
         signature_free(s);
@@ -197,8 +197,7 @@ void model_version_clear(cairn_model_version *v)
     memset(v, 0, sizeof *v);
 }
 
-cairn_status decode_model_version(const msgpack_object *o, cairn_model_version *v,
-                                  cairn_error *err)
+cairn_status decode_model_version(const msgpack_object *o, cairn_model_version *v, cairn_error *err)
 {
     memset(v, 0, sizeof *v);
     cairn_status st = o->type == MSGPACK_OBJECT_MAP
@@ -219,8 +218,7 @@ cairn_status decode_model_version(const msgpack_object *o, cairn_model_version *
     return st;
 }
 
-static cairn_status version_entry(const void *elem, const char *field, void *item,
-                                  cairn_error *err)
+static cairn_status version_entry(const void *elem, const char *field, void *item, cairn_error *err)
 {
     (void)field;
     return decode_model_version(elem, item, err);

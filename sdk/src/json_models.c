@@ -44,7 +44,8 @@ static json_t *model_stages(const cairn_model *m)
     const struct {
         const char *name;
         uint64_t version;
-    } stages[] = {{"Staging", m->staging}, {"Production", m->production}, {"Archived", m->archived}};
+    } stages[] = {
+        {"Staging", m->staging}, {"Production", m->production}, {"Archived", m->archived}};
     json_t *o = json_object();
     bool ok = o != NULL;
     for (size_t i = 0; ok && i < sizeof stages / sizeof stages[0]; i++)
@@ -78,7 +79,8 @@ char *cairn_model_list_to_json(const cairn_model_list *list)
     static const cairn_model_list empty;
     if (!list)
         list = &empty;
-    return json_out_dump(json_out_array(list->items, list->count, sizeof *list->items, model_object));
+    return json_out_dump(
+        json_out_array(list->items, list->count, sizeof *list->items, model_object));
 }
 
 /* ---- VERSION ---- */
@@ -102,9 +104,10 @@ static json_t *signature_object(const cairn_signature *s)
     if (!s)
         return json_null();
     json_t *o = json_object();
-    bool ok = json_out_put(o, "inputs", json_out_array(s->inputs, s->n_inputs, sizeof *s->inputs,
-                                                       column_object)) &&
-              json_out_put(o, "output", text_or_null(s->output));
+    bool ok =
+        json_out_put(o, "inputs",
+                     json_out_array(s->inputs, s->n_inputs, sizeof *s->inputs, column_object)) &&
+        json_out_put(o, "output", text_or_null(s->output));
     return release(o, ok);
 }
 
@@ -121,20 +124,21 @@ static json_t *version_object(const void *item)
 {
     const cairn_model_version *v = item;
     json_t *o = json_object();
-    bool ok = json_out_put(o, "name", json_out_str(v->name)) &&
-              json_out_put(o, "version", json_out_uint(v->version)) &&
-              json_out_put(o, "stage", json_out_str(v->stage)) &&
-              json_out_put(o, "aliases", json_out_array(v->aliases, v->n_aliases, sizeof *v->aliases,
-                                                        string_object)) &&
-              json_out_put(o, "run", json_out_str(v->run_id)) &&
-              json_out_put(o, "artifact", artifact_object(&v->artifact)) &&
-              json_out_put(o, "description", json_out_str(v->description)) &&
-              json_out_put(o, "tags", json_out_kv(v->tags, v->n_tags)) &&
-              json_out_put(o, "signature", signature_object(v->signature)) &&
-              json_out_put(o, "input_example", text_or_null(v->input_example)) &&
-              json_out_put(o, "creator", json_out_str(v->creator)) &&
-              json_out_put(o, "created", json_out_int(v->created)) &&
-              json_out_put(o, "updated", json_out_int(v->updated));
+    bool ok =
+        json_out_put(o, "name", json_out_str(v->name)) &&
+        json_out_put(o, "version", json_out_uint(v->version)) &&
+        json_out_put(o, "stage", json_out_str(v->stage)) &&
+        json_out_put(o, "aliases",
+                     json_out_array(v->aliases, v->n_aliases, sizeof *v->aliases, string_object)) &&
+        json_out_put(o, "run", json_out_str(v->run_id)) &&
+        json_out_put(o, "artifact", artifact_object(&v->artifact)) &&
+        json_out_put(o, "description", json_out_str(v->description)) &&
+        json_out_put(o, "tags", json_out_kv(v->tags, v->n_tags)) &&
+        json_out_put(o, "signature", signature_object(v->signature)) &&
+        json_out_put(o, "input_example", text_or_null(v->input_example)) &&
+        json_out_put(o, "creator", json_out_str(v->creator)) &&
+        json_out_put(o, "created", json_out_int(v->created)) &&
+        json_out_put(o, "updated", json_out_int(v->updated));
     return release(o, ok);
 }
 
@@ -148,7 +152,8 @@ char *cairn_model_version_list_to_json(const cairn_model_version_list *list)
     static const cairn_model_version_list empty;
     if (!list)
         list = &empty;
-    return json_out_dump(json_out_array(list->items, list->count, sizeof *list->items, version_object));
+    return json_out_dump(
+        json_out_array(list->items, list->count, sizeof *list->items, version_object));
 }
 
 /* ---- EVENT ---- */
@@ -184,7 +189,8 @@ char *cairn_model_event_list_to_json(const cairn_model_event_list *list)
     static const cairn_model_event_list empty;
     if (!list)
         list = &empty;
-    return json_out_dump(json_out_array(list->items, list->count, sizeof *list->items, event_object));
+    return json_out_dump(
+        json_out_array(list->items, list->count, sizeof *list->items, event_object));
 }
 
 /* ---- lineage ---- */
@@ -205,7 +211,8 @@ static json_t *source_object(const cairn_run *r)
     bool ok = json_out_put(o, "user", text_or_null(run_tag(r, "cairn.user"))) &&
               json_out_put(o, "host", text_or_null(run_tag(r, "cairn.host"))) &&
               json_out_put(o, "git_commit", text_or_null(run_tag(r, "cairn.git.commit"))) &&
-              json_out_put(o, "git_dirty", !dirty ? json_null() : json_boolean(strcmp(dirty, "true") == 0));
+              json_out_put(o, "git_dirty",
+                           !dirty ? json_null() : json_boolean(strcmp(dirty, "true") == 0));
     return release(o, ok);
 }
 
@@ -219,7 +226,8 @@ char *cairn_lineage_to_json(const cairn_lineage *lineage)
               json_out_put(o, "source", source_object(&lineage->run)) &&
               /* The dataset join: one object per dataset version the run used. */
               json_out_put(o, "datasets", json_array()) &&
-              json_out_put(o, "events", json_out_array(lineage->events, lineage->n_events,
-                                                       sizeof *lineage->events, event_object));
+              json_out_put(o, "events",
+                           json_out_array(lineage->events, lineage->n_events,
+                                          sizeof *lineage->events, event_object));
     return json_out_dump_run(release(o, ok), &lineage->run);
 }

@@ -50,7 +50,8 @@ cairn_status model_ref_parse(const char *text, model_ref *out, cairn_error *err)
     out->name = out->buf;
     if (sep == '@')
         out->alias = rest;
-    else if (parse_version(rest, &out->version) && (out->version < 1 || out->version > VERSION_MAX)) {
+    else if (parse_version(rest, &out->version) &&
+             (out->version < 1 || out->version > VERSION_MAX)) {
         model_ref_free(out);
         return bad_ref(text, "a version number is from 1 to 4294967295", err);
     } else if (!out->version)

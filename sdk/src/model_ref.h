@@ -12,9 +12,9 @@
 #include "cairn/status.h"
 
 typedef struct model_ref {
-    char *buf;          /* a copy of the reference, split in place */
+    char *buf; /* a copy of the reference, split in place */
     const char *name;
-    const char *alias;  /* exactly one of alias, stage and version is set */
+    const char *alias; /* exactly one of alias, stage and version is set */
     const char *stage;
     uint64_t version;
 } model_ref;

@@ -86,11 +86,14 @@ static void *register_worker(void *arg)
             bench_check(cairn_model_register(c, &o, NULL, &err), &err, "model.register");
         /* history: promotions, aliases moved, a rollback */
         for (uint64_t v = 990; v <= VERSIONS_PER_MODEL; v += 5) {
-            bench_check(cairn_model_set_stage(c, name, v, "Production", 1, "bench", &err), &err, "stage");
-            bench_check(cairn_model_set_alias(c, name, "champion", v, "bench", &err), &err, "alias");
+            bench_check(cairn_model_set_stage(c, name, v, "Production", 1, "bench", &err), &err,
+                        "stage");
+            bench_check(cairn_model_set_alias(c, name, "champion", v, "bench", &err), &err,
+                        "alias");
         }
-        bench_check(cairn_model_set_alias(c, name, "challenger", VERSIONS_PER_MODEL - 1, NULL, &err),
-                    &err, "alias");
+        bench_check(
+            cairn_model_set_alias(c, name, "challenger", VERSIONS_PER_MODEL - 1, NULL, &err), &err,
+            "alias");
         cairn_rollback_opts ro = {.name = name, .alias = "champion"};
         bench_check(cairn_model_rollback(c, &ro, NULL, NULL, &err), &err, "rollback");
     }

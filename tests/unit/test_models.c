@@ -9,25 +9,6 @@
 #include "store_fixture.h"
 #include "store_models.h"
 
-static int setup(void **state)
-{
-    *state = fixture_new();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_free(*state);
-    return 0;
-}
-
-static const char *reply_mentions(fixture *f, const char *text)
-{
-    static char copy[600];
-    msg_str_copy(f->reply.err_message, copy, sizeof copy);
-    return strstr(copy, text);
-}
-
 static int64_t reply_int(fixture *f, const char *key)
 {
     int64_t v = -1;
@@ -197,7 +178,8 @@ static void version_keeps_the_artifact_hash(void **state)
     msg_str sha;
     body_str(art, "sha256", true, &sha, NULL);
     /* sha256("weights v1") */
-    assert_true(msg_str_eq(sha, "13e35c44395f6cade670c076230362267c5288989d3498e207877d62b859a6d8"));
+    assert_true(
+        msg_str_eq(sha, "13e35c44395f6cade670c076230362267c5288989d3498e207877d62b859a6d8"));
 }
 
 static void register_refusals_name_the_problem(void **state)
@@ -206,16 +188,16 @@ static void register_refusals_name_the_problem(void **state)
     ulid run = run_with_model(f, "m"), nowhere = ulid_new();
     assert_int_equal(register_as(f, "churn", &nowhere, "model.bin", false, NULL),
                      CAIRN_RESOURCE_DOES_NOT_EXIST);
-    assert_non_null(reply_mentions(f, "no run with id"));
+    assert_non_null(fixture_reply_mentions(f, "no run with id"));
     assert_int_equal(register_as(f, "churn", &run, "other.bin", false, NULL),
                      CAIRN_RESOURCE_DOES_NOT_EXIST);
-    assert_non_null(reply_mentions(f, "has no artifact 'other.bin'"));
+    assert_non_null(fixture_reply_mentions(f, "has no artifact 'other.bin'"));
     assert_int_equal(register_as(f, "a/b", &run, "model.bin", false, NULL),
                      CAIRN_INVALID_PARAMETER_VALUE);
     assert_int_equal(register_as(f, "churn", &run, "model.bin", true, NULL), CAIRN_OK);
     assert_int_equal(register_as(f, "churn", &run, "model.bin", true, NULL),
                      CAIRN_RESOURCE_ALREADY_EXISTS);
-    assert_non_null(reply_mentions(f, "model 'churn' already exists"));
+    assert_non_null(fixture_reply_mentions(f, "model 'churn' already exists"));
     /* Refused requests wrote nothing: still one version. */
     msgpack_packer *pk = begin(f, "model.get", 1, NULL);
     pk_str(pk, "name"), pk_str(pk, "churn");
@@ -276,15 +258,15 @@ static void references_resolve(void **state)
     assert_int_equal(resolve(f, "churn", "stage", "Production"), 2);
     assert_int_equal(resolve(f, "churn", "stage", "none"), 3);
     assert_int_equal(resolve(f, "churn", "stage", "Staging"), -1);
-    assert_non_null(reply_mentions(f, "no version of model 'churn' is in stage Staging"));
+    assert_non_null(fixture_reply_mentions(f, "no version of model 'churn' is in stage Staging"));
     assert_int_equal(resolve(f, "churn", "alias", "nope"), -1);
-    assert_non_null(reply_mentions(f, "has no alias 'nope'"));
+    assert_non_null(fixture_reply_mentions(f, "has no alias 'nope'"));
     assert_int_equal(resolve(f, "churn", "version", "9"), -1);
-    assert_non_null(reply_mentions(f, "has no version 9"));
+    assert_non_null(fixture_reply_mentions(f, "has no version 9"));
     assert_int_equal(resolve(f, "churn", "stage", "Prod"), -1);
     assert_int_equal(f->reply.err_status, CAIRN_INVALID_PARAMETER_VALUE);
     assert_int_equal(resolve(f, "nope", "version", "1"), -1);
-    assert_non_null(reply_mentions(f, "no model named 'nope'"));
+    assert_non_null(fixture_reply_mentions(f, "no model named 'nope'"));
 }
 
 /* ---- stages, aliases, history ---- */
@@ -302,7 +284,7 @@ static void archive_existing_moves_the_others(void **state)
     assert_string_equal(stage_of(f, "churn", 3), "Production");
     assert_int_equal(set_stage(f, "churn", 1, "Archived", true), CAIRN_INVALID_PARAMETER_VALUE);
     assert_int_equal(set_stage(f, "churn", 1, "Gone", false), CAIRN_INVALID_PARAMETER_VALUE);
-    assert_non_null(reply_mentions(f, "unknown stage 'Gone'"));
+    assert_non_null(fixture_reply_mentions(f, "unknown stage 'Gone'"));
     /* 3 moves, 2 archived alongside the last */
     assert_int_equal(history(f, "churn")->via.array.size, 5);
 }
@@ -316,7 +298,7 @@ static void aliases_move_and_are_kept_in_history(void **state)
     assert_int_equal(set_alias(f, "churn", "champion", 2), CAIRN_OK);
     assert_int_equal(set_alias(f, "churn", "champion", 2), CAIRN_OK); /* unchanged: no event */
     assert_int_equal(set_alias(f, "churn", "champion", 7), CAIRN_RESOURCE_DOES_NOT_EXIST);
-    assert_non_null(reply_mentions(f, "has no version 7"));
+    assert_non_null(fixture_reply_mentions(f, "has no version 7"));
     assert_int_equal(set_alias(f, "churn", "bad alias", 1), CAIRN_INVALID_PARAMETER_VALUE);
     assert_int_equal(unalias(f, "churn", "champion"), CAIRN_OK);
     assert_int_equal(unalias(f, "churn", "champion"), CAIRN_RESOURCE_DOES_NOT_EXIST);
@@ -353,7 +335,7 @@ static void alias_rollback_walks_back(void **state)
     assert_int_equal(rollback(f, "churn", "alias", "champion", 0, NULL), CAIRN_OK);
     assert_int_equal(rolled_to(f), 1);
     assert_int_equal(rollback(f, "churn", "alias", "champion", 0, NULL), CAIRN_INVALID_STATE);
-    assert_non_null(reply_mentions(f, "named no version before version 1"));
+    assert_non_null(fixture_reply_mentions(f, "named no version before version 1"));
     assert_int_equal(resolve(f, "churn", "alias", "champion"), 1);
     /* --to: a change like any other, which a later rollback takes back. */
     assert_int_equal(rollback(f, "churn", "alias", "champion", 3, NULL), CAIRN_OK);
@@ -400,7 +382,7 @@ static void stage_rollback_restores_the_archived(void **state)
     assert_int_equal(rolled_to(f), 1);
     assert_string_equal(stage_of(f, "churn", 2), "Staging");
     assert_int_equal(rollback(f, "churn", "stage", "Production", 0, NULL), CAIRN_INVALID_STATE);
-    assert_non_null(reply_mentions(f, "version 1 is the first to hold Production"));
+    assert_non_null(fixture_reply_mentions(f, "version 1 is the first to hold Production"));
     assert_string_equal(stage_of(f, "churn", 1), "Production");
     /* --to archives the others; a rollback then takes that back. */
     assert_int_equal(rollback(f, "churn", "stage", "Production", 3, NULL), CAIRN_OK);
@@ -416,7 +398,7 @@ static void rollback_refusals(void **state)
     fixture *f = *state;
     register_one(f, "churn");
     assert_int_equal(rollback(f, "churn", "alias", "champion", 0, NULL), CAIRN_INVALID_STATE);
-    assert_non_null(reply_mentions(f, "is not set"));
+    assert_non_null(fixture_reply_mentions(f, "is not set"));
     assert_int_equal(rollback(f, "churn", "stage", "Production", 0, NULL), CAIRN_INVALID_STATE);
     assert_int_equal(rollback(f, "churn", "stage", "None", 0, NULL), CAIRN_INVALID_PARAMETER_VALUE);
     assert_int_equal(rollback(f, "churn", "alias", "champion", 4, NULL),
@@ -472,20 +454,20 @@ static void lineage_holds_run_events_and_datasets(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(versions_are_numbered_per_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(version_keeps_the_artifact_hash, setup, teardown),
-        cmocka_unit_test_setup_teardown(register_refusals_name_the_problem, setup, teardown),
-        cmocka_unit_test_setup_teardown(register_resend_answers_its_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(versions_are_found_by_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(references_resolve, setup, teardown),
-        cmocka_unit_test_setup_teardown(archive_existing_moves_the_others, setup, teardown),
-        cmocka_unit_test_setup_teardown(aliases_move_and_are_kept_in_history, setup, teardown),
-        cmocka_unit_test_setup_teardown(alias_rollback_walks_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(alias_rollback_retraces_a_cycle, setup, teardown),
-        cmocka_unit_test_setup_teardown(stage_rollback_restores_the_archived, setup, teardown),
-        cmocka_unit_test_setup_teardown(rollback_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(rollback_resend_is_applied_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(lineage_holds_run_events_and_datasets, setup, teardown),
+        FIXTURE_TEST(versions_are_numbered_per_model),
+        FIXTURE_TEST(version_keeps_the_artifact_hash),
+        FIXTURE_TEST(register_refusals_name_the_problem),
+        FIXTURE_TEST(register_resend_answers_its_version),
+        FIXTURE_TEST(versions_are_found_by_run),
+        FIXTURE_TEST(references_resolve),
+        FIXTURE_TEST(archive_existing_moves_the_others),
+        FIXTURE_TEST(aliases_move_and_are_kept_in_history),
+        FIXTURE_TEST(alias_rollback_walks_back),
+        FIXTURE_TEST(alias_rollback_retraces_a_cycle),
+        FIXTURE_TEST(stage_rollback_restores_the_archived),
+        FIXTURE_TEST(rollback_refusals),
+        FIXTURE_TEST(rollback_resend_is_applied_once),
+        FIXTURE_TEST(lineage_holds_run_events_and_datasets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
