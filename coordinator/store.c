@@ -132,9 +132,6 @@ static cairn_status open_dbis(store *s, MDB_txn *txn, cairn_error *err)
         {"artifacts", &s->artifacts},
         {"audit", &s->audit},
         {"dedup", &s->dedup},
-        {"agents", &s->agents},
-        {"commands", &s->commands},
-        {"events", &s->events},
         {"models", &s->models},
         {"model_names", &s->model_names},
         {"model_versions", &s->model_versions},
@@ -143,6 +140,9 @@ static cairn_status open_dbis(store *s, MDB_txn *txn, cairn_error *err)
         {"model_history", &s->model_history},
         {"model_version_events", &s->model_version_events},
         {"run_models", &s->run_models},
+        {"agents", &s->agents},
+        {"commands", &s->commands},
+        {"events", &s->events},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);

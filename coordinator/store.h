@@ -86,9 +86,6 @@ typedef struct store {
     MDB_dbi artifacts;       /* run id + path -> u64 size + sha256 (32 bytes) */
     MDB_dbi audit;           /* u64 seq -> msgpack [ts_ms, id, type, from, summary] */
     MDB_dbi dedup;           /* message id -> u64 audit seq */
-    MDB_dbi agents;          /* agent id -> msgpack map (agents.c: presence, soft state) */
-    MDB_dbi commands;        /* fan-out request id -> msgpack record (fanout.c) */
-    MDB_dbi events;          /* u64 event seq -> event record (store_events.c) */
     /* The model registry (store_models.h). */
     MDB_dbi models;          /* u64 model id -> model record */
     MDB_dbi model_names;     /* name -> u64 model id */
@@ -98,6 +95,9 @@ typedef struct store {
     MDB_dbi model_history;   /* u64 model id + u64 event seq -> event record */
     MDB_dbi model_version_events; /* u64 model id + u32 version + u64 event seq -> (empty) */
     MDB_dbi run_models;      /* run id + u64 model id + u32 version -> (empty) */
+    MDB_dbi agents;          /* agent id -> msgpack map (agents.c: presence, soft state) */
+    MDB_dbi commands;        /* fan-out request id -> msgpack record (fanout.c) */
+    MDB_dbi events;          /* u64 event seq -> event record (store_events.c) */
     uint64_t next_audit_seq;
     uint64_t next_experiment_id;
     struct dedup_recent *recent; /* ids not yet in the dedup tree (store_dedup.c) */
