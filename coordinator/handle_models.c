@@ -274,7 +274,7 @@ cairn_status handle_model_register_duplicate(request_ctx *r, cairn_error *err)
         }
     }
     return st ? st
-              : error_set(err, CAIRN_INTERNAL_ERROR, "the version this request made is not found");
+              : error_set(err, CAIRN_INVALID_STATE, "the version this request made is not found");
 }
 
 /* ---- reads ---- */

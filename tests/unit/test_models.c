@@ -424,6 +424,62 @@ static void rollback_resend_is_applied_once(void **state)
     assert_int_equal(history(f, "churn")->via.array.size, 4);
 }
 
+/* ---- untrusted bodies ---- */
+
+static cairn_status register_with(fixture *f, const ulid *run, const char *field,
+                                  const char *json_like)
+{
+    msgpack_packer *pk = begin(f, "model.register", 4, NULL);
+    pk_str(pk, "name"), pk_str(pk, "churn");
+    pk_str(pk, "run"), mp_ulid(pk, run);
+    pk_str(pk, "artifact"), pk_str(pk, "model.bin");
+    pk_str(pk, field);
+    /* the shapes a signature must not have */
+    if (strcmp(json_like, "inputs-not-array") == 0) {
+        msgpack_pack_map(pk, 1);
+        pk_str(pk, "inputs"), pk_str(pk, "age");
+    } else if (strcmp(json_like, "column-not-map") == 0) {
+        msgpack_pack_map(pk, 1);
+        pk_str(pk, "inputs"), msgpack_pack_array(pk, 1), msgpack_pack_int(pk, 1);
+    } else if (strcmp(json_like, "extra-key") == 0) {
+        msgpack_pack_map(pk, 2);
+        pk_str(pk, "inputs"), msgpack_pack_array(pk, 0);
+        pk_str(pk, "notes"), pk_str(pk, "x");
+    } else { /* tags with a number */
+        msgpack_pack_map(pk, 1);
+        pk_str(pk, "k"), msgpack_pack_int(pk, 1);
+    }
+    return exec(f);
+}
+
+/* Malformed or oversized fields are refused as what they are: never as a
+ * store error, which would abort every write of the request's group. */
+static void untrusted_bodies_are_refused(void **state)
+{
+    fixture *f = *state;
+    ulid run = run_with_model(f, "m");
+    assert_int_equal(register_with(f, &run, "signature", "inputs-not-array"), CAIRN_BAD_MESSAGE);
+    assert_int_equal(register_with(f, &run, "signature", "column-not-map"), CAIRN_BAD_MESSAGE);
+    assert_int_equal(register_with(f, &run, "signature", "extra-key"), CAIRN_BAD_MESSAGE);
+    assert_int_equal(register_with(f, &run, "tags", "number"), CAIRN_BAD_MESSAGE);
+    char path[901], name[601];
+    memset(path, 'p', 900), path[900] = '\0';
+    memset(name, 'n', 600), name[600] = '\0';
+    assert_int_equal(register_as(f, "churn", &run, path, false, NULL),
+                     CAIRN_RESOURCE_DOES_NOT_EXIST);
+    assert_int_equal(set_stage(f, name, 1, "Staging", false), CAIRN_RESOURCE_DOES_NOT_EXIST);
+    register_one(f, "churn");
+    assert_int_equal(set_stage(f, "churn", -1, "Staging", false), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_int_equal(resolve(f, "churn", "alias", name), -1);
+    assert_int_equal(f->reply.err_status, CAIRN_RESOURCE_DOES_NOT_EXIST);
+    msgpack_packer *pk = begin(f, "model.version.get", 3, NULL);
+    pk_str(pk, "name"), pk_str(pk, "churn");
+    pk_str(pk, "version"), msgpack_pack_int(pk, 1);
+    pk_str(pk, "alias"), pk_str(pk, "champion");
+    assert_int_equal(exec(f), CAIRN_BAD_MESSAGE);
+    assert_int_equal(history(f, "churn")->via.array.size, 0);
+}
+
 /* ---- lineage ---- */
 
 static void lineage_holds_run_events_and_datasets(void **state)
@@ -467,6 +523,7 @@ int main(void)
         FIXTURE_TEST(stage_rollback_restores_the_archived),
         FIXTURE_TEST(rollback_refusals),
         FIXTURE_TEST(rollback_resend_is_applied_once),
+        FIXTURE_TEST(untrusted_bodies_are_refused),
         FIXTURE_TEST(lineage_holds_run_events_and_datasets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
