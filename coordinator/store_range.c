@@ -6,7 +6,8 @@
 
 static bool in_range(const MDB_val *k, const void *from, size_t prefix_len)
 {
-    return k->mv_size >= prefix_len && memcmp(k->mv_data, from, prefix_len) == 0;
+    return prefix_len == 0 ||
+           (k->mv_size >= prefix_len && memcmp(k->mv_data, from, prefix_len) == 0);
 }
 
 /* Where a walk starts: the first key at or after `from`, or backward the
