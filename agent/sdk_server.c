@@ -133,6 +133,10 @@ static int receive_one(sdk_server *s, sdk_request *r)
 
 /* ---- handling ---- */
 
+/* Relayed to the coordinator and answered from there: the reads, and the
+ * registry's changes, whose answer (a version number, the holder after a
+ * rollback) only the coordinator has. Those are durable when answered, as
+ * straight to the coordinator, but need it to be reachable. */
 static bool is_read(msg_str type)
 {
     static const char *const reads[] = {
@@ -142,7 +146,8 @@ static bool is_read(msg_str type)
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
         if (msg_str_eq(type, reads[i]))
             return true;
-    return false;
+    static const char registry[] = "model.";
+    return type.n > sizeof registry - 1 && memcmp(type.p, registry, sizeof registry - 1) == 0;
 }
 
 static void log_refusal(const sdk_request *r, const cairn_error *err)

@@ -74,4 +74,21 @@ cairn_client *cli_client(cli_ctx *ctx, cairn_error *err);
 /* Prints a JSON text and a newline, and frees it; NULL means out of memory. */
 int cli_print_json(char *json);
 
+/* ---- pieces the commands share across files ---- */
+
+struct table;
+/* Prints t indented under "title:" when every row made it in (ok) and there
+ * are rows (t may be NULL: nothing to show); frees t; returns ok. */
+bool cli_print_section(const char *title, struct table *t, bool ok);
+/* A "title:" section of KEY VALUE rows (none: nothing printed). */
+bool cli_print_kv_section(const char *title, const cairn_kv *kv, size_t n);
+/* A "metrics:" section of a run's latest values (none: nothing printed). */
+bool cli_print_metrics_section(const cairn_run *r);
+/* `runs show`'s human output of a run. */
+int cli_print_run(const cairn_run *r);
+/* Every value of option name (KEY=VALUE, such as --tag) split into a new
+ * array *out of *n pairs pointing into argv; CLI_OK or a usage error. */
+int cli_collect_kvs(const cli_command *self, const parsed_args *a, const char *name,
+                    cairn_kv **out, size_t *n);
+
 #endif

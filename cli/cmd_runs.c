@@ -219,3 +219,9 @@ int cmd_runs_end(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
     args_free(&a);
     return rc;
 }
+
+int cli_collect_kvs(const cli_command *self, const parsed_args *a, const char *name,
+                    cairn_kv **out, size_t *n)
+{
+    return collect_values(self, a, name, sizeof(cairn_kv), kv_at, (void **)out, n);
+}

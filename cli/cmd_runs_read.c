@@ -180,7 +180,7 @@ int cmd_runs_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 
 /* Prints t indented under title when every row made it in (ok) and there
  * are rows (t: a run without metrics, say, makes no table); frees t. */
-static bool print_section(const char *title, table *t, bool ok)
+bool cli_print_section(const char *title, table *t, bool ok)
 {
     if (ok && t) {
         printf("\n%s:\n", title);
@@ -190,16 +190,16 @@ static bool print_section(const char *title, table *t, bool ok)
     return ok;
 }
 
-static bool print_kv_section(const char *title, const cairn_kv *kv, size_t n)
+bool cli_print_kv_section(const char *title, const cairn_kv *kv, size_t n)
 {
     table *t = n ? table_new(2) : NULL;
     bool ok = n == 0 || t != NULL;
     for (size_t i = 0; ok && i < n; i++)
         ok = table_add(t, (const char *[]){kv[i].key, kv[i].value});
-    return print_section(title, t, ok);
+    return cli_print_section(title, t, ok);
 }
 
-static bool print_metrics_section(const cairn_run *r)
+bool cli_print_metrics_section(const cairn_run *r)
 {
     table *t = r->n_metrics ? table_new(4) : NULL;
     bool ok = r->n_metrics == 0 || (t && table_add(t, (const char *[]){"KEY", "VALUE", "STEP", "TIMESTAMP"}));
@@ -213,7 +213,7 @@ static bool print_metrics_section(const cairn_run *r)
         table_align_right(t, 1);
         table_align_right(t, 2);
     }
-    return print_section("metrics", t, ok);
+    return cli_print_section("metrics", t, ok);
 }
 
 static bool print_artifacts_section(const cairn_run *r)
@@ -227,7 +227,7 @@ static bool print_artifacts_section(const cairn_run *r)
     }
     if (t)
         table_align_right(t, 1);
-    return print_section("artifacts", t, ok);
+    return cli_print_section("artifacts", t, ok);
 }
 
 static bool print_run_header(const cairn_run *r)
@@ -248,10 +248,10 @@ static bool print_run_header(const cairn_run *r)
     return ok;
 }
 
-static int print_run(const cairn_run *r)
+int cli_print_run(const cairn_run *r)
 {
-    bool ok = print_run_header(r) && print_kv_section("params", r->params, r->n_params) &&
-              print_metrics_section(r) && print_kv_section("tags", r->tags, r->n_tags) &&
+    bool ok = print_run_header(r) && cli_print_kv_section("params", r->params, r->n_params) &&
+              cli_print_metrics_section(r) && cli_print_kv_section("tags", r->tags, r->n_tags) &&
               print_artifacts_section(r);
     return ok ? CLI_OK : out_of_memory();
 }
@@ -270,7 +270,7 @@ int cmd_runs_show(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
     else if (!(c = cli_client(ctx, &err)) || cairn_run_get(c, a.pos[0], &run, &err))
         rc = cli_fail(&err);
     else
-        rc = ctx->json ? cli_print_json(cairn_run_to_json(run)) : print_run(run);
+        rc = ctx->json ? cli_print_json(cairn_run_to_json(run)) : cli_print_run(run);
     cairn_run_free(run);
     args_free(&a);
     return rc;

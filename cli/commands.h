@@ -26,6 +26,21 @@ CMD(cmd_artifacts_get);
 /* cmd_agent_events.c: what agents' plugins and clients reported */
 CMD(cmd_agent_events);
 
+/* cmd_models.c, cmd_models_read.c, cmd_lineage.c: the model registry */
+CMD(cmd_models_create);
+CMD(cmd_models_register);
+CMD(cmd_models_stage);
+CMD(cmd_models_alias);
+CMD(cmd_models_unalias);
+CMD(cmd_models_rollback);
+CMD(cmd_models_list);
+CMD(cmd_models_show);
+CMD(cmd_models_versions);
+CMD(cmd_models_version);
+CMD(cmd_models_history);
+CMD(cmd_models_get);
+CMD(cmd_lineage);
+
 /* cmd_agents.c: the fleet */
 CMD(cmd_agents);
 /* ping --selector: fans a ping out to the agents the selector matches ("all"

@@ -31,6 +31,40 @@ static const cli_command runs_commands[] = {
      "end a run (default FINISHED)", 1},
 };
 
+static const cli_command models_commands[] = {
+    {"create", cmd_models_create, NULL, 0,
+     "models create NAME [--description TEXT] [--tag KEY=VALUE]...",
+     "create a registered model without versions (register creates one on first use)", 0},
+    {"register", cmd_models_register, NULL, 0,
+     "models register NAME --run RUN --artifact PATH [--new] [--description TEXT] "
+     "[--tag KEY=VALUE]... [--signature JSON] [--input-example JSON]",
+     "register a run's artifact as the model's next version and print its number", 0},
+    {"list", cmd_models_list, NULL, 0, "models list [--json]",
+     "the registered models, with their latest version, stages and aliases", 0},
+    {"show", cmd_models_show, NULL, 0, "models show NAME [--json]", "one registered model", 0},
+    {"versions", cmd_models_versions, NULL, 0, "models versions NAME [--json]",
+     "every version of a model", 0},
+    {"version", cmd_models_version, NULL, 0,
+     "models version NAME/VERSION|NAME@ALIAS|NAME/STAGE [--json]",
+     "the version a reference names", 0},
+    {"stage", cmd_models_stage, NULL, 0,
+     "models stage NAME VERSION STAGE [--archive-existing] [--reason TEXT]",
+     "move a version to None, Staging, Production or Archived", 0},
+    {"alias", cmd_models_alias, NULL, 0, "models alias NAME ALIAS VERSION [--reason TEXT]",
+     "point an alias (champion, challenger, ...) at a version", 0},
+    {"unalias", cmd_models_unalias, NULL, 0, "models unalias NAME ALIAS [--reason TEXT]",
+     "remove an alias", 0},
+    {"rollback", cmd_models_rollback, NULL, 0,
+     "models rollback NAME (--alias ALIAS | --stage STAGE) [--to VERSION] [--reason TEXT] [--json]",
+     "put an alias or stage back to its previous holder (or VERSION)", 0},
+    {"history", cmd_models_history, NULL, 0, "models history NAME [--json]",
+     "every stage and alias change of a model: who, when, why, from, to", 0},
+    {"get", cmd_models_get, NULL, 0,
+     "models get NAME/VERSION|NAME@ALIAS|NAME/STAGE [-o DIR] [--json]",
+     "download a version's artifact into DIR (default: the current directory), checked by sha256",
+     0},
+};
+
 static const cli_command artifacts_commands[] = {
     {"get", cmd_artifacts_get, NULL, 0, "artifacts get RUN PATH [-o FILE] [--json]",
      "download an artifact (default FILE: the base name of PATH)", 1},
@@ -77,6 +111,10 @@ static const cli_command commands[] = {
     {"rollback", cmd_rollback, NULL, 0,
      "rollback MODEL --selector EXPR [--deployer NAME] [--timeout DURATION] [--json]",
      "roll a model back to its previous version on the agents the selector matches", 0},
+    {"models", NULL, models_commands, COUNT(models_commands), NULL, NULL, 0},
+    {"lineage", cmd_lineage, NULL, 0,
+     "lineage MODEL VERSION | MODEL/VERSION | MODEL@ALIAS | MODEL/STAGE [--json]",
+     "how a model version was made: its run, source, params, metrics, datasets and events", 0},
     {"help", cmd_help, NULL, 0, "help", "print this help", 0},
     {"version", cmd_version, NULL, 0, "version", "print the version", 0},
 };

@@ -36,6 +36,19 @@ static const handler handlers[] = {
     {"agent.list", false, handle_agent_list, NULL, false},
     /* Answered when the agents have: fanout.c records it and replies. */
     {"fanout", false, handle_fanout, NULL, false},
+    /* The model registry: every change through dedup and the audit log. */
+    {"model.create", true, handle_model_create, NULL, false},
+    {"model.register", true, handle_model_register, handle_model_register_duplicate, false},
+    {"model.list", false, handle_model_list, NULL, false},
+    {"model.get", false, handle_model_get, NULL, false},
+    {"model.versions", false, handle_model_versions, NULL, false},
+    {"model.version.get", false, handle_model_version_get, NULL, false},
+    {"model.stage", true, handle_model_stage, NULL, false},
+    {"model.alias", true, handle_model_alias, NULL, false},
+    {"model.unalias", true, handle_model_unalias, NULL, false},
+    {"model.rollback", true, handle_model_rollback, handle_model_rollback_duplicate, false},
+    {"model.history", false, handle_model_history, NULL, false},
+    {"model.lineage", false, handle_model_lineage, NULL, false},
 };
 
 const handler *handler_find(msg_str type)

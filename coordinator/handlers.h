@@ -89,6 +89,22 @@ cairn_status handle_artifact_put(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err);
 cairn_status handle_artifact_get(request_ctx *r, cairn_error *err);
 cairn_status handle_blob_get(request_ctx *r, cairn_error *err);
+/* The model registry (handle_models.c, handle_model_changes.c, model_rollback.c,
+ * handle_lineage.c). */
+cairn_status handle_model_create(request_ctx *r, cairn_error *err);
+cairn_status handle_model_register(request_ctx *r, cairn_error *err);
+cairn_status handle_model_register_duplicate(request_ctx *r, cairn_error *err);
+cairn_status handle_model_list(request_ctx *r, cairn_error *err);
+cairn_status handle_model_get(request_ctx *r, cairn_error *err);
+cairn_status handle_model_versions(request_ctx *r, cairn_error *err);
+cairn_status handle_model_version_get(request_ctx *r, cairn_error *err);
+cairn_status handle_model_stage(request_ctx *r, cairn_error *err);
+cairn_status handle_model_alias(request_ctx *r, cairn_error *err);
+cairn_status handle_model_unalias(request_ctx *r, cairn_error *err);
+cairn_status handle_model_rollback(request_ctx *r, cairn_error *err);
+cairn_status handle_model_rollback_duplicate(request_ctx *r, cairn_error *err);
+cairn_status handle_model_history(request_ctx *r, cairn_error *err);
+cairn_status handle_model_lineage(request_ctx *r, cairn_error *err);
 cairn_status handle_event_emit(request_ctx *r, cairn_error *err);
 cairn_status handle_event_emit_duplicate(request_ctx *r, cairn_error *err);
 cairn_status handle_event_list(request_ctx *r, cairn_error *err);

@@ -86,6 +86,15 @@ typedef struct store {
     MDB_dbi artifacts;       /* run id + path -> u64 size + sha256 (32 bytes) */
     MDB_dbi audit;           /* u64 seq -> msgpack [ts_ms, id, type, from, summary] */
     MDB_dbi dedup;           /* message id -> u64 audit seq */
+    /* The model registry (store_models.h). */
+    MDB_dbi models;          /* u64 model id -> model record */
+    MDB_dbi model_names;     /* name -> u64 model id */
+    MDB_dbi model_versions;  /* u64 model id + u32 version -> version record */
+    MDB_dbi model_aliases;   /* u64 model id + alias -> u32 version */
+    MDB_dbi model_stages;    /* u64 model id + u8 stage + u32 version -> (empty) */
+    MDB_dbi model_history;   /* u64 model id + u64 event seq -> event record */
+    MDB_dbi model_version_events; /* u64 model id + u32 version + u64 event seq -> (empty) */
+    MDB_dbi run_models;      /* run id + u64 model id + u32 version -> (empty) */
     MDB_dbi agents;          /* agent id -> msgpack map (agents.c: presence, soft state) */
     MDB_dbi commands;        /* fan-out request id -> msgpack record (fanout.c) */
     MDB_dbi events;          /* u64 event seq -> event record (store_events.c) */

@@ -234,12 +234,14 @@ cairn_status cairn_artifact_upload(cairn_client *client, const char *run_id,
 typedef struct download {
     cairn_client *c;
     ulid run;
-    const char *path;
+    const char *blob;      /* when set: the blob of this sha256 (blob.get), not an artifact */
+    const char *path;      /* the artifact path, or the blob's hash: what messages name */
     const char *file;
     char *tmp;             /* local_file.part-XXXXXX */
     int fd;
     uint64_t got;
     uint64_t size;         /* the whole file, from the first reply */
+    bool sized;            /* size (and, for an artifact, sha) are the first reply's */
     char sha[SHA256_HEX_LEN + 1];
     sha256_stream hash;
 } download;
@@ -260,8 +262,17 @@ static cairn_status write_all(download *d, const char *p, size_t n, cairn_error 
 
 static void pack_get(download *d)
 {
-    msgpack_packer *pk = client_begin(d->c, "artifact.get", 4);
-    pack_position(pk, &d->run, d->path, d->got);
+    msgpack_packer *pk;
+    if (d->blob) {
+        pk = client_begin(d->c, "blob.get", 3);
+        mp_str(pk, "sha256");
+        mp_str(pk, d->blob);
+        mp_str(pk, "offset");
+        msgpack_pack_uint64(pk, d->got);
+    } else {
+        pk = client_begin(d->c, "artifact.get", 4);
+        pack_position(pk, &d->run, d->path, d->got);
+    }
     mp_str(pk, "max");
     msgpack_pack_uint64(pk, ARTIFACT_CHUNK);
 }
@@ -272,9 +283,11 @@ static cairn_status check_range(download *d, msg_str sha, int64_t size, msg_str 
 {
     if (sha.n != SHA256_HEX_LEN || size < 0)
         return error_set(err, CAIRN_BAD_MESSAGE, "artifact.get reply with a malformed size or sha256");
-    if (d->got == 0 && d->sha[0] == '\0') {
-        msg_str_copy(sha, d->sha, sizeof d->sha);
+    if (!d->sized) {
+        if (d->sha[0] == '\0')
+            msg_str_copy(sha, d->sha, sizeof d->sha);
         d->size = (uint64_t)size;
+        d->sized = true;
     }
     if (!msg_str_eq(sha, d->sha) || (uint64_t)size != d->size)
         return error_set(err, CAIRN_INVALID_STATE, "artifact %s changed during the download", d->path);
@@ -296,7 +309,9 @@ static cairn_status fetch_range(download *d, bool *eof, cairn_error *err)
         st = body_bin(body, "data", true, &data, err);
     if (!st)
         st = body_int(body, "size", true, &size, err);
-    if (!st)
+    if (!st && d->blob) /* blob.get: the hash is what was asked for */
+        sha = (msg_str){d->blob, (uint32_t)strlen(d->blob)};
+    else if (!st)
         st = body_str(body, "sha256", true, &sha, err);
     if (!st)
         st = body_bool(body, "eof", true, eof, err);
@@ -400,24 +415,39 @@ static void download_cleanup(download *d, cairn_status st)
     free(d->tmp);
 }
 
+/* Ranges into a temporary file, checked, then renamed into place. */
+static cairn_status download_to_file(download *d, cairn_status st, cairn_error *err)
+{
+    bool eof = false;
+    if (!st)
+        st = download_open(d, err);
+    while (!st && !eof)
+        st = fetch_range(d, &eof, err);
+    if (!st)
+        st = verify_download(d, err);
+    if (!st)
+        st = commit_download(d, err);
+    download_cleanup(d, st);
+    return st;
+}
+
 cairn_status cairn_artifact_download(cairn_client *client, const char *run_id,
                                      const char *artifact_path, const char *local_file,
                                      cairn_error *err)
 {
     download d = {.c = client, .path = artifact_path, .file = local_file, .fd = -1};
-    bool eof = false;
     if (!client || !artifact_path || !local_file || !*local_file)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                          "artifact download needs a client, an artifact path and a file");
-    cairn_status st = client_run_id(run_id, &d.run, err);
-    if (!st)
-        st = download_open(&d, err);
-    while (!st && !eof)
-        st = fetch_range(&d, &eof, err);
-    if (!st)
-        st = verify_download(&d, err);
-    if (!st)
-        st = commit_download(&d, err);
-    download_cleanup(&d, st);
-    return st;
+    return download_to_file(&d, client_run_id(run_id, &d.run, err), err);
+}
+
+cairn_status client_blob_download(cairn_client *c, const char *sha256, const char *local_file,
+                                  cairn_error *err)
+{
+    download d = {.c = c, .blob = sha256, .path = sha256, .file = local_file, .fd = -1};
+    if (!sha256 || strlen(sha256) != SHA256_HEX_LEN)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "a blob is named by 64 hex digits");
+    memcpy(d.sha, sha256, sizeof d.sha);
+    return download_to_file(&d, CAIRN_OK, err);
 }

@@ -161,6 +161,19 @@ static int cmp_kv(const void *a, const void *b)
 
 static const item_kind kv_kind = {sizeof(cairn_kv), true, kv_entry, kv_clear, cmp_kv};
 
+/* ---- shared with the model registry's decoders (client_models_decode.c) ---- */
+
+cairn_status decode_kvs(const msgpack_object *map, const char *field, cairn_kv **items,
+                        size_t *count, cairn_error *err)
+{
+    return get_items(map, field, true, &kv_kind, (void **)items, count, err);
+}
+
+void decode_kvs_free(cairn_kv *items, size_t n)
+{
+    free_items(items, n, &kv_kind);
+}
+
 /* ---- metrics: key -> [value, step, timestamp], sorted by key ---- */
 
 static void metric_clear(void *item)

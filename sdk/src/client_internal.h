@@ -77,6 +77,16 @@ cairn_status client_run_id(const char *text, ulid *out, cairn_error *err);
 
 int64_t client_now_ms(void);
 
+/* A map of strings into a cairn_kv array sorted by key (required). */
+cairn_status decode_kvs(const msgpack_object *map, const char *field, cairn_kv **items,
+                        size_t *count, cairn_error *err);
+void decode_kvs_free(cairn_kv *items, size_t n);
+
+/* Downloads the blob of that sha256 (64 hex) into local_file, as
+ * cairn_artifact_download does an artifact (client_artifacts.c). */
+cairn_status client_blob_download(cairn_client *c, const char *sha256, const char *local_file,
+                                  cairn_error *err);
+
 /* ---- reply decoding (client_decode.c) ----
  * Each fills *out (zeroed first) with malloc'd copies of everything, or, on a
  * missing or wrongly typed field, frees what it made, leaves *out empty and

@@ -245,6 +245,23 @@ char *cairn_run_list_to_json(const cairn_run_list *list)
     return dump(array_of(list->runs, list->count, sizeof *list->runs, run_object), digits);
 }
 
+/* ---- shared with the model registry's shapes (json_models.c) ---- */
+
+json_t *json_out_kv(const cairn_kv *kv, size_t n)
+{
+    return kv_object(kv, n);
+}
+
+json_t *json_out_run(const cairn_run *run)
+{
+    return run_object(run);
+}
+
+char *json_out_dump_run(json_t *j, const cairn_run *run)
+{
+    return dump(j, run_digits(run, MIN_DIGITS)); /* reals: the run's metrics */
+}
+
 /* ---- history, experiments, events ---- */
 
 static json_t *point_object(const void *item)

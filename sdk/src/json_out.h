@@ -23,4 +23,11 @@ json_t *json_out_array(const void *items, size_t n, size_t size,
 /* The indented text of j (released), for documents without reals. */
 char *json_out_dump(json_t *j);
 
+/* A str -> str object of n pairs, in their order (tags). */
+json_t *json_out_kv(const struct cairn_kv *kv, size_t n);
+/* A run as `runs show --json` has it. */
+json_t *json_out_run(const struct cairn_run *run);
+/* The indented text of j (released), whose only reals are the run's metrics. */
+char *json_out_dump_run(json_t *j, const struct cairn_run *run);
+
 #endif

@@ -58,6 +58,30 @@ static inline void fixture_free(fixture *f)
     free(f);
 }
 
+/* cmocka's setup and teardown of a test with a fresh fixture as its state. */
+static inline int fixture_setup(void **state)
+{
+    *state = fixture_new();
+    return 0;
+}
+
+static inline int fixture_teardown(void **state)
+{
+    fixture_free(*state);
+    return 0;
+}
+
+/* A cmocka test run on a fresh fixture (cmocka.h is included by the test). */
+#define FIXTURE_TEST(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+
+/* The error reply's message holds text (it is not NUL-terminated on the wire). */
+static inline const char *fixture_reply_mentions(fixture *f, const char *text)
+{
+    static char copy[600];
+    msg_str_copy(f->reply.err_message, copy, sizeof copy);
+    return strstr(copy, text);
+}
+
 /* Starts a request with a new id (or the given one, for resends). */
 static inline msgpack_packer *begin(fixture *f, const char *type, uint32_t fields, const ulid *id)
 {

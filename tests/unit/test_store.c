@@ -9,26 +9,6 @@
 
 #include "store_fixture.h"
 
-static int setup(void **state)
-{
-    *state = fixture_new();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_free(*state);
-    return 0;
-}
-
-/* The reply's error message holds text (it is not NUL-terminated on the wire). */
-static const char *reply_mentions(fixture *f, const char *text)
-{
-    static char copy[600];
-    msg_str_copy(f->reply.err_message, copy, sizeof copy);
-    return strstr(copy, text);
-}
-
 /* ---- request builders ---- */
 
 typedef struct point_spec {
@@ -185,7 +165,7 @@ static void params_are_immutable(void **state)
     assert_int_equal(log_param(f, &id, "depth", "10"), CAIRN_OK);
     assert_int_equal(log_param(f, &id, "depth", "10"), CAIRN_OK); /* same value: accepted */
     assert_int_equal(log_param(f, &id, "depth", "12"), CAIRN_INVALID_PARAMETER_VALUE);
-    assert_non_null(reply_mentions(f, "immutable"));
+    assert_non_null(fixture_reply_mentions(f, "immutable"));
     /* Nothing of the refused request was applied: two "loss" points, not three. */
     store_point pts[8];
     assert_int_equal(history(f, &id, "loss", 0, 8, pts), 2);
@@ -258,17 +238,17 @@ static void limits_name_themselves(void **state)
     memset(key, 'k', 251);
     key[251] = 0;
     assert_int_equal(log_param(f, &id, key, "v"), CAIRN_LIMIT_EXCEEDED);
-    assert_non_null(reply_mentions(f, "250"));
+    assert_non_null(fixture_reply_mentions(f, "250"));
     memset(value, 'v', 6001);
     value[6001] = 0;
     assert_int_equal(log_param(f, &id, "p", value), CAIRN_LIMIT_EXCEEDED);
-    assert_non_null(reply_mentions(f, "6000"));
+    assert_non_null(fixture_reply_mentions(f, "6000"));
     value[6000] = 0;
     assert_int_equal(log_param(f, &id, "p", value), CAIRN_OK);
     memset(value, 'v', 8001);
     value[8001] = 0;
     assert_int_equal(log_tag(f, &id, "t", value), CAIRN_LIMIT_EXCEEDED);
-    assert_non_null(reply_mentions(f, "8000"));
+    assert_non_null(fixture_reply_mentions(f, "8000"));
     assert_int_equal(log_tag(f, &id, "bad\nkey", "v"), CAIRN_INVALID_PARAMETER_VALUE);
 }
 
@@ -476,7 +456,7 @@ static void unknown_type_and_bad_body(void **state)
     pk_str(pk, "run");
     pk_str(pk, "not-an-id");
     assert_int_equal(exec(f), CAIRN_BAD_MESSAGE);
-    assert_non_null(reply_mentions(f, "run"));
+    assert_non_null(fixture_reply_mentions(f, "run"));
 }
 
 /* ---- blobs by content hash ---- */
@@ -540,11 +520,11 @@ static void blob_get_reads_ranges_by_hash(void **state)
     char first = sha[0];
     sha[0] = first == 'a' ? 'b' : 'a';
     assert_int_equal(blob_get(f, sha, 0, 0), CAIRN_RESOURCE_DOES_NOT_EXIST);
-    assert_non_null(reply_mentions(f, "no blob with sha256"));
+    assert_non_null(fixture_reply_mentions(f, "no blob with sha256"));
     sha[0] = 'A';
     assert_int_equal(blob_get(f, sha, 0, 0), CAIRN_BAD_MESSAGE);
     assert_int_equal(blob_get(f, "abc", 0, 0), CAIRN_BAD_MESSAGE);
-    assert_non_null(reply_mentions(f, "64 lowercase hex"));
+    assert_non_null(fixture_reply_mentions(f, "64 lowercase hex"));
     assert_int_equal(blob_get(f, "../../../../etc/passwd", 0, 0), CAIRN_BAD_MESSAGE);
     sha[0] = first;
     assert_int_equal(blob_get(f, sha, -1, 0), CAIRN_INVALID_PARAMETER_VALUE);
@@ -553,24 +533,24 @@ static void blob_get_reads_ranges_by_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(run_start_and_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(experiment_created_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(deleted_experiment_refuses_runs, setup, teardown),
-        cmocka_unit_test_setup_teardown(params_are_immutable, setup, teardown),
-        cmocka_unit_test_setup_teardown(history_keeps_logging_order_across_chunks, setup, teardown),
-        cmocka_unit_test_setup_teardown(latest_is_greatest_step, setup, teardown),
-        cmocka_unit_test_setup_teardown(nan_and_infinity_are_kept, setup, teardown),
-        cmocka_unit_test_setup_teardown(limits_name_themselves, setup, teardown),
-        cmocka_unit_test_setup_teardown(resend_is_applied_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(resend_after_restart_from_audit_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(resend_after_restart_from_dedup_tree, setup, teardown),
-        cmocka_unit_test_setup_teardown(tags_set_overwrite_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(run_end_sets_status, setup, teardown),
-        cmocka_unit_test_setup_teardown(unknown_run_is_reported, setup, teardown),
-        cmocka_unit_test_setup_teardown(audit_log_records_each_write, setup, teardown),
-        cmocka_unit_test_setup_teardown(search_filters_and_orders, setup, teardown),
-        cmocka_unit_test_setup_teardown(unknown_type_and_bad_body, setup, teardown),
-        cmocka_unit_test_setup_teardown(blob_get_reads_ranges_by_hash, setup, teardown),
+        FIXTURE_TEST(run_start_and_get),
+        FIXTURE_TEST(experiment_created_once),
+        FIXTURE_TEST(deleted_experiment_refuses_runs),
+        FIXTURE_TEST(params_are_immutable),
+        FIXTURE_TEST(history_keeps_logging_order_across_chunks),
+        FIXTURE_TEST(latest_is_greatest_step),
+        FIXTURE_TEST(nan_and_infinity_are_kept),
+        FIXTURE_TEST(limits_name_themselves),
+        FIXTURE_TEST(resend_is_applied_once),
+        FIXTURE_TEST(resend_after_restart_from_audit_log),
+        FIXTURE_TEST(resend_after_restart_from_dedup_tree),
+        FIXTURE_TEST(tags_set_overwrite_delete),
+        FIXTURE_TEST(run_end_sets_status),
+        FIXTURE_TEST(unknown_run_is_reported),
+        FIXTURE_TEST(audit_log_records_each_write),
+        FIXTURE_TEST(search_filters_and_orders),
+        FIXTURE_TEST(unknown_type_and_bad_body),
+        FIXTURE_TEST(blob_get_reads_ranges_by_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -232,6 +232,205 @@ cairn_status cairn_artifact_download(cairn_client *client, const char *run_id,
                                      const char *artifact_path, const char *local_file,
                                      cairn_error *err);
 
+/* ---- model registry ----
+ *
+ * Registered models and their numbered versions (each a run's artifact, kept
+ * by sha256), stages, aliases and the history of every stage and alias change
+ * (docs/protocol.md, "Model registry"). A version reference `ref` is
+ * "NAME/VERSION", "NAME@ALIAS" or "NAME/STAGE" (the highest version in that
+ * stage, any letter case): "churn/3", "churn@champion", "churn/Production". */
+
+typedef struct cairn_column {
+    const char *name;
+    const char *type;
+} cairn_column;
+
+/* What a model takes and gives: its input columns with their types, and the
+ * type of its output. */
+typedef struct cairn_signature {
+    const cairn_column *inputs;
+    size_t n_inputs;
+    const char *output; /* NULL: not given */
+} cairn_signature;
+
+typedef struct cairn_model_version {
+    char *name;                 /* the model */
+    uint64_t version;
+    char *stage;                /* "None", "Staging", "Production" or "Archived" */
+    char **aliases;             /* those naming this version, sorted */
+    size_t n_aliases;
+    char run_id[CAIRN_ID_TEXT_LEN + 1];
+    cairn_artifact artifact;    /* its path in the run, size, sha256 */
+    char *description;
+    cairn_kv *tags;             /* sorted by key */
+    size_t n_tags;
+    cairn_signature *signature; /* NULL when none */
+    char *input_example;        /* JSON text; NULL when none */
+    char *creator;              /* who registered it: "cli:user@host", "sdk:user@host" */
+    int64_t created;            /* unix ms */
+    int64_t updated;            /* unix ms: the last stage change */
+} cairn_model_version;
+
+typedef struct cairn_model_version_list {
+    cairn_model_version *items; /* by number */
+    size_t count;
+    uint64_t next;              /* the first version of the next page; 0 on the last */
+} cairn_model_version_list;
+
+typedef struct cairn_model_alias {
+    char *alias;
+    uint64_t version;
+} cairn_model_alias;
+
+typedef struct cairn_model {
+    char *name;
+    char *description;
+    int64_t created;            /* unix ms */
+    int64_t updated;            /* unix ms: the last version, stage or alias change */
+    uint64_t latest_version;    /* 0: none yet */
+    cairn_model_alias *aliases; /* sorted by alias */
+    size_t n_aliases;
+    /* The highest version in each stage; 0: none. */
+    uint64_t staging, production, archived;
+    cairn_kv *tags;             /* sorted by key */
+    size_t n_tags;
+} cairn_model;
+
+typedef struct cairn_model_list {
+    cairn_model *items;         /* by name */
+    size_t count;
+} cairn_model_list;
+
+/* One stage or alias change. A stage event moved `version` from from_stage to
+ * to_stage; an alias event moved `alias` from from_version to to_version (0:
+ * none: it was set, or removed). */
+typedef struct cairn_model_event {
+    uint64_t seq;               /* in the model's history: 1, 2, ... */
+    int64_t time;               /* unix ms */
+    char *actor;                /* the request's sender: "cli:user@host" */
+    char request[CAIRN_ID_TEXT_LEN + 1]; /* the request's id (its audit entry's) */
+    char *kind;                 /* "stage" or "alias" */
+    uint64_t version;           /* stage events */
+    char *from_stage, *to_stage;/* stage events; NULL for alias events */
+    char *alias;                /* alias events; NULL for stage events */
+    uint64_t from_version, to_version; /* alias events */
+    int rollback;               /* made by a rollback */
+    uint64_t undoes;            /* the event whose change it took back; 0: none */
+    char *reason;               /* "" when none was given */
+} cairn_model_event;
+
+typedef struct cairn_model_event_list {
+    cairn_model_event *items;   /* in order */
+    size_t count;
+    uint64_t next;              /* the first event of the next page; 0 on the last */
+} cairn_model_event_list;
+
+/* How a model version was made, read in one request. Fields may be added at
+ * the end: get one only from cairn_model_lineage. */
+typedef struct cairn_lineage {
+    cairn_model_version version;
+    cairn_run run;              /* params, latest metrics, tags (cairn.user, cairn.host,
+                                   cairn.git.commit, cairn.git.dirty), artifacts */
+    cairn_model_event *events;  /* the version's own stage and alias events, in order */
+    size_t n_events;
+} cairn_lineage;
+
+typedef struct cairn_register_opts {
+    const char *name;           /* the model; created on first use */
+    const char *run_id;
+    const char *artifact_path;  /* a path among the run's artifacts */
+    int create_new;             /* non-zero: refuse a name that exists (RESOURCE_ALREADY_EXISTS) */
+    const char *description;    /* NULL: none */
+    const cairn_kv *tags;
+    size_t n_tags;
+    const cairn_signature *signature; /* NULL: none */
+    const char *input_example;  /* JSON text; NULL: none */
+} cairn_register_opts;
+
+/* Creates a model without versions (cairn_model_register creates one on first use). */
+cairn_status cairn_model_create(cairn_client *client, const char *name, const char *description,
+                                const cairn_kv *tags, size_t n_tags, cairn_error *err);
+
+/* Registers the run's artifact as the model's next version; *version (may be
+ * NULL) gets its number. */
+cairn_status cairn_model_register(cairn_client *client, const cairn_register_opts *opts,
+                                  uint64_t *version, cairn_error *err);
+
+cairn_status cairn_models_list(cairn_client *client, cairn_model_list **out, cairn_error *err);
+void cairn_model_list_free(cairn_model_list *list);
+cairn_status cairn_model_get(cairn_client *client, const char *name, cairn_model **out,
+                             cairn_error *err);
+void cairn_model_free(cairn_model *model);
+
+/* One page of the model's versions from `since` (0 or 1: the first), at most
+ * max (0: 1000). */
+cairn_status cairn_model_versions(cairn_client *client, const char *name, uint64_t since,
+                                  size_t max, cairn_model_version_list **out, cairn_error *err);
+void cairn_model_version_list_free(cairn_model_version_list *list);
+
+/* The version ref names. */
+cairn_status cairn_model_version_get(cairn_client *client, const char *ref,
+                                     cairn_model_version **out, cairn_error *err);
+void cairn_model_version_free(cairn_model_version *version);
+
+/* Moves a version to stage ("None", "Staging", "Production", "Archived", any
+ * letter case); archive_existing non-zero moves every other version in that
+ * stage (Staging or Production) to Archived. reason may be NULL. */
+cairn_status cairn_model_set_stage(cairn_client *client, const char *name, uint64_t version,
+                                   const char *stage, int archive_existing, const char *reason,
+                                   cairn_error *err);
+/* Points alias at version (moving it from where it was). reason may be NULL. */
+cairn_status cairn_model_set_alias(cairn_client *client, const char *name, const char *alias,
+                                   uint64_t version, const char *reason, cairn_error *err);
+cairn_status cairn_model_delete_alias(cairn_client *client, const char *name, const char *alias,
+                                      const char *reason, cairn_error *err);
+
+typedef struct cairn_rollback_opts {
+    const char *name;
+    const char *alias;          /* exactly one of alias and stage */
+    const char *stage;
+    uint64_t to;                /* 0: the previous holder (docs/protocol.md, "Rollback") */
+    const char *reason;         /* NULL: none */
+} cairn_rollback_opts;
+
+/* Puts the alias or stage back to its previous holder (or opts->to); *version
+ * gets the holder after, *previous the holder before (each may be NULL; 0:
+ * none, or not known when the request was a resend). */
+cairn_status cairn_model_rollback(cairn_client *client, const cairn_rollback_opts *opts,
+                                  uint64_t *version, uint64_t *previous, cairn_error *err);
+
+/* One page of the model's history from event `since` (0 or 1: the first), at
+ * most max (0: 1000). */
+cairn_status cairn_model_history(cairn_client *client, const char *name, uint64_t since,
+                                 size_t max, cairn_model_event_list **out, cairn_error *err);
+void cairn_model_event_list_free(cairn_model_event_list *list);
+
+cairn_status cairn_model_lineage(cairn_client *client, const char *ref, cairn_lineage **out,
+                                 cairn_error *err);
+void cairn_lineage_free(cairn_lineage *lineage);
+
+/* Downloads the version's artifact into dest_dir (created when missing) under
+ * the base name of its path, by its sha256 (what the version registered, even
+ * if the run's path was uploaded again since), checked against that hash and
+ * renamed into place as cairn_artifact_download does. path (may be NULL) gets
+ * the file written, cut to cap bytes. */
+cairn_status cairn_model_version_download(cairn_client *client,
+                                          const cairn_model_version *version,
+                                          const char *dest_dir, char *path, size_t cap,
+                                          cairn_error *err);
+/* The same for the version ref names (resolved once). */
+cairn_status cairn_model_download(cairn_client *client, const char *ref, const char *dest_dir,
+                                  char *path, size_t cap, cairn_error *err);
+
+/* The --json shapes of `cairn models` and `cairn lineage` (docs/cli.md);
+ * malloc'd, free with cairn_free(). */
+char *cairn_model_to_json(const cairn_model *model);
+char *cairn_model_list_to_json(const cairn_model_list *list);
+char *cairn_model_version_to_json(const cairn_model_version *version);
+char *cairn_model_version_list_to_json(const cairn_model_version_list *list);
+char *cairn_model_event_list_to_json(const cairn_model_event_list *list);
+char *cairn_lineage_to_json(const cairn_lineage *lineage);
+
 /* ---- agents and fan-out ----
  *
  * The agents the coordinator knows (agent.list), and commands fanned out to

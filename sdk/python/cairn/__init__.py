@@ -43,6 +43,9 @@ share one client under a lock), except close(), which must not race logging
 calls. After os.fork() the child opens its own tracker on first use.
 """
 from ._native import CairnError
+from . import registry as _registry
+from .registry import (download_model, get_lineage, get_model_version, register_model, rollback,
+                       set_alias, set_stage)
 from ._tracking import (Run, close, configure, flush, get_metric_history, get_run,
                         search_runs, start_run)
 from .datasets import get_dataset, hash_dataset, list_datasets, log_dataset as _log_dataset
@@ -51,3 +54,4 @@ Run.log_dataset = _log_dataset  # run.log_dataset(path, name=..., context="train
 __version__ = "0.1.0"
 __all__ = ["CairnError", "Run", "close", "configure", "flush", "get_metric_history", "get_run",
            "search_runs", "start_run", "get_dataset", "hash_dataset", "list_datasets"]
+__all__ += _registry.__all__
