@@ -17,18 +17,6 @@ static int out_of_memory(void)
     return CLI_FAILED;
 }
 
-/* Prints t (when every row made it in) under an optional title, and frees it. */
-static bool print_table(table *t, bool ok, const char *title)
-{
-    if (ok && t) {
-        if (title)
-            printf("\n%s:\n", title);
-        table_print(t, stdout, title ? "  " : NULL);
-    }
-    table_free(t);
-    return ok && t;
-}
-
 /* ---- datasets add PATH --name NAME [--run RUN [--context CONTEXT]] ---- */
 
 static const opt_spec add_opts[] = {
@@ -149,7 +137,7 @@ static int print_datasets(const cairn_dataset_list *list)
         table_align_right(t, 3);
         table_align_right(t, 4);
     }
-    return print_table(t, ok, NULL) ? CLI_OK : out_of_memory();
+    return table_print_section(t, ok, NULL) ? CLI_OK : out_of_memory();
 }
 
 /* A read of the command's positional arguments (0 or 1: NAME) into *out,
@@ -219,7 +207,7 @@ static bool print_header(const cairn_dataset *d)
     bool ok = t && table_add(t, (const char *[]){"name", d->name}) &&
         table_add(t, (const char *[]){"created", fmt_time(d->created, created)}) &&
         table_add(t, (const char *[]){"updated", fmt_time(d->updated, updated)});
-    return print_table(t, ok, NULL);
+    return table_print_section(t, ok, NULL);
 }
 
 static bool print_versions(const cairn_dataset *d)
@@ -241,7 +229,7 @@ static bool print_versions(const cairn_dataset *d)
         table_align_right(t, 2);
         table_align_right(t, 3);
     }
-    return print_table(t, ok, "versions");
+    return table_print_section(t, ok, "versions");
 }
 
 /* The runs of every version, in one table; none: no section. */
@@ -267,7 +255,34 @@ static bool print_runs(const cairn_dataset *d)
     }
     if (t)
         table_align_right(t, 0);
-    return print_table(t, ok, "runs");
+    return table_print_section(t, ok, "runs");
+}
+
+/* The model versions registered from those runs; none: no section. */
+static bool print_models(const cairn_dataset *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_versions; i++)
+        n += d->versions[i].n_models;
+    if (n == 0)
+        return true;
+    table *t = table_new(4);
+    bool ok = t && table_add(t, (const char *[]){"VERSION", "MODEL", "MODEL VERSION", "RUN"});
+    for (size_t i = 0; ok && i < d->n_versions; i++) {
+        const cairn_dataset_version *v = &d->versions[i];
+        for (size_t j = 0; ok && j < v->n_models; j++) {
+            char version[32], model_version[32];
+            snprintf(version, sizeof version, "%" PRIu64, v->version);
+            snprintf(model_version, sizeof model_version, "%" PRIu64, v->models[j].version);
+            ok = table_add(t, (const char *[]){version, v->models[j].model, model_version,
+                                               v->models[j].run});
+        }
+    }
+    if (t) {
+        table_align_right(t, 0);
+        table_align_right(t, 2);
+    }
+    return table_print_section(t, ok, "model versions");
 }
 
 static cairn_status fetch_one(cairn_client *c, char **pos, void **out, cairn_error *err)
@@ -282,7 +297,9 @@ static char *show_json(const void *got)
 
 static int show_print(const void *got)
 {
-    return print_header(got) && print_versions(got) && print_runs(got) ? CLI_OK : out_of_memory();
+    return print_header(got) && print_versions(got) && print_runs(got) && print_models(got)
+               ? CLI_OK
+               : out_of_memory();
 }
 
 static void show_release(void *got)

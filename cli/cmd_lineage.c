@@ -4,6 +4,7 @@
  * (user, host, git commit and dirty flag), its params and final metrics, the
  * datasets it used, and the version's stage and alias events.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +42,38 @@ static bool print_run_source(const cairn_run *r)
     return cli_print_section("run", t, ok);
 }
 
+static bool print_datasets(const cairn_lineage *l)
+{
+    if (l->n_datasets == 0) {
+        printf("\ndatasets: none recorded\n");
+        return true;
+    }
+    table *t = table_new(6);
+    bool ok = t && table_add(t, (const char *[]){"NAME", "VERSION", "CONTEXT", "SHA256", "SIZE",
+                                                 "FILES"});
+    for (size_t i = 0; ok && i < l->n_datasets; i++) {
+        const cairn_lineage_dataset *d = &l->datasets[i];
+        char version[32], size[FMT_NUM_LEN], files[32];
+        snprintf(version, sizeof version, "%" PRIu64, d->version);
+        snprintf(files, sizeof files, "%" PRIu64, d->files);
+        ok = table_add(t, (const char *[]){d->name, version, *d->context ? d->context : "-",
+                                           d->hash, fmt_size(d->size, size), files});
+    }
+    if (t) {
+        table_align_right(t, 1);
+        table_align_right(t, 4);
+        table_align_right(t, 5);
+    }
+    return table_print_section(t, ok, "datasets");
+}
+
 static bool print_lineage(const void *result)
 {
     const cairn_lineage *l = result;
-    bool ok = models_view_version(&l->version) && print_run_source(&l->run) &&
-              cli_print_kv_section("params", l->run.params, l->run.n_params) &&
-              cli_print_metrics_section(&l->run);
-    /* The dataset join: a "datasets:" section (NAME, VERSION, SHA256, CONTEXT). */
-    if (ok)
-        printf("\ndatasets: none recorded\n");
-    return ok && models_view_events("events", l->events, l->n_events);
+    return models_view_version(&l->version) && print_run_source(&l->run) &&
+           cli_print_kv_section("params", l->run.params, l->run.n_params) &&
+           cli_print_metrics_section(&l->run) && print_datasets(l) &&
+           models_view_events("events", l->events, l->n_events);
 }
 
 static cairn_status fetch_lineage(cairn_client *c, char *const *pos, void **out, cairn_error *err)

@@ -169,3 +169,14 @@ void table_print(const table *t, FILE *out, const char *indent)
         print_row(t, t->rows[r], widths, out, indent);
     free(widths);
 }
+
+bool table_print_section(table *t, bool ok, const char *title)
+{
+    if (ok && t) {
+        if (title)
+            printf("\n%s:\n", title);
+        table_print(t, stdout, title ? "  " : NULL);
+    }
+    table_free(t);
+    return ok && t;
+}

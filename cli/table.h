@@ -27,6 +27,9 @@ void table_max_width(table *t, size_t col, size_t width);
 
 /* Prints every row, each line starting with indent (may be NULL). */
 void table_print(const table *t, FILE *out, const char *indent);
+/* Prints t on stdout (when ok: every row made it in) under an optional
+ * "\nTITLE:" line, indented then, and frees it; false when not printed. */
+bool table_print_section(table *t, bool ok, const char *title);
 
 /* Display width of a UTF-8 string: its number of code points. */
 size_t text_width(const char *s);

@@ -7,6 +7,7 @@
 #include "error.h"
 #include "handlers.h"
 #include "model_ops.h"
+#include "store_datasets.h"
 
 typedef struct events_ctx {
     msgpack_packer *pk;
@@ -32,16 +33,44 @@ static cairn_status pack_events(request_ctx *r, const store_model *m, uint32_t v
     return st;
 }
 
-/* The dataset versions the run used, with their hashes and contexts. */
+typedef struct datasets_ctx {
+    msgpack_packer *pk;
+    uint32_t n;
+} datasets_ctx;
+
+static void pack_dataset_use(void *ctx, const store_dataset_use *u)
+{
+    datasets_ctx *c = ctx;
+    char hex[65];
+    sha256_hex(u->version.sha256, hex);
+    msgpack_pack_map(c->pk, 7);
+    mp_str(c->pk, "name");
+    mp_msgstr(c->pk, u->name);
+    mp_str(c->pk, "version");
+    msgpack_pack_uint64(c->pk, u->version.version);
+    mp_str(c->pk, "hash");
+    mp_str(c->pk, hex);
+    mp_str(c->pk, "size");
+    msgpack_pack_uint64(c->pk, u->version.size);
+    mp_str(c->pk, "files");
+    msgpack_pack_uint64(c->pk, u->version.files);
+    mp_str(c->pk, "source");
+    mp_msgstr(c->pk, u->version.source);
+    mp_str(c->pk, "context");
+    mp_msgstr(c->pk, u->context);
+    c->n++;
+}
+
+/* The dataset versions the run used, with their hashes and contexts, read in
+ * the same transaction as the rest of the answer. */
 static cairn_status pack_datasets(request_ctx *r, const store_run *run, msgpack_packer *pk,
                                   cairn_error *err)
 {
-    (void)r, (void)run, (void)err;
-    /* The dataset join goes here: one entry per store_datasets_of_run() use
-     * of run->id (name, version, sha256, size, files, context), in the same
-     * transaction. Until datasets are in, the run used none. */
-    msgpack_pack_array(pk, 0);
-    return CAIRN_OK;
+    datasets_ctx c = {pk, 0};
+    size_t at = store_counted_begin(pk);
+    cairn_status st = store_datasets_of_run(r->store, r->txn, &run->id, pack_dataset_use, &c, err);
+    store_counted_end(pk, at, false, c.n);
+    return st;
 }
 
 cairn_status handle_model_lineage(request_ctx *r, cairn_error *err)

@@ -12,9 +12,11 @@
  */
 #include "store_datasets.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "store_models.h"
 
 #define DATASET_RECORD 24
 #define VERSION_HEADER 72 /* sha256 32, size 8, files 8, created 8, message 16 */
@@ -371,11 +373,66 @@ cairn_status store_dataset_version_runs(store *s, MDB_txn *txn, msg_str name, ui
     return walk_links(txn, s->dataset_runs, &prefix, each_of_version, &w, err);
 }
 
+/* The runs that used a version, each once (a run may use it in two contexts). */
+typedef struct run_set {
+    ulid *ids;
+    size_t n, cap;
+    bool failed;
+} run_set;
+
+static void collect_run(void *ctx, const store_dataset_use *u)
+{
+    run_set *rs = ctx;
+    for (size_t i = 0; i < rs->n; i++)
+        if (memcmp(rs->ids[i].b, u->run.b, ULID_BYTES) == 0)
+            return;
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 16;
+        ulid *p = realloc(rs->ids, cap * sizeof *p);
+        if (!p) {
+            rs->failed = true;
+            return;
+        }
+        rs->ids = p;
+        rs->cap = cap;
+    }
+    rs->ids[rs->n++] = u->run;
+}
+
+typedef struct model_pack {
+    msgpack_packer *pk;
+    const ulid *run;
+    uint32_t n;
+} model_pack;
+
+static void pack_model_version(void *ctx, msg_str model, uint32_t version)
+{
+    model_pack *m = ctx;
+    msgpack_pack_map(m->pk, 3);
+    mp_str(m->pk, "model");
+    mp_msgstr(m->pk, model);
+    mp_str(m->pk, "version");
+    msgpack_pack_uint32(m->pk, version);
+    mp_str(m->pk, "run");
+    mp_ulid(m->pk, m->run);
+    m->n++;
+}
+
 cairn_status store_pack_dataset_model_versions(store *s, MDB_txn *txn, msg_str name,
                                                uint64_t version, msgpack_packer *pk,
                                                cairn_error *err)
 {
-    (void)s, (void)txn, (void)name, (void)version, (void)err;
-    msgpack_pack_array(pk, 0);
-    return CAIRN_OK;
+    run_set rs = {0};
+    cairn_status st = store_dataset_version_runs(s, txn, name, version, collect_run, &rs, err);
+    if (!st && rs.failed)
+        st = error_set(err, CAIRN_OUT_OF_MEMORY, "the runs of a dataset version");
+    model_pack m = {pk, NULL, 0};
+    size_t at = store_counted_begin(pk);
+    for (size_t i = 0; !st && i < rs.n; i++) {
+        m.run = &rs.ids[i];
+        st = store_model_versions_of_run(s, txn, &rs.ids[i], pack_model_version, &m, err);
+    }
+    store_counted_end(pk, at, false, m.n);
+    free(rs.ids);
+    return st;
 }

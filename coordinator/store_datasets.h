@@ -79,8 +79,8 @@ typedef void (*store_dataset_visit)(void *ctx, const store_dataset *d);
 cairn_status store_datasets_walk(store *s, MDB_txn *txn, store_dataset_visit visit, void *ctx,
                                  cairn_error *err);
 
-/* Packs, as an array, the model versions that used version of name. The model
- * registry's lineage fills it; until then it is always empty. */
+/* Packs, as an array of {model, version, run}, the model versions registered
+ * from the runs that used version of name (store_model_versions_of_run). */
 cairn_status store_pack_dataset_model_versions(store *s, MDB_txn *txn, msg_str name,
                                                uint64_t version, msgpack_packer *pk,
                                                cairn_error *err);

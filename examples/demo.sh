@@ -125,6 +125,19 @@ echo "== cairn artifacts get $best model.pkl"
 model = pickle.load(open(sys.argv[1], "rb"))
 print("unpickled:", model)' "$STATE/best-model.pkl"
 echo
+echo "== cairn models register churn --run $best --artifact model.pkl"
+version=$("$BIN/cairn" models register churn --run "$best" --artifact model.pkl \
+    --description "best validation AUC of the demo's runs")
+echo "registered churn version $version"
+"$BIN/cairn" models alias churn champion "$version" --reason "best validation AUC"
+"$BIN/cairn" models stage churn "$version" Production --reason "demo"
+echo
+echo "== cairn lineage churn@champion (the version, its run, data, code and history)"
+"$BIN/cairn" lineage churn@champion
+echo
+echo "== cairn models history churn"
+"$BIN/cairn" models history churn
+echo
 echo "== cairn events --max 5 (the start of the audit log)"
 "$BIN/cairn" events --max 5
 

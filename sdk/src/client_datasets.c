@@ -117,11 +117,38 @@ static cairn_status use_entry(const void *elem, const char *field, void *item, c
 
 static const item_kind use_kind = {sizeof(cairn_dataset_use), false, use_entry, use_clear, NULL};
 
+static void model_use_clear(void *item)
+{
+    free(((cairn_dataset_model_use *)item)->model);
+}
+
+static cairn_status model_use_entry(const void *elem, const char *field, void *item,
+                                    cairn_error *err)
+{
+    const msgpack_object *o = elem;
+    cairn_dataset_model_use *m = item;
+    ulid run;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return error_set(err, CAIRN_BAD_MESSAGE, "field '%s' must hold maps", field);
+    cairn_status st = decode_text(o, "model", true, &m->model, err);
+    if (!st)
+        st = decode_count(o, "version", true, &m->version, err);
+    if (!st)
+        st = body_ulid(o, "run", true, &run, err);
+    if (!st)
+        ulid_format(&run, m->run);
+    return st;
+}
+
+static const item_kind model_use_kind = {sizeof(cairn_dataset_model_use), false, model_use_entry,
+                                         model_use_clear, NULL};
+
 static void version_clear(void *item)
 {
     cairn_dataset_version *v = item;
     free(v->source);
     decode_list_free(v->runs, v->n_runs, &use_kind);
+    decode_list_free(v->models, v->n_models, &model_use_kind);
 }
 
 /* The fields of a version: in dataset.get's versions, and the newest
@@ -129,7 +156,7 @@ static void version_clear(void *item)
 static cairn_status version_fields(const msgpack_object *o, cairn_dataset_version *v,
                                    cairn_error *err)
 {
-    void *runs = NULL;
+    void *runs = NULL, *models = NULL;
     cairn_status st = get_hash(o, v->hash, err);
     if (!st)
         st = decode_count(o, "size", true, &v->size, err);
@@ -140,6 +167,9 @@ static cairn_status version_fields(const msgpack_object *o, cairn_dataset_versio
     if (!st)
         st = decode_list(o, "runs", false, &use_kind, &runs, &v->n_runs, err);
     v->runs = runs;
+    if (!st)
+        st = decode_list(o, "model_versions", false, &model_use_kind, &models, &v->n_models, err);
+    v->models = models;
     return st;
 }
 

@@ -463,18 +463,58 @@ void cairn_model_event_list_free(cairn_model_event_list *list)
 
 /* ---- lineage ---- */
 
+static void lineage_dataset_clear(void *item)
+{
+    cairn_lineage_dataset *d = item;
+    free(d->name);
+    free(d->source);
+    free(d->context);
+}
+
+static cairn_status lineage_dataset_entry(const void *elem, const char *field, void *item,
+                                          cairn_error *err)
+{
+    const msgpack_object *o = elem;
+    cairn_lineage_dataset *d = item;
+    msg_str hash;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return error_set(err, CAIRN_BAD_MESSAGE, "field '%s' must hold maps", field);
+    cairn_status st = decode_text(o, "name", true, &d->name, err);
+    if (!st)
+        st = decode_count(o, "version", true, &d->version, err);
+    if (!st)
+        st = body_str(o, "hash", true, &hash, err);
+    if (!st && !decode_is_hex64(hash))
+        st = error_set(err, CAIRN_BAD_MESSAGE, "field 'hash' must be 64 hex digits");
+    if (!st)
+        msg_str_copy(hash, d->hash, sizeof d->hash);
+    if (!st)
+        st = decode_count(o, "size", true, &d->size, err);
+    if (!st)
+        st = decode_count(o, "files", true, &d->files, err);
+    if (!st)
+        st = decode_text(o, "source", false, &d->source, err);
+    if (!st)
+        st = decode_text(o, "context", false, &d->context, err);
+    return st;
+}
+
+static const item_kind lineage_dataset_kind = {sizeof(cairn_lineage_dataset), false,
+                                               lineage_dataset_entry, lineage_dataset_clear, NULL};
+
 static void lineage_clear(cairn_lineage *l)
 {
     model_version_clear(&l->version);
     run_clear(&l->run);
     decode_list_free(l->events, l->n_events, &event_kind);
+    decode_list_free(l->datasets, l->n_datasets, &lineage_dataset_kind);
     memset(l, 0, sizeof *l);
 }
 
 cairn_status decode_lineage(const msgpack_object *body, cairn_lineage *l, cairn_error *err)
 {
     const msgpack_object *version, *run;
-    void *events = NULL;
+    void *events = NULL, *datasets = NULL;
     memset(l, 0, sizeof *l);
     cairn_status st = body_map(body, "version", true, &version, err);
     if (!st)
@@ -483,8 +523,10 @@ cairn_status decode_lineage(const msgpack_object *body, cairn_lineage *l, cairn_
         st = body_map(body, "run", true, &run, err);
     if (!st)
         st = decode_run(run, &l->run, err);
-    /* The datasets the run used (body "datasets") are decoded here, into
-     * fields added at the end of cairn_lineage, once datasets are recorded. */
+    if (!st)
+        st = decode_list(body, "datasets", true, &lineage_dataset_kind, &datasets,
+                         &l->n_datasets, err);
+    l->datasets = datasets;
     if (!st)
         st = decode_list(body, "events", true, &event_kind, &events, &l->n_events, err);
     l->events = events;

@@ -24,8 +24,19 @@ static bool content_fields(json_t *o, const cairn_dataset_version *v)
         json_out_put(o, "files", json_out_uint(v->files));
 }
 
-/* model_versions: the model versions made from runs that used this version.
- * Filled by the model registry's lineage; empty until then. */
+static json_t *model_use_object(const void *item)
+{
+    const cairn_dataset_model_use *m = item;
+    json_t *o = json_object();
+    if (json_out_put(o, "model", json_out_str(m->model)) &&
+        json_out_put(o, "version", json_out_uint(m->version)) &&
+        json_out_put(o, "run", json_out_str(m->run)))
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
+/* model_versions: the model versions registered from runs that used this version. */
 static json_t *version_object(const void *item)
 {
     const cairn_dataset_version *v = item;
@@ -34,7 +45,8 @@ static json_t *version_object(const void *item)
         json_out_put(o, "source", json_out_str(v->source)) &&
         json_out_put(o, "created", json_out_int(v->created)) &&
         json_out_put(o, "runs", json_out_array(v->runs, v->n_runs, sizeof *v->runs, use_object)) &&
-        json_out_put(o, "model_versions", json_array()))
+        json_out_put(o, "model_versions", json_out_array(v->models, v->n_models,
+                                                         sizeof *v->models, model_use_object)))
         return o;
     json_decref(o);
     return NULL;

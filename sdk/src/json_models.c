@@ -216,6 +216,20 @@ static json_t *source_object(const cairn_run *r)
     return release(o, ok);
 }
 
+static json_t *dataset_object(const void *item)
+{
+    const cairn_lineage_dataset *d = item;
+    json_t *o = json_object();
+    bool ok = json_out_put(o, "name", json_out_str(d->name)) &&
+              json_out_put(o, "version", json_out_uint(d->version)) &&
+              json_out_put(o, "hash", json_out_str(d->hash)) &&
+              json_out_put(o, "size", json_out_uint(d->size)) &&
+              json_out_put(o, "files", json_out_uint(d->files)) &&
+              json_out_put(o, "source", json_out_str(d->source)) &&
+              json_out_put(o, "context", json_out_str(d->context));
+    return release(o, ok);
+}
+
 char *cairn_lineage_to_json(const cairn_lineage *lineage)
 {
     if (!lineage)
@@ -224,8 +238,9 @@ char *cairn_lineage_to_json(const cairn_lineage *lineage)
     bool ok = json_out_put(o, "version", version_object(&lineage->version)) &&
               json_out_put(o, "run", json_out_run(&lineage->run)) &&
               json_out_put(o, "source", source_object(&lineage->run)) &&
-              /* The dataset join: one object per dataset version the run used. */
-              json_out_put(o, "datasets", json_array()) &&
+              json_out_put(o, "datasets",
+                           json_out_array(lineage->datasets, lineage->n_datasets,
+                                          sizeof *lineage->datasets, dataset_object)) &&
               json_out_put(o, "events",
                            json_out_array(lineage->events, lineage->n_events,
                                           sizeof *lineage->events, event_object));

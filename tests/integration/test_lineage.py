@@ -80,6 +80,45 @@ class Lineage(RegistryMixin, CairnTest):
                          [("stage", 1, None, "None", "Production", "release"),
                           ("alias", None, "champion", 2, 1, "2 regressed")])
 
+    def test_lineage_of_a_model_trained_on_a_directory_dataset(self):
+        """The run's datasets, a directory (Merkle hash) and a file, with their
+        contexts; and from the dataset's side, the model version made from it."""
+        run = self.start_run("churn")
+        data = os.path.join(self.tmp, "train")
+        os.makedirs(os.path.join(data, "part"))
+        files = {"a.csv": b"x,y\n1,0\n", "part/b.csv": b"x,y\n2,1\n"}
+        for name, content in files.items():
+            with open(os.path.join(data, name), "wb") as f:
+                f.write(content)
+        test = os.path.join(self.tmp, "test.csv")
+        with open(test, "wb") as f:
+            f.write(b"x,y\n3,0\n")
+        self.cli("datasets", "add", data, "--name", "churn-train", "--run", run,
+                 "--context", "training")
+        self.cli("datasets", "add", test, "--name", "churn-test", "--run", run, "--context", "test")
+        model = os.path.join(self.tmp, "model.bin")
+        with open(model, "wb") as f:
+            f.write(b"forest")
+        self.cli("runs", "log", run, "--artifact", model)
+        self.cli("models", "register", "churn", "--run", run, "--artifact", "model.bin")
+        lineage = self.cli_json("lineage", "churn", "1")
+        # The directory's hash, recomputed: sha256 of "HEX  RELPATH\n" lines, sorted.
+        lines = "".join(f"{hashlib.sha256(files[p]).hexdigest()}  {p}\n" for p in sorted(files))
+        self.assertEqual(lineage["datasets"], [
+            {"name": "churn-test", "version": 1, "hash": hashlib.sha256(b"x,y\n3,0\n").hexdigest(),
+             "size": 8, "files": 1, "source": os.path.abspath(test), "context": "test"},
+            {"name": "churn-train", "version": 1,
+             "hash": hashlib.sha256(lines.encode()).hexdigest(),
+             "size": sum(len(c) for c in files.values()), "files": 2,
+             "source": os.path.abspath(data), "context": "training"}])
+        shown = self.cli_json("datasets", "show", "churn-train")
+        self.assertEqual(shown["versions"][0]["model_versions"],
+                         [{"model": "churn", "version": 1, "run": run}])
+        out = self.cli("lineage", "churn/1").out
+        self.assertIn("churn-train", out)
+        self.assertIn("training", out)
+        self.assertIn("model versions:", self.cli("datasets", "show", "churn-train").out)
+
     def test_every_reference_gives_the_same_answer(self):
         self.trained_version()
         first = self.cli_json("lineage", "churn", "1")

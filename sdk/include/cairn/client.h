@@ -325,6 +325,17 @@ typedef struct cairn_model_event_list {
     uint64_t next;              /* the first event of the next page; 0 on the last */
 } cairn_model_event_list;
 
+/* A dataset version a run used, as lineage gives it. */
+typedef struct cairn_lineage_dataset {
+    char *name;
+    uint64_t version;
+    char hash[65];   /* sha256 of the file, or the directory's Merkle hash */
+    uint64_t size;
+    uint64_t files;
+    char *source;    /* "" when none */
+    char *context;   /* "training", "validation", ...; "" when none */
+} cairn_lineage_dataset;
+
 /* How a model version was made, read in one request. Fields may be added at
  * the end: get one only from cairn_model_lineage. */
 typedef struct cairn_lineage {
@@ -333,6 +344,8 @@ typedef struct cairn_lineage {
                                    cairn.git.commit, cairn.git.dirty), artifacts */
     cairn_model_event *events;  /* the version's own stage and alias events, in order */
     size_t n_events;
+    cairn_lineage_dataset *datasets; /* the dataset versions its run used, by name */
+    size_t n_datasets;
 } cairn_lineage;
 
 typedef struct cairn_register_opts {
@@ -613,6 +626,13 @@ typedef struct cairn_dataset_use {
     int64_t linked; /* unix ms: when the run was first linked */
 } cairn_dataset_use;
 
+/* A model version registered from a run that used a dataset version. */
+typedef struct cairn_dataset_model_use {
+    char *model;
+    uint64_t version;
+    char run[CAIRN_ID_TEXT_LEN + 1];
+} cairn_dataset_model_use;
+
 typedef struct cairn_dataset_version {
     uint64_t version;
     char hash[65];
@@ -622,6 +642,8 @@ typedef struct cairn_dataset_version {
     int64_t created;
     cairn_dataset_use *runs; /* in run id order (oldest run first) */
     size_t n_runs;
+    cairn_dataset_model_use *models; /* dataset_get: the model versions made from those runs */
+    size_t n_models;
 } cairn_dataset_version;
 
 typedef struct cairn_dataset {
