@@ -203,6 +203,10 @@ install: all
 	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cairn/
 	install -d $(DESTDIR)$(PREFIX)/lib/python3/dist-packages/cairn
 	install -m 644 sdk/python/cairn/*.py $(DESTDIR)$(PREFIX)/lib/python3/dist-packages/cairn/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for unit in cairn-agent cairn-coordinator; do \
+	    sed -e 's|@PREFIX@|$(PREFIX)|g' packaging/systemd/$$unit.service.in \
+	        > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit.service; done
 	install -m 644 conf/coordinator.conf $(DESTDIR)/etc/cairn/coordinator.conf.example
 	install -m 644 conf/agent.conf $(DESTDIR)/etc/cairn/agent.conf.example
 

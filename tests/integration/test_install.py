@@ -31,6 +31,11 @@ class Install(CairnTest):
         self.assertEqual(printed["status"], "FINISHED")
         self.assertEqual(printed["params"], {"learning_rate": "0.01", "epochs": "3"})
         self.assertEqual(self.cli_json("metrics", printed["id"], "loss")[2]["value"], 1 / 3)
+        for daemon in ("cairn-agent", "cairn-coordinator"):
+            with open(f"{dest}/usr/lib/systemd/system/{daemon}.service") as f:
+                unit = f.read()
+            self.assertIn(f"ExecStart=/usr/bin/{daemon}\n", unit)
+            self.assertTrue(os.path.exists(f"{dest}/usr/bin/{daemon}"))
 
     def test_a_plugin_builds_with_one_command_and_loads(self):
         """The author's path: the template, built against the installed header
