@@ -7,6 +7,7 @@
 #include <libconfig.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -50,6 +51,7 @@ static const option options[] = {
     STR("coordinator", coordinator),
     STR("data_dir", data_dir),
     STR("sdk_endpoint", sdk_endpoint),
+    STR("sdk_socket_mode", sdk_socket_mode),
     STR("log_level", log_level),
     INT("heartbeat_ms", heartbeat_ms),
     INT("stats_interval_s", stats_interval_s),
@@ -229,6 +231,15 @@ cairn_status agent_config_load(agent_config *c, const char *path, cairn_error *e
     return st;
 }
 
+int agent_socket_mode(const agent_config *c)
+{
+    char *end;
+    long mode = strtol(c->sdk_socket_mode, &end, 8);
+    if (!c->sdk_socket_mode[0] || *end || mode < 0 || mode > 0777)
+        return -1;
+    return (int)mode;
+}
+
 static cairn_status out_of_range(cairn_error *err, const char *what)
 {
     return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s", what);
@@ -241,6 +252,8 @@ cairn_status agent_config_check(const agent_config *c, cairn_error *err)
                          "log_level '%s' is not one of debug, info, warn, error", c->log_level);
     if (!c->coordinator[0] || !c->sdk_endpoint[0] || !c->data_dir[0])
         return out_of_range(err, "coordinator, sdk_endpoint and data_dir must not be empty");
+    if (c->sdk_socket_mode[0] && agent_socket_mode(c) < 0)
+        return out_of_range(err, "sdk_socket_mode must be octal permissions such as \"0660\"");
     if (c->heartbeat_ms < 100)
         return out_of_range(err, "heartbeat_ms must be at least 100");
     if (c->stats_interval_s < 1)

@@ -24,6 +24,7 @@ typedef struct agent_config {
     char coordinator[256];
     char data_dir[PATH_MAX - 200];
     char sdk_endpoint[256];
+    char sdk_socket_mode[8]; /* octal, e.g. "0660": applied to an ipc socket; "": the umask's */
     char log_level[16];
     int heartbeat_ms;
     int stats_interval_s;
@@ -63,6 +64,9 @@ cairn_status agent_config_load(agent_config *c, const char *path, cairn_error *e
 /* Sets label key to value (replacing an earlier value of the same key) from
  * "key=value" text, as --label gives it. */
 cairn_status agent_config_label(agent_config *c, const char *key_value, cairn_error *err);
+
+/* sdk_socket_mode as a number; -1 when unset or not octal permissions. */
+int agent_socket_mode(const agent_config *c);
 
 /* Checks ranges after everything is applied. */
 cairn_status agent_config_check(const agent_config *c, cairn_error *err);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data_dir.h"
 #include "error.h"
@@ -26,6 +27,18 @@ static cairn_status make_ipc_dir(const char *endpoint, cairn_error *err)
         return CAIRN_OK;
     *slash = '\0';
     return data_dir_make(dir, 0755, err);
+}
+
+/* sdk_socket_mode: who may connect to an ipc endpoint is the socket file's
+ * permission, which otherwise the agent's umask decides. */
+static cairn_status set_socket_mode(const sdk_server *s, cairn_error *err)
+{
+    int mode = agent_socket_mode(s->cfg);
+    if (mode < 0 || strncmp(s->endpoint, "ipc://", 6) != 0)
+        return CAIRN_OK;
+    if (chmod(s->endpoint + 6, (mode_t)mode) != 0)
+        return error_set(err, CAIRN_IO_ERROR, "chmod %s: %s", s->endpoint + 6, strerror(errno));
+    return CAIRN_OK;
 }
 
 static cairn_status bind_router(sdk_server *s, void *zctx, cairn_error *err)
@@ -50,7 +63,7 @@ static cairn_status bind_router(sdk_server *s, void *zctx, cairn_error *err)
                          zmq_strerror(errno));
     size_t len = sizeof s->endpoint;
     zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, s->endpoint, &len);
-    return CAIRN_OK;
+    return set_socket_mode(s, err);
 }
 
 cairn_status sdk_server_open(sdk_server *s, void *zctx, const agent_config *cfg, const char *from,

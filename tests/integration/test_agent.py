@@ -461,6 +461,20 @@ class Daemon(AgentTest):
         return subprocess.run([os.path.join(BIN, "cairn-agent"), *args], capture_output=True,
                               text=True, timeout=20)
 
+    def test_sdk_socket_mode(self):
+        self.agent.stop()
+        path = self.agent.endpoint[len("ipc://"):]
+        self.agent.extra_args = ["-c", self.conf('sdk_socket_mode = "0660";\n')]
+        self.agent.start()
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o660)
+        self.agent.stop()
+        self.agent.extra_args = ["-c", self.conf('sdk_socket_mode = "0999";\n')]
+        with self.assertRaises(RuntimeError) as e:
+            self.agent.start()
+        self.assertIn("sdk_socket_mode must be octal permissions", str(e.exception))
+        self.agent.extra_args = []
+        self.agent.start()
+
     def test_unknown_setting_is_refused(self):
         r = self._run("-c", self.conf("spool: { max_byte = 10; };\n", "bad.conf"))
         self.assertNotEqual(r.returncode, 0)
