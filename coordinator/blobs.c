@@ -55,7 +55,7 @@ static void upload_end(blob_upload *u, bool remove_file)
         close(u->fd);
     if (remove_file)
         unlink(u->tmp_path);
-    EVP_MD_CTX_free(u->sha);
+    sha256_abort(&u->sha);
     memset(u, 0, sizeof *u);
     u->fd = -1;
 }
@@ -91,8 +91,7 @@ static cairn_status begin_upload(blobs *b, const blob_chunk *c, blob_upload **ou
     u->fd = open(u->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (u->fd < 0)
         return io_fail(err, "create", u->tmp_path);
-    u->sha = EVP_MD_CTX_new();
-    if (!u->sha || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL)) {
+    if (!sha256_begin(&u->sha)) {
         upload_end(u, true);
         return error_set(err, CAIRN_OUT_OF_MEMORY, "sha256 context");
     }
@@ -143,10 +142,11 @@ static cairn_status fsync_dir(const char *dir, cairn_error *err)
 static cairn_status finish_upload(blobs *b, blob_upload *u, store_artifact *done,
                                   cairn_error *err)
 {
-    unsigned len = 0;
+    char hex[SHA256_HEX_LEN + 1];
     if (fdatasync(u->fd) != 0)
         return io_fail(err, "fsync", u->tmp_path);
-    EVP_DigestFinal_ex(u->sha, done->sha256, &len);
+    if (!sha256_finish(&u->sha, hex) || !sha256_parse((msg_str){hex, SHA256_HEX_LEN}, done->sha256))
+        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 of %s", u->tmp_path);
     done->size = u->received;
     char dir[PATH_MAX], path[PATH_MAX];
     blob_path(b, done->sha256, path, sizeof path, dir, sizeof dir);
@@ -199,7 +199,10 @@ cairn_status blobs_put_chunk(blobs *b, const blob_chunk *c, int64_t now_ms, uint
         upload_end(u, true);
         return st;
     }
-    EVP_DigestUpdate(u->sha, c->data.p, c->data.n);
+    if (!sha256_update(&u->sha, c->data.p, c->data.n)) {
+        upload_end(u, true);
+        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 of %s", u->tmp_path);
+    }
     u->received += c->data.n;
     u->last_chunk = *c->message;
     u->last_active_ms = now_ms;

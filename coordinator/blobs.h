@@ -10,11 +10,11 @@
 #define CAIRN_BLOBS_H
 
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "msg.h"
+#include "sha256_file.h"
 #include "store.h"
 
 #define BLOBS_MAX_UPLOADS 64
@@ -28,7 +28,7 @@ typedef struct blob_upload {
     ulid last_chunk; /* message id of the last chunk written, to answer its resend */
     int fd;
     uint64_t received;
-    EVP_MD_CTX *sha;
+    sha256_stream sha;
     int64_t last_active_ms;
     char tmp_path[PATH_MAX];
 } blob_upload;
