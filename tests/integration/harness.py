@@ -14,39 +14,34 @@ BIN = os.environ.get("CAIRN_BIN", "build/bin")
 TOOLS = os.environ.get("CAIRN_TOOLS", "build/tests")
 
 
-class Coordinator:
-    """One cairn-coordinator process; restartable on the same endpoint and data."""
+class Daemon:
+    """One of our daemons as a process: started on its log file until it says
+    it listens, stopped with SIGTERM (its exit code returned) or killed -9, and
+    restartable. Subclasses give name, command() and on_listening()."""
+    name = "daemon"
+    listening = r"event=listening"
 
-    def __init__(self, data_dir, listen="tcp://127.0.0.1:*", extra_args=(), wrapper=()):
-        self.wrapper = list(wrapper)  # e.g. valgrind and its options
-        self.data_dir = data_dir
-        self.listen = listen
-        self.extra_args = list(extra_args)
-        self.endpoint = None
+    def __init__(self, log_path, wrapper=()):
+        self.log_path = log_path
+        self.wrapper = list(wrapper)  # e.g. valgrind() and its options
         self.proc = None
-        self.log_path = os.path.join(data_dir, "coordinator.log")
 
     def start(self, timeout=30):
-        os.makedirs(self.data_dir, exist_ok=True)
-        listen = self.endpoint or self.listen
         self._log = open(self.log_path, "a")
         offset = self._log.tell()
-        self.proc = subprocess.Popen(
-            [*self.wrapper, os.path.join(BIN, "cairn-coordinator"), "--data-dir", self.data_dir,
-             "--listen", listen, *self.extra_args],
-            stdout=subprocess.DEVNULL, stderr=self._log)
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with open(self.log_path) as f:
                 f.seek(offset)
-                m = re.search(r"event=listening endpoint=(\S+)", f.read())
+                m = re.search(self.listening, f.read())
             if m:
-                self.endpoint = m.group(1)
+                self.on_listening(m)
                 return self
             if self.proc.poll() is not None:
-                raise RuntimeError(f"coordinator exited {self.proc.returncode}: {self.log()}")
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.log()}")
             time.sleep(0.02)
-        raise RuntimeError("coordinator did not start: " + self.log())
+        raise RuntimeError(f"{self.name} did not start: " + self.log())
 
     def log(self):
         with open(self.log_path) as f:
@@ -70,6 +65,30 @@ class Coordinator:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+
+class Coordinator(Daemon):
+    """One cairn-coordinator process; restartable on the same endpoint and data."""
+    name = "coordinator"
+    listening = r"event=listening endpoint=(\S+)"
+
+    def __init__(self, data_dir, listen="tcp://127.0.0.1:*", extra_args=(), wrapper=()):
+        super().__init__(os.path.join(data_dir, "coordinator.log"), wrapper)
+        self.data_dir = data_dir
+        self.listen = listen
+        self.extra_args = list(extra_args)
+        self.endpoint = None
+
+    def start(self, timeout=30):
+        os.makedirs(self.data_dir, exist_ok=True)
+        return super().start(timeout)
+
+    def command(self):
+        return [*self.wrapper, os.path.join(BIN, "cairn-coordinator"), "--data-dir", self.data_dir,
+                "--listen", self.endpoint or self.listen, *self.extra_args]
+
+    def on_listening(self, m):
+        self.endpoint = m.group(1)
 
 
 def valgrind(log_file):

@@ -5,13 +5,12 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import unittest
 
-from harness import BIN, TOOLS, CairnTest, valgrind
+from harness import BIN, TOOLS, CairnTest, Daemon, valgrind
 
 
 def load_value(i):
@@ -20,17 +19,17 @@ def load_value(i):
     return math.sin(i) * 1000.0 + i / 7.0
 
 
-class Agent:
+class Agent(Daemon):
     """One cairn-agent process; restartable on the same data and endpoints."""
+    name = "agent"
+    listening = r"event=listening .*agent_id=(\S+)"
 
     def __init__(self, tmp, coordinator, extra_args=(), wrapper=(), name="agent"):
+        super().__init__(os.path.join(tmp, f"{name}.log"), wrapper)
         self.data_dir = os.path.join(tmp, name)
         self.endpoint = f"ipc://{tmp}/{name}.sock"
         self.coordinator = coordinator
         self.extra_args = list(extra_args)
-        self.wrapper = list(wrapper)
-        self.log_path = os.path.join(tmp, f"{name}.log")
-        self.proc = None
 
     def command(self, *extra):
         return [*self.wrapper, os.path.join(BIN, "cairn-agent"), "--data-dir", self.data_dir,
@@ -38,43 +37,13 @@ class Agent:
                 *self.extra_args, *extra]
 
     def start(self, timeout=60):
-        self._log = open(self.log_path, "a")
-        offset = self._log.tell()
-        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=self._log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(self.log_path) as f:
-                f.seek(offset)
-                m = re.search(r"event=listening .*agent_id=(\S+)", f.read())
-            if m:
-                self.agent_id = m.group(1)
-                return self
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"agent exited {self.proc.returncode}: {self.log()}")
-            time.sleep(0.02)
-        raise RuntimeError("agent did not start: " + self.log())
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
+        return super().start(timeout)
 
     def stop(self, timeout=60):
-        if not self.proc:
-            return None
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        self.proc = None
-        self._log.close()
-        return code
+        return super().stop(timeout)
 
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self.proc = None
-        self._log.close()
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+    def on_listening(self, m):
+        self.agent_id = m.group(1)
 
     def rejected(self):
         r = subprocess.run([os.path.join(BIN, "cairn-agent"), "--data-dir", self.data_dir,
