@@ -10,45 +10,45 @@
 #include "error.h"
 
 static const handler handlers[] = {
-    {"ping", false, handle_ping, NULL, false},
-    {"experiment.list", false, handle_experiment_list, NULL, false},
-    {"experiment.delete", true, handle_experiment_delete, NULL, false},
-    {"experiment.restore", true, handle_experiment_restore, NULL, false},
-    {"experiment.set_tag", true, handle_experiment_set_tag, NULL, false},
-    {"run.start", true, handle_run_start, NULL, false},
-    {"run.log", true, handle_run_log, NULL, false},
-    {"run.end", true, handle_run_end, NULL, false},
-    {"run.get", false, handle_run_get, NULL, false},
-    {"run.search", false, handle_run_search, NULL, false},
-    {"metric.history", false, handle_metric_history, NULL, false},
-    {"artifact.put", true, handle_artifact_put, handle_artifact_put_duplicate, false},
-    {"artifact.get", false, handle_artifact_get, NULL, false},
-    {"audit.list", false, handle_audit_list, NULL, false},
-    {"blob.get", false, handle_blob_get, NULL, false},
-    {"event.emit", true, handle_event_emit, handle_event_emit_duplicate, false},
-    {"event.list", false, handle_event_list, NULL, false},
-    {"dataset.log", true, handle_dataset_log, handle_dataset_log_duplicate, false},
-    {"dataset.list", false, handle_dataset_list, NULL, false},
-    {"dataset.get", false, handle_dataset_get, NULL, false},
+    {"ping", false, handle_ping, NULL, false, false},
+    {"experiment.list", false, handle_experiment_list, NULL, false, false},
+    {"experiment.delete", true, handle_experiment_delete, NULL, false, false},
+    {"experiment.restore", true, handle_experiment_restore, NULL, false, false},
+    {"experiment.set_tag", true, handle_experiment_set_tag, NULL, false, false},
+    {"run.start", true, handle_run_start, NULL, false, false},
+    {"run.log", true, handle_run_log, NULL, false, true},
+    {"run.end", true, handle_run_end, NULL, false, false},
+    {"run.get", false, handle_run_get, NULL, false, false},
+    {"run.search", false, handle_run_search, NULL, false, false},
+    {"metric.history", false, handle_metric_history, NULL, false, false},
+    {"artifact.put", true, handle_artifact_put, handle_artifact_put_duplicate, false, false},
+    {"artifact.get", false, handle_artifact_get, NULL, false, false},
+    {"audit.list", false, handle_audit_list, NULL, false, false},
+    {"blob.get", false, handle_blob_get, NULL, false, false},
+    {"event.emit", true, handle_event_emit, handle_event_emit_duplicate, false, false},
+    {"event.list", false, handle_event_list, NULL, false, false},
+    {"dataset.log", true, handle_dataset_log, handle_dataset_log_duplicate, false, false},
+    {"dataset.list", false, handle_dataset_list, NULL, false, false},
+    {"dataset.get", false, handle_dataset_get, NULL, false, false},
     /* Presence is soft state: no dedup, no audit entry (docs/protocol.md, Agents). */
-    {"agent.hello", false, handle_agent_hello, NULL, true},
-    {"agent.heartbeat", false, handle_agent_heartbeat, NULL, false},
-    {"agent.list", false, handle_agent_list, NULL, false},
+    {"agent.hello", false, handle_agent_hello, NULL, true, false},
+    {"agent.heartbeat", false, handle_agent_heartbeat, NULL, false, false},
+    {"agent.list", false, handle_agent_list, NULL, false, false},
     /* Answered when the agents have: fanout.c records it and replies. */
-    {"fanout", false, handle_fanout, NULL, false},
+    {"fanout", false, handle_fanout, NULL, false, false},
     /* The model registry: every change through dedup and the audit log. */
-    {"model.create", true, handle_model_create, NULL, false},
-    {"model.register", true, handle_model_register, handle_model_register_duplicate, false},
-    {"model.list", false, handle_model_list, NULL, false},
-    {"model.get", false, handle_model_get, NULL, false},
-    {"model.versions", false, handle_model_versions, NULL, false},
-    {"model.version.get", false, handle_model_version_get, NULL, false},
-    {"model.stage", true, handle_model_stage, NULL, false},
-    {"model.alias", true, handle_model_alias, NULL, false},
-    {"model.unalias", true, handle_model_unalias, NULL, false},
-    {"model.rollback", true, handle_model_rollback, handle_model_rollback_duplicate, false},
-    {"model.history", false, handle_model_history, NULL, false},
-    {"model.lineage", false, handle_model_lineage, NULL, false},
+    {"model.create", true, handle_model_create, NULL, false, false},
+    {"model.register", true, handle_model_register, handle_model_register_duplicate, false, false},
+    {"model.list", false, handle_model_list, NULL, false, false},
+    {"model.get", false, handle_model_get, NULL, false, false},
+    {"model.versions", false, handle_model_versions, NULL, false, false},
+    {"model.version.get", false, handle_model_version_get, NULL, false, false},
+    {"model.stage", true, handle_model_stage, NULL, false, false},
+    {"model.alias", true, handle_model_alias, NULL, false, false},
+    {"model.unalias", true, handle_model_unalias, NULL, false, false},
+    {"model.rollback", true, handle_model_rollback, handle_model_rollback_duplicate, false, false},
+    {"model.history", false, handle_model_history, NULL, false, false},
+    {"model.lineage", false, handle_model_lineage, NULL, false, false},
 };
 
 const handler *handler_find(msg_str type)
@@ -90,12 +90,24 @@ void dispatch_init(request_ctx *r, store *s, blobs *b, const char *from)
     r->blobs = b;
     r->from = from;
     msg_writer_init(&r->extra);
+    metric_hold_init(&r->held);
 }
 
 void dispatch_destroy(request_ctx *r)
 {
     msg_writer_destroy(&r->extra);
+    metric_hold_destroy(&r->held);
     free(r->scratch);
+}
+
+cairn_status dispatch_flush(request_ctx *r, MDB_txn *txn, cairn_error *err)
+{
+    return metric_hold_flush(&r->held, r->store, txn, err);
+}
+
+void dispatch_discard(request_ctx *r)
+{
+    metric_hold_clear(&r->held);
 }
 
 /* The ok reply of a write: seq, duplicate, then the handler's extra fields. */
@@ -147,7 +159,10 @@ cairn_status dispatch(request_ctx *r, const handler *h, const msg *m, MDB_txn *t
     r->extra_count = 0;
     r->deferred = false;
     msg_writer_reset(&r->extra);
-    cairn_status st = h->writes ? run_write(r, h, err) : h->handle(r, err);
+    /* What this handler reads or writes may include the held points. */
+    cairn_status st = h->holds_metrics ? CAIRN_OK : dispatch_flush(r, txn, err);
+    if (!st)
+        st = h->writes ? run_write(r, h, err) : h->handle(r, err);
     if (st) {
         r->deferred = false;
         out->sb.size = start; /* drop a reply packed halfway */

@@ -16,4 +16,11 @@ void dispatch_destroy(request_ctx *r);
 cairn_status dispatch(request_ctx *r, const handler *h, const msg *m, MDB_txn *txn,
                       msg_writer *out, int64_t now_ms, cairn_error *err);
 
+/* Appends into txn what handlers held back (metric points of small run.log
+ * batches): due before the transaction commits. A failure is a STORAGE_ERROR
+ * or OUT_OF_MEMORY, and the transaction must then be aborted. */
+cairn_status dispatch_flush(request_ctx *r, MDB_txn *txn, cairn_error *err);
+/* Forgets what handlers held back: their transaction was aborted. */
+void dispatch_discard(request_ctx *r);
+
 #endif

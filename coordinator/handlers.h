@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "blobs.h"
+#include "metric_hold.h"
 #include "msg.h"
 #include "store.h"
 
@@ -41,6 +42,8 @@ typedef struct request_ctx {
     int n_routing;
     bool deferred;         /* the handler answers later (a fan-out): no reply now */
     size_t max_message_bytes; /* limits.max_message_bytes, told to agents in hello */
+    metric_hold held;      /* points of small run.log batches, appended before the
+                            * group's next other request or its commit */
 } request_ctx;
 
 typedef cairn_status (*handler_fn)(request_ctx *r, cairn_error *err);
@@ -53,6 +56,8 @@ typedef struct handler {
     bool soft;               /* may write soft state (presence): in the group's write
                               * transaction, replied to after its commit, but without
                               * dedup or audit entry; sets r->applied when it wrote */
+    bool holds_metrics;      /* may leave points in r->held (run.log): every other
+                              * handler runs after they are appended */
 } handler;
 
 const handler *handler_find(msg_str type);

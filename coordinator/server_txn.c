@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "dispatch.h"
 #include "kvlog.h"
 #include "server_internal.h"
 
@@ -41,6 +42,7 @@ void txn_abort(server *s, group_txn *g)
     if (!g->txn)
         return;
     mdb_txn_abort(g->txn);
+    dispatch_discard(&s->rctx);
     if (g->writable) {
         s->store.next_audit_seq = g->saved_audit_seq;
         s->store.next_experiment_id = g->saved_experiment_id;
@@ -68,6 +70,16 @@ void fail_write_replies(server *s, int n, const char *why)
     }
 }
 
+/* Nothing of the group's writes was made durable: every write reply says so. */
+static bool group_failed(server *s, int n, cairn_error *err)
+{
+    s->stats.failed_commits++;
+    kvlog(KVLOG_ERROR, "commit_failed", "error=%s",
+          kvlog_quote((char[600]){0}, 600, err->message));
+    fail_write_replies(s, n, err->message);
+    return false;
+}
+
 bool commit_group(server *s, group_txn *g, int n, cairn_error *err)
 {
     if (!g->txn)
@@ -79,6 +91,10 @@ bool commit_group(server *s, group_txn *g, int n, cairn_error *err)
         txn_abort(s, g);
         return true;
     }
+    if (dispatch_flush(&s->rctx, g->txn, err)) {
+        txn_abort(s, g);
+        return group_failed(s, n, err);
+    }
     int rc = mdb_txn_commit(g->txn);
     g->txn = NULL;
     if (rc == 0) {
@@ -86,15 +102,12 @@ bool commit_group(server *s, group_txn *g, int n, cairn_error *err)
         store_dedup_committed(&s->store);
         return true;
     }
-    s->stats.failed_commits++;
+    /* The commit freed the transaction: undo what txn_abort would have. */
     s->store.next_audit_seq = g->saved_audit_seq;
     s->store.next_experiment_id = g->saved_experiment_id;
     store_dedup_aborted(&s->store, g->dedup_mark);
     if (g->soft_writes)
         agents_persist_failed(&s->agents);
     error_set(err, CAIRN_STORAGE_ERROR, "commit failed: %s", mdb_strerror(rc));
-    kvlog(KVLOG_ERROR, "commit_failed", "error=%s",
-          kvlog_quote((char[600]){0}, 600, err->message));
-    fail_write_replies(s, n, err->message);
-    return false;
+    return group_failed(s, n, err);
 }

@@ -19,6 +19,10 @@ typedef struct dedup_recent {
     size_t n;
     size_t flushing;              /* [0, flushing) written by the open transaction */
     int64_t last_flush_ms;
+    /* No id in the tree is newer than this (ULIDs start with their time): a
+     * new id, the common case, is known absent without a tree lookup. */
+    uint64_t tree_newest_ms;
+    uint32_t order[RECENT_MAX];   /* ids in key order, while flushing */
 } dedup_recent;
 
 static const MDB_val indexed_key = {13, "dedup_indexed"};
@@ -65,20 +69,48 @@ static void recent_add(dedup_recent *r, const ulid *id, uint64_t seq)
     r->slots[j] = (uint32_t)++r->n;
 }
 
-static cairn_status tree_put(store *s, MDB_txn *txn, const ulid *id, uint64_t seq,
+static void note_tree_id(dedup_recent *r, const ulid *id)
+{
+    uint64_t ms = ulid_time_ms(id);
+    if (ms > r->tree_newest_ms)
+        r->tree_newest_ms = ms;
+}
+
+/* Through a cursor that appends when it can: ids come in key order when the
+ * tree takes them in bulk, and most are newer than any it holds. */
+static cairn_status tree_put(store *s, MDB_cursor *c, const ulid *id, uint64_t seq,
                              cairn_error *err)
 {
     uint8_t vb[8];
     be64_put(vb, seq);
     MDB_val k = {ULID_BYTES, (void *)id->b}, v = {8, vb};
-    int rc = mdb_put(txn, s->dedup, &k, &v, 0);
-    return rc ? store_fail(rc, "record message id", err) : CAIRN_OK;
+    int rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) /* not after the last key: a plain insert */
+        rc = mdb_cursor_put(c, &k, &v, 0);
+    if (rc)
+        return store_fail(rc, "record message id", err);
+    note_tree_id(s->recent, id);
+    return CAIRN_OK;
+}
+
+static cairn_status tree_put_one(store *s, MDB_txn *txn, const ulid *id, uint64_t seq,
+                                 cairn_error *err)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dedup, &c);
+    if (rc)
+        return store_fail(rc, "cursor", err);
+    cairn_status st = tree_put(s, c, id, seq, err);
+    mdb_cursor_close(c);
+    return st;
 }
 
 bool store_dedup_find(store *s, MDB_txn *txn, const ulid *id, uint64_t *seq)
 {
     if (recent_find(s->recent, id, seq))
         return true;
+    if (ulid_time_ms(id) > s->recent->tree_newest_ms)
+        return false;
     MDB_val k = {ULID_BYTES, (void *)id->b}, v;
     if (mdb_get(txn, s->dedup, &k, &v) != 0 || v.mv_size != 8)
         return false;
@@ -90,7 +122,7 @@ cairn_status store_dedup_record(store *s, MDB_txn *txn, const ulid *id, uint64_t
                                 cairn_error *err)
 {
     if (s->recent->n == RECENT_MAX)
-        return tree_put(s, txn, id, seq, err);
+        return tree_put_one(s, txn, id, seq, err);
     recent_add(s->recent, id, seq);
     return CAIRN_OK;
 }
@@ -110,16 +142,31 @@ static cairn_status write_indexed_mark(store *s, MDB_txn *txn, uint64_t seq, cai
     return rc ? store_fail(rc, "record dedup mark", err) : CAIRN_OK;
 }
 
+static int by_id(const void *a, const void *b, void *ids)
+{
+    const ulid *v = ids;
+    return memcmp(v[*(const uint32_t *)a].b, v[*(const uint32_t *)b].b, ULID_BYTES);
+}
+
 cairn_status store_dedup_flush(store *s, MDB_txn *txn, int64_t now_ms, cairn_error *err)
 {
     dedup_recent *r = s->recent;
-    for (size_t i = 0; i < r->n; i++) {
-        cairn_status st = tree_put(s, txn, &r->ids[i], r->seqs[i], err);
-        if (st)
-            return st;
-    }
+    /* In key order, inserts walk the tree's pages once instead of at random. */
+    for (size_t i = 0; i < r->n; i++)
+        r->order[i] = (uint32_t)i;
+    qsort_r(r->order, r->n, sizeof r->order[0], by_id, r->ids);
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dedup, &c);
+    if (rc)
+        return store_fail(rc, "cursor", err);
+    cairn_status st = CAIRN_OK;
+    for (size_t i = 0; i < r->n && !st; i++)
+        st = tree_put(s, c, &r->ids[r->order[i]], r->seqs[r->order[i]], err);
+    mdb_cursor_close(c);
+    if (st)
+        return st;
     /* Every id applied so far is in the tree once this commits. */
-    cairn_status st = write_indexed_mark(s, txn, s->next_audit_seq - 1, err);
+    st = write_indexed_mark(s, txn, s->next_audit_seq - 1, err);
     if (st)
         return st;
     r->flushing = r->n;
@@ -188,12 +235,19 @@ cairn_status store_dedup_open(store *s, MDB_txn *txn, cairn_error *err)
     if (!s->recent)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "dedup index");
     MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, s->audit, &c);
+    int rc = mdb_cursor_open(txn, s->dedup, &c);
+    if (rc)
+        return store_fail(rc, "cursor", err);
+    MDB_val k, v;
+    if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == ULID_BYTES)
+        note_tree_id(s->recent, (const ulid *)k.mv_data); /* the last key is the newest */
+    mdb_cursor_close(c);
+    rc = mdb_cursor_open(txn, s->audit, &c);
     if (rc)
         return store_fail(rc, "cursor", err);
     uint8_t kb[8];
     be64_put(kb, indexed_mark(s, txn) + 1);
-    MDB_val k = {8, kb}, v;
+    k = (MDB_val){8, kb};
     cairn_status st = CAIRN_OK;
     /* Entries after the mark were applied but their ids never reached the tree. */
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !st;

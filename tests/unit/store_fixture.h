@@ -108,7 +108,12 @@ static inline cairn_status exec(fixture *f)
     msg_writer_reset(&f->out);
     uint64_t seq = f->s.next_audit_seq;
     cairn_status st = dispatch(&f->r, h, &m, txn, &f->out, 1700000000000, &err);
+    if (!st && (st = dispatch_flush(&f->r, txn, &err))) { /* as the server: nothing commits */
+        msg_writer_reset(&f->out);
+        msg_error_reply(&f->out, &m.id, m.type, "coordinator", st, err.message);
+    }
     if (st == CAIRN_STORAGE_ERROR || st == CAIRN_OUT_OF_MEMORY) {
+        dispatch_discard(&f->r);
         mdb_txn_abort(txn);
         f->s.next_audit_seq = seq;
     } else if (mdb_txn_commit(txn)) {
@@ -137,6 +142,31 @@ static inline cairn_status start_run(fixture *f, const ulid *run, const char *ex
     pk_str(pk, "name");
     pk_str(pk, name);
     return exec(f);
+}
+
+/* Points [offset, offset + max) of the key's history, read through metric.history. */
+static inline size_t metric_history(fixture *f, const ulid *run, const char *key, uint64_t offset,
+                                    size_t max, store_point *out)
+{
+    msgpack_packer *pk = begin(f, "metric.history", 4, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pk_str(pk, "key");
+    pk_str(pk, key);
+    pk_str(pk, "offset");
+    msgpack_pack_uint64(pk, offset);
+    pk_str(pk, "max");
+    msgpack_pack_uint64(pk, max);
+    assert_int_equal(exec(f), CAIRN_OK);
+    const msgpack_object *pts = body_find(f->reply.body, "points");
+    assert_non_null(pts);
+    for (uint32_t i = 0; i < pts->via.array.size; i++) {
+        const msgpack_object *a = pts->via.array.ptr[i].via.array.ptr;
+        obj_int(&a[0], &out[i].step);
+        obj_double(&a[1], &out[i].value);
+        obj_int(&a[2], &out[i].timestamp);
+    }
+    return pts->via.array.size;
 }
 
 #endif

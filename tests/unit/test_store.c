@@ -79,30 +79,6 @@ static const msgpack_object *get_run(fixture *f, const ulid *run)
     return body_find(f->reply.body, "run");
 }
 
-static size_t history(fixture *f, const ulid *run, const char *key, uint64_t offset, size_t max,
-                      store_point *out)
-{
-    msgpack_packer *pk = begin(f, "metric.history", 4, NULL);
-    pk_str(pk, "run");
-    mp_ulid(pk, run);
-    pk_str(pk, "key");
-    pk_str(pk, key);
-    pk_str(pk, "offset");
-    msgpack_pack_uint64(pk, offset);
-    pk_str(pk, "max");
-    msgpack_pack_uint64(pk, max);
-    assert_int_equal(exec(f), CAIRN_OK);
-    const msgpack_object *pts = body_find(f->reply.body, "points");
-    assert_non_null(pts);
-    for (uint32_t i = 0; i < pts->via.array.size; i++) {
-        const msgpack_object *a = pts->via.array.ptr[i].via.array.ptr;
-        obj_int(&a[0], &out[i].step);
-        obj_double(&a[1], &out[i].value);
-        obj_int(&a[2], &out[i].timestamp);
-    }
-    return pts->via.array.size;
-}
-
 static const msgpack_object *map_value(const msgpack_object *map, const char *section,
                                        const char *key)
 {
@@ -168,7 +144,7 @@ static void params_are_immutable(void **state)
     assert_non_null(fixture_reply_mentions(f, "immutable"));
     /* Nothing of the refused request was applied: two "loss" points, not three. */
     store_point pts[8];
-    assert_int_equal(history(f, &id, "loss", 0, 8, pts), 2);
+    assert_int_equal(metric_history(f, &id, "loss", 0, 8, pts), 2);
     msg_str v;
     obj_str(map_value(get_run(f, &id), "params", "depth"), &v);
     assert_true(msg_str_eq(v, "10"));
@@ -190,16 +166,16 @@ static void history_keeps_logging_order_across_chunks(void **state)
         batch[i] = (point_spec){i % 2 ? "acc" : "loss", SINGLES + i, SINGLES + i};
     assert_int_equal(log_points(f, &id, batch, BATCH), CAIRN_OK);
     static store_point got[2000];
-    size_t n = history(f, &id, "loss", 0, 2000, got);
+    size_t n = metric_history(f, &id, "loss", 0, 2000, got);
     assert_int_equal(n, SINGLES + BATCH / 2);
     for (int i = 0; i < SINGLES; i++)
         assert_true(got[i].value == i);
     for (int i = 0; i < BATCH / 2; i++)
         assert_true(got[SINGLES + i].value == SINGLES + 2 * i);
     /* A page from the middle, starting inside a chunk. */
-    assert_int_equal(history(f, &id, "loss", 171, 5, got), 5);
+    assert_int_equal(metric_history(f, &id, "loss", 171, 5, got), 5);
     assert_true(got[0].value == 171 && got[4].value == 175);
-    assert_int_equal(history(f, &id, "loss", 10000, 5, got), 0);
+    assert_int_equal(metric_history(f, &id, "loss", 10000, 5, got), 0);
 }
 
 static void latest_is_greatest_step(void **state)
@@ -223,7 +199,7 @@ static void nan_and_infinity_are_kept(void **state)
     point_spec p[3] = {{"x", NAN, 0}, {"x", INFINITY, 1}, {"x", -INFINITY, 2}};
     assert_int_equal(log_points(f, &id, p, 3), CAIRN_OK);
     store_point got[3];
-    assert_int_equal(history(f, &id, "x", 0, 3, got), 3);
+    assert_int_equal(metric_history(f, &id, "x", 0, 3, got), 3);
     assert_true(isnan(got[0].value));
     assert_true(isinf(got[1].value) && got[1].value > 0);
     assert_true(isinf(got[2].value) && got[2].value < 0);
@@ -276,7 +252,7 @@ static void resend_is_applied_once(void **state)
     assert_true(dup);
     assert_int_equal(seq1, seq2);
     store_point got[4];
-    assert_int_equal(history(f, &id, "loss", 0, 4, got), 1);
+    assert_int_equal(metric_history(f, &id, "loss", 0, 4, got), 1);
 }
 
 /* Closes and reopens the store, as a restart (or a kill -9) would. */
@@ -314,7 +290,7 @@ static void resend_after_restart(fixture *f, bool bulk_written_first)
     body_bool(f->reply.body, "duplicate", true, &dup, NULL);
     assert_true(dup);
     store_point got[4];
-    assert_int_equal(history(f, &id, "loss", 0, 4, got), 1);
+    assert_int_equal(metric_history(f, &id, "loss", 0, 4, got), 1);
 }
 
 /* The id was only in memory when the process stopped: it is read back from
@@ -399,6 +375,25 @@ static void audit_log_records_each_write(void **state)
     body_str(&events->via.array.ptr[0], "type", true, &type, NULL);
     assert_int_equal(seq, 2);
     assert_true(msg_str_eq(type, "run.log"));
+    /* The summary names the run and only the counts that are not zero. */
+    char idtext[ULID_TEXT_LEN + 1], want[128];
+    ulid_format(&id, idtext);
+    msg_str summary;
+    body_str(&events->via.array.ptr[0], "summary", true, &summary, NULL);
+    snprintf(want, sizeof want, "run=%s tags=1", idtext);
+    assert_true(msg_str_eq(summary, want));
+    body_str(&events->via.array.ptr[1], "summary", true, &summary, NULL);
+    snprintf(want, sizeof want, "run=%s deleted_tags=1", idtext);
+    assert_true(msg_str_eq(summary, want));
+    log_param(f, &id, "depth", "12");
+    pk = begin(f, "audit.list", 1, NULL);
+    pk_str(pk, "since");
+    msgpack_pack_uint64(pk, 4);
+    assert_int_equal(exec(f), CAIRN_OK);
+    events = body_find(f->reply.body, "events");
+    body_str(&events->via.array.ptr[0], "summary", true, &summary, NULL);
+    snprintf(want, sizeof want, "run=%s params=1 metrics=1", idtext);
+    assert_true(msg_str_eq(summary, want));
 }
 
 static void search_filters_and_orders(void **state)

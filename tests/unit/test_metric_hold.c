@@ -1,0 +1,199 @@
+/*
+ * Metric points held within a group: many run.log requests handled in one
+ * transaction, as the server's group commit does, must leave exactly the
+ * store that handling and committing them one by one leaves.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "metric_hold.h"
+#include "store_fixture.h"
+
+/* ---- one transaction for several requests, as a server group ---- */
+
+static MDB_txn *group_begin(fixture *f)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->s.env, NULL, 0, &txn), 0);
+    return txn;
+}
+
+/* Handles the request built in f->req inside txn; decodes its reply. */
+static cairn_status group_exec(fixture *f, MDB_txn *txn)
+{
+    msg m;
+    cairn_error err = {0};
+    assert_int_equal(msg_decode(&f->req_dec, f->req.sb.data, f->req.sb.size, &m, &err), CAIRN_OK);
+    const handler *h = handler_find(m.type);
+    assert_non_null(h);
+    msg_writer_reset(&f->out);
+    cairn_status st = dispatch(&f->r, h, &m, txn, &f->out, 1700000000000, &err);
+    assert_int_equal(msg_decode(&f->rep_dec, f->out.sb.data, f->out.sb.size, &f->reply, &err),
+                     CAIRN_OK);
+    return st;
+}
+
+static void group_commit(fixture *f, MDB_txn *txn)
+{
+    cairn_error err;
+    assert_int_equal(dispatch_flush(&f->r, txn, &err), CAIRN_OK);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+static void log_point(fixture *f, MDB_txn *txn, const ulid *run, const char *key, double value,
+                      int64_t step)
+{
+    msgpack_packer *pk = begin(f, "run.log", 2, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pk_str(pk, "metrics");
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_array(pk, 4);
+    pk_str(pk, key);
+    msgpack_pack_double(pk, value);
+    msgpack_pack_int64(pk, step);
+    msgpack_pack_int64(pk, 1000 + step);
+    assert_int_equal(group_exec(f, txn), CAIRN_OK);
+}
+
+/* One request of n points of key, values first, first + 1, ... */
+static void log_many(fixture *f, MDB_txn *txn, const ulid *run, const char *key, int first, int n)
+{
+    msgpack_packer *pk = begin(f, "run.log", 2, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pk_str(pk, "metrics");
+    msgpack_pack_array(pk, (uint32_t)n);
+    for (int i = first; i < first + n; i++) {
+        msgpack_pack_array(pk, 4);
+        pk_str(pk, key);
+        msgpack_pack_double(pk, i);
+        msgpack_pack_int64(pk, i);
+        msgpack_pack_int64(pk, 1000 + i);
+    }
+    assert_int_equal(group_exec(f, txn), CAIRN_OK);
+}
+
+/* The values of the key's whole history, read in their own transaction. */
+static size_t history_values(fixture *f, const ulid *run, const char *key, double *out, size_t max)
+{
+    static store_point points[1000];
+    size_t n = metric_history(f, run, key, 0, max, points);
+    for (size_t i = 0; i < n; i++)
+        out[i] = points[i].value;
+    return n;
+}
+
+/* The latest value of key in the run.get reply in f->reply ([value, step, ts]). */
+static double latest_in_reply(fixture *f, const char *key)
+{
+    const msgpack_object *metrics = body_find(body_find(f->reply.body, "run"), "metrics");
+    const msgpack_object *latest = metrics ? body_find(metrics, key) : NULL;
+    assert_non_null(latest);
+    assert_int_equal(latest->type, MSGPACK_OBJECT_ARRAY);
+    double v = NAN;
+    assert_true(obj_double(&latest->via.array.ptr[0], &v));
+    return v;
+}
+
+/* ---- tests ---- */
+
+/* Two runs, two keys each, interleaved single points: each series keeps its
+ * order, whatever the interleaving. */
+static void interleaved_series_keep_their_order(void **state)
+{
+    fixture *f = *state;
+    ulid a = ulid_new(), b = ulid_new();
+    start_run(f, &a, "e", "a");
+    start_run(f, &b, "e", "b");
+    MDB_txn *txn = group_begin(f);
+    for (int i = 0; i < 300; i++) { /* crosses a full chunk (170 points) */
+        log_point(f, txn, &a, "loss", i, i);
+        log_point(f, txn, &b, "loss", 1000 + i, i);
+        log_point(f, txn, &a, "acc", 2000 + i, i);
+        log_point(f, txn, &b, "acc", 3000 + i, i);
+    }
+    assert_false(metric_hold_empty(&f->r.held));
+    group_commit(f, txn);
+    assert_true(metric_hold_empty(&f->r.held));
+    static double got[400];
+    const struct { const ulid *run; const char *key; double base; } series[] = {
+        {&a, "loss", 0}, {&b, "loss", 1000}, {&a, "acc", 2000}, {&b, "acc", 3000}};
+    for (size_t s = 0; s < 4; s++) {
+        assert_int_equal(history_values(f, series[s].run, series[s].key, got, 400), 300);
+        for (int i = 0; i < 300; i++)
+            assert_true(got[i] == series[s].base + i);
+    }
+}
+
+/* A read in the same group sees the points logged before it. */
+static void a_read_in_the_group_sees_held_points(void **state)
+{
+    fixture *f = *state;
+    ulid run = ulid_new();
+    start_run(f, &run, "e", "r");
+    MDB_txn *txn = group_begin(f);
+    log_point(f, txn, &run, "loss", 0.5, 1);
+    log_point(f, txn, &run, "loss", 0.25, 2);
+    msgpack_packer *pk = begin(f, "run.get", 1, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, &run);
+    assert_int_equal(group_exec(f, txn), CAIRN_OK);
+    assert_true(latest_in_reply(f, "loss") == 0.25);
+    assert_true(metric_hold_empty(&f->r.held));
+    group_commit(f, txn);
+}
+
+/* A batch too big to hold appends at once, after the held points of its
+ * series, which were logged first. */
+static void a_large_batch_follows_held_points(void **state)
+{
+    fixture *f = *state;
+    ulid run = ulid_new();
+    start_run(f, &run, "e", "r");
+    MDB_txn *txn = group_begin(f);
+    log_point(f, txn, &run, "loss", 0, 0);
+    log_point(f, txn, &run, "loss", 1, 1);
+    log_many(f, txn, &run, "loss", 2, METRIC_HOLD_MAX_POINTS + 1);
+    log_point(f, txn, &run, "loss", METRIC_HOLD_MAX_POINTS + 3, METRIC_HOLD_MAX_POINTS + 3);
+    group_commit(f, txn);
+    double got[100];
+    size_t n = history_values(f, &run, "loss", got, 100);
+    assert_int_equal(n, METRIC_HOLD_MAX_POINTS + 4);
+    for (size_t i = 0; i < n; i++)
+        assert_true(got[i] == (double)i);
+}
+
+/* An aborted group leaves no held point behind for the next one. */
+static void an_aborted_group_forgets_held_points(void **state)
+{
+    fixture *f = *state;
+    ulid run = ulid_new();
+    start_run(f, &run, "e", "r");
+    MDB_txn *txn = group_begin(f);
+    log_point(f, txn, &run, "loss", 9, 1);
+    dispatch_discard(&f->r);
+    mdb_txn_abort(txn);
+    txn = group_begin(f);
+    log_point(f, txn, &run, "loss", 7, 2);
+    group_commit(f, txn);
+    double got[4];
+    assert_int_equal(history_values(f, &run, "loss", got, 4), 1);
+    assert_true(got[0] == 7);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        FIXTURE_TEST(interleaved_series_keep_their_order),
+        FIXTURE_TEST(a_read_in_the_group_sees_held_points),
+        FIXTURE_TEST(a_large_batch_follows_held_points),
+        FIXTURE_TEST(an_aborted_group_forgets_held_points),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
