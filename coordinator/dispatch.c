@@ -108,6 +108,7 @@ cairn_status dispatch_flush(request_ctx *r, MDB_txn *txn, cairn_error *err)
 void dispatch_discard(request_ctx *r)
 {
     metric_hold_clear(&r->held);
+    memset(r->known_runs, 0, sizeof r->known_runs);
 }
 
 /* The ok reply of a write: seq, duplicate, then the handler's extra fields. */

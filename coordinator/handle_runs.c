@@ -157,8 +157,32 @@ static cairn_status check_delete_tags(request_ctx *r, const ulid *run, const msg
     return CAIRN_OK;
 }
 
-typedef struct log_req {
+/* The slot of run in r->known_runs: its random bytes spread well. */
+static struct known_run *known_slot(request_ctx *r, const ulid *run)
+{
+    size_t n = sizeof r->known_runs / sizeof r->known_runs[0];
+    return &r->known_runs[run->b[ULID_BYTES - 1] % n];
+}
+
+/* The run a run.log names, which must exist. A client logs to the same few
+ * runs request after request: those it logged to before need no lookup. */
+static cairn_status read_log_run(request_ctx *r, ulid *id, cairn_error *err)
+{
+    cairn_status st = body_ulid(r->m->body, "run", true, id, err);
+    if (st)
+        return st;
+    struct known_run *k = known_slot(r, id);
+    if (k->set && memcmp(k->id.b, id->b, ULID_BYTES) == 0)
+        return CAIRN_OK;
     store_run run;
+    st = store_run_get(r->store, r->txn, id, &run, err);
+    if (!st)
+        *k = (struct known_run){*id, true};
+    return st;
+}
+
+typedef struct log_req {
+    ulid run;
     const msgpack_object *params, *metrics, *tags, *delete_tags;
     metric_batch batch;
 } log_req;
@@ -167,7 +191,7 @@ static cairn_status read_log(request_ctx *r, log_req *q, cairn_error *err)
 {
     const msgpack_object *b = r->m->body;
     q->params = q->metrics = q->tags = q->delete_tags = NULL;
-    cairn_status st = read_run(r, &q->run, err);
+    cairn_status st = read_log_run(r, &q->run, err);
     if (!st)
         st = body_map(b, "params", false, &q->params, err);
     if (!st)
@@ -181,23 +205,23 @@ static cairn_status read_log(request_ctx *r, log_req *q, cairn_error *err)
     if (!st)
         st = read_kv_map(q->tags, "tag", LIMIT_TAG_VALUE, err);
     if (!st)
-        st = check_params_immutable(r, &q->run.id, q->params, err);
+        st = check_params_immutable(r, &q->run, q->params, err);
     if (!st)
-        st = check_delete_tags(r, &q->run.id, q->delete_tags, err);
+        st = check_delete_tags(r, &q->run, q->delete_tags, err);
     return st ? st : metric_batch_read(r, q->metrics, &q->batch, err);
 }
 
 static cairn_status append_points(request_ctx *r, const log_req *q, cairn_error *err)
 {
     if (q->batch.n_points <= METRIC_HOLD_MAX_POINTS)
-        return metric_hold_add(&r->held, &q->run.id, &q->batch, err);
+        return metric_hold_add(&r->held, &q->run, &q->batch, err);
     /* Held points of the same series were logged first. */
     cairn_status held = dispatch_flush(r, r->txn, err);
     if (held)
         return held;
     for (size_t g = 0; g < q->batch.n_groups; g++) {
         const metric_group *m = &q->batch.groups[g];
-        cairn_status st = store_metric_append(r->store, r->txn, &q->run.id, m->key, m->points,
+        cairn_status st = store_metric_append(r->store, r->txn, &q->run, m->key, m->points,
                                               m->n, err);
         if (st)
             return st;
@@ -230,7 +254,7 @@ static void summarize_log(request_ctx *r, const log_req *q)
 {
     size_t at = 4;
     memcpy(r->summary, "run=", 4);
-    ulid_format(&q->run.id, r->summary + at);
+    ulid_format(&q->run, r->summary + at);
     at += ULID_TEXT_LEN;
     summary_count(r->summary, &at, "params", q->params ? q->params->via.map.size : 0);
     summary_count(r->summary, &at, "metrics", q->batch.n_points);
@@ -246,13 +270,13 @@ cairn_status handle_run_log(request_ctx *r, cairn_error *err)
     cairn_status st = read_log(r, &q, err);
     if (st)
         return st;
-    st = write_kv_map(r, r->store->params, &q.run.id, q.params, err);
+    st = write_kv_map(r, r->store->params, &q.run, q.params, err);
     if (!st)
-        st = write_kv_map(r, r->store->tags, &q.run.id, q.tags, err);
+        st = write_kv_map(r, r->store->tags, &q.run, q.tags, err);
     for (uint32_t i = 0; !st && q.delete_tags && i < q.delete_tags->via.array.size; i++) {
         msg_str k;
         obj_str(&q.delete_tags->via.array.ptr[i], &k);
-        st = store_kv_delete(r->store, r->txn, r->store->tags, &q.run.id, k, err);
+        st = store_kv_delete(r->store, r->txn, r->store->tags, &q.run, k, err);
     }
     if (!st)
         st = append_points(r, &q, err);

@@ -44,6 +44,12 @@ typedef struct request_ctx {
     size_t max_message_bytes; /* limits.max_message_bytes, told to agents in hello */
     metric_hold held;      /* points of small run.log batches, appended before the
                             * group's next other request or its commit */
+    /* Runs known to exist: runs are never deleted, so an entry stays true
+     * until a transaction that may have created it aborts (dispatch_discard). */
+    struct known_run {
+        ulid id;
+        bool set;
+    } known_runs[64];
 } request_ctx;
 
 typedef cairn_status (*handler_fn)(request_ctx *r, cairn_error *err);

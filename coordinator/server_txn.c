@@ -103,6 +103,7 @@ bool commit_group(server *s, group_txn *g, int n, cairn_error *err)
         return true;
     }
     /* The commit freed the transaction: undo what txn_abort would have. */
+    dispatch_discard(&s->rctx);
     s->store.next_audit_seq = g->saved_audit_seq;
     s->store.next_experiment_id = g->saved_experiment_id;
     store_dedup_aborted(&s->store, g->dedup_mark);

@@ -1,6 +1,7 @@
 #include "msg.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -77,19 +78,60 @@ static bool type_name_ok(msg_str t)
     return true;
 }
 
-static cairn_status decode_reply_part(const msgpack_object *root, msg *out, cairn_error *err)
+/* The envelope's fields, found in one pass over its map (a message is
+ * decoded for every request: seven lookups were a visible share of it). As
+ * body_find, the first of repeated keys counts. */
+typedef struct envelope {
+    const msgpack_object *v, *id, *type, *ts, *from, *body, *re, *ok, *error;
+} envelope;
+
+static void note_field(const msgpack_object **slot, const msgpack_object *val)
 {
-    const msgpack_object *ok = body_find(root, "ok");
-    const msgpack_object *e = body_find(root, "error");
-    if (!get_ulid(body_find(root, "re"), &out->re))
+    if (!*slot)
+        *slot = val;
+}
+
+static void find_fields(const msgpack_object *root, envelope *e)
+{
+#define FIELD(name, member) {name, sizeof name - 1, offsetof(envelope, member)}
+    static const struct {
+        const char *name;
+        uint32_t len;
+        size_t off;
+    } names[] = {
+        FIELD("v", v),       FIELD("id", id),     FIELD("type", type),
+        FIELD("ts", ts),     FIELD("from", from), FIELD("body", body),
+        FIELD("re", re),     FIELD("ok", ok),     FIELD("error", error),
+    };
+#undef FIELD
+    memset(e, 0, sizeof *e);
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object *k = &root->via.map.ptr[i].key;
+        if (k->type != MSGPACK_OBJECT_STR || k->via.str.size > 5)
+            continue;
+        for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+            if (names[n].len == k->via.str.size &&
+                memcmp(names[n].name, k->via.str.ptr, k->via.str.size) == 0) {
+                note_field((const msgpack_object **)((char *)e + names[n].off),
+                           &root->via.map.ptr[i].val);
+                break;
+            }
+        }
+    }
+}
+
+static cairn_status decode_reply_part(const envelope *f, msg *out, cairn_error *err)
+{
+    if (!get_ulid(f->re, &out->re))
         return error_set(err, CAIRN_BAD_MESSAGE, "reply without a 16-byte 're'");
-    if (ok && !e) {
-        if (ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean)
+    if (f->ok && !f->error) {
+        if (f->ok->type != MSGPACK_OBJECT_BOOLEAN || !f->ok->via.boolean)
             return error_set(err, CAIRN_BAD_MESSAGE, "reply field 'ok' must be true");
         out->kind = MSG_REPLY_OK;
         return CAIRN_OK;
     }
-    if (!e || ok || e->type != MSGPACK_OBJECT_MAP)
+    const msgpack_object *e = f->error;
+    if (!e || f->ok || e->type != MSGPACK_OBJECT_MAP)
         return error_set(err, CAIRN_BAD_MESSAGE, "reply needs exactly one of 'ok' or 'error'");
     msg_str code;
     if (!get_str(body_find(e, "code"), &code) || !get_str(body_find(e, "message"), &out->err_message))
@@ -104,29 +146,31 @@ static cairn_status check_envelope(msg_decoder *d, msg *out, cairn_error *err)
     const msgpack_object *root = &d->root;
     if (root->type != MSGPACK_OBJECT_MAP)
         return error_set(err, CAIRN_BAD_MESSAGE, "message is not a map");
-    out->has_id = get_ulid(body_find(root, "id"), &out->id);
+    envelope f;
+    find_fields(root, &f);
+    out->has_id = get_ulid(f.id, &out->id);
     if (!out->has_id)
         return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'id' (16-byte bin)");
     int64_t v;
-    if (!get_int(body_find(root, "v"), &v))
+    if (!get_int(f.v, &v))
         return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'v'");
     if (v != MSG_VERSION)
         return error_set(err, CAIRN_UNSUPPORTED_VERSION, "envelope version %lld, this peer speaks %d",
                          (long long)v, MSG_VERSION);
     out->v = (uint32_t)v;
-    if (!get_str(body_find(root, "type"), &out->type) || !type_name_ok(out->type))
+    if (!get_str(f.type, &out->type) || !type_name_ok(out->type))
         return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'type'");
-    if (!get_int(body_find(root, "ts"), &out->ts))
+    if (!get_int(f.ts, &out->ts))
         return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'ts'");
-    if (!get_str(body_find(root, "from"), &out->from) || out->from.n > 256)
+    if (!get_str(f.from, &out->from) || out->from.n > 256)
         return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'from'");
-    const msgpack_object *body = body_find(root, "body");
+    const msgpack_object *body = f.body;
     if (body && body->type != MSGPACK_OBJECT_MAP && body->type != MSGPACK_OBJECT_NIL)
         return error_set(err, CAIRN_BAD_MESSAGE, "'body' must be a map");
     out->body = (body && body->type == MSGPACK_OBJECT_MAP) ? body : &d->empty_body;
     out->kind = MSG_REQUEST;
-    if (body_find(root, "re"))
-        return decode_reply_part(root, out, err);
+    if (f.re)
+        return decode_reply_part(&f, out, err);
     return CAIRN_OK;
 }
 

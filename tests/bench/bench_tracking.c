@@ -143,6 +143,7 @@ static void bench_batches(int clients, long batches_per_client)
 /* ---- 16 clients, single points, many in flight (group commit) ---- */
 
 typedef struct pipe_job {
+    void *zmq;       /* one context for all clients: one I/O thread, not 16 */
     char run[27];
     long messages;
     int per_message; /* points in each message */
@@ -171,7 +172,7 @@ static void pack_points_message(msg_writer *w, const ulid *run, long first, int 
 static void *pipe_worker(void *arg)
 {
     pipe_job *j = arg;
-    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+    void *s = zmq_socket(j->zmq, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_connect(s, endpoint);
@@ -200,7 +201,6 @@ static void *pipe_worker(void *arg)
     msg_writer_destroy(&w);
     msg_decoder_destroy(&d);
     zmq_close(s);
-    zmq_ctx_term(ctx);
     return NULL;
 }
 
@@ -216,12 +216,16 @@ static void bench_pipelined(int clients, long messages_per_client, int per_messa
         jobs[i].window = window;
     }
     cairn_client_close(c);
+    void *zmq = zmq_ctx_new();
     double t0 = bench_now_s();
-    for (int i = 0; i < clients; i++)
+    for (int i = 0; i < clients; i++) {
+        jobs[i].zmq = zmq;
         pthread_create(&t[i], NULL, pipe_worker, &jobs[i]);
+    }
     for (int i = 0; i < clients; i++)
         pthread_join(t[i], NULL);
     double secs = bench_now_s() - t0;
+    zmq_ctx_term(zmq);
     double points = (double)clients * (double)messages_per_client * per_message;
     if (per_message == 1)
         printf("durable single-point writes, %d clients x %d in flight (group commit): %.0f points/s\n",

@@ -1,7 +1,8 @@
 /*
- * Metric points held within a group: many run.log requests handled in one
- * transaction, as the server's group commit does, must leave exactly the
- * store that handling and committing them one by one leaves.
+ * Many requests in one transaction, as the server's group commit handles
+ * them: what handlers keep across requests (held metric points, runs known
+ * to exist) must leave exactly the store that handling and committing them
+ * one by one leaves, and nothing of an aborted transaction.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -187,6 +188,31 @@ static void an_aborted_group_forgets_held_points(void **state)
     assert_true(got[0] == 7);
 }
 
+/* A run created in a transaction that aborted is not known to exist after. */
+static void a_run_of_an_aborted_group_is_forgotten(void **state)
+{
+    fixture *f = *state;
+    ulid run = ulid_new();
+    MDB_txn *txn = group_begin(f);
+    msgpack_packer *pk = begin(f, "run.start", 2, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, &run);
+    pk_str(pk, "experiment");
+    pk_str(pk, "e");
+    assert_int_equal(group_exec(f, txn), CAIRN_OK);
+    log_point(f, txn, &run, "loss", 1, 1);
+    dispatch_discard(&f->r);
+    mdb_txn_abort(txn);
+    txn = group_begin(f);
+    pk = begin(f, "run.log", 2, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, &run);
+    pk_str(pk, "metrics");
+    msgpack_pack_array(pk, 0);
+    assert_int_equal(group_exec(f, txn), CAIRN_RESOURCE_DOES_NOT_EXIST);
+    group_commit(f, txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +220,7 @@ int main(void)
         FIXTURE_TEST(a_read_in_the_group_sees_held_points),
         FIXTURE_TEST(a_large_batch_follows_held_points),
         FIXTURE_TEST(an_aborted_group_forgets_held_points),
+        FIXTURE_TEST(a_run_of_an_aborted_group_is_forgotten),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
