@@ -54,7 +54,7 @@ static const handler handlers[] = {
 const handler *handler_find(msg_str type)
 {
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
-        if (msg_str_eq(type, handlers[i].type))
+        if (type.n && handlers[i].type[0] == type.p[0] && msg_str_eq(type, handlers[i].type))
             return &handlers[i];
     return NULL;
 }

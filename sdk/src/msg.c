@@ -211,17 +211,6 @@ void msg_writer_destroy(msg_writer *w)
     msgpack_sbuffer_destroy(&w->sb);
 }
 
-void mp_strn(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-void mp_str(msgpack_packer *pk, const char *s)
-{
-    mp_strn(pk, s ? s : "", s ? strlen(s) : 0);
-}
-
 void mp_msgstr(msgpack_packer *pk, msg_str s)
 {
     mp_strn(pk, s.p, s.n);

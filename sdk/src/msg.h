@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cairn/status.h"
 #include "ulid.h"
@@ -103,8 +104,16 @@ void msg_error_reply(msg_writer *w, const ulid *re, msg_str type, const char *fr
                      cairn_status status, const char *message);
 
 /* Packing helpers for bodies. */
-void mp_str(msgpack_packer *pk, const char *s);
-void mp_strn(msgpack_packer *pk, const char *s, size_t n);
+static inline void mp_strn(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+/* Inline, so that the length of a literal (every key) is known when compiling. */
+static inline void mp_str(msgpack_packer *pk, const char *s)
+{
+    mp_strn(pk, s ? s : "", s ? strlen(s) : 0);
+}
 void mp_msgstr(msgpack_packer *pk, msg_str s);
 void mp_ulid(msgpack_packer *pk, const ulid *id);
 void mp_bin(msgpack_packer *pk, const void *p, size_t n);
