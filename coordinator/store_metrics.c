@@ -1,19 +1,25 @@
 /*
  * Metric history, stored densely.
  *
- * A key's points live in full chunks of POINTS_PER_CHUNK points (each chunk
- * value is exactly one LMDB overflow page, so page splits never leave pages
- * half empty) and a tail of the points logged since the last full chunk. The
- * key's record holds its latest point and history length, which fix where
- * the next point goes (chunk count / POINTS_PER_CHUNK, position
- * count % POINTS_PER_CHUNK), followed by the tail. Appending rewrites that
- * one record, and writes a chunk whenever the tail fills: a single-point
- * write touches one tree, which keeps the pages a commit syncs few.
+ * A key's points live in chunks of POINTS_PER_CHUNK points (each chunk value
+ * is exactly one LMDB overflow page, so page splits never leave pages half
+ * empty) and a tail of the points logged since the chunks were last written.
+ * The key's record holds its latest point and history length, followed by
+ * the tail: points [count - tail, count) are in the tail, all before them in
+ * chunks (chunk c holds points from c * POINTS_PER_CHUNK on). Appending
+ * rewrites that one record, and writes the current chunk when it fills or
+ * when the tail outgrows INLINE_TAIL points: a record that small stays inside
+ * its leaf page, so a single-point write dirties one page of the metric
+ * tree, not a leaf and an overflow page, and a commit syncs fewer pages.
  */
 #include <string.h>
 
 #include "error.h"
 #include "store.h"
+
+/* At most 32 + 64 * 24 = 1,568 bytes of record, which with the longest key
+ * (16 + 250 bytes) fits LMDB's largest inline node on a 4 KiB page (2,038). */
+#define INLINE_TAIL 64
 
 static void chunk_key(store_key *k, const ulid *run, msg_str key, uint32_t chunk)
 {
@@ -45,8 +51,9 @@ static cairn_status read_record(store *s, MDB_txn *txn, const ulid *run, msg_str
         *tail = (const store_point *)((const uint8_t *)v.mv_data + sizeof *out);
     if (tail_n)
         *tail_n = (v.mv_size - sizeof *out) / sizeof(store_point);
+    /* The tail never reaches back into an earlier chunk. */
     if ((v.mv_size - sizeof *out) % sizeof(store_point) ||
-        (v.mv_size - sizeof *out) / sizeof(store_point) != out->count % POINTS_PER_CHUNK)
+        (v.mv_size - sizeof *out) / sizeof(store_point) > out->count % POINTS_PER_CHUNK)
         return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric record");
     return CAIRN_OK;
 }
@@ -72,19 +79,45 @@ typedef struct appender {
     const ulid *run;
     msg_str key;
     store_latest latest;
+    size_t chunk_fill; /* points of the current chunk already in its chunk value */
     store_point tail[POINTS_PER_CHUNK];
     size_t tail_n;
+    store_point chunk[POINTS_PER_CHUNK]; /* the current chunk, being rebuilt */
 } appender;
 
-static cairn_status flush_chunk(appender *a, cairn_error *err)
+/* The points of chunk c already written, copied into out. */
+static cairn_status read_chunk(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                               uint32_t chunk, size_t from, size_t n, store_point *out,
+                               cairn_error *err);
+
+/* Writes the current chunk: the points it already held, then the tail's. */
+static cairn_status write_chunk(appender *a, cairn_error *err)
 {
-    uint32_t chunk = (uint32_t)((a->latest.count - 1) / POINTS_PER_CHUNK);
+    uint64_t start = a->latest.count - a->tail_n - a->chunk_fill; /* a multiple of the chunk size */
+    uint32_t chunk = (uint32_t)(start / POINTS_PER_CHUNK);
+    const store_point *points = a->tail;
+    if (a->chunk_fill > 0) {
+        cairn_status st = read_chunk(a->s, a->txn, a->run, a->key, chunk, 0, a->chunk_fill,
+                                     a->chunk, err);
+        if (st)
+            return st;
+        memcpy(a->chunk + a->chunk_fill, a->tail, a->tail_n * sizeof(store_point));
+        points = a->chunk;
+    }
+    size_t filled = a->chunk_fill + a->tail_n;
+    if (points == a->tail) /* the unused end is written too: keep it zero, not stale */
+        memset(a->tail + filled, 0, (POINTS_PER_CHUNK - filled) * sizeof(store_point));
+    else
+        memset(a->chunk + filled, 0, (POINTS_PER_CHUNK - filled) * sizeof(store_point));
     store_key k;
     chunk_key(&k, a->run, a->key, chunk);
-    MDB_val kv = key_val(&k), v = {sizeof a->tail, a->tail};
+    MDB_val kv = key_val(&k), v = {POINTS_PER_CHUNK * sizeof(store_point), (void *)points};
     int rc = mdb_put(a->txn, a->s->metric_chunks, &kv, &v, 0);
+    if (rc)
+        return store_fail(rc, "write metric chunk", err);
+    a->chunk_fill = filled % POINTS_PER_CHUNK;
     a->tail_n = 0;
-    return rc ? store_fail(rc, "write metric chunk", err) : CAIRN_OK;
+    return CAIRN_OK;
 }
 
 static cairn_status save_record(appender *a, cairn_error *err)
@@ -113,6 +146,7 @@ cairn_status store_metric_append(store *s, MDB_txn *txn, const ulid *run, msg_st
         return error_set(err, st, "%s", lookup.message);
     else
         memcpy(a.tail, tail, a.tail_n * sizeof(store_point));
+    a.chunk_fill = (size_t)((a.latest.count - a.tail_n) % POINTS_PER_CHUNK);
     for (size_t i = 0; i < n; i++) {
         if (newer_than_latest(&points[i], &a.latest)) {
             a.latest.value = points[i].value;
@@ -121,9 +155,11 @@ cairn_status store_metric_append(store *s, MDB_txn *txn, const ulid *run, msg_st
         }
         a.tail[a.tail_n++] = points[i];
         a.latest.count++;
-        if (a.tail_n == POINTS_PER_CHUNK && (st = flush_chunk(&a, err)))
+        if (a.chunk_fill + a.tail_n == POINTS_PER_CHUNK && (st = write_chunk(&a, err)))
             return st;
     }
+    if (a.tail_n > INLINE_TAIL && (st = write_chunk(&a, err)))
+        return st;
     return save_record(&a, err);
 }
 
@@ -156,22 +192,27 @@ cairn_status store_metric_history(store *s, MDB_txn *txn, const ulid *run, msg_s
     if (st)
         return st;
     *total = l.count;
-    uint64_t full = l.count - l.count % POINTS_PER_CHUNK; /* points held in chunks */
+    uint64_t in_chunks = l.count - tail_n; /* points before the tail */
     uint64_t pos = offset;
     while (pos < l.count && *got < max) {
-        size_t within = (size_t)(pos % POINTS_PER_CHUNK);
-        size_t n = POINTS_PER_CHUNK - within;
-        if (pos + n > l.count)
-            n = (size_t)(l.count - pos);
-        if (n > max - *got)
-            n = max - *got;
-        if (pos < full)
+        size_t n;
+        if (pos < in_chunks) {
+            size_t within = (size_t)(pos % POINTS_PER_CHUNK);
+            n = POINTS_PER_CHUNK - within;
+            if (pos + n > in_chunks)
+                n = (size_t)(in_chunks - pos);
+            if (n > max - *got)
+                n = max - *got;
             st = read_chunk(s, txn, run, key, (uint32_t)(pos / POINTS_PER_CHUNK), within, n,
                             out + *got, err);
-        else
-            memcpy(out + *got, tail + within, n * sizeof(store_point));
-        if (st)
-            return st;
+            if (st)
+                return st;
+        } else {
+            n = (size_t)(l.count - pos);
+            if (n > max - *got)
+                n = max - *got;
+            memcpy(out + *got, tail + (pos - in_chunks), n * sizeof(store_point));
+        }
         *got += n;
         pos += n;
     }

@@ -3,6 +3,7 @@
  * measured against a running coordinator whose store is in DATA_DIR.
  * Prints figures; asserts nothing.
  */
+#include <lmdb.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "bench.h"
@@ -84,6 +86,75 @@ static void bench_sync(int clients, int per_client)
            clients, clients > 1 ? "s" : "", (double)n / secs, bench_percentile(all, n, 0.5),
            bench_percentile(all, n, 0.99));
     free(all);
+}
+
+/* ---- the floor under a synchronous write, on this disk, now ---- */
+
+/* p50 of one LMDB put per durable commit, in a scratch environment beside
+ * DATA_DIR (same file system): what a single write cannot go below. The
+ * disk's sync time moves from hour to hour; the figures above are read
+ * against this one. */
+static double lmdb_commit_p50_us(int commits)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/../floor-XXXXXX", data_dir);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    if (!mkdtemp(dir) || mdb_env_create(&env) || mdb_env_set_maxdbs(env, 2) ||
+        mdb_env_set_mapsize(env, (size_t)64 << 20) || mdb_env_open(env, dir, 0, 0600) ||
+        mdb_txn_begin(env, NULL, 0, &txn) || mdb_dbi_open(txn, "floor", MDB_CREATE, &dbi) ||
+        mdb_txn_commit(txn)) {
+        fprintf(stderr, "bench: cannot open a scratch LMDB environment in %s\n", dir);
+        exit(1);
+    }
+    double *lat = calloc((size_t)commits, sizeof *lat);
+    char value[64] = {0};
+    for (int i = 0; i < commits; i++) {
+        uint8_t key[8];
+        for (int b = 0; b < 8; b++)
+            key[b] = (uint8_t)((uint64_t)i >> (56 - 8 * b));
+        MDB_val k = {sizeof key, key}, v = {sizeof value, value};
+        double t0 = bench_now_s();
+        if (mdb_txn_begin(env, NULL, 0, &txn) || mdb_put(txn, dbi, &k, &v, 0) || mdb_txn_commit(txn)) {
+            fprintf(stderr, "bench: scratch LMDB commit failed\n");
+            exit(1);
+        }
+        lat[i] = (bench_now_s() - t0) * 1e6;
+    }
+    mdb_env_close(env);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    unlink(path);
+    rmdir(dir);
+    double p50 = bench_percentile(lat, (size_t)commits, 0.5);
+    free(lat);
+    return p50;
+}
+
+static double ping_p50_us(int pings)
+{
+    cairn_client *c = client();
+    double *lat = calloc((size_t)pings, sizeof *lat);
+    for (int i = 0; i < pings; i++) {
+        cairn_error err;
+        double t0 = bench_now_s();
+        bench_check(cairn_ping(c, NULL, 0, &err), &err, "ping");
+        lat[i] = (bench_now_s() - t0) * 1e6;
+    }
+    cairn_client_close(c);
+    double p50 = bench_percentile(lat, (size_t)pings, 0.5);
+    free(lat);
+    return p50;
+}
+
+static void bench_sync_floor(void)
+{
+    double commit = lmdb_commit_p50_us(2000), ping = ping_p50_us(2000);
+    printf("floor now: one LMDB put per durable commit p50 %.0f us, ping round trip p50 %.0f us, "
+           "sum %.0f us\n", commit, ping, commit + ping);
 }
 
 /* ---- 1,000-point batches ---- */
@@ -320,6 +391,7 @@ int main(int argc, char **argv)
     data_dir = argv[2];
     const char *only = argc == 4 ? argv[3] : NULL;
     if (wanted(only, "sync")) {
+        bench_sync_floor();
         bench_sync(1, 5000);
         bench_sync(8, 1000);
     }
