@@ -1,0 +1,115 @@
+/*
+ * cairn_tracker through what a coordinator may do to it: not be there yet,
+ * be killed mid-stream, or refuse requests larger than its message limit.
+ * An outage costs a delay, not data. Each test starts its coordinator itself.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "tracker_fixture.h"
+
+/* Nothing listens at first: flush times out, nothing is lost; once a
+ * coordinator is up, the queue goes through exactly once. */
+static void test_outage_then_recovery(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    char run[CAIRN_ID_TEXT_LEN + 1];
+    cairn_kv param = {"batch", "64"};
+    cairn_run_start_opts ro = {.experiment = "outage"};
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    log_points(t, run, 0, 1500);
+    assert_int_equal(cairn_tracker_log_params(t, run, &param, 1), CAIRN_OK);
+    assert_int_equal(cairn_tracker_flush(t, 200, &err), CAIRN_TIMEOUT);
+    log_points(t, run, 1500, 3000);
+    coordinator_start(c);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush after recovery: %s", err.message);
+    assert_int_equal(cairn_tracker_end_run(t, run, "FINISHED", FLUSH_MS, &err), CAIRN_OK);
+
+    cairn_client *client = reader(c);
+    for (int k = 0; k < 3; k++)
+        check_history(client, run, k, 3000, 0, now_ms());
+    cairn_run *r = NULL;
+    assert_int_equal(cairn_run_get(client, run, &r, &err), CAIRN_OK);
+    assert_string_equal(kv_get(r->params, r->n_params, "batch"), "64");
+    assert_string_equal(r->status, "FINISHED");
+    cairn_run_free(r);
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
+/* The coordinator dies (SIGKILL: no clean shutdown) while points stream and
+ * comes back on the same store: requests it never committed are resent with
+ * their ids, those it committed are not applied twice. */
+static void test_coordinator_killed_midstream(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    char run[CAIRN_ID_TEXT_LEN + 1];
+    cairn_run_start_opts ro = {.experiment = "restart"};
+    const int n = 60000;
+    coordinator_start(c);
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    log_points(t, run, 0, n / 2);
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, NULL, 0);
+    c->pid = 0;
+    log_points(t, run, n / 2, n);
+    coordinator_start(c);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush after restart: %s", err.message);
+    cairn_client *client = reader(c);
+    for (int k = 0; k < 3; k++)
+        check_history(client, run, k, n, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
+/* A receiver whose message limit is below the tracker's request size refuses
+ * them whole with MESSAGE_TOO_LARGE: the tracker sends smaller ones instead
+ * of dropping the points. */
+static void test_smaller_message_limit(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    char run[CAIRN_ID_TEXT_LEN + 1], conf[128];
+    cairn_run_start_opts ro = {.experiment = "small-limit"};
+    const int n = 120000; /* 50,000-point requests are about 1.5 MB */
+    snprintf(conf, sizeof conf, "%s/coordinator.conf", c->s.dir);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs("limits: { max_message_bytes = 1048576; };\n", f);
+    fclose(f);
+    c->conf = conf;
+    coordinator_start(c);
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    log_points(t, run, 0, n);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush: %s", err.message);
+    cairn_client *client = reader(c);
+    for (int k = 0; k < 3; k++)
+        check_history(client, run, k, n, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_outage_then_recovery, scratch_setup, coordinator_teardown),
+        cmocka_unit_test_setup_teardown(test_coordinator_killed_midstream, scratch_setup, coordinator_teardown),
+        cmocka_unit_test_setup_teardown(test_smaller_message_limit, scratch_setup, coordinator_teardown),
+    };
+    return cmocka_run_group_tests_name("tracker recovery", tests, NULL, NULL);
+}
