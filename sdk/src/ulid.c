@@ -1,5 +1,6 @@
 #include "ulid.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -15,8 +16,8 @@ static uint64_t now_ms(void)
 
 static void getrandom_all(uint8_t *p, size_t n)
 {
-    /* getrandom never returns short reads of <= 256 bytes once the pool is
-     * initialised; loop anyway so an EINTR cannot leave zeros. */
+    /* Reads of more than 256 bytes may come back short (a signal): loop, so
+     * that no byte of the pool is left as it was. */
     size_t got = 0;
     while (got < n) {
         ssize_t r = getrandom(p + got, n - got, 0);
@@ -26,17 +27,33 @@ static void getrandom_all(uint8_t *p, size_t n)
 }
 
 /* Every reply gets a new id: a syscall per id was a visible share of the
- * coordinator's time, so each thread draws random bytes 25 ids at a time. */
+ * coordinator's time, and one per 25 ids still was, so each thread draws
+ * random bytes for 256 ids at a time. A forked child must not hand out the
+ * bytes its parent will also use (same millisecond, same id: the second
+ * write would be taken for a resend), so fork empties the pool. */
+static _Thread_local uint8_t pool[2560];
+static _Thread_local size_t pool_left;
+static pthread_once_t fork_guard = PTHREAD_ONCE_INIT;
+
+static void empty_pool(void)
+{
+    pool_left = 0;
+}
+
+static void guard_fork(void)
+{
+    pthread_atfork(NULL, NULL, empty_pool);
+}
+
 static void fill_random(uint8_t *p, size_t n)
 {
-    static _Thread_local uint8_t pool[250];
-    static _Thread_local size_t left;
-    if (left < n) {
+    pthread_once(&fork_guard, guard_fork);
+    if (pool_left < n) {
         getrandom_all(pool, sizeof pool);
-        left = sizeof pool;
+        pool_left = sizeof pool;
     }
-    memcpy(p, pool + sizeof pool - left, n);
-    left -= n;
+    memcpy(p, pool + sizeof pool - pool_left, n);
+    pool_left -= n;
 }
 
 ulid ulid_new(void)

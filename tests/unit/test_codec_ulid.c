@@ -6,7 +6,9 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec_fixture.h"
 
@@ -146,6 +148,32 @@ static void test_ulid_new_time_ordered(void **state)
     assert_false(ulid_eq(&a, &b));
 }
 
+/* Ids are drawn from a pool of random bytes: after a fork, parent and child
+ * must not both take the same next bytes (in the same millisecond, two
+ * writes would share an id, and the second would be taken for a resend). */
+static void test_ulid_new_differs_across_fork(void **state)
+{
+    (void)state;
+    ulid_new(); /* the pool now holds bytes for more ids */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        ulid id = ulid_new();
+        _exit(write(fds[1], id.b + 6, 10) == 10 ? 0 : 1);
+    }
+    ulid mine = ulid_new();
+    uint8_t theirs[10];
+    assert_int_equal(read(fds[0], theirs, sizeof theirs), (ssize_t)sizeof theirs);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_memory_not_equal(mine.b + 6, theirs, sizeof theirs);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_ulid_parse_case_insensitive),
         cmocka_unit_test(test_ulid_parse_rejects),
         cmocka_unit_test(test_ulid_new_time_ordered),
+        cmocka_unit_test(test_ulid_new_differs_across_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
