@@ -1,17 +1,16 @@
 /*
- * Configuration in the coordinator's style (coordinator/config.c): a table
- * of known settings, a walk over the file that refuses anything else.
+ * The agent's settings table, its labels and its range checks; the walk over
+ * the file that the table drives is the daemons' shared one (daemon_config.c).
  */
 #include "config.h"
 
-#include <libconfig.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon_config.h"
 #include "error.h"
-#include "kvlog.h"
 
 void agent_config_defaults(agent_config *c)
 {
@@ -33,21 +32,12 @@ void agent_config_defaults(agent_config *c)
     c->plugin_watchdog_ms = 10000;
 }
 
-typedef enum { OPT_STRING, OPT_INT, OPT_U64, OPT_SIZE_MB } opt_kind;
+#define STR(name, field) DAEMON_STR(agent_config, name, field)
+#define INT(name, field) DAEMON_NUM(agent_config, DAEMON_INT, name, field)
+#define U64(name, field) DAEMON_NUM(agent_config, DAEMON_U64, name, field)
+#define MB(name, field) DAEMON_NUM(agent_config, DAEMON_SIZE_MB, name, field)
 
-typedef struct option {
-    const char *path; /* libconfig path, e.g. "spool.max_bytes" */
-    opt_kind kind;
-    size_t offset;
-    size_t cap; /* strings: buffer size */
-} option;
-
-#define STR(name, field) {name, OPT_STRING, offsetof(agent_config, field), sizeof((agent_config *)0)->field}
-#define INT(name, field) {name, OPT_INT, offsetof(agent_config, field), 0}
-#define U64(name, field) {name, OPT_U64, offsetof(agent_config, field), 0}
-#define MB(name, field) {name, OPT_SIZE_MB, offsetof(agent_config, field), 0}
-
-static const option options[] = {
+static const daemon_setting settings[] = {
     STR("coordinator", coordinator),
     STR("data_dir", data_dir),
     STR("sdk_endpoint", sdk_endpoint),
@@ -63,51 +53,6 @@ static const option options[] = {
     INT("backoff.initial_ms", backoff_initial_ms),
     INT("backoff.max_ms", backoff_max_ms),
 };
-/* "labels" is a group too, but of free keys: see apply_labels. */
-static const char *const groups[] = {"spool", "backoff"};
-
-static const option *find_option(const char *path)
-{
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
-        if (strcmp(options[i].path, path) == 0)
-            return &options[i];
-    return NULL;
-}
-
-static cairn_status bad(cairn_error *err, const char *file, config_setting_t *s, const char *what,
-                        const char *path)
-{
-    return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s:%d: '%s' %s", file,
-                     config_setting_source_line(s), path, what);
-}
-
-static cairn_status apply_setting(agent_config *c, const option *o, config_setting_t *s,
-                                  const char *file, cairn_error *err)
-{
-    char *field = (char *)c + o->offset;
-    if (o->kind == OPT_STRING) {
-        const char *v = config_setting_get_string(s);
-        if (!v || strlen(v) >= o->cap)
-            return bad(err, file, s, "must be a string of fewer bytes", o->path);
-        memcpy(field, v, strlen(v) + 1);
-        return CAIRN_OK;
-    }
-    int type = config_setting_type(s);
-    if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
-        return bad(err, file, s, "must be an integer", o->path);
-    long long v = config_setting_get_int64(s);
-    if (v < 0)
-        return bad(err, file, s, "must not be negative", o->path);
-    if (o->kind == OPT_U64)
-        *(uint64_t *)field = (uint64_t)v;
-    else if (o->kind == OPT_SIZE_MB)
-        *(size_t *)field = (size_t)v << 20;
-    else if (v > 1000000000)
-        return bad(err, file, s, "is too large", o->path);
-    else
-        *(int *)field = (int)v;
-    return CAIRN_OK;
-}
 
 static bool label_key_ok(const char *k)
 {
@@ -159,9 +104,10 @@ cairn_status agent_config_label(agent_config *c, const char *key_value, cairn_er
     return set_label(c, key_value, (size_t)(eq - key_value), eq + 1, err);
 }
 
-static cairn_status apply_labels(agent_config *c, config_setting_t *group, const char *file,
-                                 cairn_error *err)
+static cairn_status read_labels(void *cfg, config_setting_t *group, const char *file,
+                               cairn_error *err)
 {
+    agent_config *c = cfg;
     int n = config_setting_length(group);
     for (int i = 0; i < n; i++) {
         config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
@@ -177,58 +123,26 @@ static cairn_status apply_labels(agent_config *c, config_setting_t *group, const
     return CAIRN_OK;
 }
 
-static bool is_known_group(const char *path)
+static cairn_status read_plugins(void *cfg, config_setting_t *group, const char *file,
+                                cairn_error *err)
 {
-    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
-        if (strcmp(groups[g], path) == 0)
-            return true;
-    return false;
+    return agent_config_plugins(cfg, group, file, err);
 }
 
-/* Walks one level of settings: scalars must be known options, groups known groups. */
-static cairn_status apply_group(agent_config *c, config_setting_t *group, const char *prefix,
-                                const char *file, cairn_error *err)
-{
-    int n = config_setting_length(group);
-    for (int i = 0; i < n; i++) {
-        config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
-        char path[128];
-        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(s));
-        bool is_group = config_setting_is_group(s);
-        cairn_status st;
-        if (is_group && !*prefix && strcmp(path, "labels") == 0)
-            st = apply_labels(c, s, file, err);
-        else if (is_group && !*prefix && strcmp(path, "plugins") == 0)
-            st = agent_config_plugins(c, s, file, err);
-        else if (is_group && !*prefix && is_known_group(path))
-            st = apply_group(c, s, path, file, err);
-        else if (!is_group && find_option(path))
-            st = apply_setting(c, find_option(path), s, file, err);
-        else
-            st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s:%d: unknown setting '%s'",
-                           file, config_setting_source_line(s), path);
-        if (st)
-            return st;
-    }
-    return CAIRN_OK;
-}
+/* labels and plugins hold keys of their own, so their own code reads them. */
+static const daemon_group groups[] = {
+    {"spool", NULL},
+    {"backoff", NULL},
+    {"labels", read_labels},
+    {"plugins", read_plugins},
+};
+
+static const daemon_config_table table = {DAEMON_ROWS(settings), DAEMON_ROWS(groups),
+                                          .int_max = 1000000000};
 
 cairn_status agent_config_load(agent_config *c, const char *path, cairn_error *err)
 {
-    config_t cfg;
-    config_init(&cfg);
-    cairn_status st;
-    if (!config_read_file(&cfg, path)) {
-        if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-            st = error_set(err, CAIRN_IO_ERROR, "cannot read config file %s", path);
-        else
-            st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s:%d: %s", path,
-                           config_error_line(&cfg), config_error_text(&cfg));
-    } else {
-        st = apply_group(c, config_root_setting(&cfg), "", path, err);
-    }
-    config_destroy(&cfg);
-    return st;
+    return daemon_config_load(&table, c, path, err);
 }
 
 int agent_socket_mode(const agent_config *c)
@@ -247,9 +161,9 @@ static cairn_status out_of_range(cairn_error *err, const char *what)
 
 cairn_status agent_config_check(const agent_config *c, cairn_error *err)
 {
-    if (kvlog_parse_level(c->log_level) < 0)
-        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                         "log_level '%s' is not one of debug, info, warn, error", c->log_level);
+    cairn_status st = daemon_config_check_log_level(c->log_level, err);
+    if (st)
+        return st;
     if (!c->coordinator[0] || !c->sdk_endpoint[0] || !c->data_dir[0])
         return out_of_range(err, "coordinator, sdk_endpoint and data_dir must not be empty");
     if (c->sdk_socket_mode[0] && agent_socket_mode(c) < 0)

@@ -1,52 +1,38 @@
 /* cairn-agent: one per host; spools local SDK writes and forwards them. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
 #include "config.h"
-#include "error.h"
+#include "daemon_args.h"
 #include "kvlog.h"
 #include "plugin_isolate.h"
 
 #define DEFAULT_CONFIG "/etc/cairn/agent.conf"
 #define MAX_CLI_LABELS 64
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: cairn-agent [-c FILE] [--coordinator ENDPOINT] [--data-dir DIR]\n"
-            "                   [--sdk-endpoint ENDPOINT] [--label KEY=VALUE]...\n"
-            "                   [--log-level debug|info|warn|error] [--version]\n"
-            "       cairn-agent [-c FILE] [--data-dir DIR] --list-rejected\n"
-            "Takes the writes of local training code on ENDPOINT (default\n"
-            "ipc:///run/cairn/agent.sock), keeps them in a durable spool in DIR and\n"
-            "forwards them to the coordinator (default tcp://127.0.0.1:7700).\n"
-            "Without -c, " DEFAULT_CONFIG " is read when it exists.\n"
-            "--list-rejected prints the writes the coordinator refused, and exits.\n");
-}
+static const char usage[] =
+    "usage: cairn-agent [-c FILE] [--coordinator ENDPOINT] [--data-dir DIR]\n"
+    "                   [--sdk-endpoint ENDPOINT] [--label KEY=VALUE]...\n"
+    "                   [--log-level debug|info|warn|error] [--version]\n"
+    "       cairn-agent [-c FILE] [--data-dir DIR] --list-rejected\n"
+    "Takes the writes of local training code on ENDPOINT (default\n"
+    "ipc:///run/cairn/agent.sock), keeps them in a durable spool in DIR and\n"
+    "forwards them to the coordinator (default tcp://127.0.0.1:7700).\n"
+    "Without -c, " DEFAULT_CONFIG " is read when it exists.\n"
+    "--list-rejected prints the writes the coordinator refused, and exits.\n";
 
-static int fail(const char *what, const cairn_error *err)
-{
-    char q[600];
-    kvlog(KVLOG_ERROR, what, "code=%s message=%s", cairn_status_name(err->status),
-          kvlog_quote(q, sizeof q, err->message));
-    return 1;
-}
-
-typedef struct cli_overrides {
-    const char *config_file;
+/* The agent's own options; -c, --data-dir and --log-level are daemon_args'. */
+typedef struct agent_overrides {
     const char *coordinator;
-    const char *data_dir;
     const char *sdk_endpoint;
-    const char *log_level;
     const char *labels[MAX_CLI_LABELS];
     int n_labels;
     bool list_rejected;
-} cli_overrides;
+} agent_overrides;
 
-static int add_label(cli_overrides *o, const char *kv)
+static int add_label(agent_overrides *o, const char *kv)
 {
     if (o->n_labels == MAX_CLI_LABELS) {
         fprintf(stderr, "cairn-agent: more than %d --label options\n", MAX_CLI_LABELS);
@@ -56,61 +42,44 @@ static int add_label(cli_overrides *o, const char *kv)
     return -1;
 }
 
-/* Returns -1 to continue, or the exit code. */
-static int parse_args(int argc, char **argv, cli_overrides *o)
+/* daemon_args' callback: returns -1 to continue, or the exit code. */
+static int take_option(int opt, const char *arg, void *ctx)
 {
-    static const struct option longs[] = {
-        {"config", required_argument, 0, 'c'},       {"coordinator", required_argument, 0, 'C'},
-        {"data-dir", required_argument, 0, 'd'},     {"sdk-endpoint", required_argument, 0, 's'},
-        {"label", required_argument, 0, 'l'},        {"log-level", required_argument, 0, 'L'},
-        {"list-rejected", no_argument, 0, 'R'},      {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},            {0, 0, 0, 0},
-    };
-    int c, rc = -1;
-    while (rc < 0 && (c = getopt_long(argc, argv, "c:h", longs, NULL)) != -1) {
-        switch (c) {
-        case 'c': o->config_file = optarg; break;
-        case 'C': o->coordinator = optarg; break;
-        case 'd': o->data_dir = optarg; break;
-        case 's': o->sdk_endpoint = optarg; break;
-        case 'l': rc = add_label(o, optarg); break;
-        case 'L': o->log_level = optarg; break;
-        case 'R': o->list_rejected = true; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("cairn-agent %s\n", CAIRN_VERSION); return 0;
-        default: usage(stderr); return 2;
-        }
+    agent_overrides *o = ctx;
+    switch (opt) {
+    case 'C': o->coordinator = arg; break;
+    case 's': o->sdk_endpoint = arg; break;
+    case 'l': return add_label(o, arg);
+    case 'R': o->list_rejected = true; break;
     }
-    if (rc < 0 && optind < argc) {
-        fprintf(stderr, "cairn-agent: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    return rc;
+    return -1;
 }
 
-static void copy_setting(char *dst, size_t cap, const char *src)
-{
-    if (src)
-        snprintf(dst, cap, "%s", src);
-}
+static const struct option longs[] = {
+    {"config", required_argument, 0, DAEMON_OPT_CONFIG},
+    {"coordinator", required_argument, 0, 'C'},
+    {"data-dir", required_argument, 0, DAEMON_OPT_DATA_DIR},
+    {"sdk-endpoint", required_argument, 0, 's'},
+    {"label", required_argument, 0, 'l'},
+    {"log-level", required_argument, 0, DAEMON_OPT_LOG_LEVEL},
+    {"list-rejected", no_argument, 0, 'R'},
+    {"help", no_argument, 0, DAEMON_OPT_HELP},
+    {"version", no_argument, 0, DAEMON_OPT_VERSION},
+    {0, 0, 0, 0},
+};
 
-static cairn_status build_config(agent_config *cfg, const cli_overrides *o, cairn_error *err)
+static cairn_status build_config(agent_config *cfg, const daemon_args *a, cairn_error *err)
 {
+    const agent_overrides *o = a->ctx;
     agent_config_defaults(cfg);
-    const char *file = o->config_file;
-    FILE *probe = file ? NULL : fopen(DEFAULT_CONFIG, "r");
-    if (probe) {
-        fclose(probe);
-        file = DEFAULT_CONFIG;
-    }
+    const char *file = daemon_args_config_file(a);
     cairn_status st = file ? agent_config_load(cfg, file, err) : CAIRN_OK;
     if (st)
         return st;
-    copy_setting(cfg->coordinator, sizeof cfg->coordinator, o->coordinator);
-    copy_setting(cfg->data_dir, sizeof cfg->data_dir, o->data_dir);
-    copy_setting(cfg->sdk_endpoint, sizeof cfg->sdk_endpoint, o->sdk_endpoint);
-    copy_setting(cfg->log_level, sizeof cfg->log_level, o->log_level);
+    daemon_args_override(cfg->coordinator, sizeof cfg->coordinator, o->coordinator);
+    daemon_args_override(cfg->data_dir, sizeof cfg->data_dir, a->data_dir);
+    daemon_args_override(cfg->sdk_endpoint, sizeof cfg->sdk_endpoint, o->sdk_endpoint);
+    daemon_args_override(cfg->log_level, sizeof cfg->log_level, a->log_level);
     for (int i = 0; i < o->n_labels && !st; i++)
         st = agent_config_label(cfg, o->labels[i], err);
     return st ? st : agent_config_check(cfg, err);
@@ -122,7 +91,7 @@ static int list_rejected(const agent_config *cfg)
     spool s;
     cairn_error err = {0};
     if (spool_open(&s, cfg->data_dir, cfg->spool_map_size, true, &err))
-        return fail("bad_spool", &err);
+        return daemon_fail("bad_spool", &err);
     long n = spool_print_rejected(&s, stdout);
     spool_close(&s);
     return n < 0 ? 1 : 0;
@@ -140,7 +109,7 @@ static int serve(const agent_config *cfg)
     agent_close(a);
     free(a);
     if (st)
-        return fail("fatal", &err);
+        return daemon_fail("fatal", &err);
     kvlog(KVLOG_INFO, "stopped", NULL);
     return 0;
 }
@@ -150,15 +119,17 @@ int main(int argc, char **argv)
     /* An isolated plugin's process (plugin_isolate.h): not for people. */
     if (argc == 3 && strcmp(argv[1], "--plugin-child") == 0)
         return plugin_child_main(atoi(argv[2]));
-    cli_overrides o = {0};
-    int code = parse_args(argc, argv, &o);
+    agent_overrides o = {0};
+    daemon_args a = {.name = "cairn-agent", .usage = usage, .default_config = DEFAULT_CONFIG,
+                     .longs = longs, .take = take_option, .ctx = &o};
+    int code = daemon_args_parse(&a, argc, argv);
     if (code >= 0)
         return code;
     agent_config cfg;
     cairn_error err = {0};
-    if (build_config(&cfg, &o, &err)) {
+    if (build_config(&cfg, &a, &err)) {
         agent_config_free(&cfg);
-        return fail("bad_config", &err);
+        return daemon_fail("bad_config", &err);
     }
     kvlog_set_level((kvlog_level)kvlog_parse_level(cfg.log_level));
     code = o.list_rejected ? list_rejected(&cfg) : serve(&cfg);

@@ -1,0 +1,138 @@
+/*
+ * One walk over a daemon's libconfig file, driven by the daemon's table
+ * (daemon_config.h): the agent and the coordinator read their files alike.
+ */
+#include "daemon_config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "kvlog.h"
+
+static const daemon_setting *find_setting(const daemon_config_table *t, const char *path)
+{
+    for (size_t i = 0; i < t->n_settings; i++)
+        if (strcmp(t->settings[i].path, path) == 0)
+            return &t->settings[i];
+    return NULL;
+}
+
+static const daemon_group *find_group(const daemon_config_table *t, const char *path)
+{
+    for (size_t i = 0; i < t->n_groups; i++)
+        if (strcmp(t->groups[i].name, path) == 0)
+            return &t->groups[i];
+    return NULL;
+}
+
+static cairn_status bad(cairn_error *err, const char *file, config_setting_t *s, const char *path,
+                        const char *what)
+{
+    return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s:%d: '%s' %s", file,
+                     config_setting_source_line(s), path, what);
+}
+
+static cairn_status read_string(const daemon_config_table *t, const daemon_setting *o,
+                                char *field, config_setting_t *s, const char *file,
+                                cairn_error *err)
+{
+    const char *v = config_setting_get_string(s);
+    if (v && strlen(v) < o->cap) {
+        memcpy(field, v, strlen(v) + 1);
+        return CAIRN_OK;
+    }
+    if (!t->string_error_names_cap)
+        return bad(err, file, s, o->path, "must be a string of fewer bytes");
+    return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                     "%s:%d: '%s' must be a string shorter than %zu bytes", file,
+                     config_setting_source_line(s), o->path, o->cap);
+}
+
+static cairn_status read_number(const daemon_config_table *t, const daemon_setting *o,
+                                char *field, config_setting_t *s, const char *file,
+                                cairn_error *err)
+{
+    int type = config_setting_type(s);
+    if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+        return bad(err, file, s, o->path, "must be an integer");
+    long long v = config_setting_get_int64(s);
+    if (v < 0)
+        return bad(err, file, s, o->path, "must not be negative");
+    switch (o->kind) {
+    case DAEMON_U64: *(uint64_t *)field = (uint64_t)v; break;
+    case DAEMON_SIZE: *(size_t *)field = (size_t)v; break;
+    case DAEMON_SIZE_MB: *(size_t *)field = (size_t)v << 20; break;
+    default:
+        if (t->int_max && v > t->int_max)
+            return bad(err, file, s, o->path, "is too large");
+        *(int *)field = (int)v;
+    }
+    return CAIRN_OK;
+}
+
+static cairn_status read_setting(const daemon_config_table *t, const daemon_setting *o, void *cfg,
+                                 config_setting_t *s, const char *file, cairn_error *err)
+{
+    char *field = (char *)cfg + o->offset;
+    if (o->kind == DAEMON_STRING)
+        return read_string(t, o, field, s, file, err);
+    return read_number(t, o, field, s, file, err);
+}
+
+/* Walks one level of settings: scalars must be table rows, groups known
+ * top-level groups. */
+static cairn_status read_group(const daemon_config_table *t, void *cfg, config_setting_t *group,
+                               const char *prefix, const char *file, cairn_error *err)
+{
+    int n = config_setting_length(group);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+        char path[128];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(s));
+        bool is_group = config_setting_is_group(s);
+        const daemon_group *g = is_group && !*prefix ? find_group(t, path) : NULL;
+        const daemon_setting *o = is_group ? NULL : find_setting(t, path);
+        cairn_status st;
+        if (g && g->read)
+            st = g->read(cfg, s, file, err);
+        else if (g)
+            st = read_group(t, cfg, s, path, file, err);
+        else if (o)
+            st = read_setting(t, o, cfg, s, file, err);
+        else
+            st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s:%d: unknown setting '%s'",
+                           file, config_setting_source_line(s), path);
+        if (st)
+            return st;
+    }
+    return CAIRN_OK;
+}
+
+cairn_status daemon_config_load(const daemon_config_table *t, void *cfg, const char *path,
+                                cairn_error *err)
+{
+    config_t lc;
+    config_init(&lc);
+    cairn_status st;
+    if (!config_read_file(&lc, path)) {
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            st = error_set(err, CAIRN_IO_ERROR, "cannot read config file %s", path);
+        else
+            st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s:%d: %s", path,
+                           config_error_line(&lc), config_error_text(&lc));
+    } else {
+        st = read_group(t, cfg, config_root_setting(&lc), "", path, err);
+    }
+    config_destroy(&lc);
+    return st;
+}
+
+cairn_status daemon_config_check_log_level(const char *level, cairn_error *err)
+{
+    if (kvlog_parse_level(level) < 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "log_level '%s' is not one of debug, info, warn, error", level);
+    return CAIRN_OK;
+}

@@ -1,0 +1,164 @@
+/*
+ * The daemons' shared config walker: a table's settings land in their fields
+ * by kind, groups go to their readers, and anything the table does not name
+ * is refused with its file and line.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon_config.h"
+
+typedef struct toy_config {
+    char name[8];
+    int count;
+    uint64_t total;
+    size_t bytes;
+    size_t map;
+    int extras; /* settings seen by the "extra" group's reader */
+} toy_config;
+
+static cairn_status count_extras(void *cfg, config_setting_t *group, const char *file,
+                                 cairn_error *err)
+{
+    (void)file;
+    (void)err;
+    ((toy_config *)cfg)->extras += config_setting_length(group);
+    return CAIRN_OK;
+}
+
+static const daemon_setting settings[] = {
+    DAEMON_STR(toy_config, "name", name),
+    DAEMON_NUM(toy_config, DAEMON_INT, "count", count),
+    DAEMON_NUM(toy_config, DAEMON_U64, "sizes.total", total),
+    DAEMON_NUM(toy_config, DAEMON_SIZE, "sizes.bytes", bytes),
+    DAEMON_NUM(toy_config, DAEMON_SIZE_MB, "sizes.map_mb", map),
+};
+static const daemon_group groups[] = {{"sizes", NULL}, {"extra", count_extras}};
+
+/* Loads text as a config file under table t; err gets the message. */
+static cairn_status load(const daemon_config_table *t, toy_config *c, const char *text,
+                         cairn_error *err)
+{
+    char path[] = "/tmp/cairn-daemon-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    memset(err, 0, sizeof *err);
+    cairn_status st = daemon_config_load(t, c, path, err);
+    unlink(path);
+    return st;
+}
+
+static const daemon_config_table bounded = {DAEMON_ROWS(settings), DAEMON_ROWS(groups),
+                                            .int_max = 1000};
+static const daemon_config_table unbounded = {DAEMON_ROWS(settings), DAEMON_ROWS(groups),
+                                              .string_error_names_cap = true};
+
+/* Asserts that t refuses text with a message that holds `message`. */
+static void assert_refused(const daemon_config_table *t, const char *text, const char *message)
+{
+    toy_config c = {0};
+    cairn_error err;
+    assert_int_equal(load(t, &c, text, &err), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(strstr(err.message, message));
+}
+
+static void test_every_kind_lands_in_its_field(void **state)
+{
+    (void)state;
+    toy_config c = {0};
+    cairn_error err;
+    assert_int_equal(load(&bounded, &c,
+                          "name = \"abc\";\ncount = 1000;\n"
+                          "sizes: { total = 5000000000L; bytes = 4096; map_mb = 3; };\n"
+                          "extra: { a = 1; b = \"x\"; };\n",
+                          &err),
+                     CAIRN_OK);
+    assert_string_equal(c.name, "abc");
+    assert_int_equal(c.count, 1000);
+    assert_true(c.total == 5000000000ULL);
+    assert_int_equal(c.bytes, 4096);
+    assert_int_equal(c.map, (size_t)3 << 20);
+    assert_int_equal(c.extras, 2);
+}
+
+static void test_unknown_settings_are_refused_with_their_line(void **state)
+{
+    (void)state;
+    assert_refused(&bounded, "name = \"a\";\nnmae = \"b\";\n", ":2: unknown setting 'nmae'");
+    assert_refused(&bounded, "sizes: { totl = 1; };\n", ":1: unknown setting 'sizes.totl'");
+    assert_refused(&bounded, "other: { a = 1; };\n", ":1: unknown setting 'other'");
+    /* groups are top-level only, and a group is no scalar nor a scalar a group */
+    assert_refused(&bounded, "sizes: { extra: { a = 1; }; };\n",
+                   ":1: unknown setting 'sizes.extra'");
+    assert_refused(&bounded, "count: { a = 1; };\n", ":1: unknown setting 'count'");
+    assert_refused(&bounded, "sizes = 1;\n", ":1: unknown setting 'sizes'");
+}
+
+static void test_bad_values_are_refused(void **state)
+{
+    (void)state;
+    assert_refused(&bounded, "name = 1;\n", "'name' must be a string of fewer bytes");
+    assert_refused(&bounded, "name = \"12345678\";\n", "'name' must be a string of fewer bytes");
+    assert_refused(&bounded, "count = \"1\";\n", "'count' must be an integer");
+    assert_refused(&bounded, "count = 1.5;\n", "'count' must be an integer");
+    assert_refused(&bounded, "count = -1;\n", "'count' must not be negative");
+    assert_refused(&bounded, "sizes: { bytes = -1; };\n", "'sizes.bytes' must not be negative");
+    assert_refused(&bounded, "count = 1001;\n", "'count' is too large");
+}
+
+/* The coordinator's table: its string error names the size, its ints have
+ * no bound of the walker's. */
+static void test_table_options(void **state)
+{
+    (void)state;
+    assert_refused(&unbounded, "name = \"12345678\";\n",
+                   "'name' must be a string shorter than 8 bytes");
+    toy_config c = {0};
+    cairn_error err;
+    assert_int_equal(load(&unbounded, &c, "count = 2000000000;\n", &err), CAIRN_OK);
+    assert_int_equal(c.count, 2000000000);
+}
+
+static void test_unreadable_and_malformed_files(void **state)
+{
+    (void)state;
+    toy_config c = {0};
+    cairn_error err = {0};
+    assert_int_equal(daemon_config_load(&bounded, &c, "/nonexistent/cairn.conf", &err),
+                     CAIRN_IO_ERROR);
+    assert_string_equal(err.message, "cannot read config file /nonexistent/cairn.conf");
+    assert_int_equal(load(&bounded, &c, "name = \n", &err), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(strstr(err.message, ":2: syntax error"));
+}
+
+static void test_log_level(void **state)
+{
+    (void)state;
+    cairn_error err = {0};
+    assert_int_equal(daemon_config_check_log_level("warn", &err), CAIRN_OK);
+    assert_int_equal(daemon_config_check_log_level("loud", &err), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_string_equal(err.message, "log_level 'loud' is not one of debug, info, warn, error");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_kind_lands_in_its_field),
+        cmocka_unit_test(test_unknown_settings_are_refused_with_their_line),
+        cmocka_unit_test(test_bad_values_are_refused),
+        cmocka_unit_test(test_table_options),
+        cmocka_unit_test(test_unreadable_and_malformed_files),
+        cmocka_unit_test(test_log_level),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
