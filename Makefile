@@ -39,6 +39,9 @@ LIB       := $(BUILD)/lib
 TESTBIN   := $(BUILD)/tests
 
 SDK_SRC   := $(wildcard sdk/src/*.c)
+# What only the daemons use (their config files and options) stays out of the
+# shared library, which SDK users load: it would make them need libconfig.
+SDK_SO_SRC := $(filter-out sdk/src/daemon_%.c,$(SDK_SRC))
 COORD_SRC := $(filter-out coordinator/main.c,$(wildcard coordinator/*.c))
 CLI_SRC   := $(filter-out cli/main.c,$(wildcard cli/*.c))
 AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -90,11 +93,11 @@ $(LIBCAIRN_A): $(call obj,$(SDK_SRC))
 
 # Only cairn_* symbols leave the shared library: the codec and helpers are
 # internal and may change without an ABI bump.
-$(LIBCAIRN_SO): $(call obj,$(SDK_SRC)) sdk/libcairn.map
+$(LIBCAIRN_SO): $(call obj,$(SDK_SO_SRC)) sdk/libcairn.map
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) -shared -Wl,-soname,libcairn.so.0 -Wl,--version-script=sdk/libcairn.map \
-	    $(LDFLAGS) -o $@.0 $(call obj,$(SDK_SRC)) $(LDLIBS)
+	    $(LDFLAGS) -o $@.0 $(call obj,$(SDK_SO_SRC)) $(LDLIBS)
 	@ln -sf libcairn.so.0 $@
 
 $(LIB)/pkgconfig/cairn.pc: sdk/cairn.pc.in

@@ -137,8 +137,7 @@ static const daemon_group groups[] = {
     {"plugins", read_plugins},
 };
 
-static const daemon_config_table table = {DAEMON_ROWS(settings), DAEMON_ROWS(groups),
-                                          .int_max = 1000000000};
+static const daemon_config_table table = {DAEMON_ROWS(settings), DAEMON_ROWS(groups)};
 
 cairn_status agent_config_load(agent_config *c, const char *path, cairn_error *err)
 {

@@ -46,8 +46,7 @@ static const daemon_group groups[] = {
     {"store", NULL}, {"limits", NULL}, {"uploads", NULL}, {"agents", NULL},
 };
 
-static const daemon_config_table table = {DAEMON_ROWS(settings), DAEMON_ROWS(groups),
-                                          .string_error_names_cap = true};
+static const daemon_config_table table = {DAEMON_ROWS(settings), DAEMON_ROWS(groups)};
 
 cairn_status coord_config_load(coord_config *c, const char *path, cairn_error *err)
 {

@@ -34,25 +34,21 @@ static cairn_status bad(cairn_error *err, const char *file, config_setting_t *s,
                      config_setting_source_line(s), path, what);
 }
 
-static cairn_status read_string(const daemon_config_table *t, const daemon_setting *o,
-                                char *field, config_setting_t *s, const char *file,
-                                cairn_error *err)
+static cairn_status read_string(const daemon_setting *o, char *field, config_setting_t *s,
+                                const char *file, cairn_error *err)
 {
     const char *v = config_setting_get_string(s);
     if (v && strlen(v) < o->cap) {
         memcpy(field, v, strlen(v) + 1);
         return CAIRN_OK;
     }
-    if (!t->string_error_names_cap)
-        return bad(err, file, s, o->path, "must be a string of fewer bytes");
     return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                      "%s:%d: '%s' must be a string shorter than %zu bytes", file,
                      config_setting_source_line(s), o->path, o->cap);
 }
 
-static cairn_status read_number(const daemon_config_table *t, const daemon_setting *o,
-                                char *field, config_setting_t *s, const char *file,
-                                cairn_error *err)
+static cairn_status read_number(const daemon_setting *o, char *field, config_setting_t *s,
+                                const char *file, cairn_error *err)
 {
     int type = config_setting_type(s);
     if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
@@ -63,22 +59,26 @@ static cairn_status read_number(const daemon_config_table *t, const daemon_setti
     switch (o->kind) {
     case DAEMON_U64: *(uint64_t *)field = (uint64_t)v; break;
     case DAEMON_SIZE: *(size_t *)field = (size_t)v; break;
-    case DAEMON_SIZE_MB: *(size_t *)field = (size_t)v << 20; break;
+    case DAEMON_SIZE_MB:
+        if ((unsigned long long)v > (SIZE_MAX >> 20))
+            return bad(err, file, s, o->path, "is too large");
+        *(size_t *)field = (size_t)v << 20;
+        break;
     default:
-        if (t->int_max && v > t->int_max)
+        if (v > DAEMON_INT_MAX)
             return bad(err, file, s, o->path, "is too large");
         *(int *)field = (int)v;
     }
     return CAIRN_OK;
 }
 
-static cairn_status read_setting(const daemon_config_table *t, const daemon_setting *o, void *cfg,
+static cairn_status read_setting(const daemon_setting *o, void *cfg,
                                  config_setting_t *s, const char *file, cairn_error *err)
 {
     char *field = (char *)cfg + o->offset;
     if (o->kind == DAEMON_STRING)
-        return read_string(t, o, field, s, file, err);
-    return read_number(t, o, field, s, file, err);
+        return read_string(o, field, s, file, err);
+    return read_number(o, field, s, file, err);
 }
 
 /* Walks one level of settings: scalars must be table rows, groups known
@@ -100,7 +100,7 @@ static cairn_status read_group(const daemon_config_table *t, void *cfg, config_s
         else if (g)
             st = read_group(t, cfg, s, path, file, err);
         else if (o)
-            st = read_setting(t, o, cfg, s, file, err);
+            st = read_setting(o, cfg, s, file, err);
         else
             st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s:%d: unknown setting '%s'",
                            file, config_setting_source_line(s), path);

@@ -51,13 +51,11 @@ typedef struct daemon_config_table {
     size_t n_settings;
     const daemon_group *groups;
     size_t n_groups;
-    /* DAEMON_INT values above this are refused; 0 leaves them unbounded, as
-     * the coordinator has always read them. */
-    long long int_max;
-    /* Whether a too-long string's error names the buffer size: the two
-     * daemons have always worded it differently. */
-    bool string_error_names_cap;
 } daemon_config_table;
+
+/* DAEMON_INT values above this are refused: no setting needs more, and
+ * beyond INT_MAX a value would silently wrap. */
+#define DAEMON_INT_MAX 1000000000LL
 
 /* Reads a libconfig file over the current values of cfg; unknown settings
  * are errors, reported as "FILE:LINE: unknown setting 'PATH'". */

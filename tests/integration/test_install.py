@@ -31,6 +31,11 @@ class Install(CairnTest):
         self.assertEqual(printed["status"], "FINISHED")
         self.assertEqual(printed["params"], {"learning_rate": "0.01", "epochs": "3"})
         self.assertEqual(self.cli_json("metrics", printed["id"], "loss")[2]["value"], 1 / 3)
+        # What only the daemons need (libconfig) is no dependency of the SDK.
+        needed = subprocess.run(["readelf", "-d", f"{dest}/usr/lib/libcairn.so.0"],
+                                check=True, capture_output=True, text=True).stdout
+        self.assertIn("libzmq.so", needed)
+        self.assertNotIn("libconfig", needed)
         for daemon in ("cairn-agent", "cairn-coordinator"):
             with open(f"{dest}/usr/lib/systemd/system/{daemon}.service") as f:
                 unit = f.read()

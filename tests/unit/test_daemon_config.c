@@ -58,10 +58,7 @@ static cairn_status load(const daemon_config_table *t, toy_config *c, const char
     return st;
 }
 
-static const daemon_config_table bounded = {DAEMON_ROWS(settings), DAEMON_ROWS(groups),
-                                            .int_max = 1000};
-static const daemon_config_table unbounded = {DAEMON_ROWS(settings), DAEMON_ROWS(groups),
-                                              .string_error_names_cap = true};
+static const daemon_config_table bounded = {DAEMON_ROWS(settings), DAEMON_ROWS(groups)};
 
 /* Asserts that t refuses text with a message that holds `message`. */
 static void assert_refused(const daemon_config_table *t, const char *text, const char *message)
@@ -107,26 +104,27 @@ static void test_unknown_settings_are_refused_with_their_line(void **state)
 static void test_bad_values_are_refused(void **state)
 {
     (void)state;
-    assert_refused(&bounded, "name = 1;\n", "'name' must be a string of fewer bytes");
-    assert_refused(&bounded, "name = \"12345678\";\n", "'name' must be a string of fewer bytes");
+    assert_refused(&bounded, "name = 1;\n", "'name' must be a string shorter than 8 bytes");
+    assert_refused(&bounded, "name = \"12345678\";\n", "'name' must be a string shorter than 8 bytes");
     assert_refused(&bounded, "count = \"1\";\n", "'count' must be an integer");
     assert_refused(&bounded, "count = 1.5;\n", "'count' must be an integer");
     assert_refused(&bounded, "count = -1;\n", "'count' must not be negative");
     assert_refused(&bounded, "sizes: { bytes = -1; };\n", "'sizes.bytes' must not be negative");
-    assert_refused(&bounded, "count = 1001;\n", "'count' is too large");
 }
 
-/* The coordinator's table: its string error names the size, its ints have
- * no bound of the walker's. */
-static void test_table_options(void **state)
+/* An int above DAEMON_INT_MAX is refused, not wrapped (4294967396 would
+ * become 100), as is a size in MiB that would wrap in bytes. */
+static void test_default_bounds(void **state)
 {
     (void)state;
-    assert_refused(&unbounded, "name = \"12345678\";\n",
-                   "'name' must be a string shorter than 8 bytes");
     toy_config c = {0};
     cairn_error err;
-    assert_int_equal(load(&unbounded, &c, "count = 2000000000;\n", &err), CAIRN_OK);
-    assert_int_equal(c.count, 2000000000);
+    assert_int_equal(load(&bounded, &c, "count = 1000000000;\n", &err), CAIRN_OK);
+    assert_int_equal(c.count, 1000000000);
+    assert_refused(&bounded, "count = 1000000001;\n", "'count' is too large");
+    assert_refused(&bounded, "count = 4294967396L;\n", "'count' is too large");
+    assert_refused(&bounded, "sizes: { map_mb = 9223372036854775807L; };\n",
+                   "'sizes.map_mb' is too large");
 }
 
 static void test_unreadable_and_malformed_files(void **state)
@@ -156,7 +154,7 @@ int main(void)
         cmocka_unit_test(test_every_kind_lands_in_its_field),
         cmocka_unit_test(test_unknown_settings_are_refused_with_their_line),
         cmocka_unit_test(test_bad_values_are_refused),
-        cmocka_unit_test(test_table_options),
+        cmocka_unit_test(test_default_bounds),
         cmocka_unit_test(test_unreadable_and_malformed_files),
         cmocka_unit_test(test_log_level),
     };
