@@ -39,6 +39,14 @@ static cairn_status group_exec(fixture *f, MDB_txn *txn)
     return st;
 }
 
+/* A started run (committed on its own), then a group's transaction. */
+static MDB_txn *group_with_run(fixture *f, ulid *run)
+{
+    *run = ulid_new();
+    assert_int_equal(start_run(f, run, "e", "r"), CAIRN_OK);
+    return group_begin(f);
+}
+
 static void group_commit(fixture *f, MDB_txn *txn)
 {
     cairn_error err;
@@ -136,9 +144,8 @@ static void interleaved_series_keep_their_order(void **state)
 static void a_read_in_the_group_sees_held_points(void **state)
 {
     fixture *f = *state;
-    ulid run = ulid_new();
-    start_run(f, &run, "e", "r");
-    MDB_txn *txn = group_begin(f);
+    ulid run;
+    MDB_txn *txn = group_with_run(f, &run);
     log_point(f, txn, &run, "loss", 0.5, 1);
     log_point(f, txn, &run, "loss", 0.25, 2);
     msgpack_packer *pk = begin(f, "run.get", 1, NULL);
@@ -155,9 +162,8 @@ static void a_read_in_the_group_sees_held_points(void **state)
 static void a_large_batch_follows_held_points(void **state)
 {
     fixture *f = *state;
-    ulid run = ulid_new();
-    start_run(f, &run, "e", "r");
-    MDB_txn *txn = group_begin(f);
+    ulid run;
+    MDB_txn *txn = group_with_run(f, &run);
     log_point(f, txn, &run, "loss", 0, 0);
     log_point(f, txn, &run, "loss", 1, 1);
     log_many(f, txn, &run, "loss", 2, METRIC_HOLD_MAX_POINTS + 1);
@@ -174,9 +180,8 @@ static void a_large_batch_follows_held_points(void **state)
 static void an_aborted_group_forgets_held_points(void **state)
 {
     fixture *f = *state;
-    ulid run = ulid_new();
-    start_run(f, &run, "e", "r");
-    MDB_txn *txn = group_begin(f);
+    ulid run;
+    MDB_txn *txn = group_with_run(f, &run);
     log_point(f, txn, &run, "loss", 9, 1);
     dispatch_discard(&f->r);
     mdb_txn_abort(txn);
