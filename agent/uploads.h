@@ -7,9 +7,10 @@
  * spools a reference to it. Unfinished .part files are removed at start, and
  * uploads idle for longer than UPLOADS_IDLE_MS are discarded.
  *
- * This mirrors coordinator/blobs.c's chunk rules (offset check, answering the
- * resend of the chunk just written) without its content addressing: the file
- * only waits here until the coordinator has it.
+ * The chunks are taken by the rules coordinator/blobs.c takes them by
+ * (daemon_uploads.c: offset check, answering the resend of the chunk just
+ * written), without its content addressing: the file only waits here until
+ * the coordinator has it.
  */
 #ifndef CAIRN_AGENT_UPLOADS_H
 #define CAIRN_AGENT_UPLOADS_H
@@ -18,40 +19,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "msg.h"
-#include "sha256_file.h"
+#include "daemon_uploads.h"
 
 #define UPLOADS_MAX 16
-#define UPLOADS_MAX_CHUNK ((size_t)4 << 20)
-#define UPLOADS_MAX_PATH 1000
+#define UPLOADS_MAX_PATH UPLOAD_MAX_PATH
 #define UPLOADS_IDLE_MS (10 * 60 * 1000)
-
-typedef struct upload_slot {
-    bool active;
-    ulid id;
-    ulid run;
-    char path[UPLOADS_MAX_PATH + 1];
-    ulid last_chunk; /* message id of the last chunk written, to answer its resend */
-    int fd;
-    uint64_t received;
-    sha256_stream sha;
-    int64_t last_active_ms;
-} upload_slot;
 
 typedef struct uploads {
     char dir[PATH_MAX - 64];
     upload_slot slots[UPLOADS_MAX];
+    upload_table table; /* the shared code's view of slots and dir, set by uploads_open */
 } uploads;
-
-typedef struct upload_chunk {
-    const ulid *message;
-    const ulid *upload;
-    const ulid *run;
-    msg_str path;
-    uint64_t offset;
-    msg_str data;
-    bool last;
-} upload_chunk;
 
 /* A completed upload: the file uploads/NAME, its size and digest. */
 typedef struct upload_done {

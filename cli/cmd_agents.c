@@ -9,21 +9,7 @@
 
 #include "commands.h"
 #include "format.h"
-#include "table.h"
-
-static int out_of_memory(void)
-{
-    fputs("cairn: out of memory\n", stderr);
-    return CLI_FAILED;
-}
-
-static int print_table(table *t, bool ok)
-{
-    if (ok && t)
-        table_print(t, stdout, NULL);
-    table_free(t);
-    return ok && t ? CLI_OK : out_of_memory();
-}
+#include "show.h"
 
 /* ---- agents ---- */
 
@@ -44,26 +30,23 @@ static int print_agents(const cairn_agent_list *list)
     }
     if (t)
         table_align_right(t, 4);
-    return print_table(t, ok);
+    return cli_print_table(t, ok);
 }
 
 int cmd_agents(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
     parsed_args a;
-    cairn_error err;
-    cairn_agent_list *list = NULL;
-    int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
+    int rc = cli_parse_options(ctx, self, argc, argv, NULL, &a);
     if (rc >= 0)
         return rc;
-    cairn_client *c = NULL;
-    if (a.n_pos)
-        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
-    else if (!(c = cli_client(ctx, &err)) || cairn_agents_list(c, &list, &err))
-        rc = cli_fail(&err);
-    else
-        rc = ctx->json ? cli_print_json(cairn_agent_list_to_json(list)) : print_agents(list);
-    cairn_agent_list_free(list);
     args_free(&a);
+    cairn_error err;
+    cairn_agent_list *list = NULL;
+    cairn_client *c = cli_client(ctx, &err);
+    if (!c || cairn_agents_list(c, &list, &err))
+        return cli_fail(&err);
+    rc = ctx->json ? cli_print_json(cairn_agent_list_to_json(list)) : print_agents(list);
+    cairn_agent_list_free(list);
     return rc;
 }
 
@@ -84,7 +67,7 @@ static int print_results(const cairn_fanout_list *list)
     }
     if (t)
         table_align_right(t, 3);
-    return print_table(t, ok);
+    return cli_print_table(t, ok);
 }
 
 int cli_judge_fanout(size_t n, size_t bad, const char *selector)

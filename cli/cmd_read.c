@@ -13,22 +13,7 @@
 #include "commands.h"
 #include "fetch.h"
 #include "format.h"
-#include "table.h"
-
-static int out_of_memory(void)
-{
-    fputs("cairn: out of memory\n", stderr);
-    return CLI_FAILED;
-}
-
-/* Prints t (when every row made it in) and frees it. */
-static int print_table(table *t, bool ok)
-{
-    if (ok && t)
-        table_print(t, stdout, NULL);
-    table_free(t);
-    return ok && t ? CLI_OK : out_of_memory();
-}
+#include "show.h"
 
 /* ---- experiments ---- */
 
@@ -49,27 +34,24 @@ static int print_experiments(const cairn_experiment_list *list)
     }
     if (t)
         table_align_right(t, 0);
-    return print_table(t, ok);
+    return cli_print_table(t, ok);
 }
 
 int cmd_experiments(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
     parsed_args a;
-    cairn_error err;
-    cairn_experiment_list *list = NULL;
-    int rc = cli_parse(ctx, self, argc, argv, experiments_opts, &a);
+    int rc = cli_parse_options(ctx, self, argc, argv, experiments_opts, &a);
     if (rc >= 0)
         return rc;
-    cairn_client *c = NULL;
-    if (a.n_pos)
-        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
-    else if (!(c = cli_client(ctx, &err)) ||
-             cairn_experiments_list(c, args_has(&a, "--all"), &list, &err))
-        rc = cli_fail(&err);
-    else
-        rc = ctx->json ? cli_print_json(cairn_experiment_list_to_json(list)) : print_experiments(list);
-    cairn_experiment_list_free(list);
+    bool all = args_has(&a, "--all");
     args_free(&a);
+    cairn_error err;
+    cairn_experiment_list *list = NULL;
+    cairn_client *c = cli_client(ctx, &err);
+    if (!c || cairn_experiments_list(c, all, &list, &err))
+        return cli_fail(&err);
+    rc = ctx->json ? cli_print_json(cairn_experiment_list_to_json(list)) : print_experiments(list);
+    cairn_experiment_list_free(list);
     return rc;
 }
 
@@ -89,7 +71,7 @@ static int print_history(const cairn_history *h)
         table_align_right(t, 0);
         table_align_right(t, 1);
     }
-    return print_table(t, ok);
+    return cli_print_table(t, ok);
 }
 
 int cmd_metrics(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
@@ -128,7 +110,7 @@ static int print_events(const cairn_audit_entry_list *list)
     }
     if (t)
         table_align_right(t, 0);
-    return print_table(t, ok);
+    return cli_print_table(t, ok);
 }
 
 static int list_events(cli_ctx *ctx, uint64_t since, uint64_t max)

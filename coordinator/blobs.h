@@ -4,7 +4,8 @@
  * Uploads arrive in chunks and are written to blobs/tmp/ while the digest is
  * computed; the last chunk fsyncs the file, renames it to its hash (dropping
  * it if that content is already stored) and fsyncs the directory, so that by
- * the time the store records the artifact its bytes are on disk.
+ * the time the store records the artifact its bytes are on disk. The chunks
+ * are taken by the rules the agent takes its uploads by (daemon_uploads.c).
  */
 #ifndef CAIRN_BLOBS_H
 #define CAIRN_BLOBS_H
@@ -13,40 +14,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "msg.h"
-#include "sha256_file.h"
+#include "daemon_uploads.h"
 #include "store.h"
 
 #define BLOBS_MAX_UPLOADS 64
-#define BLOBS_MAX_CHUNK ((size_t)4 << 20)
 
-typedef struct blob_upload {
-    bool active;
-    ulid id;
-    ulid run;
-    char path[LIMIT_ARTIFACT_PATH + 1];
-    ulid last_chunk; /* message id of the last chunk written, to answer its resend */
-    int fd;
-    uint64_t received;
-    sha256_stream sha;
-    int64_t last_active_ms;
-    char tmp_path[PATH_MAX];
-} blob_upload;
+typedef upload_slot blob_upload;
+typedef upload_chunk blob_chunk;
 
 typedef struct blobs {
     char dir[PATH_MAX - 80];
+    char tmp_dir[PATH_MAX - 64]; /* dir/tmp: uploads not finished yet */
     blob_upload uploads[BLOBS_MAX_UPLOADS];
+    upload_table table; /* the shared code's view of uploads and tmp_dir, set by blobs_open */
 } blobs;
-
-typedef struct blob_chunk {
-    const ulid *message; /* the chunk's message id */
-    const ulid *upload;
-    const ulid *run;
-    msg_str path;
-    uint64_t offset;
-    msg_str data;
-    bool last;
-} blob_chunk;
 
 /* Creates DATA_DIR/blobs and blobs/tmp, and empties tmp of uploads a previous
  * process left unfinished. */

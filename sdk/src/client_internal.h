@@ -72,6 +72,25 @@ cairn_status client_call(cairn_client *c, const msgpack_object **body, cairn_err
 cairn_status client_call_prebuilt(cairn_client *c, const void *bytes, size_t len, const ulid *id,
                                   int timeout_ms, const msgpack_object **body, cairn_error *err);
 
+/* Fills a new struct from a reply body, as the decoders below do. */
+typedef cairn_status (*body_decoder)(const msgpack_object *body, void *out, cairn_error *err);
+
+/* client_call, then the reply's body decoded by decode into a new zeroed
+ * struct of size bytes, stored in *out; on failure nothing is left to free
+ * and *out is not touched (client_into.c). */
+cairn_status client_call_into(cairn_client *c, size_t size, body_decoder decode, void **out,
+                              cairn_error *err);
+
+/* Packs key: v unless v is 0, as requests leave out a number not given (since,
+ * max, offset, a version); the body's size counts the pair only when v is not 0. */
+static inline void client_pack_count(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    if (v) {
+        mp_str(pk, key);
+        msgpack_pack_uint64(pk, v);
+    }
+}
+
 /* Parses a run id given as text, with the API's error message. */
 cairn_status client_run_id(const char *text, ulid *out, cairn_error *err);
 

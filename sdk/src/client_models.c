@@ -56,28 +56,6 @@ static cairn_status check_kvs(const cairn_kv *kv, size_t n, cairn_error *err)
     return CAIRN_OK;
 }
 
-/* Sends the request built and decodes its body with decode into a new
- * zeroed struct of size bytes. */
-typedef cairn_status (*body_decoder)(const msgpack_object *body, void *out, cairn_error *err);
-
-static cairn_status call_into(cairn_client *c, size_t size, body_decoder decode, void **out,
-                              cairn_error *err)
-{
-    const msgpack_object *body;
-    cairn_status st = client_call(c, &body, err);
-    if (st)
-        return st;
-    void *p = calloc(1, size);
-    if (!p)
-        return oom(err);
-    if ((st = decode(body, p, err))) {
-        free(p);
-        return st;
-    }
-    *out = p;
-    return CAIRN_OK;
-}
-
 /* ---- writes ---- */
 
 cairn_status cairn_model_create(cairn_client *client, const char *name, const char *description,
@@ -202,10 +180,7 @@ static cairn_status send_alias(cairn_client *c, const char *name, const char *al
                                       2 + (version > 0) + given(reason));
     pack_text(pk, "name", name);
     pack_text(pk, "alias", alias);
-    if (version) {
-        mp_str(pk, "version");
-        msgpack_pack_uint64(pk, version);
-    }
+    client_pack_count(pk, "version", version);
     if (given(reason))
         pack_text(pk, "reason", reason);
     return client_call(c, &body, err);
@@ -274,7 +249,7 @@ cairn_status cairn_models_list(cairn_client *client, cairn_model_list **out, cai
         return bad_args("model.list", err);
     *out = NULL;
     client_begin(client, "model.list", 0);
-    return call_into(client, sizeof **out, models_body, (void **)out, err);
+    return client_call_into(client, sizeof **out, models_body, (void **)out, err);
 }
 
 static cairn_status model_body(const msgpack_object *body, void *out, cairn_error *err)
@@ -289,7 +264,7 @@ cairn_status cairn_model_get(cairn_client *client, const char *name, cairn_model
         return bad_args("model.get", err);
     *out = NULL;
     pack_text(client_begin(client, "model.get", 1), "name", name);
-    return call_into(client, sizeof **out, model_body, (void **)out, err);
+    return client_call_into(client, sizeof **out, model_body, (void **)out, err);
 }
 
 /* One page of a model's list (versions or history): name, since, max. */
@@ -298,14 +273,8 @@ static void pack_page(cairn_client *c, const char *type, const char *name, uint6
 {
     msgpack_packer *pk = client_begin(c, type, 1 + (since > 0) + (max > 0));
     pack_text(pk, "name", name);
-    if (since) {
-        mp_str(pk, "since");
-        msgpack_pack_uint64(pk, since);
-    }
-    if (max) {
-        mp_str(pk, "max");
-        msgpack_pack_uint64(pk, max);
-    }
+    client_pack_count(pk, "since", since);
+    client_pack_count(pk, "max", max);
 }
 
 static cairn_status versions_body(const msgpack_object *body, void *out, cairn_error *err)
@@ -320,7 +289,7 @@ cairn_status cairn_model_versions(cairn_client *client, const char *name, uint64
         return bad_args("model.versions", err);
     *out = NULL;
     pack_page(client, "model.versions", name, since, max);
-    return call_into(client, sizeof **out, versions_body, (void **)out, err);
+    return client_call_into(client, sizeof **out, versions_body, (void **)out, err);
 }
 
 static cairn_status events_body(const msgpack_object *body, void *out, cairn_error *err)
@@ -335,7 +304,7 @@ cairn_status cairn_model_history(cairn_client *client, const char *name, uint64_
         return bad_args("model.history", err);
     *out = NULL;
     pack_page(client, "model.history", name, since, max);
-    return call_into(client, sizeof **out, events_body, (void **)out, err);
+    return client_call_into(client, sizeof **out, events_body, (void **)out, err);
 }
 
 /* A request whose body is a version reference: name and its selector. */
@@ -364,7 +333,7 @@ cairn_status cairn_model_version_get(cairn_client *client, const char *ref,
         return bad_args("model.version.get", err);
     *out = NULL;
     cairn_status st = begin_ref(client, "model.version.get", ref, err);
-    return st ? st : call_into(client, sizeof **out, version_body, (void **)out, err);
+    return st ? st : client_call_into(client, sizeof **out, version_body, (void **)out, err);
 }
 
 static cairn_status lineage_body(const msgpack_object *body, void *out, cairn_error *err)
@@ -379,7 +348,7 @@ cairn_status cairn_model_lineage(cairn_client *client, const char *ref, cairn_li
         return bad_args("model.lineage", err);
     *out = NULL;
     cairn_status st = begin_ref(client, "model.lineage", ref, err);
-    return st ? st : call_into(client, sizeof **out, lineage_body, (void **)out, err);
+    return st ? st : client_call_into(client, sizeof **out, lineage_body, (void **)out, err);
 }
 
 /* ---- downloads ---- */
