@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,32 @@ static void send_failed(child *c, const char *why)
     c->stop = true;
 }
 
+/* After becoming the plugin's user: can it reach its state directory? When
+ * not, says which directory on the way stops it, which is what an operator
+ * must change (the agent opens only the two directories nearest it). */
+static bool state_dir_reachable(const char *dir, char *why, size_t cap)
+{
+    if (access(dir, R_OK | W_OK | X_OK) == 0)
+        return true;
+    int first = errno;
+    char prefix[PATH_MAX];
+    size_t n = strlen(dir);
+    for (size_t i = 1; i <= n && i < sizeof prefix; i++) {
+        if (dir[i] != '/' && dir[i] != '\0')
+            continue;
+        memcpy(prefix, dir, i);
+        prefix[i] = '\0';
+        if (access(prefix, X_OK) != 0) {
+            snprintf(why, cap, "state directory %.120s: no search permission on %.120s for uid %u",
+                     dir, prefix, (unsigned)getuid());
+            return false;
+        }
+    }
+    snprintf(why, cap, "state directory %.200s: %.60s for uid %u", dir, strerror(first),
+             (unsigned)getuid());
+    return false;
+}
+
 /* Opens the plugin as the agent's user, then becomes `uid`: the plugin's
  * code is loaded only after, through the open descriptor, so the plugin's
  * directories need not be searchable by that user. */
@@ -121,6 +148,10 @@ static bool open_then_drop(const msgpack_object *o, plugin_spec *spec, char *why
     if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0 ||
         setuid(0) == 0) {
         snprintf(why, cap, "cannot become uid %lld: %s", (long long)uid, strerror(errno));
+        close(fd);
+        return false;
+    }
+    if (!state_dir_reachable(spec->state_dir, why, cap)) {
         close(fd);
         return false;
     }

@@ -399,6 +399,38 @@ static void an_isolated_child_runs_as_the_configured_user(void **state)
     assert_int_equal(st.st_uid, 65534);
 }
 
+/* The agent opens only the two directories nearest a state directory to the
+ * plugin's user: one further up that the user cannot search is named in the
+ * refusal, not left to fail inside the plugin. */
+static void an_unreachable_state_directory_is_named(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    char outer[64] = "/tmp/cairn-test-private.XXXXXX", root[96];
+    assert_non_null(mkdtemp(outer)); /* 0700, owned by root */
+    snprintf(root, sizeof root, "%s/agent", outer);
+    assert_int_equal(mkdir(root, 0700), 0);
+    strcat(root, "/plugins"); /* as the agent's: DATA_DIR/plugins/NAME */
+    assert_int_equal(mkdir(root, 0700), 0);
+    plugin_host h = {0};
+    static char *dirs[1] = {plugin_dir};
+    plugin_sink sink = {NULL, sink_spool, sink_done, NULL, NULL};
+    cairn_error err = {0};
+    assert_int_equal(plugin_host_init(&h, root, dirs, 1, 3, &sink, &err), CAIRN_OK);
+    h.drop_privileges = true;
+    h.child_uid = 65534;
+    h.child_gid = 65534;
+    assert_int_not_equal(load_as(&h, "iso", "misbehave.so", NULL, true, &err), CAIRN_OK);
+    char want[128];
+    snprintf(want, sizeof want, "no search permission on %s for uid 65534", outer);
+    assert_non_null(strstr(err.message, want));
+    plugin_host_close(&h);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", outer);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void an_isolated_refusal_is_reported_from_the_child(void **state)
 {
     plugin_host *h = *state;
@@ -451,6 +483,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(a_crashed_child_is_reported_and_restarted, setup, teardown),
         cmocka_unit_test_setup_teardown(a_hung_child_is_killed_by_the_watchdog, setup, teardown),
         cmocka_unit_test_setup_teardown(an_isolated_child_runs_as_the_configured_user, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_unreachable_state_directory_is_named, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(an_isolated_refusal_is_reported_from_the_child, setup,
                                         teardown),
