@@ -9,13 +9,7 @@
 
 #include "commands.h"
 #include "format.h"
-#include "table.h"
-
-static int out_of_memory(void)
-{
-    fputs("cairn: out of memory\n", stderr);
-    return CLI_FAILED;
-}
+#include "show.h"
 
 /* ---- datasets add PATH --name NAME [--run RUN [--context CONTEXT]] ---- */
 
@@ -137,7 +131,7 @@ static int print_datasets(const cairn_dataset_list *list)
         table_align_right(t, 3);
         table_align_right(t, 4);
     }
-    return table_print_section(t, ok, NULL) ? CLI_OK : out_of_memory();
+    return cli_print_table(t, ok);
 }
 
 /* A read of the command's positional arguments (0 or 1: NAME) into *out,
@@ -299,7 +293,7 @@ static int show_print(const void *got)
 {
     return print_header(got) && print_versions(got) && print_runs(got) && print_models(got)
                ? CLI_OK
-               : out_of_memory();
+               : cli_out_of_memory();
 }
 
 static void show_release(void *got)

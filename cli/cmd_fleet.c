@@ -15,7 +15,7 @@
 #include "error.h"
 #include "format.h"
 #include "mp_json.h"
-#include "table.h"
+#include "show.h"
 
 #define PLUGINS_TIMEOUT_MS 5000
 #define DEPLOY_TIMEOUT_MS 60000
@@ -78,10 +78,11 @@ static size_t count_bad(const json_t *results)
     return bad;
 }
 
-/* Runs the fan-out and shows it (as JSON through shape(), or as a table
- * through show()); the exit status is cli_judge_fanout's. */
+/* Runs the fan-out and shows it, as JSON through shape() or as a table
+ * through show() (its exit status); once shown, the exit status is
+ * cli_judge_fanout's. */
 static int run_fanout(cli_ctx *ctx, const fanout_call *q, json_t *(*shape)(const json_t *result),
-                      bool (*show)(const json_t *results))
+                      int (*show)(const json_t *results))
 {
     cairn_error err;
     json_t *results = json_array(), *out = json_array();
@@ -93,7 +94,7 @@ static int run_fanout(cli_ctx *ctx, const fanout_call *q, json_t *(*shape)(const
     else if (!c || call_fanout(c, q, results, &err))
         rc = cli_fail(&err);
     else if (!ctx->json)
-        rc = json_array_size(results) == 0 || show(results) ? CLI_OK : cli_print_json(NULL);
+        rc = json_array_size(results) == 0 ? CLI_OK : show(results);
     else {
         for (size_t i = 0; shaped && i < json_array_size(results); i++)
             shaped = json_array_append_new(out, shape(json_array_get(results, i))) == 0;
@@ -134,14 +135,6 @@ static json_t *drop(json_t *o)
 {
     json_decref(o);
     return NULL;
-}
-
-static bool print_table(table *t, bool ok)
-{
-    if (ok)
-        table_print(t, stdout, NULL);
-    table_free(t);
-    return ok;
 }
 
 /* ---- plugins ---- */
@@ -195,7 +188,7 @@ static bool add_plugin_row(table *t, const json_t *r, const json_t *p)
 
 /* One row per agent and plugin; an agent without an answer, or without
  * plugins, gets one row saying so. */
-static bool show_plugins(const json_t *results)
+static int show_plugins(const json_t *results)
 {
     table *t = table_new(9);
     bool ok = t && table_add(t, (const char *[]){"HOST", "AGENT", "PLUGIN", "KIND", "VERSION",
@@ -212,7 +205,7 @@ static bool show_plugins(const json_t *results)
     }
     if (t)
         table_align_right(t, 6);
-    return print_table(t, ok);
+    return cli_print_table(t, ok);
 }
 
 static const opt_spec plugins_opts[] = {{"--selector", true}, {"--timeout", true}, {NULL, false}};
@@ -233,12 +226,10 @@ int cmd_plugins(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
     parsed_args a;
     fanout_call q = {.command = "plugins"};
-    int rc = cli_parse(ctx, self, argc, argv, plugins_opts, &a);
+    int rc = cli_parse_options(ctx, self, argc, argv, plugins_opts, &a);
     if (rc >= 0)
         return rc;
-    if (a.n_pos)
-        rc = cli_usage_error(self, "unexpected argument '%s'", a.pos[0]);
-    else if ((rc = read_fanout_opts(self, &a, PLUGINS_TIMEOUT_MS, &q)) < 0)
+    if ((rc = read_fanout_opts(self, &a, PLUGINS_TIMEOUT_MS, &q)) < 0)
         rc = run_fanout(ctx, &q, plugins_result, show_plugins);
     args_free(&a);
     return rc;
@@ -252,7 +243,7 @@ static json_t *deploy_result(const json_t *r)
     return !o || copy_key(o, r, "reply") ? o : drop(o);
 }
 
-static bool show_deploys(const json_t *results)
+static int show_deploys(const json_t *results)
 {
     table *t = table_new(5);
     bool ok = t && table_add(t, (const char *[]){"HOST", "AGENT", "RESULT", "RTT_MS", "DETAIL"});
@@ -267,7 +258,7 @@ static bool show_deploys(const json_t *results)
     }
     if (t)
         table_align_right(t, 3);
-    return print_table(t, ok);
+    return cli_print_table(t, ok);
 }
 
 static const opt_spec deploy_opts[] = {{"--sha256", true},   {"--selector", true},

@@ -14,14 +14,6 @@
 #include "models_view.h"
 #include "table.h"
 
-static bool print_table(table *t, bool ok)
-{
-    if (ok && t)
-        table_print(t, stdout, NULL);
-    table_free(t);
-    return ok && t;
-}
-
 static const char *number(uint64_t v, char buf[32])
 {
     if (!v)
@@ -84,7 +76,7 @@ static bool print_models(const void *result)
     }
     for (size_t col = 1; t && col <= 3; col++)
         table_align_right(t, col);
-    return print_table(t, ok);
+    return table_print_section(t, ok, NULL);
 }
 
 static const models_read list_read = {0,
@@ -248,7 +240,7 @@ static bool print_versions(const void *result)
         table_align_right(t, 0);
         table_align_right(t, 5);
     }
-    return print_table(t, ok);
+    return table_print_section(t, ok, NULL);
 }
 
 static const models_read versions_read = {

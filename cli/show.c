@@ -1,12 +1,15 @@
 #include "show.h"
 
 
-int cli_print_table(table *t, bool ok)
+int cli_out_of_memory(void)
 {
-    if (table_print_section(t, ok, NULL))
-        return CLI_OK;
     fputs("cairn: out of memory\n", stderr);
     return CLI_FAILED;
+}
+
+int cli_print_table(table *t, bool ok)
+{
+    return table_print_section(t, ok, NULL) ? CLI_OK : cli_out_of_memory();
 }
 
 int cli_parse_options(cli_ctx *ctx, const cli_command *self, int argc, char **argv,

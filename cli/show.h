@@ -1,6 +1,6 @@
 /*
- * What the read commands of cmd_agents.c and cmd_read.c share: the table
- * they print, and the parsing of a command that takes options only.
+ * What the CLI's read commands share: the table they print, and the parsing
+ * of a command that takes options only.
  */
 #ifndef CAIRN_CLI_SHOW_H
 #define CAIRN_CLI_SHOW_H
@@ -10,6 +10,9 @@
 
 #include "cli.h"
 #include "table.h"
+
+/* Says on stderr that memory ran out; CLI_FAILED. */
+int cli_out_of_memory(void);
 
 /* Prints t on stdout when every row made it in (ok) and frees it; CLI_OK, or
  * CLI_FAILED after saying on stderr that memory ran out. */

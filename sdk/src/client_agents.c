@@ -145,26 +145,20 @@ static cairn_status decode_agent(const msgpack_object *o, void *item, cairn_erro
     return st;
 }
 
+static cairn_status agents_body(const msgpack_object *body, void *out, cairn_error *err)
+{
+    cairn_agent_list *list = out;
+    return decode_array(body, "agents", sizeof(cairn_agent), decode_agent, agent_clear,
+                        (void **)&list->items, &list->count, err);
+}
+
 cairn_status cairn_agents_list(cairn_client *client, cairn_agent_list **out, cairn_error *err)
 {
-    const msgpack_object *body;
     if (!client || !out)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "agent.list: missing client or result pointer");
     *out = NULL;
     client_begin(client, "agent.list", 0);
-    cairn_status st = client_call(client, &body, err);
-    cairn_agent_list *list = st ? NULL : calloc(1, sizeof *list);
-    if (!st && !list)
-        st = oom(err);
-    if (!st)
-        st = decode_array(body, "agents", sizeof(cairn_agent), decode_agent, agent_clear,
-                          (void **)&list->items, &list->count, err);
-    if (st) {
-        free(list);
-        return st;
-    }
-    *out = list;
-    return CAIRN_OK;
+    return client_call_into(client, sizeof **out, agents_body, (void **)out, err);
 }
 
 void cairn_agent_list_free(cairn_agent_list *list)
@@ -223,10 +217,16 @@ static void pack_fanout(cairn_client *c, const cairn_fanout_opts *o)
     msgpack_pack_uint32(pk, (uint32_t)(o->timeout_ms > 0 ? o->timeout_ms : 5000));
 }
 
+static cairn_status results_body(const msgpack_object *body, void *out, cairn_error *err)
+{
+    cairn_fanout_list *list = out;
+    return decode_array(body, "results", sizeof(cairn_fanout_result), decode_result, result_clear,
+                        (void **)&list->items, &list->count, err);
+}
+
 cairn_status cairn_fanout(cairn_client *client, const cairn_fanout_opts *opts,
                           cairn_fanout_list **out, cairn_error *err)
 {
-    const msgpack_object *body;
     if (!client || !opts || !opts->command || !out)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                          "fanout: missing client, command or result pointer");
@@ -238,20 +238,9 @@ cairn_status cairn_fanout(cairn_client *client, const cairn_fanout_opts *opts,
     /* The coordinator answers once the agents have: their time comes first. */
     int saved = client->timeout_ms;
     client->timeout_ms = saved + (opts->timeout_ms > 0 ? opts->timeout_ms : 5000);
-    cairn_status st = client_call(client, &body, err);
+    cairn_status st = client_call_into(client, sizeof **out, results_body, (void **)out, err);
     client->timeout_ms = saved;
-    cairn_fanout_list *list = st ? NULL : calloc(1, sizeof *list);
-    if (!st && !list)
-        st = oom(err);
-    if (!st)
-        st = decode_array(body, "results", sizeof(cairn_fanout_result), decode_result,
-                          result_clear, (void **)&list->items, &list->count, err);
-    if (st) {
-        free(list);
-        return st;
-    }
-    *out = list;
-    return CAIRN_OK;
+    return st;
 }
 
 void cairn_fanout_list_free(cairn_fanout_list *list)

@@ -244,28 +244,23 @@ static cairn_status decode_dataset(const msgpack_object *o, cairn_dataset *d, ca
 
 /* ---- reads ---- */
 
+static cairn_status datasets_body(const msgpack_object *body, void *out, cairn_error *err)
+{
+    cairn_dataset_list *list = out;
+    void *items = NULL;
+    cairn_status st = decode_list(body, "datasets", true, &listed_kind, &items, &list->count, err);
+    list->items = items;
+    return st;
+}
+
 cairn_status cairn_dataset_list_all(cairn_client *client, cairn_dataset_list **out,
                                     cairn_error *err)
 {
-    const msgpack_object *body;
-    void *items = NULL;
     if (!client || !out)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "dataset.list: no client or result");
     *out = NULL;
     client_begin(client, "dataset.list", 0);
-    cairn_status st = client_call(client, &body, err);
-    cairn_dataset_list *list = st ? NULL : calloc(1, sizeof *list);
-    if (!st && !list)
-        st = error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
-    if (!st)
-        st = decode_list(body, "datasets", true, &listed_kind, &items, &list->count, err);
-    if (st) {
-        free(list);
-        return st;
-    }
-    list->items = items;
-    *out = list;
-    return CAIRN_OK;
+    return client_call_into(client, sizeof **out, datasets_body, (void **)out, err);
 }
 
 void cairn_dataset_list_free(cairn_dataset_list *list)
@@ -276,10 +271,16 @@ void cairn_dataset_list_free(cairn_dataset_list *list)
     free(list);
 }
 
+static cairn_status dataset_body(const msgpack_object *body, void *out, cairn_error *err)
+{
+    const msgpack_object *o;
+    cairn_status st = body_map(body, "dataset", true, &o, err);
+    return st ? st : decode_dataset(o, out, err);
+}
+
 cairn_status cairn_dataset_get(cairn_client *client, const char *name, cairn_dataset **out,
                                cairn_error *err)
 {
-    const msgpack_object *body, *o;
     if (!client || !out || !name)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                          "dataset.get: no client, name or result");
@@ -287,17 +288,7 @@ cairn_status cairn_dataset_get(cairn_client *client, const char *name, cairn_dat
     msgpack_packer *pk = client_begin(client, "dataset.get", 1);
     mp_str(pk, "name");
     mp_str(pk, name);
-    cairn_status st = client_call(client, &body, err);
-    if (!st)
-        st = body_map(body, "dataset", true, &o, err);
-    cairn_dataset *d = st ? NULL : calloc(1, sizeof *d);
-    if (!st && !d)
-        st = error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
-    if (!st && (st = decode_dataset(o, d, err)))
-        free(d);
-    if (!st)
-        *out = d;
-    return st;
+    return client_call_into(client, sizeof **out, dataset_body, (void **)out, err);
 }
 
 void cairn_dataset_free(cairn_dataset *dataset)
