@@ -6,6 +6,7 @@
 
 #include "body.h"
 #include "error.h"
+#include "fnv1a.h"
 #include "kvlog.h"
 
 void agents_init(agent_table *t, int heartbeat_ms)
@@ -32,10 +33,7 @@ void agents_destroy(agent_table *t)
 /* The last characters of a ULID's text are random: they spread well. */
 static uint32_t slot_of(const agent_table *t, const char *routing)
 {
-    uint32_t h = 2166136261u;
-    for (int i = AGENT_ROUTING_LEN - 8; i < AGENT_ROUTING_LEN; i++)
-        h = (h ^ (unsigned char)routing[i]) * 16777619u;
-    return h & (t->n_slots - 1);
+    return fnv1a(FNV1A_START, routing + AGENT_ROUTING_LEN - 8, 8) & (t->n_slots - 1);
 }
 
 static void slot_insert(agent_table *t, uint32_t index)

@@ -4,6 +4,7 @@
 
 #include "body.h"
 #include "error.h"
+#include "fnv1a.h"
 #include "validate.h"
 
 /* Scratch layout for n points: groups[n], slots[2^k >= 2n], group_of[n],
@@ -36,14 +37,6 @@ static bool make_layout(request_ctx *r, size_t n, layout *l)
     return true;
 }
 
-static uint32_t hash_key(msg_str k)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (uint32_t i = 0; i < k.n; i++)
-        h = (h ^ (uint8_t)k.p[i]) * 16777619u;
-    return h;
-}
-
 static bool same_key(msg_str a, msg_str b)
 {
     return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
@@ -54,7 +47,7 @@ static cairn_status find_group(layout *l, metric_batch *b, msg_str key, uint32_t
                                cairn_error *err)
 {
     size_t mask = l->n_slots - 1;
-    for (size_t i = hash_key(key) & mask;; i = (i + 1) & mask) {
+    for (size_t i = fnv1a(FNV1A_START, key.p, key.n) & mask;; i = (i + 1) & mask) {
         if (l->slots[i] == 0) {
             cairn_status st = validate_key("metric", key, err);
             if (st)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "fnv1a.h"
 #include "metric_batch.h"
 
 void metric_hold_init(metric_hold *h)
@@ -60,14 +61,10 @@ static bool reserve_points(metric_hold *h, size_t need)
     return true;
 }
 
+/* Over the run's random bytes (its time is shared by many), then the key. */
 static uint32_t hash_series(const ulid *run, msg_str key)
 {
-    uint32_t hash = 2166136261u; /* FNV-1a over the run's random bytes, then the key */
-    for (int i = 6; i < ULID_BYTES; i++)
-        hash = (hash ^ run->b[i]) * 16777619u;
-    for (uint32_t i = 0; i < key.n; i++)
-        hash = (hash ^ (uint8_t)key.p[i]) * 16777619u;
-    return hash;
+    return fnv1a(fnv1a(FNV1A_START, run->b + 6, ULID_BYTES - 6), key.p, key.n);
 }
 
 static bool same_series(const metric_hold *h, const held_series *s, const ulid *run, msg_str key)

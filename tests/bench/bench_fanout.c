@@ -26,6 +26,7 @@
 
 #include "bench.h"
 #include "cairn/client.h"
+#include "fnv1a.h"
 #include "msg.h"
 
 #define ROUNDS 20
@@ -114,9 +115,7 @@ typedef struct raw_router {
 /* Adds id unless known; false when it was. */
 static bool raw_add(raw_router *r, const void *id)
 {
-    uint32_t h = 2166136261u;
-    for (int i = 24; i < 32; i++)
-        h = (h ^ ((const unsigned char *)id)[i]) * 16777619u;
+    uint32_t h = fnv1a(FNV1A_START, (const unsigned char *)id + 24, 8);
     for (uint32_t j = h % r->n_slots;; j = (j + 1) % r->n_slots) {
         if (!r->slots[j]) {
             memcpy(r->ids[r->n], id, 32);
