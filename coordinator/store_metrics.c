@@ -73,6 +73,23 @@ static bool newer_than_latest(const store_point *p, const store_latest *l)
     return p->timestamp >= l->timestamp;
 }
 
+/* Copies points [from, from + n) of chunk `chunk` into out. */
+static cairn_status read_chunk(store *s, MDB_txn *txn, const ulid *run, msg_str key,
+                               uint32_t chunk, size_t from, size_t n, store_point *out,
+                               cairn_error *err)
+{
+    store_key k;
+    chunk_key(&k, run, key, chunk);
+    MDB_val kv = key_val(&k), v;
+    int rc = mdb_get(txn, s->metric_chunks, &kv, &v);
+    if (rc)
+        return store_fail(rc, "read metric chunk", err);
+    if (v.mv_size != POINTS_PER_CHUNK * sizeof(store_point))
+        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric chunk");
+    memcpy(out, (const store_point *)v.mv_data + from, n * sizeof(store_point));
+    return CAIRN_OK;
+}
+
 typedef struct appender {
     store *s;
     MDB_txn *txn;
@@ -85,33 +102,26 @@ typedef struct appender {
     store_point chunk[POINTS_PER_CHUNK]; /* the current chunk, being rebuilt */
 } appender;
 
-/* The points of chunk c already written, copied into out. */
-static cairn_status read_chunk(store *s, MDB_txn *txn, const ulid *run, msg_str key,
-                               uint32_t chunk, size_t from, size_t n, store_point *out,
-                               cairn_error *err);
-
 /* Writes the current chunk: the points it already held, then the tail's. */
 static cairn_status write_chunk(appender *a, cairn_error *err)
 {
     uint64_t start = a->latest.count - a->tail_n - a->chunk_fill; /* a multiple of the chunk size */
     uint32_t chunk = (uint32_t)(start / POINTS_PER_CHUNK);
-    const store_point *points = a->tail;
+    store_point *points = a->tail; /* a chunk begun by this append is the tail alone */
     if (a->chunk_fill > 0) {
+        points = a->chunk;
         cairn_status st = read_chunk(a->s, a->txn, a->run, a->key, chunk, 0, a->chunk_fill,
-                                     a->chunk, err);
+                                     points, err);
         if (st)
             return st;
-        memcpy(a->chunk + a->chunk_fill, a->tail, a->tail_n * sizeof(store_point));
-        points = a->chunk;
+        memcpy(points + a->chunk_fill, a->tail, a->tail_n * sizeof(store_point));
     }
     size_t filled = a->chunk_fill + a->tail_n;
-    if (points == a->tail) /* the unused end is written too: keep it zero, not stale */
-        memset(a->tail + filled, 0, (POINTS_PER_CHUNK - filled) * sizeof(store_point));
-    else
-        memset(a->chunk + filled, 0, (POINTS_PER_CHUNK - filled) * sizeof(store_point));
+    /* The unused end is written too: keep it zero, not stale. */
+    memset(points + filled, 0, (POINTS_PER_CHUNK - filled) * sizeof(store_point));
     store_key k;
     chunk_key(&k, a->run, a->key, chunk);
-    MDB_val kv = key_val(&k), v = {POINTS_PER_CHUNK * sizeof(store_point), (void *)points};
+    MDB_val kv = key_val(&k), v = {POINTS_PER_CHUNK * sizeof(store_point), points};
     int rc = mdb_put(a->txn, a->s->metric_chunks, &kv, &v, 0);
     if (rc)
         return store_fail(rc, "write metric chunk", err);
@@ -161,23 +171,6 @@ cairn_status store_metric_append(store *s, MDB_txn *txn, const ulid *run, msg_st
     if (a.tail_n > INLINE_TAIL && (st = write_chunk(&a, err)))
         return st;
     return save_record(&a, err);
-}
-
-/* Copies points [from, from + n) of chunk `chunk` into out. */
-static cairn_status read_chunk(store *s, MDB_txn *txn, const ulid *run, msg_str key,
-                               uint32_t chunk, size_t from, size_t n, store_point *out,
-                               cairn_error *err)
-{
-    store_key k;
-    chunk_key(&k, run, key, chunk);
-    MDB_val kv = key_val(&k), v;
-    int rc = mdb_get(txn, s->metric_chunks, &kv, &v);
-    if (rc)
-        return store_fail(rc, "read metric chunk", err);
-    if (v.mv_size != POINTS_PER_CHUNK * sizeof(store_point))
-        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric chunk");
-    memcpy(out, (const store_point *)v.mv_data + from, n * sizeof(store_point));
-    return CAIRN_OK;
 }
 
 cairn_status store_metric_history(store *s, MDB_txn *txn, const ulid *run, msg_str key,
