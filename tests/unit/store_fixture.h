@@ -144,6 +144,26 @@ static inline cairn_status start_run(fixture *f, const ulid *run, const char *ex
     return exec(f);
 }
 
+/* A metric point to log: the request carries timestamp 1000 + its index. */
+typedef struct point_spec {
+    const char *key;
+    double value;
+    int64_t step;
+} point_spec;
+
+static inline void pack_points(msgpack_packer *pk, const point_spec *p, size_t n)
+{
+    pk_str(pk, "metrics");
+    msgpack_pack_array(pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_array(pk, 4);
+        pk_str(pk, p[i].key);
+        msgpack_pack_double(pk, p[i].value);
+        msgpack_pack_int64(pk, p[i].step);
+        msgpack_pack_int64(pk, 1000 + (int64_t)i);
+    }
+}
+
 /* Points [offset, offset + max) of the key's history, read through metric.history. */
 static inline size_t metric_history(fixture *f, const ulid *run, const char *key, uint64_t offset,
                                     size_t max, store_point *out)

@@ -54,38 +54,31 @@ static void group_commit(fixture *f, MDB_txn *txn)
     assert_int_equal(mdb_txn_commit(txn), 0);
 }
 
-static void log_point(fixture *f, MDB_txn *txn, const ulid *run, const char *key, double value,
-                      int64_t step)
+/* One run.log request of points, handled in txn. */
+static void log_in_group(fixture *f, MDB_txn *txn, const ulid *run, const point_spec *p, size_t n)
 {
     msgpack_packer *pk = begin(f, "run.log", 2, NULL);
     pk_str(pk, "run");
     mp_ulid(pk, run);
-    pk_str(pk, "metrics");
-    msgpack_pack_array(pk, 1);
-    msgpack_pack_array(pk, 4);
-    pk_str(pk, key);
-    msgpack_pack_double(pk, value);
-    msgpack_pack_int64(pk, step);
-    msgpack_pack_int64(pk, 1000 + step);
+    pack_points(pk, p, n);
     assert_int_equal(group_exec(f, txn), CAIRN_OK);
+}
+
+static void log_point(fixture *f, MDB_txn *txn, const ulid *run, const char *key, double value,
+                      int64_t step)
+{
+    point_spec p = {key, value, step};
+    log_in_group(f, txn, run, &p, 1);
 }
 
 /* One request of n points of key, values first, first + 1, ... */
 static void log_many(fixture *f, MDB_txn *txn, const ulid *run, const char *key, int first, int n)
 {
-    msgpack_packer *pk = begin(f, "run.log", 2, NULL);
-    pk_str(pk, "run");
-    mp_ulid(pk, run);
-    pk_str(pk, "metrics");
-    msgpack_pack_array(pk, (uint32_t)n);
-    for (int i = first; i < first + n; i++) {
-        msgpack_pack_array(pk, 4);
-        pk_str(pk, key);
-        msgpack_pack_double(pk, i);
-        msgpack_pack_int64(pk, i);
-        msgpack_pack_int64(pk, 1000 + i);
-    }
-    assert_int_equal(group_exec(f, txn), CAIRN_OK);
+    point_spec p[METRIC_HOLD_MAX_POINTS + 1];
+    assert_true((size_t)n <= sizeof p / sizeof p[0]);
+    for (int i = 0; i < n; i++)
+        p[i] = (point_spec){key, first + i, first + i};
+    log_in_group(f, txn, run, p, (size_t)n);
 }
 
 /* The values of the key's whole history, read in their own transaction. */

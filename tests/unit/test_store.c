@@ -11,25 +11,6 @@
 
 /* ---- request builders ---- */
 
-typedef struct point_spec {
-    const char *key;
-    double value;
-    int64_t step;
-} point_spec;
-
-static void pack_points(msgpack_packer *pk, const point_spec *p, size_t n)
-{
-    pk_str(pk, "metrics");
-    msgpack_pack_array(pk, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) {
-        msgpack_pack_array(pk, 4);
-        pk_str(pk, p[i].key);
-        msgpack_pack_double(pk, p[i].value);
-        msgpack_pack_int64(pk, p[i].step);
-        msgpack_pack_int64(pk, 1000 + (int64_t)i);
-    }
-}
-
 static cairn_status log_points(fixture *f, const ulid *run, const point_spec *p, size_t n)
 {
     msgpack_packer *pk = begin(f, "run.log", 2, NULL);
