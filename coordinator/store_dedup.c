@@ -23,6 +23,7 @@ typedef struct dedup_recent {
      * new id, the common case, is known absent without a tree lookup. */
     uint64_t tree_newest_ms;
     uint32_t order[RECENT_MAX];   /* ids in key order, while flushing */
+    uint32_t order_tmp[RECENT_MAX];
 } dedup_recent;
 
 static const MDB_val indexed_key = {13, "dedup_indexed"};
@@ -142,19 +143,11 @@ static cairn_status write_indexed_mark(store *s, MDB_txn *txn, uint64_t seq, cai
     return rc ? store_fail(rc, "record dedup mark", err) : CAIRN_OK;
 }
 
-static int by_id(const void *a, const void *b, void *ids)
-{
-    const ulid *v = ids;
-    return memcmp(v[*(const uint32_t *)a].b, v[*(const uint32_t *)b].b, ULID_BYTES);
-}
-
 cairn_status store_dedup_flush(store *s, MDB_txn *txn, int64_t now_ms, cairn_error *err)
 {
     dedup_recent *r = s->recent;
     /* In key order, inserts walk the tree's pages once instead of at random. */
-    for (size_t i = 0; i < r->n; i++)
-        r->order[i] = (uint32_t)i;
-    qsort_r(r->order, r->n, sizeof r->order[0], by_id, r->ids);
+    ulid_sort_order(r->ids, r->n, r->order, r->order_tmp);
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, s->dedup, &c);
     if (rc)

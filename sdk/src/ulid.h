@@ -7,6 +7,7 @@
 #define CAIRN_ULID_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define ULID_BYTES 16
@@ -27,5 +28,10 @@ bool ulid_parse(const char *text, ulid *out);
 
 /* Milliseconds since the epoch carried in the id. */
 uint64_t ulid_time_ms(const ulid *id);
+
+/* Fills order[0..n) with the indexes of ids in increasing id order (byte-wise,
+ * as memcmp and LMDB compare them); equal ids keep their order. tmp: room for
+ * n indexes. A radix sort: linear in n, and much cheaper than comparisons. */
+void ulid_sort_order(const ulid *ids, size_t n, uint32_t *order, uint32_t *tmp);
 
 #endif

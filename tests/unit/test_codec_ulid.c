@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -148,6 +149,45 @@ static void test_ulid_new_time_ordered(void **state)
     assert_false(ulid_eq(&a, &b));
 }
 
+/* The sort the dedup index's bulk write relies on: same order as memcmp,
+ * stable for equal ids, with ids that share their leading bytes (one
+ * millisecond) and ids that differ only in their first or last byte. */
+static const ulid *sort_ids;
+
+static int by_index(const void *a, const void *b)
+{
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    int c = memcmp(sort_ids[i].b, sort_ids[j].b, ULID_BYTES);
+    return c ? c : (i > j) - (i < j);
+}
+
+static void test_ulid_sort_order(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static ulid ids[N];
+    static uint32_t order[N], tmp[N], expect[N];
+    unsigned seed = 7;
+    for (int i = 0; i < N; i++) {
+        ids[i] = ulid_new();
+        seed = seed * 1103515245u + 12345u;
+        if (i % 5 == 0) /* a millisecond apart or the same one */
+            memcpy(ids[i].b, ids[(seed >> 8) % (unsigned)(i + 1)].b, 6);
+        if (i % 7 == 0) /* the same id again */
+            ids[i] = ids[(seed >> 4) % (unsigned)(i + 1)];
+        if (i % 11 == 0)
+            ids[i].b[seed % 2 ? 0 : ULID_BYTES - 1] ^= (uint8_t)(seed >> 16);
+    }
+    for (size_t n = 0; n <= N; n = n ? n * 3 : 1) {
+        sort_ids = ids;
+        for (uint32_t i = 0; i < n; i++)
+            expect[i] = i;
+        qsort(expect, n, sizeof expect[0], by_index);
+        ulid_sort_order(ids, n, order, tmp);
+        assert_memory_equal(order, expect, n * sizeof order[0]);
+    }
+}
+
 /* Ids are drawn from a pool of random bytes: after a fork, parent and child
  * must not both take the same next bytes (in the same millisecond, two
  * writes would share an id, and the second would be taken for a resend). */
@@ -183,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_ulid_parse_rejects),
         cmocka_unit_test(test_ulid_new_time_ordered),
         cmocka_unit_test(test_ulid_new_differs_across_fork),
+        cmocka_unit_test(test_ulid_sort_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
