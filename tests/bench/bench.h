@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cairn/client.h"
 
@@ -40,6 +43,37 @@ static inline double bench_percentile(double *v, size_t n, double p)
 {
     qsort(v, n, sizeof *v, bench_cmp_double);
     return v[(size_t)(p * (double)(n - 1) + 0.5)];
+}
+
+/* CPU seconds (user + system) used so far by thread tid of process pid,
+ * the whole process when tid is 0; -1 when /proc does not say. */
+static inline double bench_proc_cpu_s(long pid, long tid)
+{
+    char path[64], buf[1024];
+    if (tid)
+        snprintf(path, sizeof path, "/proc/%ld/task/%ld/stat", pid, tid);
+    else
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *after_name = strrchr(buf, ')'); /* the name may hold spaces */
+    unsigned long user, sys;
+    if (!after_name || sscanf(after_name + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                              &user, &sys) != 2)
+        return -1;
+    return (double)(user + sys) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds used so far by this process, all its threads. */
+static inline double bench_self_cpu_s(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
 }
 
 /* Exits, saying what failed, when st is not CAIRN_OK. err may be NULL. */

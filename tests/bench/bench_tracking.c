@@ -288,6 +288,14 @@ static void bench_pipelined(int clients, long messages_per_client, int per_messa
     }
     cairn_client_close(c);
     void *zmq = zmq_ctx_new();
+    /* Where the CPU goes: the coordinator's (set by run-bench.sh), this load
+     * generator's own, and how busy the coordinator's main thread is, which
+     * handles every request and waits on every commit. */
+    const char *pid_text = getenv("CAIRN_BENCH_COORDINATOR_PID");
+    long coord = pid_text ? atol(pid_text) : 0;
+    double coord0 = coord ? bench_proc_cpu_s(coord, 0) : -1;
+    double main0 = coord ? bench_proc_cpu_s(coord, coord) : -1;
+    double self0 = bench_self_cpu_s();
     double t0 = bench_now_s();
     for (int i = 0; i < clients; i++) {
         jobs[i].zmq = zmq;
@@ -296,14 +304,24 @@ static void bench_pipelined(int clients, long messages_per_client, int per_messa
     for (int i = 0; i < clients; i++)
         pthread_join(t[i], NULL);
     double secs = bench_now_s() - t0;
+    double self_cpu = bench_self_cpu_s() - self0;
+    double coord_cpu = coord0 >= 0 ? bench_proc_cpu_s(coord, 0) - coord0 : -1;
+    double main_cpu = main0 >= 0 ? bench_proc_cpu_s(coord, coord) - main0 : -1;
     zmq_ctx_term(zmq);
     double points = (double)clients * (double)messages_per_client * per_message;
+    double requests = (double)clients * (double)messages_per_client;
     if (per_message == 1)
         printf("durable single-point writes, %d clients x %d in flight (group commit): %.0f points/s\n",
                clients, window, points / secs);
     else
         printf("durable points, %d-point batches, %d client%s x %d in flight: %.0f points/s\n",
                per_message, clients, clients > 1 ? "s" : "", window, points / secs);
+    if (coord_cpu >= 0 && main_cpu >= 0)
+        printf("  CPU per request: coordinator %.2f us (its main thread busy %.0f%% of the time), "
+               "load generator %.2f us; both together %.0f%% of %ld cores\n",
+               coord_cpu / requests * 1e6, 100 * main_cpu / secs, self_cpu / requests * 1e6,
+               100 * (coord_cpu + self_cpu) / secs / (double)sysconf(_SC_NPROCESSORS_ONLN),
+               sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* ---- reads ---- */

@@ -77,6 +77,7 @@ echo "$before $after" | awk -v s="$IDLE_S" -v hz="$(getconf CLK_TCK)" \
     '{printf "idle over %d s: %d CPU ticks of 1/%d s, %d wake-ups (context switches of all threads)\n", s, $3 - $1, hz, $4 - $2}'
 
 export CAIRN_BENCH_AGENT="ipc://$dir/agent.sock"
+export CAIRN_BENCH_COORDINATOR_PID=$pid
 hz=$(getconf CLK_TCK)
 for b in "$@"; do
     echo "== $(basename "$b")"
