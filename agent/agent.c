@@ -10,7 +10,7 @@
 
 #include "agent_id.h"
 #include "clock.h"
-#include "data_dir.h"
+#include "daemon_data_dir.h"
 #include "error.h"
 #include "kvlog.h"
 
@@ -69,7 +69,7 @@ static void remove_orphan_uploads(agent_process *a)
 
 static cairn_status open_state(agent_process *a, cairn_error *err)
 {
-    cairn_status st = data_dir_lock(a->cfg.data_dir, &a->lock_fd, err);
+    cairn_status st = data_dir_lock(a->cfg.data_dir, "cairn-agent", &a->lock_fd, err);
     if (!st)
         st = agent_id_load(a->cfg.data_dir, &a->id, err);
     if (!st)

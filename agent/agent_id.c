@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data_dir.h"
+#include "daemon_data_dir.h"
 #include "error.h"
 
 static cairn_status read_id(const char *path, ulid *out, bool *found, cairn_error *err)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "data_dir.h"
+#include "daemon_data_dir.h"
 #include "error.h"
 #include "kvlog.h"
 

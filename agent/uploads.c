@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data_dir.h"
+#include "daemon_data_dir.h"
 #include "error.h"
 
 static bool ends_with(const char *s, const char *suffix)

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon_data_dir.h"
 #include "error.h"
 #include "kvlog.h"
 #include "server_internal.h"
@@ -62,6 +63,7 @@ cairn_status server_open(server *s, const coord_config *cfg, cairn_error *err)
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     s->signal_fd = -1;
+    s->lock_fd = -1;
     msg_decoder_init(&s->decoder, cfg->max_message_bytes);
     msg_writer_init(&s->replies);
     agents_init(&s->agents, cfg->heartbeat_ms);
@@ -69,7 +71,10 @@ cairn_status server_open(server *s, const coord_config *cfg, cairn_error *err)
     s->group = calloc((size_t)cfg->max_batch, sizeof *s->group);
     if (!s->group)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "request group of %d", cfg->max_batch);
-    cairn_status st = store_open(&s->store, cfg->data_dir, cfg->map_size, err);
+    /* Before the store: a second coordinator must not even read it as its own. */
+    cairn_status st = data_dir_lock(cfg->data_dir, "cairn-coordinator", &s->lock_fd, err);
+    if (!st)
+        st = store_open(&s->store, cfg->data_dir, cfg->map_size, err);
     if (!st)
         st = blobs_open(&s->blobs, cfg->data_dir, err);
     if (!st)
@@ -101,6 +106,9 @@ void server_close(server *s)
     agents_destroy(&s->agents);
     blobs_close(&s->blobs);
     store_close(&s->store);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* last: the store is closed */
+    s->lock_fd = -1;
     msg_decoder_destroy(&s->decoder);
     msg_writer_destroy(&s->replies);
     free(s->group);

@@ -47,6 +47,7 @@ typedef struct server {
     void *zmq;
     void *router;
     int signal_fd;
+    int lock_fd;        /* DATA_DIR/lock, held while serving */
     char endpoint[256]; /* the bound endpoint, with the port the kernel chose */
     store store;
     blobs blobs;

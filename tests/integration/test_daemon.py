@@ -36,6 +36,21 @@ class Daemon(CairnTest):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("bind", r.stderr)
 
+    def test_second_coordinator_on_the_same_data_dir_is_refused(self):
+        run = self.start_run("lock")
+        self.cli("runs", "log", run, "--metric", "a=1@0")
+        r = self._run("--data-dir", self.coord.data_dir, "--listen", "tcp://127.0.0.1:*")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("another cairn-coordinator is running on data directory", r.stderr)
+        # The first one serves on, its store untouched.
+        self.cli("runs", "log", run, "--metric", "a=2@1")
+        points = self.cli_json("metrics", run, "a")
+        self.assertEqual([p["value"] for p in points], [1, 2])
+        # Once it stops, the directory is free again.
+        self.assertEqual(self.coord.stop(), 0)
+        self.coord.start()
+        self.assertEqual(len(self.cli_json("metrics", run, "a")), 2)
+
     def test_shipped_config_is_valid(self):
         here = os.path.dirname(os.path.abspath(__file__))
         conf = os.path.join(here, "..", "..", "conf", "coordinator.conf")

@@ -1,4 +1,4 @@
-#include "data_dir.h"
+#include "daemon_data_dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@ cairn_status data_dir_make(const char *path, unsigned mode, cairn_error *err)
     return CAIRN_OK;
 }
 
-cairn_status data_dir_lock(const char *dir, int *lock_fd, cairn_error *err)
+cairn_status data_dir_lock(const char *dir, const char *daemon, int *lock_fd, cairn_error *err)
 {
     char path[PATH_MAX];
     *lock_fd = -1;
@@ -45,7 +45,7 @@ cairn_status data_dir_lock(const char *dir, int *lock_fd, cairn_error *err)
         close(fd);
         if (e == EWOULDBLOCK)
             return error_set(err, CAIRN_INVALID_STATE,
-                             "another cairn-agent is running on data directory %s", dir);
+                             "another %s is running on data directory %s", daemon, dir);
         return error_set(err, CAIRN_IO_ERROR, "lock %s: %s", path, strerror(e));
     }
     *lock_fd = fd;
