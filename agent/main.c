@@ -1,4 +1,5 @@
 /* cairn-agent: one per host; spools local SDK writes and forwards them. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,11 @@ int main(int argc, char **argv)
     /* An isolated plugin's process (plugin_isolate.h): not for people. */
     if (argc == 3 && strcmp(argv[1], "--plugin-child") == 0)
         return plugin_child_main(atoi(argv[2]));
+    /* A write to a closed pipe or socket must fail with EPIPE, not kill the
+     * agent: an isolated plugin that dies while events are queued to it, or
+     * stderr read by a pipe that went away. (Plugin processes get the
+     * default back: plugin_isolate.c.) */
+    signal(SIGPIPE, SIG_IGN);
     agent_overrides o = {0};
     daemon_args a = {.name = "cairn-agent", .usage = usage, .default_config = DEFAULT_CONFIG,
                      .longs = longs, .take = take_option, .ctx = &o};

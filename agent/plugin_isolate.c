@@ -40,6 +40,7 @@ static void exec_child(const plugin_host *h, int sock)
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGPIPE, SIG_DFL); /* the agent ignores it; exec would keep that */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (dup2(sock, 3) != 3)
         _exit(127);

@@ -1,4 +1,5 @@
 /* cairn-coordinator: the fleet's one owner of tracking state. */
+#include <signal.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -50,6 +51,9 @@ static cairn_status build_config(coord_config *cfg, const daemon_args *a,
 int main(int argc, char **argv)
 {
     const char *listen_endpoint = NULL;
+    /* A write to a closed pipe or socket (stderr read by a pipe that went
+     * away) must fail with EPIPE, not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     daemon_args a = {.name = "cairn-coordinator", .usage = usage, .default_config = DEFAULT_CONFIG,
                      .longs = longs, .take = take_option, .ctx = &listen_endpoint};
     int code = daemon_args_parse(&a, argc, argv);

@@ -6,6 +6,7 @@ from the CLI."""
 import json
 import os
 import shutil
+import signal
 import time
 import unittest
 
@@ -162,6 +163,37 @@ class Isolation(PluginTest):
         self.assertTrue(plugins["victim"]["isolated"])
         before = len(self.events("tick"))
         self.wait_until("other plugins carry on", lambda: len(self.events("tick")) > before + 3)
+
+    def test_a_plugin_crashing_while_events_stream_to_it(self):
+        # Events keep coming to the victim (an echo every millisecond) when
+        # it aborts: the agent's next write to it finds the socket closed.
+        # That write must fail with EPIPE and count as the crash it is, not
+        # kill the agent with SIGPIPE.
+        self.start_agent([("victim", "misbehave.so", True, {}),
+                          ("flood", "ticker.so", False, {"type": "echo", "interval_ms": 1}),
+                          ("trigger", "ticker.so", False,
+                           {"type": "crash", "interval_ms": 700, "count": 2})])
+        crashed = self.wait_events("plugin.crashed", 1)
+        self.assertEqual(crashed[0]["source"], "victim")
+        self.wait_events("started", 2)
+        time.sleep(1.5)  # the second crash, and events still flowing
+        self.assertTrue(self.agent.alive(), f"agent exited with {self.agent.proc.poll()}")
+        self.assertEqual(self.plugins()["victim"]["state"], "running")
+
+    def test_sigpipe_is_ignored_by_the_agent_not_by_plugin_processes(self):
+        # A plugin process can die while the agent writes to its socket; the
+        # write must fail with EPIPE (a crash, handled as such), not kill the
+        # agent with SIGPIPE. Its plugin processes keep the default, as any
+        # program expects.
+        self.start_agent([("victim", "misbehave.so", True, {})])
+        child = self.wait_events("started", 1)[0]["fields"]["pid"]
+
+        def ignored(pid):
+            with open(f"/proc/{pid}/status") as f:
+                mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn:"))
+            return bool(mask & (1 << (signal.SIGPIPE - 1)))
+        self.assertTrue(ignored(self.agent.proc.pid))
+        self.assertFalse(ignored(child))
 
     def test_a_hung_plugin_is_killed_by_the_watchdog(self):
         self.start_agent([("victim", "misbehave.so", True, {}),

@@ -1,5 +1,6 @@
 """The coordinator as a daemon: config errors, logs, clean shutdown."""
 import os
+import signal
 import subprocess
 
 from harness import BIN, CairnTest
@@ -50,6 +51,27 @@ class Daemon(CairnTest):
         self.assertEqual(self.coord.stop(), 0)
         self.coord.start()
         self.assertEqual(len(self.cli_json("metrics", run, "a")), 2)
+
+    def test_a_closed_stderr_does_not_kill_it(self):
+        # Logs go to stderr; whoever reads it (a pipe, journald) may go away.
+        # The next log line must fail quietly, not end the process (SIGPIPE).
+        self.coord.stop()
+        proc = subprocess.Popen([os.path.join(BIN, "cairn-coordinator"), "--data-dir",
+                                 self.coord.data_dir, "--listen", "tcp://127.0.0.1:*"],
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            line = proc.stderr.readline()
+            while "event=listening" not in line:
+                line = proc.stderr.readline()
+            endpoint = line.split("endpoint=")[1].split()[0]
+            proc.stderr.close()
+            self.cli("ping", endpoint=endpoint)
+            proc.send_signal(signal.SIGTERM)  # logs "stopping": a write to the closed pipe
+            self.assertEqual(proc.wait(timeout=20), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     def test_shipped_config_is_valid(self):
         here = os.path.dirname(os.path.abspath(__file__))
