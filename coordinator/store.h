@@ -292,7 +292,9 @@ void store_dedup_committed(store *s);
 size_t store_dedup_mark(const store *s);
 void store_dedup_aborted(store *s, size_t mark);
 
-/* Deletes dedup records older than cutoff_ms, at most limit of them; returns how many. */
+/* Deletes the dedup records of requests applied before cutoff_ms (both the
+ * time in the id and the audit entry's are older), at most limit of them;
+ * returns how many. */
 size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit);
 
 /* ---- agents and fan-out commands (store_agents.c) ----

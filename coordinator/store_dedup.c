@@ -11,6 +11,7 @@
 #define RECENT_SLOTS (2 * RECENT_MAX)
 #define FLUSH_AT 4096
 #define FLUSH_EVERY_MS 1000
+#define PRUNE_SCAN_MAX 100000    /* ids looked at in one pruning pass */
 
 typedef struct dedup_recent {
     ulid ids[RECENT_MAX];
@@ -205,8 +206,9 @@ static uint64_t indexed_mark(store *s, MDB_txn *txn)
     return be64_get(v.mv_data);
 }
 
-/* The id inside an audit entry: msgpack [ts, id, type, from, summary]. */
-static bool audit_entry_id(const MDB_val *v, ulid *id)
+/* The time and id of an audit entry: msgpack [ts, id, type, from, summary].
+ * Either out may be NULL. */
+static bool read_audit_entry(const MDB_val *v, int64_t *applied_ms, ulid *id)
 {
     msgpack_zone zone;
     msgpack_object o;
@@ -214,9 +216,13 @@ static bool audit_entry_id(const MDB_val *v, ulid *id)
     msgpack_zone_init(&zone, 256);
     bool ok = msgpack_unpack(v->mv_data, v->mv_size, &off, &zone, &o) == MSGPACK_UNPACK_SUCCESS &&
               o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 5 &&
+              (o.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+               o.via.array.ptr[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER) &&
               o.via.array.ptr[1].type == MSGPACK_OBJECT_BIN &&
               o.via.array.ptr[1].via.bin.size == ULID_BYTES;
-    if (ok)
+    if (ok && applied_ms)
+        *applied_ms = o.via.array.ptr[0].via.i64;
+    if (ok && id)
         memcpy(id->b, o.via.array.ptr[1].via.bin.ptr, ULID_BYTES);
     msgpack_zone_destroy(&zone);
     return ok;
@@ -246,7 +252,7 @@ cairn_status store_dedup_open(store *s, MDB_txn *txn, cairn_error *err)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !st;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         ulid id;
-        if (audit_entry_id(&v, &id))
+        if (read_audit_entry(&v, NULL, &id))
             st = store_dedup_record(s, txn, &id, be64_get(k.mv_data), err);
     }
     mdb_cursor_close(c);
@@ -261,17 +267,34 @@ void store_dedup_close(store *s)
     s->recent = NULL;
 }
 
+/* Was the request recorded under this dedup value (its audit sequence)
+ * applied at cutoff_ms or later? Its audit entry says when. */
+static bool applied_since(store *s, MDB_txn *txn, const MDB_val *seq, uint64_t cutoff_ms)
+{
+    MDB_val entry;
+    int64_t applied_ms;
+    return seq->mv_size == 8 && mdb_get(txn, s->audit, (MDB_val *)seq, &entry) == 0 &&
+           read_audit_entry(&entry, &applied_ms, NULL) && applied_ms >= (int64_t)cutoff_ms;
+}
+
 size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit)
 {
     MDB_cursor *c;
     if (mdb_cursor_open(txn, s->dedup, &c) != 0)
         return 0;
-    size_t pruned = 0;
+    size_t pruned = 0, seen = 0;
     MDB_val k, v;
-    /* ULIDs begin with their time, so the oldest ids come first. */
+    /* ULIDs begin with their sender's time, so the candidates come first. But
+     * an id is kept dedup_days after it was applied, and a sender's clock may
+     * be days behind (or its request spooled for days): such an id is passed
+     * over until its audit entry is old enough too. */
     int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-    while (rc == 0 && pruned < limit && k.mv_size == ULID_BYTES &&
+    while (rc == 0 && pruned < limit && seen++ < PRUNE_SCAN_MAX && k.mv_size == ULID_BYTES &&
            ulid_time_ms((const ulid *)k.mv_data) < cutoff_ms) {
+        if (applied_since(s, txn, &v, cutoff_ms)) {
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            continue;
+        }
         if (mdb_cursor_del(c, 0) != 0)
             break;
         pruned++;

@@ -254,6 +254,30 @@ static void reopen(fixture *f)
     dispatch_init(&f->r, &f->s, &f->b, "coordinator");
 }
 
+/* The recent ids go to the dedup tree, as the server's bulk write does. */
+static void flush_recent_ids(fixture *f)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->s.env, NULL, 0, &txn), 0);
+    assert_int_equal(store_dedup_flush(&f->s, txn, 0, NULL), CAIRN_OK);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    store_dedup_committed(&f->s);
+    assert_int_equal(store_dedup_mark(&f->s), 0);
+}
+
+/* Sends run.log with message id msg_id again; returns its "duplicate". */
+static bool log_again(fixture *f, const ulid *run, const ulid *msg_id, const point_spec *p)
+{
+    msgpack_packer *pk = begin(f, "run.log", 2, msg_id);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pack_points(pk, p, 1);
+    assert_int_equal(exec(f), CAIRN_OK);
+    bool dup = false;
+    body_bool(f->reply.body, "duplicate", true, &dup, NULL);
+    return dup;
+}
+
 static void resend_after_restart(fixture *f, bool bulk_written_first)
 {
     ulid id = ulid_new();
@@ -261,25 +285,44 @@ static void resend_after_restart(fixture *f, bool bulk_written_first)
     point_spec p = {"loss", 1.5, 1};
     assert_int_equal(log_points(f, &id, &p, 1), CAIRN_OK);
     ulid msg_id = f->last_id;
-    if (bulk_written_first) {
-        MDB_txn *txn;
-        assert_int_equal(mdb_txn_begin(f->s.env, NULL, 0, &txn), 0);
-        assert_int_equal(store_dedup_flush(&f->s, txn, 0, NULL), CAIRN_OK);
-        assert_int_equal(mdb_txn_commit(txn), 0);
-        store_dedup_committed(&f->s);
-        assert_int_equal(store_dedup_mark(&f->s), 0);
-    }
+    if (bulk_written_first)
+        flush_recent_ids(f);
     reopen(f);
-    msgpack_packer *pk = begin(f, "run.log", 2, &msg_id);
-    pk_str(pk, "run");
-    mp_ulid(pk, &id);
-    pack_points(pk, &p, 1);
-    assert_int_equal(exec(f), CAIRN_OK);
-    bool dup = false;
-    body_bool(f->reply.body, "duplicate", true, &dup, NULL);
-    assert_true(dup);
+    assert_true(log_again(f, &id, &msg_id, &p));
     store_point got[4];
     assert_int_equal(metric_history(f, &id, "loss", 0, 4, got), 1);
+}
+
+static size_t prune_dedup(fixture *f, uint64_t cutoff_ms)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->s.env, NULL, 0, &txn), 0);
+    size_t n = store_dedup_prune(&f->s, txn, cutoff_ms, 100);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    return n;
+}
+
+/* A sender whose clock is days behind (or a request spooled for days): its
+ * id is remembered dedup_days after the request was applied, not after the
+ * time the id carries. */
+static void dedup_kept_from_when_applied(void **state)
+{
+    fixture *f = *state;
+    const uint64_t day = 86400000, applied = 1700000000000; /* exec()'s clock */
+    ulid run = ulid_new();
+    start_run(f, &run, "e", "");
+    ulid late = ulid_new();
+    for (int i = 5, ms = 0; i >= 0; i--, ms++) /* its time: 8 days before it is applied */
+        late.b[i] = (uint8_t)((applied - 8 * day) >> (8 * ms));
+    point_spec p = {"loss", 1.0, 1};
+    assert_false(log_again(f, &run, &late, &p));
+    flush_recent_ids(f);
+    assert_int_equal(prune_dedup(f, applied - 7 * day), 0); /* applied just now */
+    assert_true(log_again(f, &run, &late, &p));
+    store_point got[4];
+    assert_int_equal(metric_history(f, &run, "loss", 0, 4, got), 1);
+    assert_int_equal(prune_dedup(f, applied + day), 1); /* a week after: forgotten */
+    assert_false(log_again(f, &run, &late, &p));
 }
 
 /* The id was only in memory when the process stopped: it is read back from
@@ -528,6 +571,7 @@ int main(void)
         FIXTURE_TEST(resend_is_applied_once),
         FIXTURE_TEST(resend_after_restart_from_audit_log),
         FIXTURE_TEST(resend_after_restart_from_dedup_tree),
+        FIXTURE_TEST(dedup_kept_from_when_applied),
         FIXTURE_TEST(tags_set_overwrite_delete),
         FIXTURE_TEST(run_end_sets_status),
         FIXTURE_TEST(unknown_run_is_reported),
