@@ -4,10 +4,12 @@
  */
 #include "dispatch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "kvlog.h"
 
 static const handler handlers[] = {
     {"ping", false, handle_ping, NULL, false, false},
@@ -147,6 +149,28 @@ static cairn_status run_write(request_ctx *r, const handler *h, cairn_error *err
     return st;
 }
 
+static bool must_abort(cairn_status st)
+{
+    return st == CAIRN_STORAGE_ERROR || st == CAIRN_OUT_OF_MEMORY || st == CAIRN_INTERNAL_ERROR;
+}
+
+/* A handler checks everything before it writes anything (handlers.h), so a
+ * refused request leaves nothing behind. One that refused after writing
+ * would leave half a request in the group's transaction: the error becomes
+ * one that aborts it, and says so in the log. */
+static cairn_status refused_after_writing(request_ctx *r, cairn_status st, cairn_error *err)
+{
+    char q[600];
+    kvlog(KVLOG_ERROR, "refused_after_writing", "type=%.*s code=%s message=%s", (int)r->m->type.n,
+          r->m->type.p, cairn_status_name(st), kvlog_quote(q, sizeof q, err->message));
+    char why[sizeof err->message];
+    snprintf(why, sizeof why, "%s", err->message);
+    return error_set(err, CAIRN_INTERNAL_ERROR,
+                     "the request was refused after part of it was written (%s): nothing of "
+                     "its group is kept",
+                     why);
+}
+
 cairn_status dispatch(request_ctx *r, const handler *h, const msg *m, MDB_txn *txn,
                       msg_writer *out, int64_t now_ms, cairn_error *err)
 {
@@ -162,8 +186,11 @@ cairn_status dispatch(request_ctx *r, const handler *h, const msg *m, MDB_txn *t
     msg_writer_reset(&r->extra);
     /* What this handler reads or writes may include the held points. */
     cairn_status st = h->holds_metrics ? CAIRN_OK : dispatch_flush(r, txn, err);
+    uint64_t writes = r->store->writes;
     if (!st)
         st = h->writes ? run_write(r, h, err) : h->handle(r, err);
+    if (st && !must_abort(st) && r->store->writes != writes)
+        st = refused_after_writing(r, st, err);
     if (st) {
         r->deferred = false;
         out->sb.size = start; /* drop a reply packed halfway */

@@ -101,7 +101,7 @@ static cairn_status check_schema(store *s, MDB_txn *txn, cairn_error *err)
     int rc = mdb_get(txn, s->meta, &k, &v);
     if (rc == MDB_NOTFOUND) {
         MDB_val nv = {4, want};
-        rc = mdb_put(txn, s->meta, &k, &nv, 0);
+        rc = store_put(s, txn, s->meta, &k, &nv, 0);
         return rc ? store_fail(rc, "write schema version", err) : CAIRN_OK;
     }
     if (rc)

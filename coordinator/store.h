@@ -107,7 +107,42 @@ typedef struct store {
     uint64_t next_audit_seq;
     uint64_t next_experiment_id;
     struct dedup_recent *recent; /* ids not yet in the dedup tree (store_dedup.c) */
+    uint64_t writes;             /* puts and deletes that changed something (below) */
 } store;
+
+/*
+ * Every put and delete of the store goes through these, so that store.writes
+ * counts those that changed something: a request its handler refuses must
+ * have changed nothing, and dispatch.c checks that it has not.
+ */
+static inline int store_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+                            unsigned flags)
+{
+    int rc = mdb_put(txn, dbi, k, v, flags);
+    s->writes += rc == 0;
+    return rc;
+}
+
+static inline int store_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
+{
+    int rc = mdb_del(txn, dbi, k, NULL);
+    s->writes += rc == 0;
+    return rc;
+}
+
+static inline int store_cursor_put(store *s, MDB_cursor *c, MDB_val *k, MDB_val *v, unsigned flags)
+{
+    int rc = mdb_cursor_put(c, k, v, flags);
+    s->writes += rc == 0;
+    return rc;
+}
+
+static inline int store_cursor_del(store *s, MDB_cursor *c)
+{
+    int rc = mdb_cursor_del(c, 0);
+    s->writes += rc == 0;
+    return rc;
+}
 
 /* Opens (creating when needed) the environment in dir with the given map size. */
 cairn_status store_open(store *s, const char *dir, size_t map_size, cairn_error *err);

@@ -3,18 +3,18 @@
 #include "error.h"
 #include "store.h"
 
-static cairn_status put(MDB_txn *txn, MDB_dbi dbi, const ulid *id, const void *rec, size_t len,
-                        const char *what, cairn_error *err)
+static cairn_status put(store *s, MDB_txn *txn, MDB_dbi dbi, const ulid *id, const void *rec,
+                        size_t len, const char *what, cairn_error *err)
 {
     MDB_val k = {ULID_BYTES, (void *)id->b}, v = {len, (void *)rec};
-    int rc = mdb_put(txn, dbi, &k, &v, 0);
+    int rc = store_put(s, txn, dbi, &k, &v, 0);
     return rc ? store_fail(rc, what, err) : CAIRN_OK;
 }
 
 cairn_status store_agent_put(store *s, MDB_txn *txn, const ulid *id, const void *rec, size_t len,
                              cairn_error *err)
 {
-    return put(txn, s->agents, id, rec, len, "write agent", err);
+    return put(s, txn, s->agents, id, rec, len, "write agent", err);
 }
 
 cairn_status store_agents_walk(store *s, MDB_txn *txn, store_record_visit visit, void *ctx,
@@ -35,7 +35,7 @@ cairn_status store_agents_walk(store *s, MDB_txn *txn, store_record_visit visit,
 cairn_status store_command_put(store *s, MDB_txn *txn, const ulid *id, const void *rec,
                                size_t len, cairn_error *err)
 {
-    return put(txn, s->commands, id, rec, len, "record fan-out", err);
+    return put(s, txn, s->commands, id, rec, len, "record fan-out", err);
 }
 
 cairn_status store_command_get(store *s, MDB_txn *txn, const ulid *id, MDB_val *rec,

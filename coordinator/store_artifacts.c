@@ -43,7 +43,7 @@ cairn_status store_artifact_put(store *s, MDB_txn *txn, const ulid *run, msg_str
     be64_put(rec, a->size);
     memcpy(rec + 8, a->sha256, 32);
     MDB_val kv = key_val(&k), v = {sizeof rec, rec};
-    int rc = mdb_put(txn, s->artifacts, &kv, &v, 0);
+    int rc = store_put(s, txn, s->artifacts, &kv, &v, 0);
     return rc ? store_fail(rc, "write artifact", err) : CAIRN_OK;
 }
 

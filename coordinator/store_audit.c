@@ -35,7 +35,7 @@ cairn_status store_audit_append(store *s, MDB_txn *txn, const audit_entry *e, ui
     be64_put(kb, s->next_audit_seq);
     MDB_val k = {8, kb}, v = {sb.size, sb.data};
     /* Sequences only grow, so every entry appends at the end of the tree. */
-    int rc = mdb_put(txn, s->audit, &k, &v, MDB_APPEND);
+    int rc = store_put(s, txn, s->audit, &k, &v, MDB_APPEND);
     if (rc)
         return store_fail(rc, "append audit entry", err);
     *seq = s->next_audit_seq++;

@@ -115,7 +115,7 @@ static cairn_status put_dataset(store *s, MDB_txn *txn, msg_str name, int64_t cr
     be64_put(rec + 8, (uint64_t)updated);
     be64_put(rec + 16, versions);
     MDB_val k = {name.n, (void *)name.p}, v = {sizeof rec, rec};
-    int rc = mdb_put(txn, s->datasets, &k, &v, 0);
+    int rc = store_put(s, txn, s->datasets, &k, &v, 0);
     return rc ? store_fail(rc, "write dataset", err) : CAIRN_OK;
 }
 
@@ -206,7 +206,7 @@ static cairn_status put_version(store *s, MDB_txn *txn, msg_str name,
     k_name(&k, name);
     k_u64(&k, v->version);
     MDB_val kv = k_val(&k), val = {VERSION_HEADER + v->source.n, NULL};
-    int rc = mdb_put(txn, s->dataset_versions, &kv, &val, MDB_NOOVERWRITE | MDB_RESERVE);
+    int rc = store_put(s, txn, s->dataset_versions, &kv, &val, MDB_NOOVERWRITE | MDB_RESERVE);
     if (rc)
         return store_fail(rc, "write dataset version", err);
     uint8_t *p = val.mv_data;
@@ -224,7 +224,7 @@ static cairn_status put_version(store *s, MDB_txn *txn, msg_str name,
     k_put(&k, v->sha256, 32);
     kv = k_val(&k);
     val = (MDB_val){8, num};
-    rc = mdb_put(txn, s->dataset_hashes, &kv, &val, MDB_NOOVERWRITE);
+    rc = store_put(s, txn, s->dataset_hashes, &kv, &val, MDB_NOOVERWRITE);
     return rc ? store_fail(rc, "write dataset hash", err) : CAIRN_OK;
 }
 
@@ -268,7 +268,7 @@ cairn_status store_dataset_link(store *s, MDB_txn *txn, const ulid *run, msg_str
     uint8_t when[8];
     be64_put(when, (uint64_t)now_ms);
     MDB_val k = k_val(&by_run), v = {8, when};
-    int rc = mdb_put(txn, s->run_datasets, &k, &v, MDB_NOOVERWRITE);
+    int rc = store_put(s, txn, s->run_datasets, &k, &v, MDB_NOOVERWRITE);
     *added = rc == 0;
     if (rc == MDB_KEYEXIST)
         return CAIRN_OK;
@@ -276,7 +276,7 @@ cairn_status store_dataset_link(store *s, MDB_txn *txn, const ulid *run, msg_str
         return store_fail(rc, "write run dataset", err);
     k = k_val(&by_version);
     v = (MDB_val){8, when};
-    rc = mdb_put(txn, s->dataset_runs, &k, &v, 0);
+    rc = store_put(s, txn, s->dataset_runs, &k, &v, 0);
     return rc ? store_fail(rc, "write dataset run", err) : CAIRN_OK;
 }
 

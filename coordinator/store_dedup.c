@@ -86,9 +86,9 @@ static cairn_status tree_put(store *s, MDB_cursor *c, const ulid *id, uint64_t s
     uint8_t vb[8];
     be64_put(vb, seq);
     MDB_val k = {ULID_BYTES, (void *)id->b}, v = {8, vb};
-    int rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
+    int rc = store_cursor_put(s, c, &k, &v, MDB_APPEND);
     if (rc == MDB_KEYEXIST) /* not after the last key: a plain insert */
-        rc = mdb_cursor_put(c, &k, &v, 0);
+        rc = store_cursor_put(s, c, &k, &v, 0);
     if (rc)
         return store_fail(rc, "record message id", err);
     note_tree_id(s->recent, id);
@@ -140,7 +140,7 @@ static cairn_status write_indexed_mark(store *s, MDB_txn *txn, uint64_t seq, cai
     uint8_t vb[8];
     be64_put(vb, seq);
     MDB_val v = {8, vb};
-    int rc = mdb_put(txn, s->meta, (MDB_val *)&indexed_key, &v, 0);
+    int rc = store_put(s, txn, s->meta, (MDB_val *)&indexed_key, &v, 0);
     return rc ? store_fail(rc, "record dedup mark", err) : CAIRN_OK;
 }
 
@@ -295,7 +295,7 @@ size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limi
             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
             continue;
         }
-        if (mdb_cursor_del(c, 0) != 0)
+        if (store_cursor_del(s, c) != 0)
             break;
         pruned++;
         rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);

@@ -44,7 +44,7 @@ static cairn_status put_event(store *s, MDB_txn *txn, uint64_t seq, const store_
     MDB_val k = {8, kb};
     MDB_val v = {EVENT_HEADER + e->agent.n + e->type.n + e->source.n + e->fields.n, NULL};
     /* Sequences only grow: every record appends at the end of the tree. */
-    int rc = mdb_put(txn, s->events, &k, &v, MDB_APPEND | MDB_RESERVE);
+    int rc = store_put(s, txn, s->events, &k, &v, MDB_APPEND | MDB_RESERVE);
     if (rc)
         return store_fail(rc, "append event", err);
     uint8_t *p = v.mv_data;
@@ -77,7 +77,7 @@ cairn_status store_events_append(store *s, MDB_txn *txn, const store_event *even
     uint8_t vb[8];
     be64_put(vb, last + n);
     MDB_val k = SEQ_KEY, v = {8, vb};
-    int rc = mdb_put(txn, s->meta, &k, &v, 0);
+    int rc = store_put(s, txn, s->meta, &k, &v, 0);
     if (rc)
         return store_fail(rc, "write event sequence", err);
     *first = last + 1;

@@ -27,7 +27,7 @@ static cairn_status write_experiment(store *s, MDB_txn *txn, uint64_t id, int64_
     store_key k;
     key_u64(&k, id);
     MDB_val kv = key_val(&k), v = {EXP_HEADER + name.n, NULL};
-    int rc = mdb_put(txn, s->experiments, &kv, &v, MDB_RESERVE);
+    int rc = store_put(s, txn, s->experiments, &kv, &v, MDB_RESERVE);
     if (rc)
         return store_fail(rc, "write experiment", err);
     uint8_t *p = v.mv_data;
@@ -59,7 +59,7 @@ static cairn_status create_experiment(store *s, MDB_txn *txn, msg_str name, int6
     uint8_t idb[8];
     be64_put(idb, id);
     MDB_val nk = {name.n, (void *)name.p}, nv = {8, idb};
-    int rc = mdb_put(txn, s->experiment_names, &nk, &nv, MDB_NOOVERWRITE);
+    int rc = store_put(s, txn, s->experiment_names, &nk, &nv, MDB_NOOVERWRITE);
     if (rc)
         return store_fail(rc, "write experiment name", err);
     cairn_status st = write_experiment(s, txn, id, now_ms, false, name, err);
@@ -107,7 +107,7 @@ cairn_status store_experiment_set_tag(store *s, MDB_txn *txn, uint64_t id, msg_s
     store_key k;
     key_u64_str(&k, id, key.p, key.n);
     MDB_val kv = key_val(&k), v = {value.n, (void *)value.p};
-    int rc = mdb_put(txn, s->experiment_tags, &kv, &v, 0);
+    int rc = store_put(s, txn, s->experiment_tags, &kv, &v, 0);
     return rc ? store_fail(rc, "write experiment tag", err) : CAIRN_OK;
 }
 

@@ -29,7 +29,7 @@ cairn_status store_kv_put(store *s, MDB_txn *txn, MDB_dbi dbi, const ulid *run, 
     store_key k;
     key_run_str(&k, run, key.p, key.n);
     MDB_val kv = key_val(&k), v = {value.n, (void *)value.p};
-    int rc = mdb_put(txn, dbi, &kv, &v, 0);
+    int rc = store_put(s, txn, dbi, &kv, &v, 0);
     return rc ? store_fail(rc, "write", err) : CAIRN_OK;
 }
 
@@ -40,7 +40,7 @@ cairn_status store_kv_delete(store *s, MDB_txn *txn, MDB_dbi dbi, const ulid *ru
     store_key k;
     key_run_str(&k, run, key.p, key.n);
     MDB_val kv = key_val(&k);
-    int rc = mdb_del(txn, dbi, &kv, NULL);
+    int rc = store_del(s, txn, dbi, &kv);
     if (rc == MDB_NOTFOUND)
         return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "no tag '%.*s' to delete",
                          (int)key.n, key.p);

@@ -122,7 +122,7 @@ static cairn_status write_chunk(appender *a, cairn_error *err)
     store_key k;
     chunk_key(&k, a->run, a->key, chunk);
     MDB_val kv = key_val(&k), v = {POINTS_PER_CHUNK * sizeof(store_point), points};
-    int rc = mdb_put(a->txn, a->s->metric_chunks, &kv, &v, 0);
+    int rc = store_put(a->s, a->txn, a->s->metric_chunks, &kv, &v, 0);
     if (rc)
         return store_fail(rc, "write metric chunk", err);
     a->chunk_fill = filled % POINTS_PER_CHUNK;
@@ -135,7 +135,7 @@ static cairn_status save_record(appender *a, cairn_error *err)
     store_key k;
     key_run_str(&k, a->run, a->key.p, a->key.n);
     MDB_val kv = key_val(&k), v = {sizeof a->latest + a->tail_n * sizeof(store_point), NULL};
-    int rc = mdb_put(a->txn, a->s->metrics, &kv, &v, MDB_RESERVE);
+    int rc = store_put(a->s, a->txn, a->s->metrics, &kv, &v, MDB_RESERVE);
     if (rc)
         return store_fail(rc, "write metric", err);
     memcpy(v.mv_data, &a->latest, sizeof a->latest);

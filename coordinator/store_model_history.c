@@ -89,7 +89,7 @@ static cairn_status index_version(store *s, MDB_txn *txn, uint64_t model_id, uin
     be32_put(kb + 8, version);
     be64_put(kb + 12, seq);
     MDB_val k = {sizeof kb, kb}, e = {0, NULL};
-    int rc = mdb_put(txn, s->model_version_events, &k, &e, 0);
+    int rc = store_put(s, txn, s->model_version_events, &k, &e, 0);
     return rc ? store_fail(rc, "index model event", err) : CAIRN_OK;
 }
 
@@ -105,7 +105,7 @@ cairn_status store_model_event_append(store *s, MDB_txn *txn, uint64_t model_id,
     uint8_t kb[EVENT_KEY];
     event_key(kb, model_id, e->seq);
     MDB_val k = {sizeof kb, kb}, v = {o.n, o.p};
-    int rc = o.failed ? ENOMEM : mdb_put(txn, s->model_history, &k, &v, MDB_NOOVERWRITE);
+    int rc = o.failed ? ENOMEM : store_put(s, txn, s->model_history, &k, &v, MDB_NOOVERWRITE);
     rec_free(&o);
     if (rc)
         return store_fail(rc, "append model history", err);

@@ -31,7 +31,7 @@ static cairn_status index_stage(store *s, MDB_txn *txn, uint64_t model_id, uint8
     stage_key(kb, model_id, stage, version);
     MDB_val k = {sizeof kb, kb}, e = {0, NULL};
     int rc =
-        add ? mdb_put(txn, s->model_stages, &k, &e, 0) : mdb_del(txn, s->model_stages, &k, NULL);
+        add ? store_put(s, txn, s->model_stages, &k, &e, 0) : store_del(s, txn, s->model_stages, &k);
     return rc && rc != MDB_NOTFOUND ? store_fail(rc, "index model stage", err) : CAIRN_OK;
 }
 
@@ -125,8 +125,8 @@ cairn_status store_model_alias_put(store *s, MDB_txn *txn, uint64_t model_id, ms
     uint8_t kb[ALIAS_KEY_MAX], vb[4];
     be32_put(vb, version);
     MDB_val k = {alias_key(kb, model_id, alias), kb}, v = {sizeof vb, vb};
-    int rc = version ? mdb_put(txn, s->model_aliases, &k, &v, 0)
-                     : mdb_del(txn, s->model_aliases, &k, NULL);
+    int rc = version ? store_put(s, txn, s->model_aliases, &k, &v, 0)
+                     : store_del(s, txn, s->model_aliases, &k);
     return rc && rc != MDB_NOTFOUND ? store_fail(rc, "write model alias", err) : CAIRN_OK;
 }
 

@@ -111,7 +111,7 @@ cairn_status store_model_put(store *s, MDB_txn *txn, const store_model *m, cairn
     uint8_t kb[MODEL_KEY];
     be64_put(kb, m->id);
     MDB_val k = {sizeof kb, kb}, v = {o.n, o.p};
-    int rc = o.failed ? ENOMEM : mdb_put(txn, s->models, &k, &v, 0);
+    int rc = o.failed ? ENOMEM : store_put(s, txn, s->models, &k, &v, 0);
     rec_free(&o);
     return rc ? store_fail(rc, "write model", err) : CAIRN_OK;
 }
@@ -134,7 +134,7 @@ cairn_status store_model_create(store *s, MDB_txn *txn, store_model *m, cairn_er
     uint8_t idb[MODEL_KEY];
     be64_put(idb, m->id);
     MDB_val nk = {m->name.n, (void *)m->name.p}, nv = {sizeof idb, idb};
-    int rc = mdb_put(txn, s->model_names, &nk, &nv, MDB_NOOVERWRITE);
+    int rc = store_put(s, txn, s->model_names, &nk, &nv, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST)
         return error_set(err, CAIRN_RESOURCE_ALREADY_EXISTS, "model '%.*s' already exists",
                          (int)m->name.n, m->name.p);
@@ -227,7 +227,7 @@ static cairn_status index_run(store *s, MDB_txn *txn, uint64_t model_id,
     memcpy(kb, v->run.b, ULID_BYTES);
     version_key(kb + ULID_BYTES, model_id, v->version);
     MDB_val k = {sizeof kb, kb}, e = {0, NULL};
-    int rc = mdb_put(txn, s->run_models, &k, &e, 0);
+    int rc = store_put(s, txn, s->run_models, &k, &e, 0);
     return rc ? store_fail(rc, "index model version by run", err) : CAIRN_OK;
 }
 
@@ -240,7 +240,7 @@ cairn_status store_model_version_put(store *s, MDB_txn *txn, uint64_t model_id,
     version_key(kb, model_id, v->version);
     MDB_val k = {sizeof kb, kb}, val = {o.n, o.p};
     int rc =
-        o.failed ? ENOMEM : mdb_put(txn, s->model_versions, &k, &val, is_new ? MDB_NOOVERWRITE : 0);
+        o.failed ? ENOMEM : store_put(s, txn, s->model_versions, &k, &val, is_new ? MDB_NOOVERWRITE : 0);
     rec_free(&o);
     if (rc)
         return store_fail(rc, "write model version", err);

@@ -31,7 +31,7 @@ static cairn_status write_run(store *s, MDB_txn *txn, const store_run *r, unsign
     store_key k;
     key_run(&k, &r->id);
     MDB_val kv = key_val(&k), v = {RUN_HEADER + r->name.n, NULL};
-    int rc = mdb_put(txn, s->runs, &kv, &v, flags | MDB_RESERVE);
+    int rc = store_put(s, txn, s->runs, &kv, &v, flags | MDB_RESERVE);
     if (rc == MDB_KEYEXIST)
         return error_set(err, CAIRN_RESOURCE_ALREADY_EXISTS, "a run with this id already exists");
     if (rc)
@@ -113,7 +113,7 @@ cairn_status store_run_create(store *s, MDB_txn *txn, const store_run *run, cair
     be64_put(key, run->experiment_id);
     memcpy(key + 8, run->id.b, ULID_BYTES);
     MDB_val kv = {sizeof key, key}, v = {0, NULL};
-    int rc = mdb_put(txn, s->experiment_runs, &kv, &v, 0);
+    int rc = store_put(s, txn, s->experiment_runs, &kv, &v, 0);
     return rc ? store_fail(rc, "index run", err) : CAIRN_OK;
 }
 

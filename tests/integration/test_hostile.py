@@ -34,6 +34,23 @@ class HostileInput(CairnTest):
         self.assertIn("exceeds the limit", r.err)
         self.cli("ping")
 
+    def test_sixty_thousand_params_in_one_request(self):
+        # Repeated keys are looked for by sorting: comparing every pair of
+        # 60,000 keys held the coordinator (and every other client) for
+        # many seconds.
+        run = self.start_run("wide")
+        args = [f"--param=p{i:06d}={i}" for i in range(60000)]
+        self.cli("runs", "log", run, *args)
+        self.cli("ping")
+        shown = self.cli_json("runs", "show", run)
+        self.assertEqual(len(shown["params"]), 60000)
+        self.assertEqual(shown["params"]["p059999"], "59999")
+        # A repeat with another value is still refused, and writes nothing.
+        r = self.cli("runs", "log", run, "--param=q=1", "--param=q=2", "--tag=t=x", check=False)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("param 'q' was logged as '1'", r.err)
+        self.assertNotIn("q", self.cli_json("runs", "show", run)["params"])
+
     def _config(self, text):
         path = os.path.join(self.tmp, "c.conf")
         with open(path, "w") as f:

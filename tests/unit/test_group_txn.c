@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "error.h"
 #include "metric_hold.h"
 #include "store_fixture.h"
 
@@ -211,6 +212,92 @@ static void a_run_of_an_aborted_group_is_forgotten(void **state)
     group_commit(f, txn);
 }
 
+/* One run.log with params, tags and tags to delete, handled in txn. */
+static cairn_status log_kv_in_group(fixture *f, MDB_txn *txn, const ulid *run, const char *param,
+                                    const char *tag, const char *const *deletes, int n_deletes)
+{
+    msgpack_packer *pk = begin(f, "run.log", 4, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, run);
+    pk_str(pk, "params");
+    msgpack_pack_map(pk, param ? 1 : 0);
+    if (param) {
+        pk_str(pk, param);
+        pk_str(pk, "1");
+    }
+    pk_str(pk, "tags");
+    msgpack_pack_map(pk, 1);
+    pk_str(pk, tag);
+    pk_str(pk, "x");
+    pk_str(pk, "delete_tags");
+    msgpack_pack_array(pk, (uint32_t)n_deletes);
+    for (int i = 0; i < n_deletes; i++)
+        pk_str(pk, deletes[i]);
+    return group_exec(f, txn);
+}
+
+static bool has_kv(fixture *f, MDB_dbi dbi, const ulid *run, const char *key)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->s.env, NULL, MDB_RDONLY, &txn), 0);
+    msg_str v;
+    bool have = store_kv_get(&f->s, txn, dbi, run, (msg_str){key, (uint32_t)strlen(key)}, &v,
+                             NULL) == CAIRN_OK;
+    mdb_txn_abort(txn);
+    return have;
+}
+
+/* A request refused in a group whose other writes commit leaves nothing:
+ * naming a tag twice in delete_tags was found only by the second delete,
+ * after the params, the tags and the first delete were written. */
+static void a_refused_request_leaves_nothing_in_a_committed_group(void **state)
+{
+    fixture *f = *state;
+    ulid run;
+    MDB_txn *txn = group_with_run(f, &run);
+    assert_int_equal(log_kv_in_group(f, txn, &run, NULL, "t", NULL, 0), CAIRN_OK);
+    const char *twice[] = {"t", "t"};
+    assert_int_equal(log_kv_in_group(f, txn, &run, "p", "t2", twice, 2),
+                     CAIRN_INVALID_PARAMETER_VALUE);
+    log_point(f, txn, &run, "loss", 1, 1); /* the group goes on and commits */
+    group_commit(f, txn);
+    assert_true(has_kv(f, f->s.tags, &run, "t"));
+    assert_false(has_kv(f, f->s.tags, &run, "t2"));
+    assert_false(has_kv(f, f->s.params, &run, "p"));
+}
+
+/* Should a handler still refuse a request after writing part of it, its
+ * group's transaction must not commit: dispatch turns the refusal into an
+ * INTERNAL_ERROR, which aborts the group (server.c). */
+static ulid half_written_run;
+
+static cairn_status writes_then_refuses(request_ctx *r, cairn_error *err)
+{
+    cairn_status st = store_kv_put(r->store, r->txn, r->store->tags, &half_written_run,
+                                   (msg_str){"half", 4}, (msg_str){"written", 7}, err);
+    return st ? st : error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "refused after writing");
+}
+
+static void a_refusal_after_a_write_aborts_the_group(void **state)
+{
+    fixture *f = *state;
+    ulid run;
+    MDB_txn *txn = group_with_run(f, &run);
+    half_written_run = run;
+    msgpack_packer *pk = begin(f, "run.log", 1, NULL);
+    pk_str(pk, "run");
+    mp_ulid(pk, &run);
+    msg m;
+    cairn_error err = {0};
+    assert_int_equal(msg_decode(&f->req_dec, f->req.sb.data, f->req.sb.size, &m, &err), CAIRN_OK);
+    handler broken = {"run.log", true, writes_then_refuses, NULL, false, false};
+    msg_writer_reset(&f->out);
+    assert_int_equal(dispatch(&f->r, &broken, &m, txn, &f->out, 1700000000000, &err),
+                     CAIRN_INTERNAL_ERROR);
+    assert_non_null(strstr(err.message, "refused after writing"));
+    mdb_txn_abort(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +306,8 @@ int main(void)
         FIXTURE_TEST(a_large_batch_follows_held_points),
         FIXTURE_TEST(an_aborted_group_forgets_held_points),
         FIXTURE_TEST(a_run_of_an_aborted_group_is_forgotten),
+        FIXTURE_TEST(a_refused_request_leaves_nothing_in_a_committed_group),
+        FIXTURE_TEST(a_refusal_after_a_write_aborts_the_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
