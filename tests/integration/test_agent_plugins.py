@@ -178,7 +178,9 @@ class Isolation(PluginTest):
         self.wait_events("started", 2)
         time.sleep(1.5)  # the second crash, and events still flowing
         self.assertTrue(self.agent.alive(), f"agent exited with {self.agent.proc.poll()}")
-        self.assertEqual(self.plugins()["victim"]["state"], "running")
+        self.wait_until("the victim running again",
+                        lambda: self.plugins()["victim"]["state"] == "running")
+        self.assertTrue(self.agent.alive(), f"agent exited with {self.agent.proc.poll()}")
 
     def test_sigpipe_is_ignored_by_the_agent_not_by_plugin_processes(self):
         # A plugin process can die while the agent writes to its socket; the
