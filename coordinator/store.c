@@ -12,6 +12,12 @@ cairn_status store_fail(int rc, const char *what, cairn_error *err)
         return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "%s: not found", what);
     if (rc == ENOMEM)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "%s: out of memory", what);
+    /* A key built from the request is empty or longer than LMDB's 511 bytes:
+     * the request's fault, not the store's. (Should a handler meet it after
+     * writing, dispatch.c still aborts the group.) */
+    if (rc == MDB_BAD_VALSIZE)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s: a key is empty or too long",
+                         what);
     return error_set(err, CAIRN_STORAGE_ERROR, "%s: %s", what, mdb_strerror(rc));
 }
 

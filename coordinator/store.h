@@ -26,7 +26,7 @@
 #define LIMIT_PARAM_VALUE 6000
 #define LIMIT_TAG_VALUE 8000
 #define LIMIT_NAME 250
-#define LIMIT_ARTIFACT_PATH 1000
+#define LIMIT_ARTIFACT_PATH 495 /* with the 16-byte run id, LMDB's largest key (511) */
 
 /* One metric point as stored: 24 bytes. */
 typedef struct store_point {

@@ -74,7 +74,10 @@ cairn_status store_experiment_by_name(store *s, MDB_txn *txn, msg_str name, bool
                                       int64_t now_ms, store_experiment *out, cairn_error *err)
 {
     MDB_val nk = {name.n, (void *)name.p}, nv;
-    int rc = mdb_get(txn, s->experiment_names, &nk, &nv);
+    /* No experiment has an empty name or one over the limit (run.start
+     * checks): LMDB would refuse such a key as a storage error. */
+    int rc = name.n == 0 || name.n > LIMIT_NAME ? MDB_NOTFOUND
+                                                 : mdb_get(txn, s->experiment_names, &nk, &nv);
     if (rc == MDB_NOTFOUND && create)
         return create_experiment(s, txn, name, now_ms, out, err);
     if (rc == MDB_NOTFOUND)

@@ -21,7 +21,7 @@
 #include "sha256_file.h"
 
 #define UPLOAD_MAX_CHUNK ((size_t)4 << 20)
-#define UPLOAD_MAX_PATH 1000 /* bytes of an artifact path */
+#define UPLOAD_MAX_PATH 495 /* bytes of an artifact path (coordinator/store.h) */
 
 typedef struct upload_slot {
     bool active;

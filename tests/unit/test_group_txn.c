@@ -266,6 +266,43 @@ static void a_refused_request_leaves_nothing_in_a_committed_group(void **state)
     assert_false(has_kv(f, f->s.params, &run, "p"));
 }
 
+/* Names no experiment or model can have (empty, or longer than an LMDB
+ * key) are refused as such, not as storage errors: a storage error aborts
+ * the group, and the write before them with it. */
+static void impossible_names_are_not_storage_errors(void **state)
+{
+    fixture *f = *state;
+    ulid run;
+    MDB_txn *txn = group_with_run(f, &run);
+    assert_int_equal(log_kv_in_group(f, txn, &run, "p", "t", NULL, 0), CAIRN_OK);
+    char long_name[600];
+    memset(long_name, 'n', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    const char *searched[] = {"", long_name};
+    for (int i = 0; i < 2; i++) {
+        msgpack_packer *pk = begin(f, "run.search", 1, NULL);
+        pk_str(pk, "experiment");
+        pk_str(pk, searched[i]);
+        assert_int_equal(group_exec(f, txn), CAIRN_RESOURCE_DOES_NOT_EXIST);
+        pk = begin(f, "experiment.set_tag", 3, NULL);
+        pk_str(pk, "name");
+        pk_str(pk, searched[i]);
+        pk_str(pk, "key");
+        pk_str(pk, "k");
+        pk_str(pk, "value");
+        pk_str(pk, "v");
+        cairn_status st = group_exec(f, txn);
+        assert_true(st == CAIRN_RESOURCE_DOES_NOT_EXIST || st == CAIRN_INVALID_PARAMETER_VALUE);
+    }
+    msgpack_packer *pk = begin(f, "model.get", 1, NULL);
+    pk_str(pk, "name");
+    pk_str(pk, long_name);
+    cairn_status st = group_exec(f, txn);
+    assert_true(st == CAIRN_RESOURCE_DOES_NOT_EXIST || st == CAIRN_INVALID_PARAMETER_VALUE);
+    group_commit(f, txn);
+    assert_true(has_kv(f, f->s.params, &run, "p"));
+}
+
 /* Should a handler still refuse a request after writing part of it, its
  * group's transaction must not commit: dispatch turns the refusal into an
  * INTERNAL_ERROR, which aborts the group (server.c). */
@@ -308,6 +345,7 @@ int main(void)
         FIXTURE_TEST(a_run_of_an_aborted_group_is_forgotten),
         FIXTURE_TEST(a_refused_request_leaves_nothing_in_a_committed_group),
         FIXTURE_TEST(a_refusal_after_a_write_aborts_the_group),
+        FIXTURE_TEST(impossible_names_are_not_storage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -465,8 +465,7 @@ static void untrusted_bodies_are_refused(void **state)
     char path[901], name[601];
     memset(path, 'p', 900), path[900] = '\0';
     memset(name, 'n', 600), name[600] = '\0';
-    assert_int_equal(register_as(f, "churn", &run, path, false, NULL),
-                     CAIRN_RESOURCE_DOES_NOT_EXIST);
+    assert_int_equal(register_as(f, "churn", &run, path, false, NULL), CAIRN_LIMIT_EXCEEDED);
     assert_int_equal(set_stage(f, name, 1, "Staging", false), CAIRN_RESOURCE_DOES_NOT_EXIST);
     register_one(f, "churn");
     assert_int_equal(set_stage(f, "churn", -1, "Staging", false), CAIRN_INVALID_PARAMETER_VALUE);

@@ -511,6 +511,24 @@ static cairn_status blob_get(fixture *f, const char *sha, int64_t offset, int64_
     return exec(f);
 }
 
+/* An artifact's key is its run id and its path: the path limit keeps it
+ * within LMDB's 511-byte keys, so a long path is refused up front instead
+ * of failing in LMDB as a storage error (which aborts a whole group). */
+static void artifact_path_limit_fits_a_key(void **state)
+{
+    fixture *f = *state;
+    ulid run = ulid_new();
+    start_run(f, &run, "b", "");
+    char path[LIMIT_ARTIFACT_PATH + 2];
+    memset(path, 'a', sizeof path - 1);
+    path[LIMIT_ARTIFACT_PATH] = '\0';
+    assert_int_equal(upload(f, &run, path, "x", 1), CAIRN_OK);
+    path[LIMIT_ARTIFACT_PATH] = 'a';
+    path[LIMIT_ARTIFACT_PATH + 1] = '\0';
+    assert_int_equal(upload(f, &run, path, "x", 1), CAIRN_LIMIT_EXCEEDED);
+    assert_non_null(fixture_reply_mentions(f, "limit of 495 bytes"));
+}
+
 static void blob_get_reads_ranges_by_hash(void **state)
 {
     fixture *f = *state;
@@ -572,6 +590,7 @@ int main(void)
         FIXTURE_TEST(resend_after_restart_from_audit_log),
         FIXTURE_TEST(resend_after_restart_from_dedup_tree),
         FIXTURE_TEST(dedup_kept_from_when_applied),
+        FIXTURE_TEST(artifact_path_limit_fits_a_key),
         FIXTURE_TEST(tags_set_overwrite_delete),
         FIXTURE_TEST(run_end_sets_status),
         FIXTURE_TEST(unknown_run_is_reported),
