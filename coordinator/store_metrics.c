@@ -82,6 +82,10 @@ static cairn_status read_chunk(store *s, MDB_txn *txn, const ulid *run, msg_str 
     chunk_key(&k, run, key, chunk);
     MDB_val kv = key_val(&k), v;
     int rc = mdb_get(txn, s->metric_chunks, &kv, &v);
+    /* The series' record counts this chunk: its absence is the store's
+     * fault, not a missing thing the request named. */
+    if (rc == MDB_NOTFOUND)
+        return error_set(err, CAIRN_STORAGE_ERROR, "corrupt metric series: a chunk is missing");
     if (rc)
         return store_fail(rc, "read metric chunk", err);
     if (v.mv_size != POINTS_PER_CHUNK * sizeof(store_point))
