@@ -228,6 +228,7 @@ static void handle_one(server *s, group_txn *g, int index, int64_t now)
      * while decoding never touched it. */
     if (dispatched && fatal_status(st) && g->txn && g->writable) {
         /* The transaction may hold half of this request: nothing of it may commit. */
+        s->stats.aborted_groups++;
         txn_abort(s, g);
         fail_write_replies(s, index + 1, err.message);
     }
@@ -303,12 +304,13 @@ static void log_stats(server *s)
     const fanout_stats *f = &s->fanouts.stats;
     kvlog(KVLOG_INFO, "stats",
           "requests=%llu writes=%llu duplicates=%llu rejected=%llu commits=%llu "
-          "failed_commits=%llu reply_drops=%llu max_group=%llu store_bytes=%llu "
-          "agents=%u agents_up=%u fanouts=%llu commands=%llu agent_replies=%llu "
-          "late_replies=%llu",
+          "failed_commits=%llu aborted_groups=%llu reply_drops=%llu max_group=%llu "
+          "store_bytes=%llu agents=%u agents_up=%u fanouts=%llu commands=%llu "
+          "agent_replies=%llu late_replies=%llu",
           (unsigned long long)t->requests, (unsigned long long)t->writes,
           (unsigned long long)t->duplicates, (unsigned long long)t->rejected,
           (unsigned long long)t->commits, (unsigned long long)t->failed_commits,
+          (unsigned long long)t->aborted_groups,
           (unsigned long long)t->reply_drops, (unsigned long long)t->max_group,
           (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize, s->agents.n, up,
           (unsigned long long)f->started, (unsigned long long)f->commands,

@@ -26,6 +26,8 @@ typedef struct server_stats {
     uint64_t rejected;    /* malformed, unknown or refused */
     uint64_t commits;
     uint64_t failed_commits;
+    uint64_t aborted_groups; /* write transactions given up halfway: a storage error,
+                              * memory, or a handler that refused after writing */
     uint64_t reply_drops; /* the peer was gone or its queue full */
     uint64_t max_group;   /* most requests in one commit */
     uint64_t agent_replies; /* replies from agents (fan-out results) */

@@ -86,3 +86,8 @@ class FullStore(CairnTest):
         self.coord.stop()
         stats = re.findall(r"event=stats .*rejected=(\d+)", self.coord.log())
         self.assertGreaterEqual(int(stats[-1]), 1, "the refusal is counted")
+        # The map filled inside a handler (aborting its group) or at the commit.
+        last = [l for l in self.coord.log().splitlines() if "event=stats" in l][-1]
+        failed = int(re.search(r"failed_commits=(\d+)", last).group(1))
+        aborted = int(re.search(r"aborted_groups=(\d+)", last).group(1))
+        self.assertGreaterEqual(failed + aborted, 1, last)
