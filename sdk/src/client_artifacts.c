@@ -15,6 +15,7 @@
 #include "body.h"
 #include "client_internal.h"
 #include "error.h"
+#include "regular_file.h"
 #include "sha256_file.h"
 
 #define ARTIFACT_CHUNK ((size_t)1 << 20)
@@ -189,14 +190,10 @@ static cairn_status upload_chunks(upload *u, cairn_artifact *out, cairn_error *e
 
 static cairn_status upload_open(upload *u, cairn_error *err)
 {
-    struct stat st;
-    u->fd = open(u->file, O_RDONLY | O_CLOEXEC);
-    if (u->fd < 0)
-        return io_error(err, "open", u->file);
-    if (fstat(u->fd, &st) != 0)
-        return io_error(err, "stat", u->file);
-    if (S_ISDIR(st.st_mode))
-        return error_set(err, CAIRN_IO_ERROR, "%s is a directory", u->file);
+    /* Not a FIFO above all: its open would hang the tracker's sender. */
+    cairn_status st = regular_file_open(u->file, &u->fd, err);
+    if (st)
+        return st;
     u->buf = malloc(ARTIFACT_CHUNK);
     if (!u->buf)
         return no_memory(err);

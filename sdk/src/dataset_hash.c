@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "error.h"
+#include "regular_file.h"
 #include "sha256_file.h"
 
 #define READ_BUFFER ((size_t)1 << 20)
@@ -74,29 +75,12 @@ static cairn_status io_error(cairn_error *err, const char *what, const char *pat
     return error_set(err, CAIRN_IO_ERROR, "cannot %s %s: %s", what, path, strerror(errno));
 }
 
-/* O_NONBLOCK: a FIFO put in a file's place since the walk must not hang the
- * open; for regular files it changes nothing. */
-static cairn_status open_regular(const char *path, int *fd, cairn_error *err)
-{
-    struct stat st;
-    *fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (*fd < 0)
-        return io_error(err, "open", path);
-    if (fstat(*fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        posix_fadvise(*fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        return CAIRN_OK;
-    }
-    close(*fd);
-    *fd = -1;
-    return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s is not a regular file", path);
-}
-
 static cairn_status hash_file(hasher *h, const char *path, char hex[SHA256_HEX_LEN + 1],
                               cairn_error *err)
 {
     int fd;
     sha256_stream s;
-    cairn_status st = open_regular(path, &fd, err);
+    cairn_status st = regular_file_open(path, &fd, err);
     if (st)
         return st;
     if (!sha256_begin(&s)) {

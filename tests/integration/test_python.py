@@ -211,6 +211,113 @@ class PythonSDK(CairnTest):
         self.assertEqual(status, "KILLED")
         self.assertEqual(self.cli_json("runs", "show", run)["status"], "KILLED")
 
+    def test_multiprocessing_workers_flush_at_their_exit(self):
+        # A child started by multiprocessing with fork ends with os._exit(): the
+        # atexit flush never runs there, so it must run with multiprocessing's
+        # own exit handlers, or every point the worker logged is lost.
+        r = self.py("""
+            import multiprocessing as mp
+            import cairn
+
+            def work(run_id, k):
+                run = cairn.Run(run_id)
+                for i in range(300):
+                    run.log_metric(f"w{k}", i, step=i)
+
+            if __name__ == "__main__":
+                mp.set_start_method("fork")
+                run = cairn.start_run("py", run_name="workers")
+                cairn.flush()
+                procs = [mp.Process(target=work, args=(run.id, k)) for k in range(2)]
+                for p in procs:
+                    p.start()
+                for p in procs:
+                    p.join()
+                pool = mp.Pool(2)
+                pool.starmap(work, [(run.id, 2), (run.id, 3)])
+                pool.close()
+                pool.join()
+                run.end()
+                print(run.id)
+            """)
+        run = r.out.strip()
+        for k in range(4):
+            points = self.cli_json("metrics", run, f"w{k}")
+            self.assertEqual([p["value"] for p in points], list(range(300)), f"w{k}")
+
+    def test_exit_waits_once_for_all_open_runs(self):
+        # Nothing answers: each open run's end times out. At exit they share one
+        # deadline, or 100 open runs would hold the interpreter 100 timeouts.
+        with socket.socket() as s:  # a port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        r = self.py(f"""
+            import os, time
+            import cairn
+            from cairn import _tracking
+            cairn.configure(endpoint="tcp://127.0.0.1:{port}", flush_ms=10)
+            runs = [cairn.start_run("py") for _ in range(4)]
+            for run in runs:
+                run.log_metric("x", 1)
+            t0 = time.monotonic()
+            _tracking._at_exit(timeout=1)  # what the interpreter's exit runs, with 30 s
+            print(round(time.monotonic() - t0))
+            os._exit(0)
+            """)
+        self.assertLessEqual(int(r.out.split()[-1]), 2, r.err)
+
+    def test_a_full_queue_at_exit_still_ends_the_run(self):
+        # The queue is full when the interpreter exits and the coordinator comes
+        # back a second later: the end waits for room instead of being dropped.
+        self.coord.stop()
+        path = os.path.join(self.tmp, "full_at_exit.py")
+        with open(path, "w") as f:
+            f.write(textwrap.dedent("""
+                import cairn
+                cairn.configure(max_queued=1000, flush_ms=10)
+                run = cairn.start_run("py", run_name="full")
+                for i in range(999):
+                    run.log_metric("x", i, step=i)
+                print(run.id, flush=True)
+                """))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+        env.update({"PYTHONPATH": os.path.join(ROOT, "sdk", "python"),
+                    "CAIRN_COORDINATOR": self.coord.endpoint, "CAIRN_LIBRARY": LIBRARY})
+        proc = subprocess.Popen([sys.executable, path], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env, cwd=self.tmp)
+        time.sleep(1)
+        self.coord.start()
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertNotIn("BACKPRESSURE", err)
+        shown = self.cli_json("runs", "show", out.strip())
+        self.assertEqual(shown["status"], "FINISHED")
+        self.assertEqual(len(self.cli_json("metrics", out.strip(), "x")), 999)
+
+    def test_a_fifo_is_refused_not_waited_on(self):
+        # Opening a FIFO for reading waits for a writer: in the tracker's sender
+        # that wedged every later flush. Only regular files are artifacts.
+        r = self.py("""
+            import os
+            import cairn
+            os.mkfifo("pipe")
+            run = cairn.start_run("py", run_name="fifo")
+            try:
+                run.log_artifact("pipe")
+                print("uploaded")
+            except cairn.CairnError as e:
+                print(e.status, "not a regular file" in e.message)
+            run.log_artifact(__file__, "/")  # "/" is the run's top directory
+            run.log_metric("after", 1)
+            run.end(timeout=10)
+            print(run.id)
+            """, timeout=60)
+        status, named, run = r.out.split()
+        self.assertEqual((status, named), ("INVALID_PARAMETER_VALUE", "True"))
+        shown = self.cli_json("runs", "show", run)
+        self.assertEqual(shown["metrics"]["after"], 1)
+        self.assertEqual([a["path"] for a in shown["artifacts"]], ["prog.py"])
+
     # ---- values ----
 
     def test_bools_and_params_are_converted_as_mlflow_does(self):

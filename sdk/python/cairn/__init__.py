@@ -40,7 +40,9 @@ name, e.g. "BACKPRESSURE" when the tracker's queue is full, "TIMEOUT").
 Threads: every function and Run method may be called from any thread at the same
 time (libcairn's tracker is thread-safe and keeps the order of the calls; reads
 share one client under a lock), except close(), which must not race logging
-calls. After os.fork() the child opens its own tracker on first use.
+calls. After os.fork() the child opens its own tracker on first use; a
+multiprocessing child flushes when it ends normally (not when terminated: a
+Pool's with block terminates its workers).
 """
 from ._native import CairnError
 from . import registry as _registry

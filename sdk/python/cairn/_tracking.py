@@ -8,6 +8,7 @@ import operator
 import os
 import sys
 import threading
+import time
 
 from . import _native as N
 from ._native import CairnError
@@ -31,6 +32,7 @@ class _State:
         self.client = None                   # cairn_client *
         self.runs = {}                       # id -> Run started here and not ended
         self.pid = os.getpid()
+        self.exit_hook = False               # _at_exit registered with multiprocessing
 
 
 _state = _State()
@@ -89,7 +91,22 @@ def _tracker():
             N.check(err.status or N.STATUS_NAMES.index("INTERNAL_ERROR"), err,
                     "cairn_tracker_open failed")
         st.tracker = t
+        _flush_at_multiprocessing_exit(st)
         return t
+
+
+def _flush_at_multiprocessing_exit(st):
+    """A process started by multiprocessing with fork (Linux's default) ends with
+    os._exit(): atexit never runs there, multiprocessing's own finalizers do. So
+    what it logged would be lost unflushed; _at_exit is registered with them too.
+    (Registered when the tracker opens: a fork-started child clears the
+    finalizers it inherits before its target runs.) Where both run, at a normal
+    interpreter exit, the second call finds nothing left to do."""
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None or st.exit_hook:
+        return
+    mp_util.Finalize(None, _at_exit, exitpriority=10)
+    st.exit_hook = True
 
 
 def _client():
@@ -190,6 +207,9 @@ def _queued(status, what):
     if status == N.BACKPRESSURE:
         raise CairnError(status, f"{what}: the tracker's queue is full (the agent's spool is "
                          "full or nothing answers); not queued")
+    if status == N.LIMIT_EXCEEDED:
+        raise CairnError(status, f"{what}: more items in one call than the tracker's queue "
+                         "holds (configure max_queued, or log in smaller batches); not queued")
     raise CairnError(status, f"{what}: refused by libcairn (a bad run id or out of memory)")
 
 
@@ -242,7 +262,7 @@ class Run:
             self.end("FINISHED")
             return False
         try:
-            self.end("FAILED")
+            _end_even_if_full(self, "FAILED", DEFAULT_TIMEOUT)
         except CairnError as e:  # never mask the exception that ended the block
             print(f"cairn: run {self.id}: could not record the failure: {e}", file=sys.stderr)
         return False
@@ -323,7 +343,8 @@ class Run:
         if not os.path.exists(local):
             raise FileNotFoundError(f"no such artifact file: {local}")
         name = os.path.basename(local)
-        path = f"{artifact_path.strip('/')}/{name}" if artifact_path else name
+        within = (artifact_path or "").strip("/")  # "/" is the run's top, as ""
+        path = f"{within}/{name}" if within else name
         out = N.Artifact()
         err = N.Error()
         st = N.lib().cairn_tracker_log_artifact(_tracker(), self._idb, os.fsencode(local),
@@ -426,26 +447,45 @@ def close(timeout=DEFAULT_TIMEOUT):
                     "close")
 
 
-def _at_exit():
+def _end_even_if_full(run, status, timeout):
+    """Ends run; when the queue is full, waits for it to drain (within timeout
+    seconds in all) and ends it then, rather than leave the run RUNNING."""
+    deadline = time.monotonic() + timeout
+    try:
+        run.end(status, timeout)
+    except CairnError as e:
+        if e.status != "BACKPRESSURE":
+            raise
+        flush(max(deadline - time.monotonic(), 0))
+        run.end(status, max(deadline - time.monotonic(), 0))
+
+
+def _at_exit(timeout=DEFAULT_TIMEOUT):
+    """Ends the runs started here and not ended, and flushes: within timeout
+    seconds in all, however many runs are open (a coordinator that is down
+    must not hold the interpreter for a timeout per run)."""
     st = _state
     if st.pid != os.getpid():
         return
+    deadline = time.monotonic() + timeout
     # An uncaught exception leaves sys.last_value (interactive sessions keep old ones).
     failed = hasattr(sys, "last_value") and not hasattr(sys, "ps1")
     with st.lock:
         runs = list(st.runs.values())
     for run in runs:
         try:
-            run.end("FAILED" if failed else "FINISHED")
+            _end_even_if_full(run, "FAILED" if failed else "FINISHED",
+                              max(deadline - time.monotonic(), 0))
         except CairnError as e:
             print(f"cairn: at exit: run {run.id}: {e}", file=sys.stderr)
     try:
+        left = max(deadline - time.monotonic(), 0)
         if threading.active_count() > 1:
             # Daemon threads still run and may be inside a tracker call: freeing the
             # tracker under them would crash; flushing is what matters at exit.
-            flush()
+            flush(left)
         else:
-            close()
+            close(left)
     except CairnError as e:
         print(f"cairn: at exit: {e}", file=sys.stderr)
 
