@@ -200,7 +200,15 @@ static long poll_timeout(agent_process *a, int64_t now)
     return next > now ? (long)(next - now) : 0;
 }
 
-enum { ITEM_SIGNAL, ITEM_MONITOR, ITEM_FORWARD, ITEM_RELAY, ITEM_SDK, ITEM_COUNT };
+enum {
+    ITEM_SIGNAL,
+    ITEM_MONITOR,
+    ITEM_FORWARD,
+    ITEM_RELAY,
+    ITEM_RELAY_CHANGES,
+    ITEM_SDK,
+    ITEM_COUNT
+};
 #define PLUGIN_ITEMS 65 /* the fetch socket and the descriptors plugins watch */
 
 static void setup_items(agent_process *a, zmq_pollitem_t *items, bool serving)
@@ -212,6 +220,7 @@ static void setup_items(agent_process *a, zmq_pollitem_t *items, bool serving)
     if (a->fwd.blocked)
         items[ITEM_FORWARD].events |= ZMQ_POLLOUT;
     items[ITEM_RELAY] = (zmq_pollitem_t){a->relay.dealer, 0, ZMQ_POLLIN, 0};
+    items[ITEM_RELAY_CHANGES] = (zmq_pollitem_t){a->relay.changes, 0, ZMQ_POLLIN, 0};
     items[ITEM_SDK] = (zmq_pollitem_t){a->sdk.router, 0, serving ? ZMQ_POLLIN : 0, 0};
 }
 
@@ -254,7 +263,7 @@ static bool turn(agent_process *a, bool serving, long max_wait, cairn_status *st
         a->fwd.blocked = false;
     if (items[ITEM_FORWARD].revents & ZMQ_POLLIN)
         forwarder_receive(&a->fwd, now);
-    if (items[ITEM_RELAY].revents & ZMQ_POLLIN)
+    if ((items[ITEM_RELAY].revents | items[ITEM_RELAY_CHANGES].revents) & ZMQ_POLLIN)
         relay_receive(&a->relay);
     if (items[ITEM_SDK].revents & ZMQ_POLLIN)
         sdk_server_serve(&a->sdk, now);

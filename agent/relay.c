@@ -8,6 +8,22 @@
 #include "error.h"
 #include "kvlog.h"
 
+static cairn_status open_dealer(void **sock, void *zctx, const char *coordinator, bool immediate,
+                                cairn_error *err)
+{
+    int zero = 0, one = 1;
+    *sock = zmq_socket(zctx, ZMQ_DEALER);
+    if (!*sock)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq socket: %s", zmq_strerror(errno));
+    zmq_setsockopt(*sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (immediate)
+        zmq_setsockopt(*sock, ZMQ_IMMEDIATE, &one, sizeof one);
+    if (zmq_connect(*sock, coordinator) != 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "coordinator endpoint '%s': %s",
+                         coordinator, zmq_strerror(errno));
+    return CAIRN_OK;
+}
+
 cairn_status relay_open(relay *r, void *zctx, const char *coordinator, void *router,
                         int timeout_ms, const char *from, cairn_error *err)
 {
@@ -21,16 +37,12 @@ cairn_status relay_open(relay *r, void *zctx, const char *coordinator, void *rou
     if (!r->slots)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "relay table");
     /* Without ZMQ_IMMEDIATE, a read sent while the coordinator restarts waits
-     * in the queue and is delivered on reconnect, within its deadline. */
-    r->dealer = zmq_socket(zctx, ZMQ_DEALER);
-    int zero = 0;
-    if (!r->dealer)
-        return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq socket: %s", zmq_strerror(errno));
-    zmq_setsockopt(r->dealer, ZMQ_LINGER, &zero, sizeof zero);
-    if (zmq_connect(r->dealer, coordinator) != 0)
-        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "coordinator endpoint '%s': %s",
-                         coordinator, zmq_strerror(errno));
-    return CAIRN_OK;
+     * in the queue and is delivered on reconnect, within its deadline. A
+     * registry change must not: answered TIMEOUT, it would still be applied
+     * when the coordinator came back, minutes later. Its socket queues only
+     * on a live connection, and a send finding none is refused at once. */
+    cairn_status st = open_dealer(&r->dealer, zctx, coordinator, false, err);
+    return st ? st : open_dealer(&r->changes, zctx, coordinator, true, err);
 }
 
 static void slot_release(relay *r, relay_slot *s)
@@ -53,9 +65,24 @@ void relay_close(relay *r)
     r->slots = NULL;
     if (r->dealer)
         zmq_close(r->dealer);
-    r->dealer = NULL;
+    if (r->changes)
+        zmq_close(r->changes);
+    r->dealer = r->changes = NULL;
     msg_decoder_destroy(&r->dec);
     msg_writer_destroy(&r->w);
+}
+
+/* model.* requests other than the registry's reads. */
+static bool is_registry_change(msg_str type)
+{
+    static const char *const reads[] = {"model.list",        "model.get",     "model.versions",
+                                        "model.version.get", "model.history", "model.lineage"};
+    if (type.n < 6 || memcmp(type.p, "model.", 6) != 0)
+        return false;
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+        if (msg_str_eq(type, reads[i]))
+            return false;
+    return true;
 }
 
 static relay_slot *find(relay *r, const ulid *id)
@@ -86,9 +113,14 @@ cairn_status relay_forward(relay *r, zmq_msg_t *route, int n_route, const msg *m
     if (!s && !(s = free_slot(r)))
         return error_set(err, CAIRN_BACKPRESSURE, "%d reads already waiting for the coordinator",
                          RELAY_MAX_PENDING);
-    if (zmq_send(r->dealer, payload, len, ZMQ_DONTWAIT) < 0)
-        return error_set(err, CAIRN_BACKPRESSURE, "cannot queue the read for the coordinator: %s",
-                         zmq_strerror(errno));
+    bool change = is_registry_change(m->type);
+    if (zmq_send(change ? r->changes : r->dealer, payload, len, ZMQ_DONTWAIT) < 0)
+        return change ? error_set(err, CAIRN_TRANSPORT_ERROR,
+                                  "the coordinator is not connected: the change was not sent "
+                                  "(registry changes are relayed, not spooled)")
+                      : error_set(err, CAIRN_BACKPRESSURE,
+                                  "cannot queue the read for the coordinator: %s",
+                                  zmq_strerror(errno));
     if (resend) {
         for (int i = 0; i < s->n_route; i++)
             zmq_msg_close(&s->route[i]);
@@ -137,12 +169,12 @@ static void relay_one(relay *r, zmq_msg_t *frame)
     answer(r, s, frame);
 }
 
-void relay_receive(relay *r)
+static void receive_from(relay *r, void *sock)
 {
     for (;;) {
         zmq_msg_t frame;
         zmq_msg_init(&frame);
-        if (zmq_msg_recv(&frame, r->dealer, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&frame);
             return;
         }
@@ -150,6 +182,12 @@ void relay_receive(relay *r)
             relay_one(r, &frame);
         zmq_msg_close(&frame);
     }
+}
+
+void relay_receive(relay *r)
+{
+    receive_from(r, r->dealer);
+    receive_from(r, r->changes);
 }
 
 void relay_expire(relay *r, int64_t now)

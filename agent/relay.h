@@ -27,7 +27,8 @@ typedef struct relay_slot {
 } relay_slot;
 
 typedef struct relay {
-    void *dealer;
+    void *dealer;  /* reads: queued while the coordinator restarts, sent on reconnect */
+    void *changes; /* registry changes: sent only on a live connection (below) */
     void *router; /* the SDK socket, where replies go back */
     int timeout_ms;
     const char *from;
@@ -49,7 +50,7 @@ void relay_close(relay *r);
 cairn_status relay_forward(relay *r, zmq_msg_t *route, int n_route, const msg *m,
                            const void *payload, size_t len, int64_t now, cairn_error *err);
 
-/* Relays every reply that has arrived from the coordinator. */
+/* Relays every reply that has arrived from the coordinator, on either socket. */
 void relay_receive(relay *r);
 
 /* Answers requests past their deadline with TIMEOUT. */

@@ -424,6 +424,34 @@ class Refusals(AgentTest):
         self.assertIn("did not answer within 500 ms", r.err)
         self.coord.start()
 
+    def test_a_registry_change_is_not_sent_while_the_coordinator_is_away(self):
+        # Registry changes are relayed, not spooled. One answered TIMEOUT while
+        # the coordinator was down used to wait in the relay's queue and be
+        # applied when it came back: the caller was told one thing, the
+        # registry did another. It is now refused at once, and never applied.
+        run = self.start_run("churn")
+        path = os.path.join(self.tmp, "model.bin")
+        with open(path, "wb") as f:
+            f.write(b"weights")
+        self.cli("runs", "log", run, "--artifact", path)
+        for _ in range(2):
+            self.cli("models", "register", "churn", "--run", run, "--artifact", "model.bin")
+        self.cli("models", "alias", "churn", "champion", "1")
+        self.coord.stop()
+        r = self.cli("--timeout", "5s", "models", "alias", "churn", "champion", "2",
+                     endpoint=self.agent.endpoint, check=False)
+        self.assertNotEqual(r.code, 0)
+        self.assertIn("not connected: the change was not sent", r.err)
+        self.coord.start()
+        self.wait_until("the agent to reconnect",
+                        lambda: self.cli("ping", endpoint=self.agent.endpoint,
+                                         check=False).code == 0)
+        time.sleep(1)
+        self.assertEqual(self.cli_json("models", "version", "churn@champion")["version"], 1)
+        # Connected, a change goes through the agent as before.
+        self.via_agent("models", "alias", "churn", "champion", "2")
+        self.assertEqual(self.cli_json("models", "version", "churn@champion")["version"], 2)
+
 
 class Daemon(AgentTest):
     def _run(self, *args):
