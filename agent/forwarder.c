@@ -128,15 +128,34 @@ void fwd_sent(forwarder *f, int64_t now)
         f->reply_deadline = now + FWD_REPLY_TIMEOUT_MS;
 }
 
+/* Spooled before the coordinator's limit was known, or under a larger one
+ * (it may have been lowered since): sending it would only get the connection
+ * closed, again and again. Refused with a reason in why; false when it fits. */
+static bool over_coordinator_limit(const forwarder *f, size_t len, char *why, size_t cap)
+{
+    uint64_t limit = f->presence->coordinator_max_message;
+    if (!limit || len <= limit)
+        return false;
+    snprintf(why, cap, "%zu bytes, over the coordinator's limits.max_message_bytes (%llu)", len,
+             (unsigned long long)limit);
+    return true;
+}
+
 static void resend_unsent(forwarder *f, int64_t now)
 {
     for (int i = 0; i < f->count && !f->blocked; i++) {
         fwd_slot *s = slot_at(f, i);
         spool_entry e;
+        char why[160];
         if (s->sent || s->done)
             continue;
         if (!spool_get(f->spool, s->seq, &e)) {
             s->done = true; /* gone (acknowledged in an earlier life) */
+            continue;
+        }
+        if (over_coordinator_limit(f, e.len, why, sizeof why) && f->n_refused < FWD_WINDOW) {
+            s->done = true;
+            fwd_refuse(f, s->seq, s->type, &s->id, CAIRN_MESSAGE_TOO_LARGE, why);
             continue;
         }
         if (send_bytes(f, e.data, e.len)) {
@@ -155,14 +174,10 @@ static bool send_new(forwarder *f, const spool_entry *e, int64_t now)
         fwd_refuse(f, e->seq, "?", NULL, err.status, err.message);
         return true;
     }
-    /* Spooled before the limit was known, or under a larger one: sending it
-     * would only get the connection closed, again and again. */
-    uint64_t limit = f->presence->coordinator_max_message;
-    if (limit && e->len > limit) {
-        char type[65], why[160];
+    char why[160];
+    if (over_coordinator_limit(f, e->len, why, sizeof why)) {
+        char type[65];
         msg_str_copy(m.type, type, sizeof type);
-        snprintf(why, sizeof why, "%zu bytes, over the coordinator's limits.max_message_bytes (%llu)",
-                 e->len, (unsigned long long)limit);
         fwd_refuse(f, e->seq, type, &m.id, CAIRN_MESSAGE_TOO_LARGE, why);
         return true;
     }
@@ -218,7 +233,11 @@ static void apply_outcomes(forwarder *f);
 
 void forwarder_pump(forwarder *f, int64_t now)
 {
-    if (!f->connected || f->blocked || now < f->resume_at)
+    /* Not before the hello is answered: it says how large a message the
+     * coordinator takes, and a larger one must go to the rejected list, not
+     * to a coordinator that would answer it with no id (or close the
+     * connection), for ever. */
+    if (!f->connected || f->blocked || now < f->resume_at || !presence_settled(f->presence, now))
         return;
     if (!f->up.active) {
         cairn_error err = {0};
@@ -482,6 +501,8 @@ int64_t forwarder_next_deadline(const forwarder *f, int64_t now)
         next = clock_earliest(next, presence_next_deadline(f->presence));
     if (f->connected && !f->blocked && f->resume_at > now && has_work(f))
         next = clock_earliest(next, f->resume_at);
+    if (f->connected && !presence_settled(f->presence, now) && has_work(f))
+        next = clock_earliest(next, f->presence->hello_wait_until);
     return next;
 }
 

@@ -78,16 +78,25 @@ static void send_heartbeat(presence *p, void *dealer, uint64_t depth)
     send_writer(p, dealer);
 }
 
+#define HELLO_WAIT_MS 2000
+
 void presence_connected(presence *p, int64_t now)
 {
     p->hello_due = true;
     p->next_heartbeat = now + p->heartbeat_ms;
+    p->hello_wait_until = now + HELLO_WAIT_MS;
 }
 
 void presence_disconnected(presence *p)
 {
     p->hello_due = false;
     p->next_heartbeat = 0;
+    p->hello_wait_until = 0;
+}
+
+bool presence_settled(const presence *p, int64_t now)
+{
+    return now >= p->hello_wait_until;
 }
 
 bool presence_tick(presence *p, void *dealer, uint64_t depth, int64_t now)
@@ -114,6 +123,8 @@ bool presence_take_reply(presence *p, const msg *m)
     bool hello = msg_str_eq(m->type, "agent.hello");
     if (!hello && !msg_str_eq(m->type, "agent.heartbeat"))
         return false;
+    if (hello)
+        p->hello_wait_until = 0; /* answered: the limit, if any, is known */
     if (m->kind == MSG_REPLY_ERROR) {
         if (m->err_status == CAIRN_UNKNOWN_TYPE && !p->unsupported_logged)
             kvlog(KVLOG_WARN, "presence_unsupported",

@@ -46,7 +46,14 @@ typedef struct presence {
     /* The coordinator's limits.max_message_bytes, from its hello reply; 0
      * until known. Writes larger than this could never be handed over. */
     uint64_t coordinator_max_message;
+    /* Until this time, or the hello's answer (ok or error), the spool waits:
+     * it must know the limit above before it hands anything over. */
+    int64_t hello_wait_until;
 } presence;
+
+/* Whether the spool may be handed over now: the hello was answered (or the
+ * answer is overdue: an old coordinator, a lost reply). */
+bool presence_settled(const presence *p, int64_t now);
 
 void presence_init(presence *p, const agent_config *cfg, const ulid *agent_id, const char *from);
 void presence_destroy(presence *p);

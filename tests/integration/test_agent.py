@@ -386,6 +386,24 @@ class Refusals(AgentTest):
         return self.via_agent("runs", "log", run, *sum((["--param", p] for p in params), []),
                               check=False)
 
+    def test_a_restarted_agent_learns_the_limit_before_it_forwards(self):
+        # A fresh agent knows no limit: it must wait for the hello's answer
+        # before handing the spool over, or the big write goes out first, is
+        # answered without an id (the coordinator could not read one), and is
+        # sent again every few seconds, for ever.
+        run = self.agent_run("limits")
+        self.coord.stop()
+        self.assertEqual(self.big_write(run).code, 0)
+        self.via_agent("runs", "log", run, "--metric", "after=1@0")
+        self.assertEqual(self.agent.stop(), 0)
+        self.agent.start()
+        self.small_coordinator()
+        self.wait_points(run, "after", 1)
+        rejected = self.agent.rejected()
+        self.assertEqual(len(rejected), 1, rejected)
+        self.assertIn("limits.max_message_bytes (65536)", rejected[0])
+        self.assertNotIn("event=resend", self.agent.log())
+
     def test_a_write_over_the_coordinators_limit_never_stalls_the_spool(self):
         run = self.agent_run("limits")
         self.coord.stop()
