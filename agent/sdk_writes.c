@@ -242,6 +242,23 @@ static cairn_status spool_upload(sdk_server *s, sdk_group *g, sdk_request *r, co
     return st;
 }
 
+/* No room for a chunk: worth a retry while the spool drains, unless this
+ * upload alone is already larger than the whole spool. Then no retry can
+ * succeed; what it holds would only keep other writes out until it expired
+ * (10 minutes), so it is dropped, and the refusal says what to do. */
+static cairn_status refuse_if_never_fits(sdk_server *s, const chunk_fields *f, cairn_status st,
+                                         cairn_error *err)
+{
+    uint64_t total = uploads_received(s->uploads, &f->upload) + f->c.data.n;
+    if (total <= s->cfg->spool_max_bytes)
+        return st;
+    uploads_drop(s->uploads, &f->upload);
+    return error_set(err, CAIRN_LIMIT_EXCEEDED,
+                     "artifact larger than the agent's spool (spool.max_bytes = %llu bytes): "
+                     "raise spool.max_bytes, or upload it straight to the coordinator",
+                     (unsigned long long)s->cfg->spool_max_bytes);
+}
+
 static void put_chunk(sdk_server *s, sdk_group *g, sdk_request *r, const msg *m, int64_t now)
 {
     chunk_fields f;
@@ -251,6 +268,8 @@ static void put_chunk(sdk_server *s, sdk_group *g, sdk_request *r, const msg *m,
     cairn_status st = read_chunk(m, &f, &err);
     if (!st)
         st = check_room(s, g, f.c.data.n, &err);
+    if (st == CAIRN_BACKPRESSURE)
+        st = refuse_if_never_fits(s, &f, st, &err);
     if (!st)
         st = uploads_put(s->uploads, &f.c, now, &received, &finished, &r->done, &err);
     if (st) {

@@ -81,6 +81,19 @@ uint64_t uploads_pending_bytes(const uploads *u)
     return n;
 }
 
+uint64_t uploads_received(const uploads *u, const ulid *id)
+{
+    const upload_slot *s = upload_table_find(&u->table, id);
+    return s ? s->received : 0;
+}
+
+void uploads_drop(uploads *u, const ulid *id)
+{
+    upload_slot *s = upload_table_find(&u->table, id);
+    if (s)
+        upload_end(s, true);
+}
+
 cairn_status uploads_put(uploads *u, const upload_chunk *c, int64_t now_ms, uint64_t *received,
                          bool *finished, upload_done *done, cairn_error *err)
 {

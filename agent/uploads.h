@@ -45,6 +45,11 @@ void uploads_close(uploads *u);
 /* Bytes held by unfinished uploads (they count toward the spool's limit). */
 uint64_t uploads_pending_bytes(const uploads *u);
 
+/* Bytes upload id holds so far (0 when there is no such upload). */
+uint64_t uploads_received(const uploads *u, const ulid *id);
+/* Ends upload id and removes what it held, if there is such an upload. */
+void uploads_drop(uploads *u, const ulid *id);
+
 /* Writes one chunk; *received gets the bytes held so far. When c->last, the
  * file is made durable and *done filled, *finished set. */
 cairn_status uploads_put(uploads *u, const upload_chunk *c, int64_t now_ms, uint64_t *received,

@@ -57,7 +57,7 @@ void upload_table_close(const upload_table *t)
             upload_end(&t->slots[i], true);
 }
 
-static upload_slot *find_slot(const upload_table *t, const ulid *id)
+upload_slot *upload_table_find(const upload_table *t, const ulid *id)
 {
     for (int i = 0; i < t->rules->max_uploads; i++)
         if (t->slots[i].active && memcmp(t->slots[i].id.b, id->b, ULID_BYTES) == 0)
@@ -142,7 +142,7 @@ static cairn_status take_chunk(const upload_table *t, const upload_chunk *c, int
     if (c->data.n > UPLOAD_MAX_CHUNK)
         return error_set(err, CAIRN_LIMIT_EXCEEDED, "chunk of %u bytes exceeds %zu bytes",
                          c->data.n, UPLOAD_MAX_CHUNK);
-    upload_slot *s = find_slot(t, c->upload);
+    upload_slot *s = upload_table_find(t, c->upload);
     if (s && !c->last && memcmp(s->last_chunk.b, c->message->b, ULID_BYTES) == 0) {
         *out = s; /* a resend of the chunk just written */
         return CAIRN_OK;

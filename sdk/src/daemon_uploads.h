@@ -90,6 +90,9 @@ cairn_status upload_table_put(const upload_table *t, const upload_chunk *c, int6
 /* Frees the slot, closing its file and removing it if remove_file. */
 void upload_end(upload_slot *s, bool remove_file);
 
+/* The slot of upload id, NULL when the daemon holds no such upload. */
+upload_slot *upload_table_find(const upload_table *t, const ulid *id);
+
 /* Discards uploads idle for longer than idle_ms; returns how many. */
 int upload_table_expire(const upload_table *t, int64_t now_ms, int64_t idle_ms);
 

@@ -335,6 +335,34 @@ class FullSpool(AgentTest):
         self.assertRegex(stats, r" backpressure=[1-9]")
         self.assertRegex(stats, r" depth=0 ")
 
+    def test_an_artifact_larger_than_the_spool_is_refused_and_dropped(self):
+        # It can never fit, however long the client waits: refused for what
+        # it is, and its partial file dropped at once, not kept (counted
+        # against the spool) until it expires 10 minutes later.
+        run = self.agent_run("big")
+        artifact = os.path.join(self.tmp, "big.bin")
+        with open(artifact, "wb") as f:
+            f.write(os.urandom(200_000))
+        r = self.via_agent("runs", "log", run, "--artifact", artifact, check=False)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("artifact larger than the agent's spool (spool.max_bytes = 4096 bytes)",
+                      r.err)
+        self.assertEqual([f for f in os.listdir(os.path.join(self.agent.data_dir, "uploads"))
+                          if f.endswith(".part")], [])
+        # Refused after some of its chunks were taken: those are dropped too.
+        self.agent.stop()
+        self.agent.extra_args = ["-c", self.conf("spool: { max_bytes = 3000000; };\n")]
+        self.agent.start()
+        with open(artifact, "wb") as f:
+            f.write(os.urandom(5_000_000))
+        r = self.via_agent("runs", "log", run, "--artifact", artifact, check=False)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("(spool.max_bytes = 3000000 bytes)", r.err)
+        self.assertEqual([f for f in os.listdir(os.path.join(self.agent.data_dir, "uploads"))
+                          if f.endswith(".part")], [])
+        self.via_agent("runs", "log", run, "--tag", "t=" + "x" * 7000)
+        self.wait_until("the tag", lambda: self.cli_json("runs", "show", run)["tags"].get("t"))
+
 
 class Refusals(AgentTest):
     def test_refused_write_goes_to_rejected_list_and_the_rest_arrives(self):
