@@ -47,7 +47,7 @@ static cairn_status check_labels(const msgpack_object *labels, cairn_error *err)
         for (uint32_t j = 0; j < i; j++) {
             msg_str other;
             obj_str(&labels->via.map.ptr[j].key, &other);
-            if (other.n == k.n && memcmp(other.p, k.p, k.n) == 0)
+            if (msg_str_same(other, k))
                 return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "label '%.*s' is given twice",
                                  (int)k.n, k.p);
         }

@@ -125,11 +125,6 @@ typedef struct named {
     uint32_t at; /* its place in the request */
 } named;
 
-static bool same_str(msg_str a, msg_str b)
-{
-    return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
-}
-
 static int by_name_then_place(const void *pa, const void *pb)
 {
     const named *a = pa, *b = pb;
@@ -172,7 +167,7 @@ static cairn_status check_params_immutable(request_ctx *r, const ulid *run,
         obj_str(&params->via.map.ptr[i].key, &k);
         obj_str(&params->via.map.ptr[i].val, &v);
         if (store_kv_get(r->store, r->txn, r->store->params, run, k, &old, NULL) == CAIRN_OK &&
-            !same_str(old, v))
+            !msg_str_same(old, v))
             return param_changed(k, old, v, err);
     }
     if (n < 2)
@@ -181,12 +176,12 @@ static cairn_status check_params_immutable(request_ctx *r, const ulid *run,
     if (!keys)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "checking %u params", n);
     for (uint32_t i = 1; i < n; i++) {
-        if (!same_str(keys[i - 1].name, keys[i].name))
+        if (!msg_str_same(keys[i - 1].name, keys[i].name))
             continue;
         msg_str first, again;
         obj_str(&params->via.map.ptr[keys[i - 1].at].val, &first);
         obj_str(&params->via.map.ptr[keys[i].at].val, &again);
-        if (!same_str(first, again))
+        if (!msg_str_same(first, again))
             return param_changed(keys[i].name, first, again, err);
     }
     return CAIRN_OK;
@@ -213,7 +208,7 @@ static cairn_status check_delete_tags(request_ctx *r, const ulid *run, const msg
     if (!names)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "checking %u tags to delete", n);
     for (uint32_t i = 1; i < n; i++)
-        if (same_str(names[i - 1].name, names[i].name))
+        if (msg_str_same(names[i - 1].name, names[i].name))
             return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                              "tag '%.*s' is named twice in delete_tags", (int)names[i].name.n,
                              names[i].name.p);

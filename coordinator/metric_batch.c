@@ -37,11 +37,6 @@ static bool make_layout(request_ctx *r, size_t n, layout *l)
     return true;
 }
 
-static bool same_key(msg_str a, msg_str b)
-{
-    return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
-}
-
 /* The group of key, created (and its key checked) on first sight. */
 static cairn_status find_group(layout *l, metric_batch *b, msg_str key, uint32_t *group,
                                cairn_error *err)
@@ -57,7 +52,7 @@ static cairn_status find_group(layout *l, metric_batch *b, msg_str key, uint32_t
             l->slots[i] = *group + 1;
             return CAIRN_OK;
         }
-        if (same_key(l->groups[l->slots[i] - 1].key, key)) {
+        if (msg_str_same(l->groups[l->slots[i] - 1].key, key)) {
             *group = l->slots[i] - 1;
             return CAIRN_OK;
         }
@@ -91,7 +86,7 @@ static cairn_status decode_points(request_ctx *r, const msgpack_object *arr, lay
         cairn_status st = read_point(&arr->via.array.ptr[i], r->now_ms, &key, &l->decoded[i], err);
         if (st)
             return st;
-        if (!prev.p || !same_key(prev, key)) {
+        if (!prev.p || !msg_str_same(prev, key)) {
             if ((st = find_group(l, b, key, &prev_group, err)))
                 return st;
             prev = key;

@@ -120,8 +120,8 @@ static bool is_undone(const undo_search *s, uint64_t seq)
 static bool gave_pointer(const rollback_req *q, const store_model_event *e)
 {
     if (q->by_alias)
-        return e->kind == EVENT_ALIAS && e->to_version == q->holder && e->alias.n == q->alias.n &&
-               memcmp(e->alias.p, q->alias.p, q->alias.n) == 0;
+        return e->kind == EVENT_ALIAS && e->to_version == q->holder &&
+               msg_str_same(e->alias, q->alias);
     return e->kind == EVENT_STAGE && e->version == q->holder && e->to_stage == q->stage;
 }
 

@@ -105,21 +105,16 @@ static bool decode_event(const MDB_val *v, store_event *e)
     return true;
 }
 
-static bool same(msg_str a, msg_str b)
-{
-    return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
-}
-
 static bool matches(const store_event_filter *f, const store_event *e)
 {
     if (f->type.n) {
         bool prefix = f->type.p[f->type.n - 1] == '.';
         if (prefix ? e->type.n < f->type.n || memcmp(e->type.p, f->type.p, f->type.n) != 0
-                   : !same(e->type, f->type))
+                   : !msg_str_same(e->type, f->type))
             return false;
     }
-    return (!f->source.n || same(e->source, f->source)) &&
-           (!f->agent.n || same(e->agent, f->agent));
+    return (!f->source.n || msg_str_same(e->source, f->source)) &&
+           (!f->agent.n || msg_str_same(e->agent, f->agent));
 }
 
 static void pack_event(msgpack_packer *pk, uint64_t seq, const store_event *e)

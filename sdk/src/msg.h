@@ -72,6 +72,11 @@ cairn_status msg_decode(msg_decoder *d, const void *buf, size_t len, msg *out, c
 
 /* Equality of a message string with a C string. */
 bool msg_str_eq(msg_str s, const char *c);
+/* Equality of two message strings. */
+static inline bool msg_str_same(msg_str a, msg_str b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
 
 /* Copies a message string into dst (always NUL-terminated, truncated to cap). */
 void msg_str_copy(msg_str s, char *dst, size_t cap);
