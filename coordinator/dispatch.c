@@ -149,7 +149,7 @@ static cairn_status run_write(request_ctx *r, const handler *h, cairn_error *err
     return st;
 }
 
-static bool must_abort(cairn_status st)
+bool dispatch_must_abort(cairn_status st)
 {
     return st == CAIRN_STORAGE_ERROR || st == CAIRN_OUT_OF_MEMORY || st == CAIRN_INTERNAL_ERROR;
 }
@@ -189,7 +189,7 @@ cairn_status dispatch(request_ctx *r, const handler *h, const msg *m, MDB_txn *t
     uint64_t writes = r->store->writes;
     if (!st)
         st = h->writes ? run_write(r, h, err) : h->handle(r, err);
-    if (st && !must_abort(st) && r->store->writes != writes)
+    if (st && !dispatch_must_abort(st) && r->store->writes != writes)
         st = refused_after_writing(r, st, err);
     if (st) {
         r->deferred = false;

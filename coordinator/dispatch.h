@@ -10,11 +10,16 @@ void dispatch_destroy(request_ctx *r);
 /*
  * Handles m with h, appending exactly one reply (ok or error) to out, or none
  * when the handler set r->deferred (it answers later, a fan-out). Returns
- * the handler's status: CAIRN_STORAGE_ERROR or CAIRN_OUT_OF_MEMORY mean the
+ * the handler's status; one for which dispatch_must_abort() holds means the
  * transaction may hold part of the request and must be aborted.
  */
 cairn_status dispatch(request_ctx *r, const handler *h, const msg *m, MDB_txn *txn,
                       msg_writer *out, int64_t now_ms, cairn_error *err);
+
+/* STORAGE_ERROR, OUT_OF_MEMORY and INTERNAL_ERROR: the request may have been
+ * written in part, so its transaction must not commit. Every other status is
+ * a refusal that wrote nothing (dispatch() makes sure of it). */
+bool dispatch_must_abort(cairn_status st);
 
 /* Appends into txn what handlers held back (metric points of small run.log
  * batches): due before the transaction commits. A failure is a STORAGE_ERROR

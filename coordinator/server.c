@@ -157,11 +157,6 @@ static int receive_one(server *s, pending *p)
 
 /* ---- handling a group ---- */
 
-static bool fatal_status(cairn_status st)
-{
-    return st == CAIRN_STORAGE_ERROR || st == CAIRN_OUT_OF_MEMORY || st == CAIRN_INTERNAL_ERROR;
-}
-
 static void log_rejection(const pending *p, const cairn_error *err)
 {
     char q[600];
@@ -226,7 +221,7 @@ static void handle_one(server *s, group_txn *g, int index, int64_t now)
     }
     /* Only a handler can have written into the transaction: a frame refused
      * while decoding never touched it. */
-    if (dispatched && fatal_status(st) && g->txn && g->writable) {
+    if (dispatched && dispatch_must_abort(st) && g->txn && g->writable) {
         /* The transaction may hold half of this request: nothing of it may commit. */
         s->stats.aborted_groups++;
         txn_abort(s, g);

@@ -30,8 +30,8 @@ static cairn_status index_stage(store *s, MDB_txn *txn, uint64_t model_id, uint8
     uint8_t kb[STAGE_KEY];
     stage_key(kb, model_id, stage, version);
     MDB_val k = {sizeof kb, kb}, e = {0, NULL};
-    int rc =
-        add ? store_put(s, txn, s->model_stages, &k, &e, 0) : store_del(s, txn, s->model_stages, &k);
+    int rc = add ? store_put(s, txn, s->model_stages, &k, &e, 0)
+                 : store_del(s, txn, s->model_stages, &k);
     return rc && rc != MDB_NOTFOUND ? store_fail(rc, "index model stage", err) : CAIRN_OK;
 }
 

@@ -239,8 +239,8 @@ cairn_status store_model_version_put(store *s, MDB_txn *txn, uint64_t model_id,
     uint8_t kb[VERSION_KEY];
     version_key(kb, model_id, v->version);
     MDB_val k = {sizeof kb, kb}, val = {o.n, o.p};
-    int rc =
-        o.failed ? ENOMEM : store_put(s, txn, s->model_versions, &k, &val, is_new ? MDB_NOOVERWRITE : 0);
+    unsigned flags = is_new ? MDB_NOOVERWRITE : 0;
+    int rc = o.failed ? ENOMEM : store_put(s, txn, s->model_versions, &k, &val, flags);
     rec_free(&o);
     if (rc)
         return store_fail(rc, "write model version", err);

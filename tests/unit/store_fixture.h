@@ -112,7 +112,7 @@ static inline cairn_status exec(fixture *f)
         msg_writer_reset(&f->out);
         msg_error_reply(&f->out, &m.id, m.type, "coordinator", st, err.message);
     }
-    if (st == CAIRN_STORAGE_ERROR || st == CAIRN_OUT_OF_MEMORY) {
+    if (dispatch_must_abort(st)) {
         dispatch_discard(&f->r);
         mdb_txn_abort(txn);
         f->s.next_audit_seq = seq;
