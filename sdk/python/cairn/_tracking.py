@@ -447,6 +447,11 @@ def close(timeout=DEFAULT_TIMEOUT):
                     "close")
 
 
+def _left(deadline):
+    """Seconds until deadline (a time.monotonic() value), never negative."""
+    return max(deadline - time.monotonic(), 0)
+
+
 def _end_even_if_full(run, status, timeout):
     """Ends run; when the queue is full, waits for it to drain (within timeout
     seconds in all) and ends it then, rather than leave the run RUNNING."""
@@ -456,8 +461,8 @@ def _end_even_if_full(run, status, timeout):
     except CairnError as e:
         if e.status != "BACKPRESSURE":
             raise
-        flush(max(deadline - time.monotonic(), 0))
-        run.end(status, max(deadline - time.monotonic(), 0))
+        flush(_left(deadline))
+        run.end(status, _left(deadline))
 
 
 def _at_exit(timeout=DEFAULT_TIMEOUT):
@@ -474,18 +479,16 @@ def _at_exit(timeout=DEFAULT_TIMEOUT):
         runs = list(st.runs.values())
     for run in runs:
         try:
-            _end_even_if_full(run, "FAILED" if failed else "FINISHED",
-                              max(deadline - time.monotonic(), 0))
+            _end_even_if_full(run, "FAILED" if failed else "FINISHED", _left(deadline))
         except CairnError as e:
             print(f"cairn: at exit: run {run.id}: {e}", file=sys.stderr)
     try:
-        left = max(deadline - time.monotonic(), 0)
         if threading.active_count() > 1:
             # Daemon threads still run and may be inside a tracker call: freeing the
             # tracker under them would crash; flushing is what matters at exit.
-            flush(left)
+            flush(_left(deadline))
         else:
-            close(left)
+            close(_left(deadline))
     except CairnError as e:
         print(f"cairn: at exit: {e}", file=sys.stderr)
 
