@@ -11,6 +11,7 @@ import time
 import unittest
 
 from harness import BIN, TOOLS, CairnTest, Daemon, valgrind
+from registry_helpers import RegistryMixin
 
 
 def load_value(i):
@@ -470,18 +471,15 @@ class Refusals(AgentTest):
         self.assertIn("did not answer within 500 ms", r.err)
         self.coord.start()
 
+
+class RegistryThroughTheAgent(RegistryMixin, AgentTest):
     def test_a_registry_change_is_not_sent_while_the_coordinator_is_away(self):
         # Registry changes are relayed, not spooled. One answered TIMEOUT while
         # the coordinator was down used to wait in the relay's queue and be
         # applied when it came back: the caller was told one thing, the
         # registry did another. It is now refused at once, and never applied.
-        run = self.start_run("churn")
-        path = os.path.join(self.tmp, "model.bin")
-        with open(path, "wb") as f:
-            f.write(b"weights")
-        self.cli("runs", "log", run, "--artifact", path)
-        for _ in range(2):
-            self.cli("models", "register", "churn", "--run", run, "--artifact", "model.bin")
+        self.register()
+        self.register()
         self.cli("models", "alias", "churn", "champion", "1")
         self.coord.stop()
         r = self.cli("--timeout", "5s", "models", "alias", "churn", "champion", "2",

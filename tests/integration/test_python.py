@@ -40,18 +40,23 @@ def python_with(module):
 # A sanitizer-built libcairn cannot be loaded into an uninstrumented python3.
 @unittest.skipIf("sanitize" in BIN, "the Python SDK loads the plain build's libcairn")
 class PythonSDK(CairnTest):
-    def py(self, code, python=None, check=True, env=None, timeout=120):
-        """Runs code (dedented) in a python3 subprocess using sdk/python."""
-        path = os.path.join(self.tmp, "prog.py")
-        with open(path, "w") as f:
-            f.write(textwrap.dedent(code))
+    def py_env(self, env=None):
+        """The environment of a python3 subprocess using sdk/python and this
+        test's coordinator."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
         full_env.update({"PYTHONPATH": os.path.join(ROOT, "sdk", "python"),
                          "CAIRN_COORDINATOR": self.coord.endpoint, "CAIRN_LIBRARY": LIBRARY,
                          "TMPDIR": self.tmp})
         full_env.update(env or {})
+        return full_env
+
+    def py(self, code, python=None, check=True, env=None, timeout=120):
+        """Runs code (dedented) in a python3 subprocess using sdk/python."""
+        path = os.path.join(self.tmp, "prog.py")
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(code))
         proc = subprocess.run([python or sys.executable, path], capture_output=True, text=True,
-                              timeout=timeout, env=full_env, cwd=self.tmp)
+                              timeout=timeout, env=self.py_env(env), cwd=self.tmp)
         r = Result(proc)
         if check and r.code != 0:
             self.fail(f"python program exited {r.code}:\n{r.err}")
@@ -280,11 +285,8 @@ class PythonSDK(CairnTest):
                     run.log_metric("x", i, step=i)
                 print(run.id, flush=True)
                 """))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
-        env.update({"PYTHONPATH": os.path.join(ROOT, "sdk", "python"),
-                    "CAIRN_COORDINATOR": self.coord.endpoint, "CAIRN_LIBRARY": LIBRARY})
         proc = subprocess.Popen([sys.executable, path], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, cwd=self.tmp)
+                                stderr=subprocess.PIPE, text=True, env=self.py_env(), cwd=self.tmp)
         time.sleep(1)
         self.coord.start()
         out, err = proc.communicate(timeout=60)
