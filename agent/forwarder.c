@@ -229,7 +229,7 @@ static void fill_window(forwarder *f, int64_t now)
     }
 }
 
-static void apply_outcomes(forwarder *f);
+static void apply_outcomes(forwarder *f, int64_t now);
 
 void forwarder_pump(forwarder *f, int64_t now)
 {
@@ -251,7 +251,7 @@ void forwarder_pump(forwarder *f, int64_t now)
     }
     if (f->up.active)
         upload_pump(f, now);
-    apply_outcomes(f);
+    apply_outcomes(f, now);
 }
 
 /* ---- outcomes ---- */
@@ -259,7 +259,6 @@ void forwarder_pump(forwarder *f, int64_t now)
 void fwd_acked(forwarder *f, uint64_t seq)
 {
     f->acked[f->n_acked++] = seq;
-    f->stats.forwarded++;
     backoff_reset(&f->backoff);
 }
 
@@ -269,11 +268,10 @@ void fwd_refuse(forwarder *f, uint64_t seq, const char *type, const ulid *id, ca
     char idtext[ULID_TEXT_LEN + 1] = "-", q[600];
     if (id)
         ulid_format(id, idtext);
-    fwd_refusal *r = &f->refused[f->n_refused++];
+    spool_refusal *r = &f->refused[f->n_refused++];
     r->seq = seq;
     r->code = code;
     snprintf(r->message, sizeof r->message, "%s", message);
-    f->stats.rejected++;
     kvlog(KVLOG_WARN, "spool_rejected", "seq=%llu type=%s id=%s code=%s message=%s",
           (unsigned long long)seq, type, idtext, cairn_status_name(code),
           kvlog_quote(q, sizeof q, message));
@@ -308,37 +306,58 @@ static void pop_done(forwarder *f)
         f->reply_deadline = 0;
 }
 
-/* One transaction for the round: deletes of what was acknowledged, moves of
- * what was refused. A failed commit leaves them in the spool, to be sent
- * again at the next start (harmless: the coordinator dedups). */
-static void apply_outcomes(forwarder *f)
+/* The round's outcomes could not be written (a full disk): the entries they
+ * were about are still spooled, and so is an uploaded artifact's file.
+ * Everything from the oldest of them is sent again after a backoff; the
+ * coordinator answers a resend from its dedup record, and refuses again what
+ * it refused. */
+static void forget_round(forwarder *f, int64_t now)
+{
+    uint64_t from = f->next_seq;
+    for (int i = 0; i < f->n_acked; i++)
+        from = f->acked[i] < from ? f->acked[i] : from;
+    for (int i = 0; i < f->n_refused; i++)
+        from = f->refused[i].seq < from ? f->refused[i].seq : from;
+    for (int i = 0; i < f->count; i++)
+        from = slot_at(f, i)->seq < from ? slot_at(f, i)->seq : from;
+    if (f->up.active)
+        from = f->up.seq < from ? f->up.seq : from;
+    upload_stop(f);
+    f->head = f->count = 0;
+    f->inflight_bytes = 0;
+    f->next_seq = from;
+    f->remove_file[0] = '\0';
+    f->reply_deadline = 0;
+    int wait = backoff_fail(&f->backoff);
+    f->resume_at = now + wait;
+    f->stats.resends++;
+    kvlog(KVLOG_WARN, "resend", "reason=spool_update_failed from_seq=%llu retry_in_ms=%d",
+          (unsigned long long)from, wait);
+}
+
+static void apply_outcomes(forwarder *f, int64_t now)
 {
     if (f->n_acked + f->n_refused == 0)
         return;
-    spool_txn t;
+    spool_outcomes o = {f->acked, f->n_acked, f->refused, f->n_refused,
+                        f->cfg->spool_max_rejected};
     cairn_error err = {0};
-    cairn_status st = spool_begin(f->spool, &t, &err);
-    for (int i = 0; !st && i < f->n_acked; i++)
-        st = spool_remove(f->spool, &t, f->acked[i], &err);
-    for (int i = 0; !st && i < f->n_refused; i++)
-        st = spool_reject(f->spool, &t, f->refused[i].seq, f->refused[i].code,
-                          f->refused[i].message, &err);
     long pruned = 0;
-    if (!st && f->n_refused &&
-        (pruned = spool_prune_rejected(f->spool, &t, f->cfg->spool_max_rejected, &err)) < 0)
-        st = err.status;
-    if (!st)
-        st = spool_commit(f->spool, &t, &err);
-    else
-        spool_abort(&t);
-    if (st)
-        kvlog(KVLOG_ERROR, "spool_update_failed", "code=%s message=\"%s\"",
-              cairn_status_name(st), err.message);
-    else if (pruned > 0)
+    cairn_status st = spool_apply(f->spool, &o, &pruned, &err);
+    if (pruned > 0)
         kvlog(KVLOG_WARN, "rejected_pruned", "count=%ld kept=%llu", pruned,
               (unsigned long long)f->cfg->spool_max_rejected);
-    if (f->remove_file[0])
-        uploads_remove(f->uploads, f->remove_file);
+    if (st) {
+        kvlog(KVLOG_ERROR, "spool_update_failed", "code=%s message=\"%s\"",
+              cairn_status_name(st), err.message);
+        forget_round(f, now);
+    } else {
+        /* Counted once written: a forgotten round's entries come back. */
+        f->stats.forwarded += (uint64_t)f->n_acked;
+        f->stats.rejected += (uint64_t)f->n_refused;
+        if (f->remove_file[0])
+            uploads_remove(f->uploads, f->remove_file);
+    }
     f->remove_file[0] = '\0';
     f->n_acked = f->n_refused = 0;
     pop_done(f);
@@ -411,7 +430,7 @@ void forwarder_receive(forwarder *f, int64_t now)
             dispatch(f, &frame, now);
         zmq_msg_close(&frame);
     }
-    apply_outcomes(f);
+    apply_outcomes(f, now);
 }
 
 /* ---- connection and timers ---- */

@@ -65,12 +65,6 @@ typedef struct fwd_upload {
     unsigned char *buf;
 } fwd_upload;
 
-typedef struct fwd_refusal {
-    uint64_t seq;
-    cairn_status code;
-    char message[256];
-} fwd_refusal;
-
 typedef struct fwd_stats {
     uint64_t forwarded;
     uint64_t rejected;
@@ -103,7 +97,7 @@ typedef struct forwarder {
     /* outcomes of the current round */
     uint64_t acked[FWD_WINDOW + 1];
     int n_acked;
-    fwd_refusal refused[FWD_WINDOW + 1];
+    spool_refusal refused[FWD_WINDOW + 1];
     int n_refused;
     char remove_file[ULID_TEXT_LEN + 1]; /* an uploaded artifact's file */
     fwd_stats stats;

@@ -100,6 +100,7 @@ cairn_status spool_open(spool *s, const char *data_dir, size_t map_size, bool re
 {
     char dir[PATH_MAX];
     memset(s, 0, sizeof *s);
+    s->map_size = map_size;
     snprintf(dir, sizeof dir, "%s/spool", data_dir);
     if (!read_only && mkdir(dir, 0750) != 0 && errno != EEXIST)
         return error_set(err, CAIRN_IO_ERROR, "create %s: %s", dir, strerror(errno));
@@ -300,9 +301,24 @@ void spool_abort(spool_txn *t)
 
 /* ---- reading ---- */
 
+static int renew_reader(spool *s)
+{
+    return s->reader ? mdb_txn_renew(s->reader) : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->reader);
+}
+
 cairn_status spool_read_begin(spool *s, cairn_error *err)
 {
-    int rc = s->reader ? mdb_txn_renew(s->reader) : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->reader);
+    int rc = renew_reader(s);
+    if (rc == MDB_MAP_RESIZED) {
+        /* The agent lent itself room beyond the map (spool_apply.c) while
+         * this process (a lister) had it open: adopt the new size. */
+        if (s->reader)
+            mdb_txn_abort(s->reader);
+        s->reader = NULL;
+        rc = mdb_env_set_mapsize(s->env, 0);
+        if (!rc)
+            rc = renew_reader(s);
+    }
     if (rc) {
         if (s->reader)
             mdb_txn_abort(s->reader);

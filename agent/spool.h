@@ -37,6 +37,7 @@ typedef struct spool {
     uint64_t bytes;
     uint64_t depth;
     uint64_t rejected_count;
+    size_t map_size;         /* as configured: room lent beyond it is given back */
 } spool;
 
 /* A write transaction and the counters it will make true when it commits. */
@@ -74,6 +75,30 @@ long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, cairn_error *er
  * when the map is full. */
 cairn_status spool_commit(spool *s, spool_txn *t, cairn_error *err);
 void spool_abort(spool_txn *t);
+
+/* An entry the coordinator refused, and why. */
+typedef struct spool_refusal {
+    uint64_t seq;
+    cairn_status code;
+    char message[256];
+} spool_refusal;
+
+/* What a forwarding round learned: entries to delete, entries to move to the
+ * rejected list (which then keeps at most keep_rejected). */
+typedef struct spool_outcomes {
+    const uint64_t *acked;
+    int n_acked;
+    const spool_refusal *refused;
+    int n_refused;
+    uint64_t keep_rejected;
+} spool_outcomes;
+
+/* Writes the outcomes, all in one transaction when they fit. With the map full
+ * they go in steps, each with room lent beyond the map, so the spool always
+ * drains. On failure (a full disk) nothing of the failed step happened and
+ * the entries it was about are still spooled. *pruned gets how many rejected
+ * entries were deleted to keep keep_rejected. */
+cairn_status spool_apply(spool *s, const spool_outcomes *o, long *pruned, cairn_error *err);
 
 /* Reading, inside one read transaction at a time. */
 cairn_status spool_read_begin(spool *s, cairn_error *err);

@@ -365,6 +365,115 @@ class FullSpool(AgentTest):
         self.wait_until("the tag", lambda: self.cli_json("runs", "show", run)["tags"].get("t"))
 
 
+def params_write(test, run, value):
+    params = [f"--param=p{i}=" + value * 6000 for i in range(20)]  # 120 KB
+    return test.via_agent("runs", "log", run, *params, check=False)
+
+
+def spool_refusals_until_full(test, run):
+    """Spools writes the coordinator will refuse (the run's params were set
+    already) until the agent refuses one; returns how many it took and the
+    agent's refusal."""
+    for taken in range(400):
+        r = params_write(test, run, chr(ord("b") + taken % 20))
+        if r.code != 0:
+            test.assertEqual(r.code, 1, r.err)
+            test.assertGreater(taken, 50)
+            return taken, r
+    test.fail("the spool never filled")
+
+
+class FullMap(AgentTest):
+    """The spool's LMDB map, not spool.max_bytes, runs out first."""
+
+    def setUp(self):
+        CairnTest.setUp(self)
+        conf = self.conf("spool: { map_size_mb = 16; max_bytes = 1073741824; };\n"
+                         "stats_interval_s = 1;\n")
+        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", conf]).start()
+
+    def test_refusals_out_of_a_full_map_are_kept_and_the_spool_drains(self):
+        # Moving a refused write to the rejected list needs room before the
+        # entry's own pages are freed, and even deletes need a few pages:
+        # neither may fail for good, nor forget what was refused.
+        run = self.agent_run("fullmap")
+        self.coord.stop()
+        self.assertEqual(params_write(self, run, "a").code, 0)
+        refused, full = spool_refusals_until_full(self, run)
+        self.assertIn("spool.map_size_mb", full.err)
+        self.coord.start()
+        self.wait_until("the spool to drain", lambda: self.via_agent(
+            "runs", "log", run, "--metric", "after=1@0", check=False).code == 0)
+        self.wait_points(run, "after", 1)
+        self.assertEqual(self.cli_json("runs", "show", run)["params"]["p0"], "a" * 6000)
+        self.wait_until("every refusal in the rejected list",
+                        lambda: len(self.agent.rejected()) == refused)
+        self.assertEqual(self.agent.stop(), 0)
+        stats = re.findall(r"event=stats .*", self.agent.log())[-1]
+        self.assertIn(f" rejected={refused} ", stats)
+        self.assertIn(" depth=0 ", stats)
+
+
+def can_mount_tmpfs(where):
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    os.makedirs(where, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", where],
+                      capture_output=True).returncode != 0:
+        return False
+    subprocess.run(["umount", where], check=True)
+    return True
+
+
+class FullDisk(AgentTest):
+    """The agent's data directory on a small file system that fills up."""
+
+    def setUp(self):
+        CairnTest.setUp(self)
+        data_dir = os.path.join(self.tmp, "agent")
+        if not can_mount_tmpfs(data_dir):
+            self.skipTest("needs root and a tmpfs mount")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", data_dir], check=True)
+        self.mounted = data_dir
+        conf = self.conf("spool: { map_size_mb = 64; max_bytes = 1073741824; };\n"
+                         "stats_interval_s = 1;\n")
+        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", conf]).start()
+
+    def tearDown(self):
+        if getattr(self, "agent", None) and self.agent.alive():
+            self.assertEqual(self.agent.stop(), 0, self.agent.log())
+        if getattr(self, "mounted", None):
+            subprocess.run(["umount", self.mounted], check=True)
+        CairnTest.tearDown(self)
+
+    def test_refusals_wait_for_room_and_nothing_is_lost(self):
+        run = self.agent_run("fulldisk")
+        self.assertEqual(params_write(self, run, "a").code, 0)
+        self.wait_until("the first params", lambda: self.cli_json(
+            "runs", "show", run)["params"].get("p0"))
+        filler = os.path.join(self.mounted, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (4 << 20))
+        self.coord.stop()
+        refused, full = spool_refusals_until_full(self, run)
+        self.assertIn("No space left on device", full.err)
+        # Every entry is a refusal, and moving one needs room for its copy:
+        # the round fails, is forgotten, and is tried again after a backoff.
+        self.coord.start()
+        self.wait_until("a failed spool update", lambda: "event=spool_update_failed"
+                        in self.agent.log())
+        self.wait_until("a retry", lambda: "reason=spool_update_failed" in self.agent.log())
+        os.unlink(filler)
+        self.wait_until("every refusal in the rejected list",
+                        lambda: len(self.agent.rejected()) == refused)
+        self.via_agent("runs", "log", run, "--metric", "after=1@0")
+        self.wait_points(run, "after", 1)
+        self.assertEqual(self.agent.stop(), 0)
+        stats = re.findall(r"event=stats .*", self.agent.log())[-1]
+        self.assertIn(f" rejected={refused} ", stats)
+        self.assertIn(" depth=0 ", stats)
+
+
 class Refusals(AgentTest):
     def test_refused_write_goes_to_rejected_list_and_the_rest_arrives(self):
         run = self.agent_run("refused")
