@@ -10,6 +10,7 @@
 #include "daemon_data_dir.h"
 #include "error.h"
 #include "kvlog.h"
+#include "router_frames.h"
 
 #define GROUP_MAX_BYTES ((size_t)64 << 20)
 
@@ -109,39 +110,7 @@ void sdk_server_close(sdk_server *s)
 
 static void request_release(sdk_request *r)
 {
-    for (int i = 0; i < r->n_frames; i++)
-        zmq_msg_close(&r->frames[i]);
-    r->n_frames = 0;
-}
-
-/* Reads one multipart message without waiting. Returns 1 when one was read,
- * 0 when none was queued, -1 when it was dropped (too many frames). */
-static int receive_one(sdk_server *s, sdk_request *r)
-{
-    bool overflow = false;
-    r->n_frames = 0;
-    for (int more = 1; more;) {
-        zmq_msg_t *f = &r->frames[r->n_frames < SDK_MAX_FRAMES ? r->n_frames : SDK_MAX_FRAMES - 1];
-        if (r->n_frames == SDK_MAX_FRAMES) {
-            zmq_msg_close(f); /* keep reading into the last slot: the message is dropped */
-            overflow = true;
-        } else {
-            r->n_frames++;
-        }
-        zmq_msg_init(f);
-        if (zmq_msg_recv(f, s->router, r->n_frames == 1 && !overflow ? ZMQ_DONTWAIT : 0) < 0) {
-            zmq_msg_close(f);
-            r->n_frames--;
-            return 0;
-        }
-        more = zmq_msg_more(f);
-    }
-    if (overflow || r->n_frames < 2) {
-        request_release(r);
-        s->stats.refused++;
-        return -1;
-    }
-    return 1;
+    router_frames_close(r->frames, &r->n_frames);
 }
 
 /* ---- handling ---- */
@@ -189,7 +158,14 @@ static void handle_one(sdk_server *s, sdk_group *g, sdk_request *r, int64_t now)
     zmq_msg_t *payload = &r->frames[r->n_frames - 1];
     cairn_error err = {0};
     msg m;
-    cairn_status st = msg_decode(&s->dec, zmq_msg_data(payload), zmq_msg_size(payload), &m, &err);
+    cairn_status st = CAIRN_OK;
+    if (r->too_many_frames) {
+        memset(&m, 0, sizeof m);
+        st = error_set(&err, CAIRN_BAD_MESSAGE, "a message of more than %d frames",
+                       SDK_MAX_FRAMES - 1);
+    } else {
+        st = msg_decode(&s->dec, zmq_msg_data(payload), zmq_msg_size(payload), &m, &err);
+    }
     r->has_id = m.has_id;
     r->id = m.id;
     r->artifact = false;
@@ -265,11 +241,11 @@ void sdk_server_serve(sdk_server *s, int64_t now)
     int n = 0;
     size_t bytes = 0;
     while (n < SDK_MAX_GROUP && bytes < GROUP_MAX_BYTES) {
-        int got = receive_one(s, &s->group[n]);
-        if (got == 0)
+        sdk_request *r = &s->group[n];
+        if (!router_receive(s->router, r->frames, SDK_MAX_FRAMES, &r->n_frames,
+                            &r->too_many_frames))
             break;
-        if (got > 0)
-            bytes += zmq_msg_size(&s->group[n].frames[s->group[n].n_frames - 1]), n++;
+        bytes += zmq_msg_size(&r->frames[r->n_frames - 1]), n++;
     }
     if (n == 0)
         return;
@@ -282,5 +258,6 @@ void sdk_server_serve(sdk_server *s, int64_t now)
     if (s->observer.wants)
         observe(s, n);
     s->stats.requests += (uint64_t)n;
+    msg_decoder_trim(&s->dec); /* nothing decoded is used past here */
     send_replies(s, n);
 }

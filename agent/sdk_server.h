@@ -36,6 +36,7 @@ typedef enum sdk_disposition {
 typedef struct sdk_request {
     zmq_msg_t frames[SDK_MAX_FRAMES]; /* routing frames, then the payload */
     int n_frames;
+    bool too_many_frames; /* frames[1] is empty: answered with an error */
     sdk_disposition disp;
     ulid id;
     bool has_id;

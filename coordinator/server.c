@@ -10,6 +10,7 @@
 
 #include "daemon_data_dir.h"
 #include "error.h"
+#include "router_frames.h"
 #include "kvlog.h"
 #include "server_internal.h"
 
@@ -119,40 +120,14 @@ void server_close(server *s)
 
 static void pending_release(pending *p)
 {
-    for (int i = 0; i < p->n_frames; i++)
-        zmq_msg_close(&p->frames[i]);
-    p->n_frames = 0;
+    router_frames_close(p->frames, &p->n_frames);
 }
 
-/* Reads one multipart message without waiting. Returns 1 when one was read,
- * 0 when none was queued, -1 when it was dropped (too many frames). */
-static int receive_one(server *s, pending *p)
+/* Reads one request without waiting; false when none was queued. */
+static bool receive_one(server *s, pending *p)
 {
-    p->n_frames = 0;
-    int more = 1;
-    bool overflow = false;
-    while (more) {
-        zmq_msg_t *f = &p->frames[p->n_frames < SERVER_MAX_FRAMES ? p->n_frames : SERVER_MAX_FRAMES - 1];
-        if (p->n_frames == SERVER_MAX_FRAMES) {
-            zmq_msg_close(f); /* keep reading into the last slot: the message is dropped */
-            overflow = true;
-        } else {
-            p->n_frames++;
-        }
-        zmq_msg_init(f);
-        if (zmq_msg_recv(f, s->router, p->n_frames == 1 && !overflow ? ZMQ_DONTWAIT : 0) < 0) {
-            zmq_msg_close(f);
-            p->n_frames--;
-            return 0;
-        }
-        more = zmq_msg_more(f);
-    }
-    if (overflow || p->n_frames < 2) {
-        pending_release(p);
-        s->stats.rejected++;
-        return -1;
-    }
-    return 1;
+    return router_receive(s->router, p->frames, SERVER_MAX_FRAMES, &p->n_frames,
+                          &p->too_many_frames);
 }
 
 /* ---- handling a group ---- */
@@ -179,6 +154,13 @@ static cairn_status run_handler(server *s, group_txn *g, pending *p, const handl
     return st;
 }
 
+static cairn_status too_many_frames(msg *m, cairn_error *err)
+{
+    memset(m, 0, sizeof *m);
+    return error_set(err, CAIRN_BAD_MESSAGE, "a message of more than %d frames",
+                     SERVER_MAX_FRAMES - 1);
+}
+
 static void handle_one(server *s, group_txn *g, int index, int64_t now)
 {
     pending *p = &s->group[index];
@@ -189,7 +171,9 @@ static void handle_one(server *s, group_txn *g, int index, int64_t now)
     p->reply_off = w->sb.size;
     p->reply_len = 0;
     p->in_write_txn = false;
-    cairn_status st = msg_decode(&s->decoder, zmq_msg_data(payload), zmq_msg_size(payload), &m, &err);
+    cairn_status st = p->too_many_frames ? too_many_frames(&m, &err)
+                                         : msg_decode(&s->decoder, zmq_msg_data(payload),
+                                                      zmq_msg_size(payload), &m, &err);
     p->has_id = m.has_id;
     p->id = m.id;
     msg_str_copy(st ? (msg_str){"error", 5} : m.type, p->type, sizeof p->type);
@@ -260,11 +244,9 @@ static void serve_group(server *s)
     int n = 0;
     size_t bytes = 0;
     while (n < s->cfg.max_batch && bytes < GROUP_MAX_BYTES) {
-        int r = receive_one(s, &s->group[n]);
-        if (r == 0)
+        if (!receive_one(s, &s->group[n]))
             break;
-        if (r > 0)
-            bytes += zmq_msg_size(&s->group[n].frames[s->group[n].n_frames - 1]), n++;
+        bytes += zmq_msg_size(&s->group[n].frames[s->group[n].n_frames - 1]), n++;
     }
     if (n == 0)
         return;
@@ -281,6 +263,7 @@ static void serve_group(server *s)
     s->stats.requests += (uint64_t)n;
     if ((uint64_t)n > s->stats.max_group)
         s->stats.max_group = (uint64_t)n;
+    msg_decoder_trim(&s->decoder); /* nothing decoded is used past here */
     send_replies(s, n);
 }
 

@@ -37,6 +37,7 @@ typedef struct server_stats {
 typedef struct pending {
     zmq_msg_t frames[SERVER_MAX_FRAMES]; /* routing frames, then the payload */
     int n_frames;
+    bool too_many_frames; /* frames[1] is empty: answered with an error */
     size_t reply_off, reply_len;
     bool in_write_txn;
     ulid id;

@@ -34,7 +34,8 @@ void msg_str_copy(msg_str s, char *dst, size_t cap)
 
 void msg_decoder_init(msg_decoder *d, size_t limit)
 {
-    msgpack_zone_init(&d->zone, 4096);
+    d->zone_ok = msgpack_zone_init(&d->zone, 4096);
+    d->last_len = 0;
     d->limit = limit ? limit : MSG_DEFAULT_LIMIT;
     d->empty_body.type = MSGPACK_OBJECT_MAP;
     d->empty_body.via.map.size = 0;
@@ -43,7 +44,9 @@ void msg_decoder_init(msg_decoder *d, size_t limit)
 
 void msg_decoder_destroy(msg_decoder *d)
 {
-    msgpack_zone_destroy(&d->zone);
+    if (d->zone_ok)
+        msgpack_zone_destroy(&d->zone);
+    d->zone_ok = false;
 }
 
 /* ---- envelope checks ---- */
@@ -174,10 +177,37 @@ static cairn_status check_envelope(msg_decoder *d, msg *out, cairn_error *err)
     return CAIRN_OK;
 }
 
+/* msgpack-c spends ~24 bytes per object, and a cleared zone keeps its
+ * newest chunk: one large message (a 16 MiB frame of nils is 16 M objects,
+ * ~400 MB) would stay allocated for the life of the process. After a large
+ * message the zone is made anew, so that memory goes back. */
+#define ZONE_KEEP_AFTER ((size_t)256 << 10)
+
+static bool release_zone(msg_decoder *d)
+{
+    if (d->zone_ok && d->last_len <= ZONE_KEEP_AFTER) {
+        msgpack_zone_clear(&d->zone);
+        return true;
+    }
+    if (d->zone_ok)
+        msgpack_zone_destroy(&d->zone);
+    d->zone_ok = msgpack_zone_init(&d->zone, 4096);
+    return d->zone_ok;
+}
+
+void msg_decoder_trim(msg_decoder *d)
+{
+    if (d->last_len > ZONE_KEEP_AFTER)
+        release_zone(d);
+    d->last_len = 0;
+}
+
 cairn_status msg_decode(msg_decoder *d, const void *buf, size_t len, msg *out, cairn_error *err)
 {
     memset(out, 0, sizeof *out);
-    msgpack_zone_clear(&d->zone);
+    if (!release_zone(d))
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory decoding a message");
+    d->last_len = len;
     if (len > d->limit)
         return error_set(err, CAIRN_MESSAGE_TOO_LARGE, "message of %zu bytes exceeds the limit of %zu",
                          len, d->limit);

@@ -55,12 +55,17 @@ typedef struct msg {
 typedef struct msg_decoder {
     msgpack_zone zone;
     size_t limit;
+    size_t last_len; /* the last message's size: a large one grew the zone */
+    bool zone_ok;    /* false when making the zone anew ran out of memory */
     msgpack_object root;
     msgpack_object empty_body;
 } msg_decoder;
 
 void msg_decoder_init(msg_decoder *d, size_t limit);
 void msg_decoder_destroy(msg_decoder *d);
+/* Gives back the memory a large message took (it is kept until the next
+ * decode otherwise); what was decoded must not be used afterwards. */
+void msg_decoder_trim(msg_decoder *d);
 
 /*
  * Decodes and checks one message. Strings in out point into buf, which must

@@ -163,6 +163,12 @@ class ThroughTheAgent(AgentTest):
         stats = re.findall(r"event=stats .*", self.agent.log())[-1]
         self.assertNotRegex(stats, r"refused=0 ")
 
+    def test_a_message_of_too_many_frames_is_answered(self):
+        self.assertEqual(self.tool("frames", self.agent.endpoint, 2).stdout.strip(), "ok")
+        r = self.tool("frames", self.agent.endpoint, 9)
+        self.assertEqual(r.stdout.strip(), "error BAD_MESSAGE: a message of more than 7 frames")
+        self.assertEqual(self.tool("nils", self.agent.endpoint, 4_000_000).stdout.strip(), "ok")
+
     def test_presence_and_commands(self):
         """hello carries the labels; a fan-out `ping` command is answered. Skipped
         while the coordinator does not implement agents yet."""

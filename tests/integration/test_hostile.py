@@ -2,8 +2,14 @@
 import os
 import re
 import subprocess
+import time
 
 from harness import TOOLS, CairnTest
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
 
 
 class HostileInput(CairnTest):
@@ -50,6 +56,28 @@ class HostileInput(CairnTest):
         self.assertEqual(r.code, 1, r.err)
         self.assertIn("param 'q' was logged as '1'", r.err)
         self.assertNotIn("q", self.cli_json("runs", "show", run)["params"])
+
+    def test_a_message_of_too_many_frames_is_answered(self):
+        # Up to 7 frames, the ones before the payload are routing frames
+        # (a REQ socket's delimiter) and go back with the reply; past that
+        # the sender is told, not left to time out.
+        for frames, answer in ((1, "ok"), (2, "ok"), (7, "ok"),
+                               (8, "error BAD_MESSAGE: a message of more than 7 frames"),
+                               (40, "error BAD_MESSAGE: a message of more than 7 frames")):
+            r = self.tool("frames", self.coord.endpoint, frames)
+            self.assertEqual(r.stdout.strip(), answer, f"{frames} frames")
+        self.cli("ping")
+
+    def test_a_large_message_gives_its_memory_back(self):
+        # 16.7 M nils are one byte each on the wire and 24 bytes each once
+        # decoded: ~400 MB, which must not stay with the process.
+        r = self.tool("nils", self.coord.endpoint, 16_777_000)
+        self.assertEqual(r.stdout.strip(), "ok")
+        deadline = time.monotonic() + 5
+        while rss_kib(self.coord.proc.pid) >= 64 << 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertLess(rss_kib(self.coord.proc.pid), 64 << 10)
+        self.cli("ping")
 
     def _config(self, text):
         path = os.path.join(self.tmp, "c.conf")

@@ -24,7 +24,9 @@ static int usage(void)
 {
     fprintf(stderr, "usage: cairn-load stream ENDPOINT RUN COUNT ACK_FILE\n"
                     "       cairn-load points ENDPOINT RUN COUNT BATCH KEY\n"
-                    "       cairn-load garbage ENDPOINT COUNT SEED\n");
+                    "       cairn-load garbage ENDPOINT COUNT SEED\n"
+                    "       cairn-load frames ENDPOINT FRAMES\n"
+                    "       cairn-load nils ENDPOINT COUNT\n");
     return 2;
 }
 
@@ -170,6 +172,78 @@ static int garbage(char **argv)
     return errors == count ? 0 : 1;
 }
 
+/* ---- odd shapes: one request, its answer printed ---- */
+
+static void *dealer_to(void *ctx, const char *endpoint)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int timeout = 10000, zero = 0;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_connect(s, endpoint) != 0) {
+        fprintf(stderr, "connect: %s\n", zmq_strerror(zmq_errno()));
+        exit(1);
+    }
+    return s;
+}
+
+/* Prints "ok", "error CODE: MESSAGE" or "no reply"; returns 0 for an answer. */
+static int print_answer(void *s)
+{
+    static char reply[65536];
+    msg_decoder d;
+    msg m;
+    msg_decoder_init(&d, 0);
+    int n, more = 1;
+    while (more) { /* the payload is the last frame */
+        n = zmq_recv(s, reply, sizeof reply, 0);
+        size_t size = sizeof more;
+        if (n < 0 || zmq_getsockopt(s, ZMQ_RCVMORE, &more, &size) != 0)
+            break;
+    }
+    int rc = 0;
+    if (n < 0 || msg_decode(&d, reply, (size_t)n, &m, NULL) != CAIRN_OK) {
+        printf("no reply\n");
+        rc = 1;
+    } else if (m.kind == MSG_REPLY_ERROR) {
+        printf("error %s: %.*s\n", cairn_status_name(m.err_status), (int)m.err_message.n,
+               m.err_message.p);
+    } else {
+        printf("ok\n");
+    }
+    msg_decoder_destroy(&d);
+    return rc;
+}
+
+static void ping_message(msg_writer *w, uint32_t nils)
+{
+    ulid id = ulid_new();
+    msg_start_request(w, &id, "ping", "cairn-load", nils ? 1 : 0);
+    if (nils) {
+        mp_str(&w->pk, "x");
+        msgpack_pack_array(&w->pk, nils);
+        for (uint32_t i = 0; i < nils; i++)
+            msgpack_pack_nil(&w->pk);
+    }
+}
+
+/* Sends `empty` empty frames, then a ping with `nils` nils; prints the answer. */
+static int send_ping(const char *endpoint, int empty, uint32_t nils)
+{
+    void *ctx = zmq_ctx_new(), *s = dealer_to(ctx, endpoint);
+    msg_writer w;
+    msg_writer_init(&w);
+    ping_message(&w, nils);
+    for (int i = 0; i < empty; i++)
+        zmq_send(s, "", 0, ZMQ_SNDMORE);
+    zmq_send(s, w.sb.data, w.sb.size, 0);
+    int rc = print_answer(s);
+    msg_writer_destroy(&w);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 6 && strcmp(argv[1], "stream") == 0)
@@ -178,5 +252,9 @@ int main(int argc, char **argv)
         return points(argv);
     if (argc == 5 && strcmp(argv[1], "garbage") == 0)
         return garbage(argv);
+    if (argc == 4 && strcmp(argv[1], "frames") == 0) /* FRAMES frames in all */
+        return send_ping(argv[2], atoi(argv[3]) - 1, 0);
+    if (argc == 4 && strcmp(argv[1], "nils") == 0) /* one byte each on the wire */
+        return send_ping(argv[2], 0, (uint32_t)atol(argv[3]));
     return usage();
 }
