@@ -147,6 +147,18 @@ const char *args_duration_ms(const char *s, int *ms)
     return NULL;
 }
 
+const char *args_fanout_timeout_ms(const char *s, int *ms)
+{
+    int v;
+    const char *bad = args_duration_ms(s, &v);
+    if (bad)
+        return bad;
+    if (v > ARGS_FANOUT_MAX_MS)
+        return "the agents' time is at most 10m";
+    *ms = v;
+    return NULL;
+}
+
 const char *args_uint(const char *s, uint64_t *out)
 {
     char *end;

@@ -51,6 +51,10 @@ size_t args_count(const parsed_args *a, const char *name);
 
 /* "500ms", "5s", "2m", "1h" or plain seconds ("5", "0.5"), at least 1 ms. */
 const char *args_duration_ms(const char *s, int *ms);
+/* A fan-out's --timeout (the agents' time): a duration of at most 10
+ * minutes, as the coordinator takes (FANOUT_MAX_TIMEOUT_MS). */
+#define ARGS_FANOUT_MAX_MS 600000
+const char *args_fanout_timeout_ms(const char *s, int *ms);
 
 /* A decimal count without sign. */
 const char *args_uint(const char *s, uint64_t *out);

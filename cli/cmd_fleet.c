@@ -5,6 +5,7 @@
  * with each agent's `reply`, and shown per agent.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,8 @@ static cairn_status call_fanout(cairn_client *c, const fanout_call *q, json_t *r
     msgpack_pack_uint32(pk, (uint32_t)q->timeout_ms);
     /* The coordinator answers once the agents have: their time comes first. */
     int saved = c->timeout_ms;
-    c->timeout_ms += q->timeout_ms;
+    int64_t total = (int64_t)c->timeout_ms + q->timeout_ms;
+    c->timeout_ms = total > INT_MAX ? INT_MAX : (int)total;
     cairn_status st = client_call(c, &body, err);
     c->timeout_ms = saved;
     if (!st)
@@ -217,7 +219,7 @@ static int read_fanout_opts(const cli_command *self, const parsed_args *a, int d
     const char *timeout = args_get(a, "--timeout"), *bad;
     q->selector = args_get(a, "--selector") ? args_get(a, "--selector") : "all";
     q->timeout_ms = dflt;
-    if (timeout && (bad = args_duration_ms(timeout, &q->timeout_ms)))
+    if (timeout && (bad = args_fanout_timeout_ms(timeout, &q->timeout_ms)))
         return cli_usage_error(self, "bad --timeout '%s': %s", timeout, bad);
     return -1;
 }

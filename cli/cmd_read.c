@@ -203,7 +203,8 @@ int cmd_ping(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
     const char *selector = args_get(&a, "--selector"), *timeout = args_get(&a, "--timeout");
     if (a.n_pos)
         rc = cli_usage_error(self, "ping takes no arguments");
-    else if (timeout && (bad = args_duration_ms(timeout, &timeout_ms)))
+    else if (timeout && (bad = selector ? args_fanout_timeout_ms(timeout, &timeout_ms)
+                                        : args_duration_ms(timeout, &timeout_ms)))
         rc = cli_usage_error(self, "bad --timeout '%s': %s", timeout, bad);
     else if (selector)
         rc = cli_ping_agents(ctx, selector, timeout_ms);

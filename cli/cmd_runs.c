@@ -7,13 +7,14 @@
  * half of a command applied.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "artifact_path.h"
 #include "commands.h"
+#include "regular_file.h"
 
 static int out_of_memory(void)
 {
@@ -128,16 +129,30 @@ static int parse_log(const cli_command *self, const parsed_args *a, log_request 
     return rc;
 }
 
-/* Artifacts are checked before anything is logged. */
+/* An artifact that cannot be read or stored must stop the command before
+ * anything is logged: a typo cannot leave half of a command applied. */
+static int check_artifact(const char *file)
+{
+    cairn_error err;
+    int fd;
+    if (regular_file_open(file, &fd, &err) != CAIRN_OK) {
+        fprintf(stderr, "cairn: cannot read artifact %s: %s\n", file, err.message);
+        return CLI_FAILED;
+    }
+    close(fd);
+    const char *slash = strrchr(file, '/'), *name = slash ? slash + 1 : file;
+    if (artifact_path_check((msg_str){name, (uint32_t)strnlen(name, 4096)}, &err) != CAIRN_OK) {
+        fprintf(stderr, "cairn: artifact %s: %s\n", file, err.message);
+        return CLI_FAILED;
+    }
+    return CLI_OK;
+}
+
 static int check_artifacts(const parsed_args *a)
 {
-    for (size_t i = 0; i < a->n_opts; i++) {
-        const char *file = a->opts[i].value;
-        if (strcmp(a->opts[i].name, "--artifact") == 0 && access(file, R_OK) != 0) {
-            fprintf(stderr, "cairn: cannot read artifact %s: %s\n", file, strerror(errno));
+    for (size_t i = 0; i < a->n_opts; i++)
+        if (strcmp(a->opts[i].name, "--artifact") == 0 && check_artifact(a->opts[i].value))
             return CLI_FAILED;
-        }
-    }
     return CLI_OK;
 }
 

@@ -6,9 +6,13 @@
  * Global options come before the command (--json may also come after it);
  * the command tree below maps words to functions.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "client_internal.h"
 #include "commands.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -161,7 +165,7 @@ static const opt_spec global_opts[] = {
 static const char *resolve_endpoint(const char *option)
 {
     const char *env = getenv("CAIRN_COORDINATOR");
-    if (option && *option)
+    if (option)
         return option;
     return (env && *env) ? env : CAIRN_DEFAULT_COORDINATOR;
 }
@@ -185,21 +189,55 @@ static int parse_globals(int argc, char **argv, cli_ctx *ctx, int *next)
         rc = cmd_help(ctx, NULL, 0, NULL);
     else if (args_has(&a, "--version"))
         rc = cmd_version(ctx, NULL, 0, NULL);
+    else if (!*ctx->endpoint)
+        /* "--coordinator $UNSET" must not write to whichever coordinator the
+         * environment or the default names. */
+        rc = cli_usage_error(NULL, "--coordinator is empty");
     else if (timeout && (bad = args_duration_ms(timeout, &ctx->timeout_ms)))
         rc = cli_usage_error(NULL, "bad --timeout '%s': %s", timeout, bad);
     args_free(&a);
     return rc;
 }
 
+/* Interrupted (Ctrl-C, a CI job's timeout): a download's temporary file
+ * goes, then the signal does what it would have done. */
+static void on_interrupt(int sig)
+{
+    client_download_interrupted();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void remove_partial_files_on_interrupt(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < COUNT(sigs); i++) {
+        struct sigaction sa = {.sa_handler = on_interrupt};
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* Output that did not get out (a full disk, a closed pipe) is a failure: a
+ * script must not take a lost run id or a truncated listing for success. */
+static int check_stdout(int rc)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "cairn: writing the output: %s\n", strerror(errno));
+    return rc == CLI_OK ? CLI_FAILED : rc;
+}
+
 int main(int argc, char **argv)
 {
     cli_ctx ctx = {.timeout_ms = CLI_DEFAULT_TIMEOUT_MS};
     int next = 0;
+    remove_partial_files_on_interrupt();
     int rc = parse_globals(argc - 1, argv + 1, &ctx, &next);
     if (rc < 0)
         rc = cli_dispatch(&ctx, commands, COUNT(commands), argc - 1 - next, argv + 1 + next);
     if (ctx.bad_endpoint)
         rc = CLI_USAGE; /* the message is out already; a bad --coordinator is bad usage */
     cairn_client_close(ctx.client);
-    return rc;
+    return check_stdout(rc);
 }

@@ -10,7 +10,7 @@
 
 #include "error.h"
 
-/* validate_artifact_path admits no path the shared upload code refuses. */
+/* artifact_path_check admits no path the shared upload code refuses. */
 _Static_assert(LIMIT_ARTIFACT_PATH == UPLOAD_MAX_PATH, "artifact path limits differ");
 
 static int make_dir(const char *path)

@@ -1,6 +1,7 @@
 /* artifact.put (chunked upload), artifact.get and blob.get (ranged downloads). */
 #include <stdio.h>
 
+#include "artifact_path.h"
 #include "body.h"
 #include "error.h"
 #include "handlers.h"
@@ -38,7 +39,7 @@ static cairn_status read_chunk(request_ctx *r, blob_chunk *c, ulid *upload, stor
     if (!st)
         st = body_bool(b, "last", false, &c->last, err);
     if (!st)
-        st = validate_artifact_path(c->path, err);
+        st = artifact_path_check(c->path, err);
     if (st)
         return st;
     if (offset < 0)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "artifact_path.h"
 #include "body.h"
 #include "error.h"
 #include "handlers.h"
@@ -119,7 +120,7 @@ static cairn_status read_artifact_of_run(request_ctx *r, register_req *q, cairn_
     if (!st)
         st = body_str(r->m->body, "artifact", true, &q->path, err);
     if (!st)
-        st = validate_artifact_path(q->path, err);
+        st = artifact_path_check(q->path, err);
     if (st)
         return st;
     st = store_artifact_get(r->store, r->txn, &q->run.id, q->path, &q->artifact, err);

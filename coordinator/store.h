@@ -17,6 +17,7 @@
 
 #include "cairn/status.h"
 #include "msg.h"
+#include "artifact_path.h"
 #include "ulid.h"
 
 #define STORE_SCHEMA_VERSION 1
@@ -26,7 +27,7 @@
 #define LIMIT_PARAM_VALUE 6000
 #define LIMIT_TAG_VALUE 8000
 #define LIMIT_NAME 250
-#define LIMIT_ARTIFACT_PATH 495 /* with the 16-byte run id, LMDB's largest key (511) */
+#define LIMIT_ARTIFACT_PATH ARTIFACT_PATH_MAX
 
 /* One metric point as stored: 24 bytes. */
 typedef struct store_point {

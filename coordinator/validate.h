@@ -12,7 +12,6 @@
 cairn_status validate_key(const char *what, msg_str key, cairn_error *err);
 cairn_status validate_value(const char *what, msg_str value, size_t limit, cairn_error *err);
 cairn_status validate_name(const char *what, msg_str name, bool required, cairn_error *err);
-cairn_status validate_artifact_path(msg_str path, cairn_error *err);
 /* Text an agent announces (host, version, label values): at most limit bytes
  * of UTF-8 without control characters, so it prints and logs as it is. */
 cairn_status validate_text(const char *what, msg_str s, size_t limit, cairn_error *err);

@@ -6,12 +6,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "artifact_path.h"
 #include "body.h"
 #include "client_internal.h"
 #include "error.h"
@@ -214,7 +217,9 @@ cairn_status cairn_artifact_upload(cairn_client *client, const char *run_id,
     if (!*u.path)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "no artifact path for '%s'", local_file);
     u.id = ulid_new();
-    cairn_status st = client_run_id(run_id, &u.run, err);
+    cairn_status st = artifact_path_check((msg_str){u.path, (uint32_t)strnlen(u.path, 4096)}, err);
+    if (!st)
+        st = client_run_id(run_id, &u.run, err);
     if (!st)
         st = upload_open(&u, err);
     if (!st)
@@ -228,13 +233,34 @@ cairn_status cairn_artifact_upload(cairn_client *client, const char *run_id,
 
 /* ======== download ======== */
 
+/* The temporary file of the download in progress, for a signal handler. */
+static char interrupted_tmp[PATH_MAX];
+static volatile sig_atomic_t interrupted_tmp_set;
+
+void client_download_interrupted(void)
+{
+    if (interrupted_tmp_set)
+        unlink(interrupted_tmp);
+}
+
+static void note_tmp(const char *tmp)
+{
+    interrupted_tmp_set = 0;
+    if (tmp && strlen(tmp) < sizeof interrupted_tmp) {
+        strcpy(interrupted_tmp, tmp);
+        interrupted_tmp_set = 1;
+    }
+}
+
 typedef struct download {
     cairn_client *c;
     ulid run;
     const char *blob;      /* when set: the blob of this sha256 (blob.get), not an artifact */
     const char *path;      /* the artifact path, or the blob's hash: what messages name */
     const char *file;
-    char *tmp;             /* local_file.part-XXXXXX */
+    char *resolved;        /* the target, when file is a symbolic link */
+    char *tmp;             /* file.part-XXXXXX */
+    bool direct;           /* file is a device or a pipe: written straight into */
     int fd;
     uint64_t got;
     uint64_t size;         /* the whole file, from the first reply */
@@ -250,7 +276,7 @@ static cairn_status write_all(download *d, const char *p, size_t n, cairn_error 
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
-            return io_error(err, "write", d->tmp);
+            return io_error(err, "write", d->direct ? d->file : d->tmp);
         p += w;
         n -= (size_t)w;
     }
@@ -371,6 +397,11 @@ static void fsync_parent_dir(const char *file)
 /* Durable content first, then the name: a crash leaves the old file or the new. */
 static cairn_status commit_download(download *d, cairn_error *err)
 {
+    if (d->direct) {
+        int rc = close(d->fd);
+        d->fd = -1;
+        return rc != 0 ? io_error(err, "close", d->file) : CAIRN_OK;
+    }
     if (fchmod(d->fd, created_file_mode()) != 0 || fsync(d->fd) != 0)
         return io_error(err, "sync", d->tmp);
     int rc = close(d->fd);
@@ -379,27 +410,64 @@ static cairn_status commit_download(download *d, cairn_error *err)
         return io_error(err, "close", d->tmp);
     if (rename(d->tmp, d->file) != 0)
         return io_error(err, "rename to", d->file);
+    note_tmp(NULL);
     fsync_parent_dir(d->file);
+    return CAIRN_OK;
+}
+
+static cairn_status begin_hash(download *d, cairn_error *err)
+{
+    if (!sha256_begin(&d->hash))
+        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 initialisation failed");
+    return CAIRN_OK;
+}
+
+/* A symbolic link is followed: the file it names is replaced, not the link.
+ * A character device or a pipe (/dev/stdout, /dev/null, a FIFO) is written
+ * straight into: renaming a file over it would replace the device itself. */
+static cairn_status open_destination(download *d, bool *done, cairn_error *err)
+{
+    struct stat st;
+    *done = false;
+    if (lstat(d->file, &st) == 0 && S_ISLNK(st.st_mode)) {
+        d->resolved = realpath(d->file, NULL);
+        if (!d->resolved)
+            return io_error(err, "follow the link", d->file);
+        d->file = d->resolved;
+    }
+    if (stat(d->file, &st) != 0 || S_ISREG(st.st_mode))
+        return CAIRN_OK;
+    if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+        return error_set(err, CAIRN_IO_ERROR, "%s is not a regular file, a device or a pipe",
+                         d->file);
+    d->fd = open(d->file, O_WRONLY | O_CLOEXEC);
+    if (d->fd < 0)
+        return io_error(err, "open", d->file);
+    d->direct = *done = true;
     return CAIRN_OK;
 }
 
 static cairn_status download_open(download *d, cairn_error *err)
 {
+    bool direct;
+    cairn_status st = open_destination(d, &direct, err);
+    if (st || direct)
+        return st ? st : begin_hash(d, err);
     size_t n = strlen(d->file) + sizeof ".part-XXXXXX";
     d->tmp = malloc(n);
     if (!d->tmp)
         return no_memory(err);
     snprintf(d->tmp, n, "%s.part-XXXXXX", d->file);
     d->fd = mkstemp(d->tmp);
+    if (d->fd >= 0)
+        note_tmp(d->tmp);
     if (d->fd < 0) {
         cairn_status st = io_error(err, "create", d->tmp);
         free(d->tmp);
         d->tmp = NULL;
         return st;
     }
-    if (!sha256_begin(&d->hash))
-        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 initialisation failed");
-    return CAIRN_OK;
+    return begin_hash(d, err);
 }
 
 static void download_cleanup(download *d, cairn_status st)
@@ -409,7 +477,10 @@ static void download_cleanup(download *d, cairn_status st)
         close(d->fd);
     if (st && d->tmp)
         unlink(d->tmp);
+    if (d->tmp)
+        note_tmp(NULL);
     free(d->tmp);
+    free(d->resolved);
 }
 
 /* Ranges into a temporary file, checked, then renamed into place. */

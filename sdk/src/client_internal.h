@@ -101,6 +101,11 @@ cairn_status decode_kvs(const msgpack_object *map, const char *field, cairn_kv *
                         size_t *count, cairn_error *err);
 void decode_kvs_free(cairn_kv *items, size_t n);
 
+/* Removes the temporary file of the download in progress, if any: for a
+ * signal handler (async-signal-safe), so that an interrupted download leaves
+ * nothing behind. One slot: the download most recently started. */
+void client_download_interrupted(void);
+
 /* Downloads the blob of that sha256 (64 hex) into local_file, as
  * cairn_artifact_download does an artifact (client_artifacts.c). */
 cairn_status client_blob_download(cairn_client *c, const char *sha256, const char *local_file,

@@ -80,9 +80,9 @@ static cairn_status begin_upload(const upload_table *t, const upload_chunk *c, u
     if (!s)
         return error_set(err, CAIRN_BACKPRESSURE, "%d uploads already in progress; retry later",
                          t->rules->max_uploads);
-    if (c->path.n == 0 || c->path.n > UPLOAD_MAX_PATH)
-        return error_set(err, CAIRN_LIMIT_EXCEEDED, "artifact path must be 1 to %d bytes",
-                         UPLOAD_MAX_PATH);
+    cairn_status st = artifact_path_check(c->path, err);
+    if (st)
+        return st;
     char idtext[ULID_TEXT_LEN + 1];
     ulid_format(c->upload, idtext);
     snprintf(s->tmp_path, sizeof s->tmp_path, "%s/%s%s", t->tmp_dir, idtext, t->rules->suffix);

@@ -18,10 +18,11 @@
 #include <stdint.h>
 
 #include "msg.h"
+#include "artifact_path.h"
 #include "sha256_file.h"
 
 #define UPLOAD_MAX_CHUNK ((size_t)4 << 20)
-#define UPLOAD_MAX_PATH 495 /* bytes of an artifact path (coordinator/store.h) */
+#define UPLOAD_MAX_PATH ARTIFACT_PATH_MAX
 
 typedef struct upload_slot {
     bool active;

@@ -1,8 +1,14 @@
 """Every CLI command against a real coordinator, and its exit codes."""
 import os
 import re
+import signal
+import stat
+import subprocess
+import threading
+import time
+import unittest
 
-from harness import CairnTest
+from harness import BIN, CairnTest
 
 
 class Commands(CairnTest):
@@ -85,3 +91,122 @@ class Commands(CairnTest):
                               text=True, env={**os.environ, "CAIRN_COORDINATOR": self.coord.endpoint})
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("version", proc.stdout)
+
+
+class Downloads(CairnTest):
+    """`artifacts get -o FILE` where FILE is not a plain file, or goes wrong."""
+
+    def setUp(self):
+        super().setUp()
+        self.run_id = self.start_run("dl")
+        self.content = os.urandom(300_000)
+        src = os.path.join(self.tmp, "model.bin")
+        with open(src, "wb") as f:
+            f.write(self.content)
+        self.cli("runs", "log", self.run_id, "--artifact", src)
+
+    def get(self, out, *extra, check=True):
+        return self.cli("artifacts", "get", self.run_id, "model.bin", "-o", out, *extra,
+                        check=check)
+
+    def test_a_symbolic_link_is_followed_not_replaced(self):
+        target = os.path.join(self.tmp, "target.bin")
+        with open(target, "wb") as f:
+            f.write(b"old")
+        link = os.path.join(self.tmp, "link.bin")
+        os.symlink(target, link)
+        self.get(link)
+        self.assertTrue(os.path.islink(link))
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), self.content)
+        self.assertEqual([f for f in os.listdir(self.tmp) if ".part-" in f], [])
+
+    def test_a_pipe_is_written_into(self):
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        got = []
+        def read():
+            with open(fifo, "rb") as f:
+                got.append(f.read())
+        reader = threading.Thread(target=read)
+        reader.start()
+        self.get(fifo)
+        reader.join(30)
+        self.assertEqual(got, [self.content])
+        self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
+
+    @unittest.skipUnless(os.geteuid() == 0, "making a device node needs root")
+    def test_a_device_is_written_into_not_replaced(self):
+        null = os.path.join(self.tmp, "null")  # our own /dev/null, safe to get wrong
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        self.get(null)
+        self.assertTrue(stat.S_ISCHR(os.lstat(null).st_mode))
+        self.assertEqual([f for f in os.listdir(self.tmp) if ".part-" in f], [])
+
+    def test_a_directory_is_refused(self):
+        r = self.get(self.tmp, check=False)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("is not a regular file, a device or a pipe", r.err)
+
+    def test_an_interrupted_download_leaves_no_partial_file(self):
+        out = os.path.join(self.tmp, "out.bin")
+        self.coord.proc.send_signal(signal.SIGSTOP)  # the download waits for its first range
+        try:
+            proc = subprocess.Popen([os.path.join(BIN, "cairn"), "--coordinator",
+                                     self.coord.endpoint, "--timeout", "60s", "artifacts", "get",
+                                     self.run_id, "model.bin", "-o", out],
+                                    stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 30
+            while not [f for f in os.listdir(self.tmp) if f.startswith("out.bin.part-")]:
+                self.assertLess(time.monotonic(), deadline, "no temporary file appeared")
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(30), -signal.SIGTERM)
+            proc.stderr.close()
+        finally:
+            self.coord.proc.send_signal(signal.SIGCONT)
+        self.assertEqual([f for f in os.listdir(self.tmp) if f.startswith("out.bin")], [])
+
+
+class LocalFailures(CairnTest):
+    @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full")
+    def test_output_that_cannot_be_written_fails(self):
+        for args in (["runs", "start", "--experiment", "full"], ["experiments", "--json"],
+                     ["ping"]):
+            with open("/dev/full", "w") as full:
+                r = subprocess.run([os.path.join(BIN, "cairn"), "--coordinator",
+                                    self.coord.endpoint, *args], stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn("writing the output", r.stderr)
+
+    def test_an_artifact_that_cannot_be_stored_stops_the_whole_log(self):
+        run = self.start_run("half")
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        tabbed = os.path.join(self.tmp, "tab\tname")
+        with open(tabbed, "w") as f:
+            f.write("x")
+        for artifact, why in ((self.tmp, "not a regular file"), (fifo, "not a regular file"),
+                              (tabbed, "control characters")):
+            r = self.cli("runs", "log", run, "--param", "b=1", "--artifact", artifact,
+                         check=False)
+            self.assertEqual(r.code, 1, r.err)
+            self.assertIn(why, r.err)
+        self.assertEqual(self.cli_json("runs", "show", run)["params"], {})
+
+    def test_an_empty_coordinator_option_is_bad_usage(self):
+        # "--coordinator $UNSET" must not fall back to the environment's.
+        r = subprocess.run([os.path.join(BIN, "cairn"), "--coordinator", "", "ping"],
+                           capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "CAIRN_COORDINATOR": self.coord.endpoint})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--coordinator is empty", r.stderr)
+
+    def test_a_fan_out_waits_at_most_ten_minutes(self):
+        for args in (["plugins", "--timeout", "11m"], ["ping", "--selector", "all", "--timeout", "11m"]):
+            r = self.cli(*args, check=False)
+            self.assertEqual(r.code, 2, f"{args}: {r.err}")
+            self.assertIn("at most 10m", r.err)
+        r = self.cli("--timeout", "596h", "plugins", "--timeout", "10m", check=False)
+        self.assertNotIn("within -", r.err)

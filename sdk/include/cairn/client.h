@@ -227,7 +227,9 @@ cairn_status cairn_artifact_upload(cairn_client *client, const char *run_id,
                                    cairn_artifact *out, cairn_error *err);
 
 /* Downloads an artifact into local_file (written to a temporary name, checked
- * against the stored sha256, then renamed into place). */
+ * against the stored sha256, then renamed into place). A symbolic link is
+ * followed (its target is replaced, not the link); a character device or a
+ * pipe (/dev/stdout, a FIFO) is written straight into, and checked at the end. */
 cairn_status cairn_artifact_download(cairn_client *client, const char *run_id,
                                      const char *artifact_path, const char *local_file,
                                      cairn_error *err);

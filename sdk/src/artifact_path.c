@@ -1,0 +1,35 @@
+#include "artifact_path.h"
+
+#include "error.h"
+
+/* A component "." or ".." would let a path name something outside the run. */
+static bool dot_component(const char *p, uint32_t n)
+{
+    return (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.');
+}
+
+cairn_status artifact_path_check(msg_str path, cairn_error *err)
+{
+    if (path.n == 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "artifact path must not be empty");
+    if (path.n > ARTIFACT_PATH_MAX)
+        return error_set(err, CAIRN_LIMIT_EXCEEDED,
+                         "artifact path of %u bytes exceeds the limit of %d bytes", path.n,
+                         ARTIFACT_PATH_MAX);
+    if (path.p[0] == '/')
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "artifact path must be relative");
+    uint32_t start = 0;
+    for (uint32_t i = 0; i <= path.n; i++) {
+        if (i < path.n && (unsigned char)path.p[i] < 0x20)
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                             "artifact path must not hold control characters");
+        if (i == path.n || path.p[i] == '/') {
+            if (i == start || dot_component(path.p + start, i - start))
+                return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                                 "artifact path '%.*s' has an empty, '.' or '..' component",
+                                 (int)path.n, path.p);
+            start = i + 1;
+        }
+    }
+    return CAIRN_OK;
+}

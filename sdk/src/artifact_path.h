@@ -1,0 +1,19 @@
+/*
+ * The shape of an artifact path, checked the same way by the coordinator
+ * that stores it, the agent that spools it and the SDK that sends it, so a
+ * path that can never be stored is refused before anything is sent.
+ */
+#ifndef CAIRN_ARTIFACT_PATH_H
+#define CAIRN_ARTIFACT_PATH_H
+
+#include "msg.h"
+
+/* Bytes of an artifact path: with the 16-byte run id, LMDB's largest key (511). */
+#define ARTIFACT_PATH_MAX 495
+
+/* CAIRN_OK for a relative path of 1 to ARTIFACT_PATH_MAX bytes, with no
+ * control character and no empty, "." or ".." component; else
+ * CAIRN_LIMIT_EXCEEDED or CAIRN_INVALID_PARAMETER_VALUE saying why. */
+cairn_status artifact_path_check(msg_str path, cairn_error *err);
+
+#endif
