@@ -210,8 +210,9 @@ static bool visit_companion(void *ctx, const store_model_event *e)
     archived_by *a = ctx;
     if (memcmp(e->request.b, a->request.b, ULID_BYTES) != 0)
         return false;
+    /* Archived is where the others go, not a stage they leave for it. */
     if (e->kind == EVENT_STAGE && e->from_stage == a->stage && e->to_stage == STAGE_ARCHIVED &&
-        a->n < a->cap)
+        a->stage != STAGE_ARCHIVED && a->n < a->cap)
         a->versions[a->n++] = e->version;
     return true;
 }
@@ -256,16 +257,17 @@ static cairn_status read_after(request_ctx *r, rollback_req *q, cairn_error *err
     return st;
 }
 
-/* --to: that version into the stage, every other one in it archived. */
+/* --to: that version into the stage, every other one in it archived (but
+ * into Archived, which many versions share, it just goes). */
 static cairn_status stage_to(request_ctx *r, rollback_req *q, cairn_error *err)
 {
     uint32_t *members;
-    size_t n;
+    size_t n = 0;
     store_model_version v;
     cairn_status st = store_model_version_get(r->store, r->txn, &q->m, q->to, &v, err);
     if (!st && v.stage != q->stage)
         st = move_stage(r, q, q->to, q->stage, 0, err);
-    if (!st)
+    if (!st && q->stage != STAGE_ARCHIVED)
         st = model_stage_members(r, &q->m, q->stage, &members, &n, err);
     for (size_t i = 0; !st && i < n; i++)
         if (members[i] != q->to)
@@ -369,16 +371,72 @@ cairn_status handle_model_rollback(request_ctx *r, cairn_error *err)
     return CAIRN_OK;
 }
 
-/* A resend: the pointer's holder now (the rollback's own `previous` is not kept). */
+/* ---- a resend ---- */
+
+/* A resend is answered as the rollback was: the pointer's holder before the
+ * request's first event and after its last, rebuilt by replaying the
+ * model's events (a stage's holder is its highest version). */
+typedef struct replay {
+    const rollback_req *q;
+    ulid request;
+    uint8_t *stages; /* each version's stage so far, [1..n] */
+    uint32_t n;
+    uint32_t alias_at;
+    bool seen, done;
+    uint32_t before, after;
+} replay;
+
+static uint32_t replayed_holder(const replay *p)
+{
+    if (p->q->by_alias)
+        return p->alias_at;
+    for (uint32_t v = p->n; v > 0; v--)
+        if (p->stages[v] == p->q->stage)
+            return v;
+    return 0;
+}
+
+static bool replay_event(void *ctx, const store_model_event *e)
+{
+    replay *p = ctx;
+    bool ours = memcmp(e->request.b, p->request.b, ULID_BYTES) == 0;
+    if (ours && !p->seen) {
+        p->before = replayed_holder(p);
+        p->seen = true;
+    } else if (!ours && p->seen) {
+        p->after = replayed_holder(p);
+        p->done = true;
+        return false;
+    }
+    if (e->kind == EVENT_STAGE && e->version <= p->n)
+        p->stages[e->version] = e->to_stage;
+    else if (e->kind == EVENT_ALIAS && p->q->by_alias && msg_str_same(e->alias, p->q->alias))
+        p->alias_at = e->to_version;
+    return true;
+}
+
 cairn_status handle_model_rollback_duplicate(request_ctx *r, cairn_error *err)
 {
     rollback_req q = {0};
     cairn_status st = model_read(r, &q.m, err);
     if (!st)
         st = read_pointer(r, &q, err);
-    if (!st)
+    if (st)
+        return st;
+    replay p = {.q = &q, .request = r->m->id, .n = q.m.last_version};
+    if (!(p.stages = calloc((size_t)p.n + 1, 1)))
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "no memory for %u versions", p.n);
+    st = store_model_events_walk(r->store, r->txn, q.m.id, 1, replay_event, &p, err);
+    if (!st && p.seen && !p.done)
+        p.after = replayed_holder(&p);
+    free(p.stages);
+    if (!st && !p.seen) { /* it moved nothing: the holder stayed */
         st = read_holder(r, &q, err);
-    if (!st)
-        reply_holder(r, "version", q.holder);
+        p.before = p.after = q.holder;
+    }
+    if (!st) {
+        reply_holder(r, "version", p.after);
+        reply_holder(r, "previous", p.before);
+    }
     return st;
 }

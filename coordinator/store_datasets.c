@@ -373,7 +373,8 @@ cairn_status store_dataset_version_runs(store *s, MDB_txn *txn, msg_str name, ui
     return walk_links(txn, s->dataset_runs, &prefix, each_of_version, &w, err);
 }
 
-/* The runs that used a version, each once (a run may use it in two contexts). */
+/* The runs that used a version, each once (a run may use it in two contexts:
+ * its links come one after the other, keyed by run id, then context). */
 typedef struct run_set {
     ulid *ids;
     size_t n, cap;
@@ -383,9 +384,8 @@ typedef struct run_set {
 static void collect_run(void *ctx, const store_dataset_use *u)
 {
     run_set *rs = ctx;
-    for (size_t i = 0; i < rs->n; i++)
-        if (memcmp(rs->ids[i].b, u->run.b, ULID_BYTES) == 0)
-            return;
+    if (rs->n > 0 && memcmp(rs->ids[rs->n - 1].b, u->run.b, ULID_BYTES) == 0)
+        return;
     if (rs->n == rs->cap) {
         size_t cap = rs->cap ? rs->cap * 2 : 16;
         ulid *p = realloc(rs->ids, cap * sizeof *p);

@@ -1,7 +1,26 @@
 #include "validate.h"
 
+#include <stdio.h>
+
 #include "error.h"
 #include "store.h"
+#include "utf8.h"
+
+/* The error for a fault of utf8_check in `what`, or CAIRN_OK. */
+static cairn_status text_fault(const char *what, utf8_fault fault, cairn_error *err)
+{
+    switch (fault) {
+    case UTF8_CLEAN:
+        return CAIRN_OK;
+    case UTF8_INVALID:
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s is not valid UTF-8", what);
+    case UTF8_NUL:
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s must not hold NUL", what);
+    default:
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "%s must not hold control characters", what);
+    }
+}
 
 /* MLflow accepts word characters and "/ . - :" and space in keys; bytes >= 0x80
  * let UTF-8 letters through as Python's \w does. NUL and control bytes never
@@ -19,13 +38,17 @@ cairn_status validate_key(const char *what, msg_str key, cairn_error *err)
     if (key.n > LIMIT_KEY)
         return error_set(err, CAIRN_LIMIT_EXCEEDED,
                          "%s key of %u bytes exceeds the limit of %d bytes", what, key.n, LIMIT_KEY);
+    bool ascii = true;
     for (uint32_t i = 0; i < key.n; i++) {
         if (!key_char_ok((unsigned char)key.p[i]))
             return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                              "%s key '%.*s' may hold only letters, digits, '_', '-', '.', "
                              "'/', ':' and spaces",
                              what, (int)key.n, key.p);
+        ascii &= (unsigned char)key.p[i] < 0x80;
     }
+    if (!ascii && utf8_check(key.p, key.n, false) != UTF8_CLEAN)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s key is not valid UTF-8", what);
     return CAIRN_OK;
 }
 
@@ -34,7 +57,9 @@ cairn_status validate_value(const char *what, msg_str value, size_t limit, cairn
     if (value.n > limit)
         return error_set(err, CAIRN_LIMIT_EXCEEDED,
                          "%s value of %u bytes exceeds the limit of %zu bytes", what, value.n, limit);
-    return CAIRN_OK;
+    char subject[64];
+    snprintf(subject, sizeof subject, "%s value", what);
+    return text_fault(subject, utf8_check(value.p, value.n, true), err);
 }
 
 cairn_status validate_name(const char *what, msg_str name, bool required, cairn_error *err)
@@ -45,30 +70,9 @@ cairn_status validate_name(const char *what, msg_str name, bool required, cairn_
         return error_set(err, CAIRN_LIMIT_EXCEEDED,
                          "%s name of %u bytes exceeds the limit of %d bytes", what, name.n,
                          LIMIT_NAME);
-    for (uint32_t i = 0; i < name.n; i++) {
-        if ((unsigned char)name.p[i] < 0x20)
-            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                             "%s name must not hold control characters", what);
-    }
-    return CAIRN_OK;
-}
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t len = p[0] < 0x80 ? 1 : p[0] < 0xc2 ? 0 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : p[0] < 0xf5 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    if (len == 1)
-        return 1;
-    uint32_t v = p[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    return v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : len;
+    char subject[64];
+    snprintf(subject, sizeof subject, "%s name", what);
+    return text_fault(subject, utf8_check(name.p, name.n, false), err);
 }
 
 cairn_status validate_text(const char *what, msg_str s, size_t limit, cairn_error *err)
@@ -76,17 +80,7 @@ cairn_status validate_text(const char *what, msg_str s, size_t limit, cairn_erro
     if (s.n > limit)
         return error_set(err, CAIRN_LIMIT_EXCEEDED, "%s of %u bytes exceeds the limit of %zu bytes",
                          what, s.n, limit);
-    const unsigned char *p = (const unsigned char *)s.p;
-    for (size_t i = 0; i < s.n;) {
-        size_t len = utf8_seq(p + i, s.n - i);
-        if (len == 0)
-            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s is not valid UTF-8", what);
-        if (len == 1 && (p[i] < 0x20 || p[i] == 0x7f))
-            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                             "%s must not hold control characters", what);
-        i += len;
-    }
-    return CAIRN_OK;
+    return text_fault(what, utf8_check(s.p, s.n, false), err);
 }
 
 bool validate_token(msg_str s, size_t max)

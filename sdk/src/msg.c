@@ -8,6 +8,7 @@
 #include "body.h"
 #include "error.h"
 #include "mp_scan.h"
+#include "utf8.h"
 
 int64_t msg_now_ns(void)
 {
@@ -47,6 +48,12 @@ void msg_decoder_destroy(msg_decoder *d)
     if (d->zone_ok)
         msgpack_zone_destroy(&d->zone);
     d->zone_ok = false;
+}
+
+static bool id_is_zero(const ulid *id)
+{
+    static const uint8_t zero[ULID_BYTES];
+    return memcmp(id->b, zero, ULID_BYTES) == 0;
 }
 
 /* ---- envelope checks ---- */
@@ -151,9 +158,9 @@ static cairn_status check_envelope(msg_decoder *d, msg *out, cairn_error *err)
         return error_set(err, CAIRN_BAD_MESSAGE, "message is not a map");
     envelope f;
     find_fields(root, &f);
-    out->has_id = get_ulid(f.id, &out->id);
-    if (!out->has_id)
-        return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'id' (16-byte bin)");
+    out->has_id = get_ulid(f.id, &out->id) && !id_is_zero(&out->id);
+    if (!out->has_id) /* all zero bytes: what a reply's re says when the id was unreadable */
+        return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'id' (16-byte bin, not zero)");
     int64_t v;
     if (!get_int(f.v, &v))
         return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'v'");
@@ -167,6 +174,10 @@ static cairn_status check_envelope(msg_decoder *d, msg *out, cairn_error *err)
         return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'ts'");
     if (!get_str(f.from, &out->from) || out->from.n > 256)
         return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'from'");
+    /* It names the actor in the audit log and on every operator's screen. */
+    if (utf8_check(out->from.p, out->from.n, false) != UTF8_CLEAN)
+        return error_set(err, CAIRN_BAD_MESSAGE,
+                         "'from' must be UTF-8 text without control characters");
     const msgpack_object *body = f.body;
     if (body && body->type != MSGPACK_OBJECT_MAP && body->type != MSGPACK_OBJECT_NIL)
         return error_set(err, CAIRN_BAD_MESSAGE, "'body' must be a map");

@@ -122,6 +122,22 @@ class DatasetsCLI(CairnTest):
         self.assertEqual(len(logged), 4)
         self.assertIn(f"run={run} context=training", logged[0]["summary"])
 
+    def test_a_run_in_two_contexts_lists_its_model_versions_once(self):
+        root = self.make_tree()
+        run, other = self.start_run("exp"), self.start_run("exp")
+        for r, context in ((run, "training"), (run, "validation"), (other, "training")):
+            self.add(root, "--name", "d", "--run", r, "--context", context)
+        model = os.path.join(self.tmp, "model.bin")
+        with open(model, "wb") as f:
+            f.write(b"forest")
+        for r in (run, other):
+            self.cli("runs", "log", r, "--artifact", model)
+            self.cli("models", "register", "m", "--run", r, "--artifact", "model.bin")
+        (version,) = self.cli_json("datasets", "show", "d")["versions"]
+        self.assertEqual(len(version["runs"]), 3)
+        self.assertEqual(sorted((m["version"], m["run"]) for m in version["model_versions"]),
+                         sorted([(1, run), (2, other)]))
+
     def test_refusals(self):
         root = self.make_tree()
         ghost = "01M8DEE6BQ3XH394E74QMZV8R1"

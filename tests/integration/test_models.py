@@ -244,6 +244,41 @@ class Rollback(RegistryMixin, CairnTest):
                          ["Production", "None", "Archived"])
         self.assertEqual(self.rollback("--stage", "Production"), "churn/Production: version 3 (was 1)")
 
+    def test_a_resent_rollback_is_answered_as_it_was(self):
+        for _ in range(3):
+            self.register("churn")
+        self.promote_alias([1, 2, 3])
+        id_file = os.path.join(self.tmp, "rollback.id")
+        first = self.tool("rollback", self.coord.endpoint, "churn", "champion", id_file)
+        self.assertEqual(first.stdout.strip(), "version=2 previous=3 duplicate=false")
+        self.promote_alias([1])
+        again = self.tool("rollback", self.coord.endpoint, "churn", "champion", id_file)
+        self.assertEqual(again.stdout.strip(), "version=2 previous=3 duplicate=true")
+        self.assertEqual(self.version_json("churn@champion")["version"], 1)
+        # A stage's holder is its highest version.
+        for v in (1, 2, 3):
+            self.cli("models", "stage", "churn", str(v), "Production", "--archive-existing")
+        id_file = os.path.join(self.tmp, "stage.id")
+        first = self.tool("rollback", self.coord.endpoint, "churn", "stage:Production", id_file)
+        self.assertEqual(first.stdout.strip(), "version=2 previous=3 duplicate=false")
+        self.cli("models", "stage", "churn", "3", "Production", "--archive-existing")
+        again = self.tool("rollback", self.coord.endpoint, "churn", "stage:Production", id_file)
+        self.assertEqual(again.stdout.strip(), "version=2 previous=3 duplicate=true")
+
+    def test_archived_is_not_a_stage_that_archives_others(self):
+        for _ in range(3):
+            self.register("churn")
+        for v in (1, 2):
+            self.cli("models", "stage", "churn", str(v), "Archived")
+        before = len(self.cli_json("models", "history", "churn"))
+        self.cli("models", "rollback", "churn", "--stage", "Archived", "--to", "3")
+        self.cli("models", "rollback", "churn", "--stage", "Archived")
+        self.assertEqual([v["stage"] for v in self.cli_json("models", "versions", "churn")],
+                         ["Archived", "Archived", "None"])
+        events = self.cli_json("models", "history", "churn")[before:]
+        self.assertEqual([(e["version"], e["from"], e["to"]) for e in events],
+                         [(3, "None", "Archived"), (3, "Archived", "None")])
+
     def test_refused_rollbacks(self):
         self.register("churn")
         self.refused("models", "rollback", "churn", "--alias", "champion",

@@ -105,6 +105,11 @@ static void test_reject_id(void **state)
                  "'id'");
     expect_built(CHANGES({"id", F_UINT, 5, NULL, 0, 0}), CAIRN_BAD_MESSAGE, "'id'");
     expect_built(CHANGES({"id", F_NIL, 0, NULL, 0, 0}), CAIRN_BAD_MESSAGE, "'id'");
+    /* All zero bytes is what a reply's re says when an id could not be read. */
+    static const char zero_id[18] = "\xc4\x10";
+    expect_built(CHANGES({"id", F_RAW, 0, zero_id, sizeof zero_id, 0}), CAIRN_BAD_MESSAGE,
+                 "not zero");
+    assert_false(g_msg.has_id);
 }
 
 static void test_reject_version(void **state)
@@ -175,6 +180,13 @@ static void test_reject_ts_and_from(void **state)
     from[256] = '\0';
     expect_built(CHANGES({"from", F_STR, 0, from, 0, 0}), CAIRN_OK, NULL);
     assert_int_equal(g_msg.from.n, 256);
+    /* The audit log's actor: text an operator can read. */
+    expect_built(CHANGES({"from", F_STR, 0, "cli:\xff\xfe@host", 0, 0}), CAIRN_BAD_MESSAGE,
+                 "UTF-8");
+    expect_built(CHANGES({"from", F_STR, 0, "cli:a\x1b[2J@host", 0, 0}), CAIRN_BAD_MESSAGE,
+                 "control characters");
+    expect_built(CHANGES({"from", F_STR, 0, "cli\0x", 5, 0}), CAIRN_BAD_MESSAGE, "'from'");
+    expect_built(CHANGES({"from", F_STR, 0, "cli:jos\xc3\xa9@h\xc3\xb4te", 0, 0}), CAIRN_OK, NULL);
 }
 
 static void test_reject_body_not_map(void **state)

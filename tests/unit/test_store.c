@@ -217,6 +217,26 @@ static void limits_name_themselves(void **state)
     assert_int_equal(log_tag(f, &id, "bad\nkey", "v"), CAIRN_INVALID_PARAMETER_VALUE);
 }
 
+/* A msgpack str is UTF-8: bytes that are not, NUL (which ends a C string in
+ * every client) and, in names and keys, control characters are refused. */
+static void text_must_be_utf8(void **state)
+{
+    fixture *f = *state;
+    ulid id = ulid_new(), other = ulid_new();
+    assert_int_equal(start_run(f, &id, "e", ""), CAIRN_OK);
+    assert_int_equal(start_run(f, &other, "bad\x7fname", ""), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(fixture_reply_mentions(f, "control characters"));
+    assert_int_equal(start_run(f, &other, "e\xff\xfe", ""), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(fixture_reply_mentions(f, "experiment name is not valid UTF-8"));
+    assert_int_equal(log_param(f, &id, "k\xff", "v"), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(fixture_reply_mentions(f, "param key is not valid UTF-8"));
+    assert_int_equal(log_tag(f, &id, "t", "\xed\xa0\x80"), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(fixture_reply_mentions(f, "tag value is not valid UTF-8"));
+    assert_int_equal(log_param(f, &id, "p", "caf\xc3\xa9 \xe6\x97\xa5"), CAIRN_OK);
+    assert_int_equal(log_tag(f, &id, "note", "line one\nline two\ttabbed"), CAIRN_OK);
+    assert_int_equal(log_param(f, &id, "\xc3\xa9t\xc3\xa9", "v"), CAIRN_OK);
+}
+
 static void resend_is_applied_once(void **state)
 {
     fixture *f = *state;
@@ -625,6 +645,7 @@ int main(void)
         FIXTURE_TEST(latest_is_greatest_step),
         FIXTURE_TEST(nan_and_infinity_are_kept),
         FIXTURE_TEST(limits_name_themselves),
+        FIXTURE_TEST(text_must_be_utf8),
         FIXTURE_TEST(resend_is_applied_once),
         FIXTURE_TEST(resend_after_restart_from_audit_log),
         FIXTURE_TEST(resend_after_restart_from_dedup_tree),
