@@ -7,6 +7,7 @@
 
 #include "artifact_ref.h"
 #include "body.h"
+#include "body_shapes.h"
 #include "error.h"
 #include "kvlog.h"
 #include "sdk_server.h"
@@ -58,8 +59,10 @@ static void recent_add(sdk_server *s, const sdk_request *r)
 
 /* ---- checks ---- */
 
-/* The fields the agent itself needs, or that make an entry hopeless: the
- * rules of values (key limits, immutable params) are the coordinator's. */
+/* The fields the agent itself needs, and the shapes that make an entry
+ * hopeless (a write acknowledged to training code must be one the
+ * coordinator can apply): the rules of values (key limits, immutable
+ * params) are the coordinator's. */
 static cairn_status check_body(const msg *m, cairn_error *err)
 {
     const msgpack_object *b = m->body;
@@ -68,6 +71,8 @@ static cairn_status check_body(const msg *m, cairn_error *err)
     if (msg_str_eq(m->type, "run.start") || msg_str_eq(m->type, "run.log") ||
         msg_str_eq(m->type, "run.end")) {
         cairn_status st = body_ulid(b, "run", true, &u, err);
+        if (!st && msg_str_eq(m->type, "run.log"))
+            st = body_run_log_shape(b, err);
         if (!st && msg_str_eq(m->type, "run.start"))
             st = body_str(b, "experiment", true, &v, err);
         if (!st && msg_str_eq(m->type, "run.end"))

@@ -291,8 +291,13 @@ static cairn_status read_order(search *s, const msgpack_object *arr, cairn_error
     for (uint32_t i = 0; i < arr->via.array.size; i++) {
         msg_str item;
         char text[512];
-        if (!obj_str(&arr->via.array.ptr[i], &item) || item.n >= sizeof text)
-            return error_set(err, CAIRN_BAD_MESSAGE, "order_by must be an array of short strings");
+        if (!obj_str(&arr->via.array.ptr[i], &item))
+            return error_set(err, CAIRN_BAD_MESSAGE, "order_by must be an array of strings");
+        if (item.n >= sizeof text)
+            return error_set(err, CAIRN_LIMIT_EXCEEDED, "order_by item longer than %zu bytes",
+                             sizeof text - 1);
+        if (memchr(item.p, '\0', item.n)) /* it would end the text early: the rest unread */
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "order_by item holds NUL");
         msg_str_copy(item, text, sizeof text);
         cairn_status st = order_parse(text, &s->order[i], err);
         if (st)
@@ -347,6 +352,8 @@ static cairn_status read_search(request_ctx *r, search *s, search_req *q, cairn_
     q->max = q->max == 0 ? SEARCH_DEFAULT_MAX : q->max > SEARCH_MAX ? SEARCH_MAX : q->max;
     if (q->filter_text.n >= sizeof ftext)
         return error_set(err, CAIRN_LIMIT_EXCEEDED, "filter longer than %zu bytes", sizeof ftext - 1);
+    if (memchr(q->filter_text.p, '\0', q->filter_text.n))
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "filter holds NUL");
     msg_str_copy(q->filter_text, ftext, sizeof ftext);
     st = filter_parse(ftext, &s->filter, err);
     return st ? st : read_order(s, q->order_by, err);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "body.h"
+#include "body_shapes.h"
 #include "error.h"
 #include "fnv1a.h"
 #include "validate.h"
@@ -62,13 +63,9 @@ static cairn_status find_group(layout *l, metric_batch *b, msg_str key, uint32_t
 static cairn_status read_point(const msgpack_object *o, int64_t now_ms, msg_str *key,
                                store_point *p, cairn_error *err)
 {
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
-        return error_set(err, CAIRN_BAD_MESSAGE, "each metric must be [key, value, step, timestamp]");
-    const msgpack_object *f = o->via.array.ptr;
-    if (!obj_str(&f[0], key) || !obj_double(&f[1], &p->value) || !obj_int(&f[2], &p->step) ||
-        !obj_int(&f[3], &p->timestamp))
-        return error_set(err, CAIRN_BAD_MESSAGE,
-                         "each metric must be [key str, value number, step int, timestamp int]");
+    cairn_status st = body_metric_point(o, key, &p->value, &p->step, &p->timestamp, err);
+    if (st)
+        return st;
     if (p->timestamp == 0)
         p->timestamp = now_ms;
     return CAIRN_OK;

@@ -12,6 +12,7 @@ import unittest
 
 from harness import BIN, TOOLS, CairnTest, Daemon, valgrind
 from registry_helpers import RegistryMixin
+from test_events import RawClient, new_ulid
 
 
 def load_value(i):
@@ -162,6 +163,26 @@ class ThroughTheAgent(AgentTest):
         self.assertEqual(self.agent.stop(), 0)
         stats = re.findall(r"event=stats .*", self.agent.log())[-1]
         self.assertNotRegex(stats, r"refused=0 ")
+
+    def test_a_write_of_the_wrong_shape_is_refused_not_spooled(self):
+        # Acknowledged means the coordinator can apply it: a write whose
+        # fields have the wrong types is refused at once, not spooled and
+        # rejected later where training code never hears of it.
+        raw = RawClient(self.agent.endpoint)
+        self.addCleanup(raw.close)
+        run = new_ulid()
+        raw.ok("run.start", {"run": run, "experiment": "shapes"})
+        for body, says in (({"params": {"a": 1}}, "params must map strings to strings"),
+                           ({"tags": ["x"]}, "'tags' must be a map"),
+                           ({"metrics": [["m", "0.5", 1, 0]]}, "each metric must be"),
+                           ({"metrics": [["m", 0.5, 1]]}, "each metric must be"),
+                           ({"delete_tags": [1]}, "delete_tags must be an array of strings")):
+            reply = raw.call("run.log", {"run": run, **body})
+            self.assertEqual(reply["error"]["code"], "BAD_MESSAGE", body)
+            self.assertIn(says, reply["error"]["message"])
+        raw.ok("run.log", {"run": run, "metrics": [["m", 1, 2, 0]], "params": {"a": "1"}})
+        self.assertEqual(self.agent.stop(), 0)
+        self.assertEqual(self.agent.rejected(), [])
 
     def test_a_message_of_too_many_frames_is_answered(self):
         self.assertEqual(self.tool("frames", self.agent.endpoint, 2).stdout.strip(), "ok")

@@ -9,6 +9,7 @@ import unittest
 
 from harness import CairnTest
 from registry_helpers import PYTHON_SKIP, RegistryMixin
+from test_events import RawClient, new_ulid
 
 VERSION_KEYS = ["name", "version", "stage", "aliases", "run", "artifact", "description", "tags",
                 "signature", "input_example", "creator", "created", "updated"]
@@ -245,25 +246,28 @@ class Rollback(RegistryMixin, CairnTest):
         self.assertEqual(self.rollback("--stage", "Production"), "churn/Production: version 3 (was 1)")
 
     def test_a_resent_rollback_is_answered_as_it_was(self):
+        raw = RawClient(self.coord.endpoint)
+        self.addCleanup(raw.close)
         for _ in range(3):
             self.register("churn")
         self.promote_alias([1, 2, 3])
-        id_file = os.path.join(self.tmp, "rollback.id")
-        first = self.tool("rollback", self.coord.endpoint, "churn", "champion", id_file)
-        self.assertEqual(first.stdout.strip(), "version=2 previous=3 duplicate=false")
+
+        def rollback(pointer, id_):
+            body = raw.ok("model.rollback", {"name": "churn", **pointer}, id_)
+            return body["version"], body.get("previous"), body["duplicate"]
+
+        by_alias = new_ulid()
+        self.assertEqual(rollback({"alias": "champion"}, by_alias), (2, 3, False))
         self.promote_alias([1])
-        again = self.tool("rollback", self.coord.endpoint, "churn", "champion", id_file)
-        self.assertEqual(again.stdout.strip(), "version=2 previous=3 duplicate=true")
+        self.assertEqual(rollback({"alias": "champion"}, by_alias), (2, 3, True))
         self.assertEqual(self.version_json("churn@champion")["version"], 1)
         # A stage's holder is its highest version.
         for v in (1, 2, 3):
             self.cli("models", "stage", "churn", str(v), "Production", "--archive-existing")
-        id_file = os.path.join(self.tmp, "stage.id")
-        first = self.tool("rollback", self.coord.endpoint, "churn", "stage:Production", id_file)
-        self.assertEqual(first.stdout.strip(), "version=2 previous=3 duplicate=false")
+        by_stage = new_ulid()
+        self.assertEqual(rollback({"stage": "Production"}, by_stage), (2, 3, False))
         self.cli("models", "stage", "churn", "3", "Production", "--archive-existing")
-        again = self.tool("rollback", self.coord.endpoint, "churn", "stage:Production", id_file)
-        self.assertEqual(again.stdout.strip(), "version=2 previous=3 duplicate=true")
+        self.assertEqual(rollback({"stage": "Production"}, by_stage), (2, 3, True))
 
     def test_archived_is_not_a_stage_that_archives_others(self):
         for _ in range(3):

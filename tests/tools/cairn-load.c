@@ -18,7 +18,6 @@
 #include <zmq.h>
 
 #include "cairn/client.h"
-#include "body.h"
 #include "msg.h"
 
 static int usage(void)
@@ -27,8 +26,7 @@ static int usage(void)
                     "       cairn-load points ENDPOINT RUN COUNT BATCH KEY\n"
                     "       cairn-load garbage ENDPOINT COUNT SEED\n"
                     "       cairn-load frames ENDPOINT FRAMES\n"
-                    "       cairn-load nils ENDPOINT COUNT\n"
-                    "       cairn-load rollback ENDPOINT MODEL ALIAS|stage:STAGE ID_FILE\n");
+                    "       cairn-load nils ENDPOINT COUNT\n");
     return 2;
 }
 
@@ -246,55 +244,6 @@ static int send_ping(const char *endpoint, int empty, uint32_t nils)
     return rc;
 }
 
-/* model.rollback of an alias or a stage with the id kept in ID_FILE (made on first use),
- * so that a second call is a resend; prints what the answer says. */
-static int rollback_with_kept_id(char **argv)
-{
-    ulid id;
-    char text[ULID_TEXT_LEN + 2] = "";
-    FILE *f = fopen(argv[5], "r");
-    if (!f || !fgets(text, sizeof text, f) || !ulid_parse(text, &id)) {
-        id = ulid_new();
-        ulid_format(&id, text);
-        FILE *w = fopen(argv[5], "w");
-        if (!w || fputs(text, w) < 0 || fclose(w) != 0)
-            return perror(argv[5]), 1;
-    }
-    if (f)
-        fclose(f);
-    void *ctx = zmq_ctx_new(), *s = dealer_to(ctx, argv[2]);
-    msg_writer w;
-    msg_writer_init(&w);
-    msg_start_request(&w, &id, "model.rollback", "cairn-load", 2);
-    mp_str(&w.pk, "name");
-    mp_str(&w.pk, argv[3]);
-    bool stage = strncmp(argv[4], "stage:", 6) == 0; /* stage:NAME rolls a stage back */
-    mp_str(&w.pk, stage ? "stage" : "alias");
-    mp_str(&w.pk, stage ? argv[4] + 6 : argv[4]);
-    zmq_send(s, w.sb.data, w.sb.size, 0);
-    static char reply[65536];
-    int n = zmq_recv(s, reply, sizeof reply, 0);
-    msg_decoder d;
-    msg m;
-    msg_decoder_init(&d, 0);
-    int rc = 1;
-    if (n >= 0 && msg_decode(&d, reply, (size_t)n, &m, NULL) == CAIRN_OK && m.kind == MSG_REPLY_OK) {
-        int64_t version = 0, previous = 0;
-        bool duplicate = false;
-        body_int(m.body, "version", false, &version, NULL);
-        body_int(m.body, "previous", false, &previous, NULL);
-        body_bool(m.body, "duplicate", false, &duplicate, NULL);
-        printf("version=%lld previous=%lld duplicate=%s\n", (long long)version,
-               (long long)previous, duplicate ? "true" : "false");
-        rc = 0;
-    }
-    msg_decoder_destroy(&d);
-    msg_writer_destroy(&w);
-    zmq_close(s);
-    zmq_ctx_term(ctx);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     if (argc == 6 && strcmp(argv[1], "stream") == 0)
@@ -307,7 +256,5 @@ int main(int argc, char **argv)
         return send_ping(argv[2], atoi(argv[3]) - 1, 0);
     if (argc == 4 && strcmp(argv[1], "nils") == 0) /* one byte each on the wire */
         return send_ping(argv[2], 0, (uint32_t)atol(argv[3]));
-    if (argc == 6 && strcmp(argv[1], "rollback") == 0)
-        return rollback_with_kept_id(argv);
     return usage();
 }

@@ -494,6 +494,30 @@ static void search_filters_and_orders(void **state)
     pk_str(pk, "filter");
     pk_str(pk, "metrics.auc >");
     assert_int_equal(exec(f), CAIRN_INVALID_PARAMETER_VALUE);
+
+    /* A NUL would end the text early, the rest unread: refused, not cut. */
+    static const char with_nul[] = "params.model = 'rf'\0 and garbage";
+    pk = begin(f, "run.search", 2, NULL);
+    pk_str(pk, "experiment");
+    pk_str(pk, "s");
+    pk_str(pk, "filter");
+    mp_strn(pk, with_nul, sizeof with_nul - 1);
+    assert_int_equal(exec(f), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(fixture_reply_mentions(f, "NUL"));
+
+    /* An order_by item over its limit is LIMIT_EXCEEDED, naming it. */
+    char long_item[600];
+    memset(long_item, ' ', sizeof long_item - 1);
+    memcpy(long_item, "metrics.auc", 11);
+    long_item[sizeof long_item - 1] = '\0';
+    pk = begin(f, "run.search", 2, NULL);
+    pk_str(pk, "experiment");
+    pk_str(pk, "s");
+    pk_str(pk, "order_by");
+    msgpack_pack_array(pk, 1);
+    pk_str(pk, long_item);
+    assert_int_equal(exec(f), CAIRN_LIMIT_EXCEEDED);
+    assert_non_null(fixture_reply_mentions(f, "511 bytes"));
 }
 
 static void unknown_type_and_bad_body(void **state)
