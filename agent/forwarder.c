@@ -342,21 +342,20 @@ static void apply_outcomes(forwarder *f, int64_t now)
     spool_outcomes o = {f->acked, f->n_acked, f->refused, f->n_refused,
                         f->cfg->spool_max_rejected};
     cairn_error err = {0};
-    long pruned = 0;
-    cairn_status st = spool_apply(f->spool, &o, &pruned, &err);
-    if (pruned > 0)
-        kvlog(KVLOG_WARN, "rejected_pruned", "count=%ld kept=%llu", pruned,
+    spool_applied done;
+    cairn_status st = spool_apply(f->spool, &o, &done, &err);
+    /* Counted once written: the entries of a forgotten round come back. */
+    f->stats.forwarded += (uint64_t)done.acked;
+    f->stats.rejected += (uint64_t)done.refused;
+    if (done.pruned > 0)
+        kvlog(KVLOG_WARN, "rejected_pruned", "count=%ld kept=%llu", done.pruned,
               (unsigned long long)f->cfg->spool_max_rejected);
     if (st) {
         kvlog(KVLOG_ERROR, "spool_update_failed", "code=%s message=\"%s\"",
               cairn_status_name(st), err.message);
         forget_round(f, now);
-    } else {
-        /* Counted once written: a forgotten round's entries come back. */
-        f->stats.forwarded += (uint64_t)f->n_acked;
-        f->stats.rejected += (uint64_t)f->n_refused;
-        if (f->remove_file[0])
-            uploads_remove(f->uploads, f->remove_file);
+    } else if (f->remove_file[0]) {
+        uploads_remove(f->uploads, f->remove_file);
     }
     f->remove_file[0] = '\0';
     f->n_acked = f->n_refused = 0;

@@ -93,12 +93,19 @@ typedef struct spool_outcomes {
     uint64_t keep_rejected;
 } spool_outcomes;
 
+/* What spool_apply wrote, even when a later step failed. */
+typedef struct spool_applied {
+    long acked;    /* entries deleted */
+    long refused;  /* entries moved to the rejected list */
+    long pruned;   /* rejected entries deleted to keep keep_rejected */
+} spool_applied;
+
 /* Writes the outcomes, all in one transaction when they fit. With the map full
  * they go in steps, each with room lent beyond the map, so the spool always
  * drains. On failure (a full disk) nothing of the failed step happened and
- * the entries it was about are still spooled. *pruned gets how many rejected
- * entries were deleted to keep keep_rejected. */
-cairn_status spool_apply(spool *s, const spool_outcomes *o, long *pruned, cairn_error *err);
+ * the entries it was about are still spooled; *done says what the steps
+ * before it wrote. */
+cairn_status spool_apply(spool *s, const spool_outcomes *o, spool_applied *done, cairn_error *err);
 
 /* Reading, inside one read transaction at a time. */
 cairn_status spool_read_begin(spool *s, cairn_error *err);

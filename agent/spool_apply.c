@@ -98,32 +98,37 @@ static size_t refusal_room(spool *s, uint64_t seq)
     return len + len / 8 + ROOM_SLACK;
 }
 
-static cairn_status apply_in_steps(spool *s, const spool_outcomes *o, long *pruned,
+static cairn_status apply_in_steps(spool *s, const spool_outcomes *o, spool_applied *done,
                                    cairn_error *err)
 {
     apply_step acks = {.acked = o->acked, .n_acked = o->n_acked};
     cairn_status st = o->n_acked ? commit_with_room(s, &acks, ROOM_SLACK, err) : CAIRN_OK;
+    if (!st)
+        done->acked = o->n_acked;
     for (int i = 0; !st && i < o->n_refused; i++) {
         apply_step one = {.refused = &o->refused[i], .n_refused = 1,
                           .keep_rejected = o->keep_rejected};
         st = commit_with_room(s, &one, refusal_room(s, o->refused[i].seq), err);
-        *pruned += one.pruned;
+        if (!st) {
+            done->refused++;
+            done->pruned += one.pruned;
+        }
     }
     return st;
 }
 
-cairn_status spool_apply(spool *s, const spool_outcomes *o, long *pruned, cairn_error *err)
+cairn_status spool_apply(spool *s, const spool_outcomes *o, spool_applied *done, cairn_error *err)
 {
     apply_step all = {o->acked, o->n_acked, o->refused, o->n_refused, o->keep_rejected, 0};
-    *pruned = 0;
+    *done = (spool_applied){0};
     cairn_status st = commit_step(s, &all, err);
     if (!st) {
-        *pruned = all.pruned;
+        *done = (spool_applied){o->n_acked, o->n_refused, all.pruned};
         return st;
     }
     /* In steps, what fits goes: on a full disk, the deletes free pages that
      * the moves of refused entries can reuse. Steps already committed are not
      * undone by a later step's failure; a step redone later finds its
      * entries gone and does nothing. */
-    return apply_in_steps(s, o, pruned, err);
+    return apply_in_steps(s, o, done, err);
 }
