@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "mp_json.h"
 #include "format.h"
 #include "show.h"
 
@@ -18,18 +19,18 @@ static const opt_spec add_opts[] = {
 
 static json_t *text_or_null(const char *s)
 {
-    return s && *s ? json_string(s) : json_null();
+    return s && *s ? json_str(s) : json_null();
 }
 
 static int print_added_json(const cairn_dataset_log_opts *o, const cairn_dataset_logged *r)
 {
     json_t *j = json_object();
     if (j) {
-        json_object_set_new(j, "name", json_string(o->name));
+        json_object_set_new(j, "name", json_str(o->name));
         json_object_set_new(j, "version",
                             r->spooled ? json_null() : json_integer((json_int_t)r->version));
         json_object_set_new(j, "new", r->spooled ? json_null() : json_boolean(r->created));
-        json_object_set_new(j, "hash", json_string(o->digest->hash));
+        json_object_set_new(j, "hash", json_str(o->digest->hash));
         json_object_set_new(j, "size", json_integer((json_int_t)o->digest->size));
         json_object_set_new(j, "files", json_integer((json_int_t)o->digest->files));
         json_object_set_new(j, "source", text_or_null(o->source));

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "mp_json.h"
 
 /* A version number argument: 1 or more. */
 static int parse_version(const cli_command *self, const char *what, const char *text, uint64_t *out)
@@ -238,9 +239,9 @@ static int print_rollback(cli_ctx *ctx, const cairn_rollback_opts *o, uint64_t v
     if (ctx->json) {
         json_t *j = json_object();
         if (j) {
-            json_object_set_new(j, "name", json_string(o->name));
+            json_object_set_new(j, "name", json_str(o->name));
             json_object_set_new(j, o->alias ? "alias" : "stage",
-                                json_string(o->alias ? o->alias : o->stage));
+                                json_str(o->alias ? o->alias : o->stage));
             json_object_set_new(j, "version",
                                 version ? json_integer((json_int_t)version) : json_null());
             json_object_set_new(j, "previous",

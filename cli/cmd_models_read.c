@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "mp_json.h"
 #include "format.h"
 #include "models_view.h"
 #include "table.h"
@@ -294,11 +295,11 @@ static int print_download(cli_ctx *ctx, const cairn_model_version *v, const char
     }
     json_t *o = json_object();
     if (o) {
-        json_object_set_new(o, "name", json_string(v->name));
+        json_object_set_new(o, "name", json_str(v->name));
         json_object_set_new(o, "version", json_integer((json_int_t)v->version));
-        json_object_set_new(o, "file", json_string(file));
+        json_object_set_new(o, "file", json_str(file));
         json_object_set_new(o, "size", json_integer((json_int_t)v->artifact.size));
-        json_object_set_new(o, "sha256", json_string(v->artifact.sha256));
+        json_object_set_new(o, "sha256", json_str(v->artifact.sha256));
     }
     char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "mp_json.h"
 #include "fetch.h"
 #include "format.h"
 #include "show.h"
@@ -162,8 +163,8 @@ static int print_ping_json(const char *endpoint, const char *version, double rtt
 {
     json_t *o = json_object();
     if (o) {
-        json_object_set_new(o, "endpoint", json_string(endpoint));
-        json_object_set_new(o, "version", json_string(version));
+        json_object_set_new(o, "endpoint", json_str(endpoint));
+        json_object_set_new(o, "version", json_str(version));
         json_object_set_new(o, "rtt_ms", json_real(rtt_ms));
     }
     /* rtt_ms holds microseconds: 10 digits print it without float noise. */
@@ -237,9 +238,9 @@ static int print_download(cli_ctx *ctx, const char *run, const char *path, const
     }
     json_t *o = json_object();
     if (o) {
-        json_object_set_new(o, "run", json_string(run));
-        json_object_set_new(o, "path", json_string(path));
-        json_object_set_new(o, "file", json_string(file));
+        json_object_set_new(o, "run", json_str(run));
+        json_object_set_new(o, "path", json_str(path));
+        json_object_set_new(o, "file", json_str(file));
         json_object_set_new(o, "size", json_integer(size));
     }
     char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;

@@ -7,6 +7,7 @@
  * the command tree below maps words to functions.
  */
 #include <errno.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +234,9 @@ int main(int argc, char **argv)
     cli_ctx ctx = {.timeout_ms = CLI_DEFAULT_TIMEOUT_MS};
     int next = 0;
     remove_partial_files_on_interrupt();
+    /* Character classes and widths for aligning tables of UTF-8 text; the
+     * rest of the locale (numbers, messages) stays "C". */
+    setlocale(LC_CTYPE, "C.UTF-8");
     int rc = parse_globals(argc - 1, argv + 1, &ctx, &next);
     if (rc < 0)
         rc = cli_dispatch(&ctx, commands, COUNT(commands), argc - 1 - next, argv + 1 + next);

@@ -121,6 +121,11 @@ static json_t *array(const msgpack_object_array *a)
     return arr;
 }
 
+json_t *json_str(const char *s)
+{
+    return s ? text(s, strlen(s)) : json_null();
+}
+
 json_t *mp_to_json(const msgpack_object *o)
 {
     switch (o->type) {

@@ -17,6 +17,10 @@
  * text). NULL when out of memory. */
 json_t *mp_to_json(const msgpack_object *o);
 
+/* A C string as JSON (NULL: null), bytes that are not UTF-8 as U+FFFD: a
+ * local file name in Latin-1 must not make a key vanish from the output. */
+json_t *json_str(const char *s);
+
 /* Sets key of obj to value (consumed); false when either is NULL. */
 bool json_put(json_t *obj, const char *key, json_t *value);
 

@@ -1,7 +1,11 @@
 #include "table.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
+
+#include "utf8.h"
 
 #define ELLIPSIS "\xe2\x80\xa6"
 
@@ -48,23 +52,42 @@ void table_free(table *t)
     free(t);
 }
 
+/* The character at s: its display columns (wide East Asian characters 2,
+ * combining marks 0, by wcwidth under the UTF-8 LC_CTYPE main sets) and its
+ * length in *len. A byte that starts no UTF-8 sequence is one column. */
+static int char_width(const char *s, size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = utf8_seq(p, strnlen(s, 4));
+    *len = n ? n : 1;
+    if (n <= 1)
+        return 1;
+    uint32_t cp = p[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++)
+        cp = (cp << 6) | (p[i] & 0x3f);
+    int w = wcwidth((wchar_t)cp);
+    return w < 0 ? 1 : w;
+}
+
 size_t text_width(const char *s)
 {
-    size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xc0) != 0x80;
+    size_t w = 0, len;
+    for (; *s; s += len)
+        w += (size_t)char_width(s, &len);
     return w;
 }
 
-/* Byte length of the first `chars` characters of s. */
-static size_t prefix_bytes(const char *s, size_t chars)
+/* Byte length of the longest start of s that fits in `cols` columns, with
+ * the combining marks of its last character. */
+static size_t prefix_bytes(const char *s, size_t cols)
 {
-    size_t i = 0;
-    while (s[i] && chars) {
-        i++;
-        while (((unsigned char)s[i] & 0xc0) == 0x80)
-            i++;
-        chars--;
+    size_t i = 0, used = 0, len;
+    while (s[i]) {
+        size_t w = (size_t)char_width(s + i, &len);
+        if (used + w > cols)
+            break;
+        used += w;
+        i += len;
     }
     return i;
 }

@@ -54,8 +54,15 @@ cairn_status model_ref_parse(const char *text, model_ref *out, cairn_error *err)
              (out->version < 1 || out->version > VERSION_MAX)) {
         model_ref_free(out);
         return bad_ref(text, "a version number is from 1 to 4294967295", err);
-    } else if (!out->version)
+    } else if (!out->version) {
+        /* Which stages exist is the coordinator's to say; "1/2" or "+1" is
+         * no stage name at all. */
+        if (strspn(rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != strlen(rest)) {
+            model_ref_free(out);
+            return bad_ref(text, "a stage name is letters only", err);
+        }
         out->stage = rest;
+    }
     return CAIRN_OK;
 }
 

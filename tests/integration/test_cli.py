@@ -1,4 +1,5 @@
 """Every CLI command against a real coordinator, and its exit codes."""
+import json
 import os
 import re
 import signal
@@ -143,6 +144,18 @@ class Downloads(CairnTest):
         self.assertTrue(stat.S_ISCHR(os.lstat(null).st_mode))
         self.assertEqual([f for f in os.listdir(self.tmp) if ".part-" in f], [])
 
+    def test_a_file_name_that_is_not_utf8_keeps_its_json_key(self):
+        out = os.path.join(self.tmp, "out").encode() + b"\xe9.bin"
+        r = subprocess.run([os.path.join(BIN, "cairn"), "--coordinator", self.coord.endpoint,
+                            "artifacts", "get", self.run_id, "model.bin", "-o", out, "--json"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shown = json.loads(r.stdout)
+        self.assertEqual(list(shown), ["run", "path", "file", "size"])
+        self.assertTrue(shown["file"].endswith("out\ufffd.bin"), shown["file"])
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), self.content)
+
     def test_a_directory_is_refused(self):
         r = self.get(self.tmp, check=False)
         self.assertEqual(r.code, 1, r.err)
@@ -210,3 +223,21 @@ class LocalFailures(CairnTest):
             self.assertIn("at most 10m", r.err)
         r = self.cli("--timeout", "596h", "plugins", "--timeout", "10m", check=False)
         self.assertNotIn("within -", r.err)
+
+
+def display_width(text):
+    import unicodedata
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+class Tables(CairnTest):
+    def test_columns_align_with_wide_and_combining_characters(self):
+        for name in ("学習率スイープ", "長" * 45, "e\u0301" * 45, "plain"):
+            self.start_run("wide", "--name", name)
+        lines = self.cli("runs", "list", "--experiment", "wide").out.splitlines()
+        starts = {display_width(line[:line.index("RUNNING" if i else "STATUS")])
+                  for i, line in enumerate(lines)}
+        self.assertEqual(len(starts), 1, "\n".join(lines))
+        self.assertTrue(any("e\u0301" * 39 + "\u2026" in line for line in lines), lines)
+

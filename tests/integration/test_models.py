@@ -115,6 +115,8 @@ class Registering(RegistryMixin, CairnTest):
                      says="no version of model 'churn' is in stage Production")
         self.refused("models", "version", "churn/7", says="model 'churn' has no version 7")
         self.refused("models", "version", "churn", code=2, says="bad model version reference")
+        for ref in ("churn/1/2", "churn/+1", "churn/Prod-2"):
+            self.refused("models", "version", ref, code=2, says="a stage name is letters only")
         self.refused("models", "get", "churn@", code=2, says="no alias after '@'")
         self.refused("models", "rollback", "churn", code=2, says="exactly one of --alias and --stage")
         self.assertEqual(self.cli_json("models", "history", "churn"), [])
