@@ -9,10 +9,12 @@
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "body.h"
 #include "clock.h"
@@ -148,6 +150,14 @@ static bool open_then_drop(const msgpack_object *o, plugin_spec *spec, char *why
     if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0 ||
         setuid(0) == 0) {
         snprintf(why, cap, "cannot become uid %lld: %s", (long long)uid, strerror(errno));
+        close(fd);
+        return false;
+    }
+    /* The kernel clears the parent-death signal when the uid changes: set it
+     * again, or a plugin hung in a callback outlives a killed agent. If the
+     * agent died before this line, the signal can no longer come. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1) {
+        snprintf(why, cap, "the agent is gone");
         close(fd);
         return false;
     }
@@ -317,6 +327,12 @@ static void turn(child *c)
 
 int plugin_child_main(int fd)
 {
+    /* A stop of the whole process group (kill -TERM -PGID, or systemd's
+     * stop, which signals every process of the service) is the agent's to
+     * carry out: it sends "stop" so that flush and fini run, then SIGKILL. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     child *c = calloc(1, sizeof *c);
     if (!c)
         return 1;

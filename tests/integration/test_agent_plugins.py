@@ -37,6 +37,12 @@ def plugin_conf(plugins, **settings):
             f'  load = ( {", ".join(entries)} ); }};\n')
 
 
+def signal_ignored(pid, sig):
+    with open(f"/proc/{pid}/status") as f:
+        mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn:"))
+    return bool(mask & (1 << (sig - 1)))
+
+
 class PluginTest(CairnTest):
     def start_agent(self, plugins, check=True, wrapper=(), extra="", **settings):
         path = os.path.join(self.tmp, "agent.conf")
@@ -190,12 +196,38 @@ class Isolation(PluginTest):
         self.start_agent([("victim", "misbehave.so", True, {})])
         child = self.wait_events("started", 1)[0]["fields"]["pid"]
 
-        def ignored(pid):
-            with open(f"/proc/{pid}/status") as f:
-                mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn:"))
-            return bool(mask & (1 << (signal.SIGPIPE - 1)))
-        self.assertTrue(ignored(self.agent.proc.pid))
-        self.assertFalse(ignored(child))
+        self.assertTrue(signal_ignored(self.agent.proc.pid, signal.SIGPIPE))
+        self.assertFalse(signal_ignored(child, signal.SIGPIPE))
+
+    def test_a_stop_of_the_whole_process_group_lets_plugins_finish(self):
+        # systemd's stop (and kill -TERM -PGID) signals every process of the
+        # service at once; an isolated plugin must be stopped by the agent,
+        # with flush and fini, not die of the signal as a crash.
+        self.start_agent([("victim", "misbehave.so", True, {})])
+        child = self.wait_events("started", 1)[0]["fields"]["pid"]
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            self.assertTrue(signal_ignored(child, sig), sig)
+        os.kill(child, signal.SIGTERM)
+        self.assertEqual(self.agent.stop(), 0)
+        self.assertNotIn("event=plugin_crashed", self.agent.log())
+        self.assertFalse(os.path.exists(f"/proc/{child}/status") and
+                         "zombie" not in open(f"/proc/{child}/status").read())
+
+    @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
+    def test_a_plugin_process_of_another_user_dies_with_the_agent(self):
+        # The kernel forgets the parent-death signal when the uid changes.
+        os.chmod(self.tmp, 0o711)
+        self.start_agent([("victim", "misbehave.so", True, {}),
+                          ("trigger", "ticker.so", False,
+                           {"type": "hang", "interval_ms": 500, "count": 1})],
+                         user="nobody", watchdog_ms=600000)
+        child = self.wait_events("started", 1)[0]["fields"]["pid"]
+        time.sleep(1.5)  # hung in on_event
+        self.agent.kill9()
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(f"/proc/{child}"), "the plugin process outlived the agent")
 
     def test_a_hung_plugin_is_killed_by_the_watchdog(self):
         self.start_agent([("victim", "misbehave.so", True, {}),
