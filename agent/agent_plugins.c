@@ -110,7 +110,11 @@ static int sink_fetch(void *ctx, plugin_instance *p, const char *sha256, const c
                       cairn_fetch_fn fn, void *arg)
 {
     agent_plugins *ap = ctx;
-    return fetcher_start(&ap->fetch, p, sha256, dest, fn, arg);
+    /* A plugin running as plugins.user gets the files it asks for made with
+     * its own permissions, never the agent's. */
+    const plugin_host *h = p->host;
+    fs_identity as = {p->isolated && h->drop_privileges, h->child_uid, h->child_gid};
+    return fetcher_start(&ap->fetch, p, &as, sha256, dest, fn, arg);
 }
 
 static void pack_counters(msgpack_packer *pk, const plugin_instance *p)

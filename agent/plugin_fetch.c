@@ -32,11 +32,39 @@ cairn_status fetcher_open(fetcher *f, void *zctx, const char *coordinator, const
     return CAIRN_OK;
 }
 
+/* The file operations on a plugin's path, done with its permissions. */
+static int open_part(const blob_fetch *b)
+{
+    return open(b->part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+}
+
+static int rename_part(const blob_fetch *b)
+{
+    return rename(b->part, b->dest);
+}
+
+static int unlink_part(const blob_fetch *b)
+{
+    return unlink(b->part);
+}
+
+/* op's result, or -1 when the identity could not be taken; errno kept. */
+static int as_owner(const blob_fetch *b, int (*op)(const blob_fetch *))
+{
+    fs_saved saved;
+    if (!fs_identity_enter(&b->as, &saved))
+        return -1;
+    int rc = op(b), e = errno;
+    fs_identity_leave(&b->as, &saved);
+    errno = e;
+    return rc;
+}
+
 static void release(blob_fetch *b)
 {
     if (b->fd >= 0) {
         close(b->fd);
-        unlink(b->part);
+        as_owner(b, unlink_part);
     }
     sha256_abort(&b->hash);
     b->used = false;
@@ -60,7 +88,7 @@ static void finish(fetcher *f, blob_fetch *b, const char *error)
     blob_fetch done = *b;
     b->fd = -1; /* handed over to `done` */
     b->used = false;
-    if (!error && (fdatasync(done.fd) != 0 || rename(done.part, done.dest) != 0))
+    if (!error && (fdatasync(done.fd) != 0 || as_owner(&done, rename_part) != 0))
         error = strerror(errno);
     if (error) {
         f->failed++;
@@ -103,8 +131,8 @@ static bool hash_ok(const char *s)
     return true;
 }
 
-int fetcher_start(fetcher *f, struct cairn_host *owner, const char *sha256, const char *dest,
-                  cairn_fetch_fn fn, void *arg)
+int fetcher_start(fetcher *f, struct cairn_host *owner, const fs_identity *as, const char *sha256,
+                  const char *dest, cairn_fetch_fn fn, void *arg)
 {
     blob_fetch *b = NULL;
     for (int i = 0; i < FETCH_MAX && !b; i++)
@@ -112,14 +140,14 @@ int fetcher_start(fetcher *f, struct cairn_host *owner, const char *sha256, cons
             b = &f->fetches[i];
     if (!b || !hash_ok(sha256) || strlen(dest) >= sizeof b->dest)
         return -1;
-    *b = (blob_fetch){.used = true, .owner = owner, .fn = fn, .arg = arg, .fd = -1};
+    *b = (blob_fetch){.used = true, .owner = owner, .as = *as, .fn = fn, .arg = arg, .fd = -1};
     memcpy(b->sha256, sha256, SHA256_HEX_LEN + 1);
     snprintf(b->dest, sizeof b->dest, "%s", dest);
     ulid tag = ulid_new();
     char tag_text[ULID_TEXT_LEN + 1];
     ulid_format(&tag, tag_text);
     snprintf(b->part, sizeof b->part, "%s.part-%s", dest, tag_text);
-    b->fd = open(b->part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    b->fd = as_owner(b, open_part);
     if (b->fd < 0 || !sha256_begin(&b->hash) || !request_chunk(f, b)) {
         kvlog(KVLOG_WARN, "fetch_not_started", "plugin=%s dest=%s error=\"%s\"", owner->name, dest,
               strerror(errno));

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fs_identity.h"
 #include "cairn/plugin.h"
 #include "msg.h"
 #include "sha256_file.h"
@@ -26,6 +27,7 @@ struct cairn_host;
 typedef struct blob_fetch {
     bool used;
     struct cairn_host *owner;
+    fs_identity as; /* whose permissions create and rename the file */
     ulid request; /* the chunk request in flight */
     char sha256[SHA256_HEX_LEN + 1];
     char dest[PATH_MAX];
@@ -51,9 +53,11 @@ cairn_status fetcher_open(fetcher *f, void *zctx, const char *coordinator, const
                           cairn_error *err);
 void fetcher_close(fetcher *f);
 
-/* Starts a fetch; 0, or -1 (a bad hash, all slots busy, the file cannot be made). */
-int fetcher_start(fetcher *f, struct cairn_host *owner, const char *sha256, const char *dest,
-                  cairn_fetch_fn fn, void *arg);
+/* Starts a fetch into dest, whose file is made and renamed with the
+ * permissions of `as`; 0, or -1 (a bad hash, all slots busy, the file cannot
+ * be made). */
+int fetcher_start(fetcher *f, struct cairn_host *owner, const fs_identity *as, const char *sha256,
+                  const char *dest, cairn_fetch_fn fn, void *arg);
 /* Handles every reply that arrived. */
 void fetcher_receive(fetcher *f);
 void fetcher_expire(fetcher *f, int64_t now);

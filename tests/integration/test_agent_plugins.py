@@ -279,6 +279,50 @@ class Deploy(PluginTest):
         self.assertIn("no deployer plugin", rows[0]["error"])
 
 
+@unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
+class FetchAsThePluginUser(PluginTest):
+    """A plugin running as plugins.user fetches blobs with its own permissions:
+    it must not make the agent, root, write where it may not."""
+
+    def setUp(self):
+        super().setUp()
+        os.chmod(self.tmp, 0o711)
+        run = self.start_run("blobs")
+        artifact = os.path.join(self.tmp, "payload")
+        with open(artifact, "w") as f:
+            f.write("from the store\n")
+        self.cli("runs", "log", run, "--artifact", artifact)
+        self.sha = self.cli_json("runs", "show", run)["artifacts"][0]["sha256"]
+
+    def deploy_into(self, dest):
+        self.start_agent([("d", "fetch_deployer.so", True, {"dest": dest})], user="nobody")
+        self.wait_until("the agent's hello", lambda: self.cli_json("agents"))
+        r = self.cli("deploy", "m", "1", "--sha256", self.sha, "--selector", "all", "--json",
+                     check=False)
+        return r.json()[0]
+
+    def test_a_directory_the_user_cannot_write_is_refused(self):
+        root_only = os.path.join(self.tmp, "root-only")
+        os.mkdir(root_only, 0o700)
+        row = self.deploy_into(os.path.join(root_only, "model.bin"))
+        self.assertEqual(row["result"], "error", row)
+        self.assertIn("status=-1", row["error"])
+        self.assertEqual(os.listdir(root_only), [])
+        self.assertIn("event=fetch_not_started", self.agent.log())
+
+    def test_its_own_directory_gets_a_file_it_owns(self):
+        mine = os.path.join(self.tmp, "mine")
+        os.mkdir(mine, 0o755)
+        os.chown(mine, 65534, 65534)
+        dest = os.path.join(mine, "model.bin")
+        row = self.deploy_into(dest)
+        self.assertEqual(row["result"], "ok", row)
+        self.assertIn("uid=65534 status=0", row["reply"]["message"])
+        self.assertEqual(os.stat(dest).st_uid, 65534)
+        with open(dest) as f:
+            self.assertEqual(f.read(), "from the store\n")
+
+
 @unittest.skipIf("sanitize" in BIN, "valgrind cannot run AddressSanitizer builds")
 @unittest.skipUnless(shutil.which("valgrind"), "valgrind is not installed")
 class Valgrind(PluginTest):

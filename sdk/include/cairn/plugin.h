@@ -221,6 +221,8 @@ typedef struct cairn_host_api {
      * into dest_path, without blocking: the host downloads it in chunks,
      * verifies the hash, renames it into place and then calls
      * fn(arg, 0, NULL); on any failure fn(arg, -1, reason) and no file.
+     * An isolated plugin running as plugins.user gets the file made and
+     * renamed with that user's permissions, never the agent's.
      * Returns 0 when started, -1 when it cannot start. */
     int (*fetch_blob)(cairn_host *h, const char *sha256, const char *dest_path, cairn_fetch_fn fn,
                       void *arg);
