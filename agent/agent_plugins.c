@@ -3,6 +3,7 @@
 
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,17 +48,48 @@ void agent_plugins_flush(agent_plugins *ap)
     ap->outbox_count = 0;
 }
 
+/* The most bytes of events one event.emit may carry: OUTBOX_MAX_BYTES, or
+ * less under a small coordinator limit (room kept for the envelope). */
+static size_t batch_max_bytes(const agent_plugins *ap)
+{
+    uint64_t limit = ap->fwd->presence->coordinator_max_message;
+    if (limit && limit < OUTBOX_MAX_BYTES + 4096)
+        return limit > 8192 ? (size_t)limit - 4096 : 4096;
+    return OUTBOX_MAX_BYTES;
+}
+
+/* The event just packed at `at` goes into a batch of its own: the others
+ * are spooled first, so that one message never outgrows the limit. */
+static bool start_new_batch(agent_plugins *ap, size_t at)
+{
+    size_t n = ap->outbox.size - at;
+    char *event = malloc(n);
+    if (!event)
+        return false;
+    memcpy(event, ap->outbox.data + at, n);
+    ap->outbox.size = at;
+    agent_plugins_flush(ap);
+    msgpack_sbuffer_write(&ap->outbox, event, n);
+    free(event);
+    return true;
+}
+
 static int sink_spool(void *ctx, const cairn_event *ev)
 {
     agent_plugins *ap = ctx;
-    size_t before = ap->outbox.size;
+    size_t before = ap->outbox.size, max = batch_max_bytes(ap);
     event_pack(&ap->outbox_pk, ev);
+    size_t bytes = ap->outbox.size - before;
     uint64_t used = ap->spool->bytes + ap->outbox.size;
-    if (used > ap->cfg->spool_max_bytes) {
-        ap->outbox.size = before; /* take it back out: the spool is full */
+    if (bytes > max || used > ap->cfg->spool_max_bytes) {
+        ap->outbox.size = before; /* take it back out */
+        return bytes > max ? -2 : -1;
+    }
+    if (ap->outbox.size > max && ap->outbox_count > 0 && !start_new_batch(ap, before)) {
+        ap->outbox.size = before;
         return -1;
     }
-    if (++ap->outbox_count == OUTBOX_MAX_EVENTS || ap->outbox.size >= OUTBOX_MAX_BYTES)
+    if (++ap->outbox_count == OUTBOX_MAX_EVENTS || ap->outbox.size >= max)
         agent_plugins_flush(ap);
     return 0;
 }

@@ -144,6 +144,28 @@ cairn_event *event_clone(const cairn_event *src)
     return ev;
 }
 
+/* ---- size ---- */
+
+/* At least the bytes o packs into (headers counted at their largest). */
+static size_t object_size(const msgpack_object *o)
+{
+    size_t n = 9;
+    if (o->type == MSGPACK_OBJECT_STR || o->type == MSGPACK_OBJECT_BIN)
+        n += o->via.str.size;
+    else if (o->type == MSGPACK_OBJECT_ARRAY)
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            n += object_size(&o->via.array.ptr[i]);
+    else if (o->type == MSGPACK_OBJECT_MAP)
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            n += object_size(&o->via.map.ptr[i].key) + object_size(&o->via.map.ptr[i].val);
+    return n;
+}
+
+size_t event_size(const cairn_event *ev)
+{
+    return 64 + strlen(ev->type) + strlen(ev->source) + object_size(&ev->fields);
+}
+
 /* ---- building ---- */
 
 static bool name_valid(const char *name)
@@ -159,24 +181,21 @@ static bool name_valid(const char *name)
     return true;
 }
 
-/* The value slot for `name`, added when new; NULL marks the event invalid. */
+/* The value slot for `name`, added when new. NULL for a name no field can
+ * have, or past EVENT_FIELDS_MAX: that field is refused and the event stays
+ * as it was (a JSON line with one dotted key keeps its other fields). Only
+ * running out of memory, half way through, spoils the event. */
 static msgpack_object *slot(cairn_event *ev, const char *name)
 {
-    if (!ev || !ev->zone)
+    if (!ev || !ev->zone || !name_valid(name))
         return NULL;
-    if (!name_valid(name)) {
-        ev->invalid = true;
-        return NULL;
-    }
     msgpack_object_map *m = &ev->fields.via.map;
     size_t n = strlen(name);
     for (uint32_t i = 0; i < m->size; i++)
         if (m->ptr[i].key.via.str.size == n && memcmp(m->ptr[i].key.via.str.ptr, name, n) == 0)
             return &m->ptr[i].val;
-    if (m->size == EVENT_FIELDS_MAX) {
-        ev->invalid = true;
+    if (m->size == EVENT_FIELDS_MAX)
         return NULL;
-    }
     if (m->size == ev->cap) {
         /* The zone frees nothing before the event goes, so growth doubles. */
         uint32_t cap = ev->cap ? ev->cap * 2 : 8;

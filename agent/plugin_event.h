@@ -61,6 +61,11 @@ int event_get_float(const cairn_event *ev, const char *path, double *value);
 int event_get_bool(const cairn_event *ev, const char *path, int *value);
 size_t event_count(const cairn_event *ev, const char *path);
 
+/* An upper bound of the bytes event_pack makes of ev. */
+size_t event_size(const cairn_event *ev);
+/* The largest event a plugin may emit: one event.emit carries it whole. */
+#define EVENT_MAX_BYTES ((size_t)1 << 20)
+
 /* Packs {type, source, time, fields} as one entry of event.emit's array. */
 void event_pack(msgpack_packer *pk, const cairn_event *ev);
 

@@ -234,6 +234,15 @@ int plugin_emit(plugin_instance *p, cairn_event *ev)
         event_destroy(ev);
         return -1;
     }
+    size_t bytes = event_size(ev);
+    if (bytes > EVENT_MAX_BYTES) {
+        /* Batched with others, it would get the whole batch refused. */
+        h->stats.invalid_events++;
+        kvlog(KVLOG_WARN, "plugin_event_too_large", "plugin=%s type=%s bytes=%zu limit=%zu",
+              p->name, ev->type, bytes, EVENT_MAX_BYTES);
+        event_destroy(ev);
+        return -1;
+    }
     if (h->q_count == PLUGIN_QUEUE_MAX) {
         h->stats.queue_full++;
         event_destroy(ev);
@@ -253,10 +262,11 @@ void plugin_host_drain(plugin_host *h)
         h->q_head = (h->q_head + 1) % PLUGIN_QUEUE_MAX;
         h->q_count--;
         plugin_host_route(h, q.ev, q.from);
-        if (h->sink.spool && h->sink.spool(h->sink.ctx, q.ev) != 0) {
+        int rc = h->sink.spool ? h->sink.spool(h->sink.ctx, q.ev) : 0;
+        if (rc != 0) {
             h->stats.spool_refused++;
-            kvlog(KVLOG_WARN, "plugin_event_not_spooled", "plugin=%s type=%s reason=spool_full",
-                  q.from->name, q.ev->type);
+            kvlog(KVLOG_WARN, "plugin_event_not_spooled", "plugin=%s type=%s reason=%s",
+                  q.from->name, q.ev->type, rc == -2 ? "too_large" : "spool_full");
         }
         event_destroy(q.ev);
     }

@@ -88,8 +88,8 @@ typedef struct cairn_host plugin_instance;
 /* What the embedding does with what plugins produce. */
 typedef struct plugin_sink {
     void *ctx;
-    /* Spool an emitted event for the coordinator; 0, or -1 when it cannot
-     * take it (the spool is full). */
+    /* Spool an emitted event for the coordinator; 0, -1 when the spool is
+     * full, -2 when the event is larger than one message may carry. */
     int (*spool)(void *ctx, const cairn_event *ev);
     /* A command's answer: CAIRN_OK with the deployer's fields (may be NULL),
      * CAIRN_COMMAND_FAILED with its message, or CAIRN_TIMEOUT. */

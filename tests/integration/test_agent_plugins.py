@@ -137,6 +137,32 @@ class Events(PluginTest):
         self.assertEqual(sorted(e["fields"]["value"] for e in seen), [0.5, 0.75])
         self.assertTrue(all(e["fields"]["of"] == "run.log" for e in seen))
 
+    def test_an_event_too_large_for_a_message_is_refused_alone(self):
+        # Batched with the ticks, a 2 MB event made the whole event.emit
+        # message too large for the coordinator, and every tick with it.
+        self.start_agent([("ticks", "ticker.so", False, {"interval_ms": 300, "count": 4}),
+                          ("big", "big_emitter.so", False, {"bytes": 2_000_000})])
+        ticks = self.wait_events("tick", 4)
+        self.assertEqual(sorted(e["fields"]["n"] for e in ticks), [1, 2, 3, 4])
+        self.assertEqual(self.events("big"), [])
+        self.assertEqual(self.plugins()["big"]["counters"], {"refused": 4})
+        self.assertIn("event=plugin_event_too_large plugin=big type=big", self.agent.log())
+        self.assertNotIn("spool_rejected", self.agent.log())
+
+    def test_a_batch_is_split_to_fit_the_coordinators_limit(self):
+        self.coord.stop()
+        conf = os.path.join(self.tmp, "coord.conf")
+        with open(conf, "w") as f:
+            f.write("limits: { max_message_bytes = 65536; };\n")
+        self.coord.extra_args = ["-c", conf]
+        self.coord.start()
+        # Three 40 KB events from one tick: each fits, two together do not.
+        self.start_agent([("ticks", "ticker.so", False, {"interval_ms": 300, "count": 2}),
+                          ("big", "big_emitter.so", False, {"bytes": 40_000, "count": 3})])
+        big = self.wait_events("big", 6)
+        self.assertEqual(sorted(e["fields"]["n"] for e in big), [0, 0, 1, 1, 2, 2])
+        self.assertNotIn("spool_rejected", self.agent.log())
+
     def test_events_survive_an_agent_restart_before_forwarding(self):
         # The coordinator is away: events wait in the spool, across a restart.
         self.coord.stop()

@@ -66,6 +66,17 @@ class JsonlTail(PluginCheckTest):
         self.assertEqual(out.counters().get("bad_lines"), 3)  # blank lines are not bad
         self.assertIn("bad_line", out.err)
 
+    def test_a_member_no_field_can_hold_is_left_out_not_the_line(self):
+        # A dotted key (common in prediction logs) cannot be a field name:
+        # that member is counted and the rest of the line is emitted.
+        self.write(self.lines({"n": 1}, {"model.version": "v2", "latency_ms": 5, "n": 2},
+                              {"n": 3}))
+        out = self.run_tail()
+        self.assertEqual(out.fields("prediction"),
+                         [{"n": 1}, {"latency_ms": 5, "n": 2}, {"n": 3}])
+        self.assertEqual(out.counters().get("bad_fields"), 1)
+        self.assertNotIn("line_dropped", out.err)
+
     def test_an_incomplete_last_line_waits_for_its_newline(self):
         self.write(self.lines({"n": 1}) + '{"n": ')
         proc = self.follow()

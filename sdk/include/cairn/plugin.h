@@ -178,7 +178,9 @@ typedef struct cairn_host_api {
     int (*subscribe)(cairn_host *h, const char *event_type);
 
     /* Building an event: event_new, then set fields (a name set twice keeps
-     * the last value), then emit it or free it. */
+     * the last value), then emit it or free it. A setter returns -1 for a
+     * name no field can have (empty, over 64 bytes, a '.' or a control
+     * character) or past 256 fields, and leaves the event as it was. */
     cairn_event *(*event_new)(cairn_host *h, const char *type);
     int (*event_set_string)(cairn_event *ev, const char *name, const char *value);
     int (*event_set_int)(cairn_event *ev, const char *name, int64_t value);
@@ -188,7 +190,8 @@ typedef struct cairn_host_api {
     /* Emit: the host takes the event (whatever the result), routes it to the
      * local plugins that subscribed to its type (never back to its sender)
      * and spools it for the coordinator. Returns 0, or -1 when the spool is
-     * full or the event is invalid (logged and counted by the host). */
+     * full, the event is invalid or over 1 MiB (logged and counted by the
+     * host). */
     int (*emit)(cairn_host *h, cairn_event *ev);
 
     /* Reading any event: its type, its time (unix ms), who produced it (a
