@@ -17,7 +17,7 @@ static const handler handlers[] = {
     {"experiment.delete", true, handle_experiment_delete, NULL, false, false},
     {"experiment.restore", true, handle_experiment_restore, NULL, false, false},
     {"experiment.set_tag", true, handle_experiment_set_tag, NULL, false, false},
-    {"run.start", true, handle_run_start, NULL, false, false},
+    {"run.start", true, handle_run_start, handle_run_start_duplicate, false, false},
     {"run.log", true, handle_run_log, NULL, false, true},
     {"run.end", true, handle_run_end, NULL, false, false},
     {"run.get", false, handle_run_get, NULL, false, false},
@@ -128,6 +128,7 @@ static cairn_status run_write(request_ctx *r, const handler *h, cairn_error *err
 {
     uint64_t seq;
     if (store_dedup_find(r->store, r->txn, &r->m->id, &seq)) {
+        r->duplicate_of = seq;
         cairn_status st = h->on_duplicate ? h->on_duplicate(r, err) : CAIRN_OK;
         if (!st)
             reply_write(r, seq, true);

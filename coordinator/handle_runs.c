@@ -80,6 +80,13 @@ static cairn_status read_start(request_ctx *r, start_req *q, cairn_error *err)
     return st ? st : read_kv_map(q->tags, "tag", LIMIT_TAG_VALUE, err);
 }
 
+static void reply_experiment_id(request_ctx *r, uint64_t id)
+{
+    msgpack_packer *pk = reply_extra(r);
+    mp_str(pk, "experiment_id");
+    msgpack_pack_uint64(pk, id);
+}
+
 cairn_status handle_run_start(request_ctx *r, cairn_error *err)
 {
     start_req q;
@@ -103,15 +110,23 @@ cairn_status handle_run_start(request_ctx *r, cairn_error *err)
         st = write_kv_map(r, r->store->tags, &q.id, q.tags, err);
     if (st)
         return st;
-    msgpack_packer *pk = reply_extra(r);
-    mp_str(pk, "experiment_id");
-    msgpack_pack_uint64(pk, e.id);
+    reply_experiment_id(r, e.id);
     char idtext[ULID_TEXT_LEN + 1];
     ulid_format(&q.id, idtext);
     snprintf(r->summary, sizeof r->summary, "run=%s experiment=%llu", idtext,
              (unsigned long long)e.id);
     r->applied = true;
     return CAIRN_OK;
+}
+
+/* A resend gets the same fields: the run's experiment never changes. */
+cairn_status handle_run_start_duplicate(request_ctx *r, cairn_error *err)
+{
+    store_run run;
+    cairn_status st = read_run(r, &run, err);
+    if (!st)
+        reply_experiment_id(r, run.experiment_id);
+    return st;
 }
 
 /* ---- run.log ---- */

@@ -29,6 +29,7 @@ typedef struct request_ctx {
     const char *from;      /* this coordinator's name in replies */
     int64_t now_ms;
     bool applied;          /* a write handler sets this when it changed state */
+    uint64_t duplicate_of; /* for on_duplicate: the audit sequence of the first time */
     char summary[256];     /* audit summary of the change */
     msg_writer extra;      /* extra reply fields of a write (key/value pairs) */
     uint32_t extra_count;
@@ -85,6 +86,7 @@ cairn_status read_count(request_ctx *r, const char *key, int64_t dflt, int64_t m
 
 /* The handlers, by file. */
 cairn_status handle_run_start(request_ctx *r, cairn_error *err);
+cairn_status handle_run_start_duplicate(request_ctx *r, cairn_error *err);
 cairn_status handle_run_log(request_ctx *r, cairn_error *err);
 cairn_status handle_run_end(request_ctx *r, cairn_error *err);
 cairn_status handle_experiment_list(request_ctx *r, cairn_error *err);

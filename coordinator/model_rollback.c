@@ -373,70 +373,24 @@ cairn_status handle_model_rollback(request_ctx *r, cairn_error *err)
 
 /* ---- a resend ---- */
 
-/* A resend is answered as the rollback was: the pointer's holder before the
- * request's first event and after its last, rebuilt by replaying the
- * model's events (a stage's holder is its highest version). */
-typedef struct replay {
-    const rollback_req *q;
-    ulid request;
-    uint8_t *stages; /* each version's stage so far, [1..n] */
-    uint32_t n;
-    uint32_t alias_at;
-    bool seen, done;
-    uint32_t before, after;
-} replay;
-
-static uint32_t replayed_holder(const replay *p)
-{
-    if (p->q->by_alias)
-        return p->alias_at;
-    for (uint32_t v = p->n; v > 0; v--)
-        if (p->stages[v] == p->q->stage)
-            return v;
-    return 0;
-}
-
-static bool replay_event(void *ctx, const store_model_event *e)
-{
-    replay *p = ctx;
-    bool ours = memcmp(e->request.b, p->request.b, ULID_BYTES) == 0;
-    if (ours && !p->seen) {
-        p->before = replayed_holder(p);
-        p->seen = true;
-    } else if (!ours && p->seen) {
-        p->after = replayed_holder(p);
-        p->done = true;
-        return false;
-    }
-    if (e->kind == EVENT_STAGE && e->version <= p->n)
-        p->stages[e->version] = e->to_stage;
-    else if (e->kind == EVENT_ALIAS && p->q->by_alias && msg_str_same(e->alias, p->q->alias))
-        p->alias_at = e->to_version;
-    return true;
-}
-
+/* A resend is answered as the rollback was: the holders before and after,
+ * from the request's audit summary ("... from=N to=M ...": the name and the
+ * alias come before, quoted, so the last " from=" is the field). */
 cairn_status handle_model_rollback_duplicate(request_ctx *r, cairn_error *err)
 {
-    rollback_req q = {0};
-    cairn_status st = model_read(r, &q.m, err);
-    if (!st)
-        st = read_pointer(r, &q, err);
-    if (st)
-        return st;
-    replay p = {.q = &q, .request = r->m->id, .n = q.m.last_version};
-    if (!(p.stages = calloc((size_t)p.n + 1, 1)))
-        return error_set(err, CAIRN_OUT_OF_MEMORY, "no memory for %u versions", p.n);
-    st = store_model_events_walk(r->store, r->txn, q.m.id, 1, replay_event, &p, err);
-    if (!st && p.seen && !p.done)
-        p.after = replayed_holder(&p);
-    free(p.stages);
-    if (!st && !p.seen) { /* it moved nothing: the holder stayed */
-        st = read_holder(r, &q, err);
-        p.before = p.after = q.holder;
-    }
+    char summary[256] = "";
+    cairn_status st = store_audit_summary(r->store, r->txn, r->duplicate_of, summary,
+                                          sizeof summary, err);
+    const char *field = NULL;
+    for (const char *p = strstr(summary, " from="); !st && p; p = strstr(p + 1, " from="))
+        field = p;
+    unsigned before, after;
+    if (!st && (!field || sscanf(field, " from=%u to=%u", &before, &after) != 2))
+        st = error_set(err, CAIRN_STORAGE_ERROR, "audit entry %llu of a rollback is corrupt",
+                       (unsigned long long)r->duplicate_of);
     if (!st) {
-        reply_holder(r, "version", p.after);
-        reply_holder(r, "previous", p.before);
+        reply_holder(r, "version", after);
+        reply_holder(r, "previous", before);
     }
     return st;
 }

@@ -296,6 +296,9 @@ typedef struct audit_entry {
 /* Appends an entry; *seq receives its sequence. */
 cairn_status store_audit_append(store *s, MDB_txn *txn, const audit_entry *e, uint64_t *seq,
                                 cairn_error *err);
+/* The summary of entry seq, NUL-terminated in out. */
+cairn_status store_audit_summary(store *s, MDB_txn *txn, uint64_t seq, char *out, size_t cap,
+                                 cairn_error *err);
 /* Packs up to max entries from since as the protocol's events array; *next gets the
  * sequence after the last packed one, or 0 when the log ends there. */
 cairn_status store_audit_pack(store *s, MDB_txn *txn, uint64_t since, size_t max,

@@ -88,3 +88,28 @@ cairn_status store_audit_pack(store *s, MDB_txn *txn, uint64_t since, size_t max
     mdb_cursor_close(c);
     return (rc == 0 || rc == MDB_NOTFOUND) ? CAIRN_OK : store_fail(rc, "read audit log", err);
 }
+
+cairn_status store_audit_summary(store *s, MDB_txn *txn, uint64_t seq, char *out, size_t cap,
+                                 cairn_error *err)
+{
+    uint8_t kb[8];
+    be64_put(kb, seq);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_get(txn, s->audit, &k, &v);
+    if (rc)
+        return store_fail(rc, "read audit entry", err);
+    msgpack_zone zone;
+    msgpack_object o;
+    size_t off = 0;
+    msgpack_zone_init(&zone, 512);
+    bool ok = msgpack_unpack(v.mv_data, v.mv_size, &off, &zone, &o) == MSGPACK_UNPACK_SUCCESS &&
+              o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 5 &&
+              o.via.array.ptr[4].type == MSGPACK_OBJECT_STR;
+    if (ok)
+        msg_str_copy((msg_str){o.via.array.ptr[4].via.str.ptr, o.via.array.ptr[4].via.str.size},
+                     out, cap);
+    msgpack_zone_destroy(&zone);
+    return ok ? CAIRN_OK : error_set(err, CAIRN_STORAGE_ERROR, "corrupt audit entry %llu",
+                                     (unsigned long long)seq);
+}
+

@@ -270,6 +270,11 @@ class Rollback(RegistryMixin, CairnTest):
         self.assertEqual(rollback({"stage": "Production"}, by_stage), (2, 3, False))
         self.cli("models", "stage", "churn", "3", "Production", "--archive-existing")
         self.assertEqual(rollback({"stage": "Production"}, by_stage), (2, 3, True))
+        # One that changed nothing: the holder then, not the holder now.
+        unchanged = new_ulid()
+        self.assertEqual(rollback({"alias": "champion", "to": 1}, unchanged), (1, 1, False))
+        self.promote_alias([2])
+        self.assertEqual(rollback({"alias": "champion", "to": 1}, unchanged), (1, 1, True))
 
     def test_archived_is_not_a_stage_that_archives_others(self):
         for _ in range(3):

@@ -4,6 +4,7 @@ import math
 import os
 
 from harness import CairnTest
+from test_events import RawClient, new_ulid
 
 
 def load_value(i):
@@ -75,3 +76,38 @@ class TrackingRoundTrip(CairnTest):
         history = self.cli_json("metrics", run, "a")
         self.assertEqual([p["value"] for p in history], ["NaN", "Infinity", "-Infinity"])
         self.assertEqual(self.cli_json("runs", "show", run)["metrics"]["a"], "-Infinity")
+
+
+class Resends(CairnTest):
+    def test_a_resent_last_chunk_is_answered_with_what_it_stored(self):
+        # The SDK checks the answer against its own hash: after a lost reply
+        # and another upload to the same path, the resend must still get the
+        # first upload's size and sha256, or a stored upload reads as failed.
+        raw = RawClient(self.coord.endpoint)
+        self.addCleanup(raw.close)
+        run = new_ulid()
+        raw.ok("run.start", {"run": run, "experiment": "resend"})
+
+        def put(content, id_=None):
+            return raw.ok("artifact.put", {"upload": new_ulid(), "run": run, "path": "model.bin",
+                                           "offset": 0, "data": content, "last": True}, id_)
+        first_id = new_ulid()
+        first = put(b"first content", first_id)
+        self.assertEqual(first["sha256"], hashlib.sha256(b"first content").hexdigest())
+        put(b"second content!")
+        again = put(b"first content", first_id)
+        self.assertTrue(again["duplicate"])
+        self.assertEqual((again["size"], again["sha256"], again["seq"]),
+                         (first["size"], first["sha256"], first["seq"]))
+
+    def test_a_resent_run_start_names_its_experiment(self):
+        raw = RawClient(self.coord.endpoint)
+        self.addCleanup(raw.close)
+        raw.ok("run.start", {"run": new_ulid(), "experiment": "first"})
+        start = {"run": new_ulid(), "experiment": "second"}
+        id_ = new_ulid()
+        first = raw.ok("run.start", start, id_)
+        again = raw.ok("run.start", start, id_)
+        self.assertEqual((again["duplicate"], again["experiment_id"]), (True, 2))
+        self.assertEqual(first["experiment_id"], 2)
+
