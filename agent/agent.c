@@ -5,29 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "agent_id.h"
 #include "clock.h"
 #include "daemon_data_dir.h"
+#include "daemon_signals.h"
 #include "error.h"
 #include "kvlog.h"
 
 /* ---- setup ---- */
-
-/* SIGTERM and SIGINT arrive on a descriptor that zmq_poll watches, so a
- * signal can never slip in between a flag check and the poll. */
-static int open_signal_fd(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
-        return -1;
-    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
 
 typedef struct orphan_scan {
     char (*names)[ULID_TEXT_LEN + 1];
@@ -93,7 +80,7 @@ cairn_status agent_open(agent_process *a, const agent_config *cfg, cairn_error *
     cairn_status st = open_state(a, err);
     if (st)
         return st;
-    a->signal_fd = open_signal_fd();
+    a->signal_fd = daemon_signals_open();
     if (a->signal_fd < 0)
         return error_set(err, CAIRN_INTERNAL_ERROR, "signalfd: %s", strerror(errno));
     a->zmq = zmq_ctx_new();
@@ -226,10 +213,10 @@ static void setup_items(agent_process *a, zmq_pollitem_t *items, bool serving)
 
 static bool signalled(agent_process *a)
 {
-    struct signalfd_siginfo si;
-    if (read(a->signal_fd, &si, sizeof si) != (ssize_t)sizeof si)
+    const char *sig = daemon_signals_stop(a->signal_fd);
+    if (!sig)
         return false;
-    kvlog(KVLOG_INFO, "stopping", "signal=%s depth=%llu", si.ssi_signo == SIGTERM ? "TERM" : "INT",
+    kvlog(KVLOG_INFO, "stopping", "signal=%s depth=%llu", sig,
           (unsigned long long)a->spool.depth);
     return true;
 }

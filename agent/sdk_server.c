@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "daemon_bind.h"
 #include "daemon_data_dir.h"
 #include "error.h"
 #include "kvlog.h"
@@ -59,9 +60,9 @@ static cairn_status bind_router(sdk_server *s, void *zctx, cairn_error *err)
     cairn_status st = make_ipc_dir(s->cfg->sdk_endpoint, err);
     if (st)
         return st;
-    if (zmq_bind(s->router, s->cfg->sdk_endpoint) != 0)
-        return error_set(err, CAIRN_TRANSPORT_ERROR, "bind %s: %s", s->cfg->sdk_endpoint,
-                         zmq_strerror(errno));
+    st = daemon_bind(s->router, s->cfg->sdk_endpoint, err);
+    if (st)
+        return st;
     size_t len = sizeof s->endpoint;
     zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, s->endpoint, &len);
     return set_socket_mode(s, err);

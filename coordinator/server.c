@@ -4,11 +4,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon_bind.h"
 #include "daemon_data_dir.h"
+#include "daemon_signals.h"
 #include "error.h"
 #include "router_frames.h"
 #include "kvlog.h"
@@ -20,19 +21,6 @@
 #define PRUNE_PER_PASS 10000
 
 /* ---- setup ---- */
-
-/* SIGTERM and SIGINT arrive on a descriptor that zmq_poll watches, so a
- * signal can never slip in between a flag check and the poll. */
-static int open_signal_fd(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
-        return -1;
-    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
 
 static cairn_status open_socket(server *s, cairn_error *err)
 {
@@ -51,9 +39,9 @@ static cairn_status open_socket(server *s, cairn_error *err)
     zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
-    if (zmq_bind(s->router, s->cfg.listen) != 0)
-        return error_set(err, CAIRN_TRANSPORT_ERROR, "bind %s: %s", s->cfg.listen,
-                         zmq_strerror(errno));
+    cairn_status st = daemon_bind(s->router, s->cfg.listen, err);
+    if (st)
+        return st;
     size_t len = sizeof s->endpoint;
     zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, s->endpoint, &len);
     return CAIRN_OK;
@@ -86,7 +74,7 @@ cairn_status server_open(server *s, const coord_config *cfg, cairn_error *err)
     s->rctx.agents = &s->agents;
     s->rctx.max_message_bytes = cfg->max_message_bytes;
     s->rctx.fanouts = &s->fanouts;
-    s->signal_fd = open_signal_fd();
+    s->signal_fd = daemon_signals_open();
     if (s->signal_fd < 0)
         return error_set(err, CAIRN_INTERNAL_ERROR, "signalfd: %s", strerror(errno));
     st = open_socket(s, err);
@@ -349,10 +337,10 @@ static void flush_recent_ids(server *s)
 
 static bool signalled(server *s)
 {
-    struct signalfd_siginfo si;
-    if (read(s->signal_fd, &si, sizeof si) != (ssize_t)sizeof si)
+    const char *sig = daemon_signals_stop(s->signal_fd);
+    if (!sig)
         return false;
-    kvlog(KVLOG_INFO, "stopping", "signal=%s", si.ssi_signo == SIGTERM ? "TERM" : "INT");
+    kvlog(KVLOG_INFO, "stopping", "signal=%s", sig);
     return true;
 }
 

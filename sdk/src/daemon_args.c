@@ -4,7 +4,9 @@
  */
 #include "daemon_args.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "kvlog.h"
 
@@ -38,11 +40,11 @@ const char *daemon_args_config_file(const daemon_args *a)
 {
     if (a->config_file)
         return a->config_file;
-    /* A missing default is no error: the embedded defaults then stand. */
-    FILE *probe = fopen(a->default_config, "r");
-    if (!probe)
+    /* A missing default is no error: the embedded defaults then stand. One
+     * that exists but cannot be read is loaded all the same, so that it
+     * fails loudly instead of being silently replaced by the defaults. */
+    if (access(a->default_config, F_OK) != 0 && errno == ENOENT)
         return NULL;
-    fclose(probe);
     return a->default_config;
 }
 

@@ -4,9 +4,14 @@
  */
 #include "daemon_config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "kvlog.h"
@@ -110,6 +115,18 @@ static cairn_status read_group(const daemon_config_table *t, void *cfg, config_s
     return CAIRN_OK;
 }
 
+/* libconfig says only that a file could not be read; the operator needs why. */
+static const char *why_unreadable(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return strerror(errno);
+    bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    close(fd);
+    return dir ? "it is a directory" : "read error";
+}
+
 cairn_status daemon_config_load(const daemon_config_table *t, void *cfg, const char *path,
                                 cairn_error *err)
 {
@@ -118,7 +135,8 @@ cairn_status daemon_config_load(const daemon_config_table *t, void *cfg, const c
     cairn_status st;
     if (!config_read_file(&lc, path)) {
         if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-            st = error_set(err, CAIRN_IO_ERROR, "cannot read config file %s", path);
+            st = error_set(err, CAIRN_IO_ERROR, "cannot read config file %s: %s", path,
+                           why_unreadable(path));
         else
             st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s:%d: %s", path,
                            config_error_line(&lc), config_error_text(&lc));

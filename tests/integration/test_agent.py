@@ -5,6 +5,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -675,6 +676,21 @@ class Daemon(AgentTest):
         r = self._run("-c", self.conf('coordinator = "x"\nspool: {\n', "bad.conf"))
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("bad.conf:", r.stderr)
+
+    def test_sighup_is_logged_and_ignored(self):
+        self.agent.proc.send_signal(signal.SIGHUP)
+        run = self.agent_run("hup")
+        self.assertTrue(self.agent.alive())
+        self.assertEqual(self.agent.stop(), 0)
+        self.assertIn("event=signal_ignored signal=HUP", self.agent.log())
+        self.assertTrue(run)
+
+    def test_a_second_agent_on_the_same_sdk_socket_is_refused(self):
+        other = Agent(self.tmp, self.coord.endpoint, name="other")
+        other.endpoint = self.agent.endpoint
+        with self.assertRaisesRegex(RuntimeError, "another process is serving that socket"):
+            other.start()
+        self.via_agent("ping")  # the first agent still has its socket
 
     def test_second_agent_on_the_same_data_dir_is_refused(self):
         r = self._run("--data-dir", self.agent.data_dir, "--sdk-endpoint",

@@ -32,6 +32,11 @@ class Daemon(CairnTest):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("nope.conf", r.stderr)
 
+    def test_an_unreadable_config_file_says_why(self):
+        r = self._run("-c", self.tmp)  # a directory
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"cannot read config file {self.tmp}: it is a directory", r.stderr)
+
     def test_bad_endpoint(self):
         r = self._run("--data-dir", os.path.join(self.tmp, "d"), "--listen", "bogus://x")
         self.assertNotEqual(r.returncode, 0)
@@ -51,6 +56,31 @@ class Daemon(CairnTest):
         self.assertEqual(self.coord.stop(), 0)
         self.coord.start()
         self.assertEqual(len(self.cli_json("metrics", run, "a")), 2)
+
+    def test_an_ipc_endpoint_in_use_is_refused_and_a_stale_one_taken(self):
+        from harness import Coordinator
+        sock = f"ipc://{self.tmp}/coordinator.sock"
+        first = Coordinator(os.path.join(self.tmp, "first"), listen=sock).start()
+        self.addCleanup(lambda: first.alive() and first.stop())
+        r = self._run("--data-dir", os.path.join(self.tmp, "second"), "--listen", sock)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("another process is serving that socket", r.stderr)
+        self.cli("ping", endpoint=sock)  # the first one is still reached
+        # A socket left by a crash is no one's: the next coordinator takes it.
+        first.kill9()
+        second = Coordinator(os.path.join(self.tmp, "second"), listen=sock).start()
+        self.addCleanup(second.stop)
+        self.cli("ping", endpoint=sock)
+
+    def test_sighup_is_logged_and_ignored(self):
+        # A logrotate postrotate or a closed terminal must not stop it.
+        run = self.start_run("hup")
+        self.coord.proc.send_signal(signal.SIGHUP)
+        self.cli("runs", "log", run, "--metric", "a=1@0")
+        self.assertTrue(self.coord.alive())
+        self.assertEqual(self.coord.stop(), 0)
+        self.assertIn("event=signal_ignored signal=HUP", self.coord.log())
+        self.assertIn("event=stopped", self.coord.log())
 
     def test_a_closed_stderr_does_not_kill_it(self):
         # Logs go to stderr; whoever reads it (a pipe, journald) may go away.

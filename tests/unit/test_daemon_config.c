@@ -134,7 +134,8 @@ static void test_unreadable_and_malformed_files(void **state)
     cairn_error err = {0};
     assert_int_equal(daemon_config_load(&bounded, &c, "/nonexistent/cairn.conf", &err),
                      CAIRN_IO_ERROR);
-    assert_string_equal(err.message, "cannot read config file /nonexistent/cairn.conf");
+    assert_string_equal(err.message,
+                        "cannot read config file /nonexistent/cairn.conf: No such file or directory");
     assert_int_equal(load(&bounded, &c, "name = \n", &err), CAIRN_INVALID_PARAMETER_VALUE);
     assert_non_null(strstr(err.message, ":2: syntax error"));
 }
