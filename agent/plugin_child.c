@@ -204,6 +204,7 @@ static void on_init(child *c, const msgpack_object *o)
     cairn_error err = {0};
     cairn_status st = plugin_host_init(&c->host, "/nonexistent", c->dirs, 1, (int)attempts, &sink,
                                        &err);
+    c->host.in_child = true;
     if (!st)
         st = plugin_host_load(&c->host, spec, &err);
     plugin_settings_free(&spec->config);

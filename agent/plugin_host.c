@@ -2,6 +2,7 @@
 #include "plugin_host.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,9 @@ cairn_status plugin_host_init(plugin_host *h, const char *state_root, char *cons
     h->watchdog_ms = 10000;
     ssize_t n = readlink("/proc/self/exe", h->self_exe, sizeof h->self_exe - 1);
     h->self_exe[n > 0 ? n : 0] = '\0';
+    /* Held open: an upgrade may replace the file, a restarted child must
+     * still be this program (see exec_child). */
+    h->self_fd = n > 0 ? open(h->self_exe, O_RDONLY | O_CLOEXEC) : -1;
     h->sink = *sink;
     h->queue = calloc(PLUGIN_QUEUE_MAX, sizeof *h->queue);
     if (!h->queue)
@@ -139,9 +143,10 @@ cairn_status plugin_host_load(plugin_host *h, const plugin_spec *spec, cairn_err
         plugin_fail(p, e.message);
         return error_set(err, st, "plugin '%s': %s", p->name[0] ? p->name : spec->path, e.message);
     }
-    kvlog(KVLOG_INFO, "plugin_loaded", "plugin=%s kind=%s version=%s isolated=%s path=%s", p->name,
-          plugin_kind_name(p->kind), p->version[0] ? p->version : "-", p->iso ? "true" : "false",
-          spec->path);
+    if (!h->in_child) /* the agent logs it once, for the child too */
+        kvlog(KVLOG_INFO, "plugin_loaded", "plugin=%s kind=%s version=%s isolated=%s path=%s",
+              p->name, plugin_kind_name(p->kind), p->version[0] ? p->version : "-",
+              p->iso ? "true" : "false", spec->path);
     return CAIRN_OK;
 }
 
@@ -186,7 +191,10 @@ void plugin_host_close(plugin_host *h)
     free(h->watches);
     free(h->queue);
     free(h->commands);
+    if (h->self_fd > 0) /* 0: a host never set up */
+        close(h->self_fd);
     memset(h, 0, sizeof *h);
+    h->self_fd = -1;
 }
 
 /* ---- routing ---- */

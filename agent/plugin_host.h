@@ -151,6 +151,8 @@ typedef struct plugin_host {
     uid_t child_uid;
     gid_t child_gid;
     char self_exe[PATH_MAX]; /* what isolated children run: this program */
+    int self_fd;             /* that program, held open (-1: none) */
+    bool in_child;           /* the host inside an isolated plugin's process */
     plugin_sink sink;
     plugin_timer *timers;
     size_t n_timers, cap_timers;

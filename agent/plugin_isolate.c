@@ -44,8 +44,16 @@ static void exec_child(const plugin_host *h, int sock)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (dup2(sock, 3) != 3)
         _exit(127);
-    close_range(4, ~0U, 0);
     char *argv[] = {(char *)h->self_exe, "--plugin-child", "3", NULL};
+    /* The program this agent runs, through the descriptor held since start,
+     * even if an upgrade has replaced the file since: a restarted child must
+     * speak the agent's protocol. The path is the fallback (a kernel or a
+     * valgrind without execveat). */
+    if (h->self_fd >= 0 && dup2(h->self_fd, 4) == 4 && fcntl(4, F_SETFD, FD_CLOEXEC) == 0) {
+        close_range(5, ~0U, 0);
+        fexecve(4, argv, environ);
+    }
+    close_range(4, ~0U, 0);
     execv(h->self_exe, argv);
     _exit(127);
 }

@@ -225,6 +225,36 @@ class Isolation(PluginTest):
         self.assertTrue(signal_ignored(self.agent.proc.pid, signal.SIGPIPE))
         self.assertFalse(signal_ignored(child, signal.SIGPIPE))
 
+    def test_an_isolated_plugin_is_logged_loaded_once(self):
+        self.start_agent([("victim", "misbehave.so", True, {})])
+        self.wait_events("started", 1)
+        loaded = [l for l in self.agent.log().splitlines() if "event=plugin_loaded" in l]
+        self.assertEqual(len(loaded), 1, loaded)
+        self.assertIn("isolated=true", loaded[0])
+
+    def test_a_restarted_child_runs_the_agents_program_not_the_file_now(self):
+        # An upgrade replaces the file while the agent runs: a child started
+        # again must be the agent's own program, which speaks its protocol.
+        exe = os.path.join(self.tmp, "cairn-agent")
+        shutil.copy(os.path.join(BIN, "cairn-agent"), exe)
+        conf = os.path.join(self.tmp, "agent.conf")
+        with open(conf, "w") as f:
+            f.write(plugin_conf([("victim", "misbehave.so", True, {})]))
+        self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", conf])
+        self.agent.command = lambda *extra: [exe, "--data-dir", self.agent.data_dir,
+                                             "--sdk-endpoint", self.agent.endpoint,
+                                             "--coordinator", self.coord.endpoint, "-c", conf]
+        self.agent.start()
+        child = self.wait_events("started", 1)[0]["fields"]["pid"]
+        with open(exe + ".new", "w") as f:
+            f.write("#!/bin/sh\nexit 3\n")
+        os.chmod(exe + ".new", 0o755)
+        os.rename(exe + ".new", exe)
+        os.kill(child, signal.SIGKILL)
+        self.wait_events("started", 2)
+        self.wait_until("the victim running again",
+                        lambda: self.plugins()["victim"]["state"] == "running")
+
     def test_a_stop_of_the_whole_process_group_lets_plugins_finish(self):
         # systemd's stop (and kill -TERM -PGID) signals every process of the
         # service at once; an isolated plugin must be stopped by the agent,
