@@ -14,8 +14,11 @@
  * Each plugin's `config` group is kept as plain values; it is checked against
  * the plugin's schema when the plugin is loaded.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "error.h"
@@ -165,14 +168,34 @@ cairn_status agent_config_plugins(agent_config *c, config_setting_t *group, cons
     return CAIRN_OK;
 }
 
+/* lib/cairn/plugins beside the bin directory the agent runs from: where
+ * `make install` put the plugins, whatever PREFIX it was given (a PREFIX
+ * compiled in would be the one of the last build, not of the install). */
+static const char *installed_plugin_dir(void)
+{
+    static char dir[PATH_MAX + sizeof "/lib/cairn/plugins"];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+    if (slash)
+        *slash = '\0';
+    slash = slash ? strrchr(exe, '/') : NULL; /* PREFIX/bin -> PREFIX */
+    if (!slash)
+        return CAIRN_PLUGIN_DIR;
+    *slash = '\0';
+    snprintf(dir, sizeof dir, "%s/lib/cairn/plugins", exe);
+    return dir;
+}
+
 /* The directories to load from: the configured ones, or the installed one. */
 size_t agent_plugin_dirs(const agent_config *c, char *const **dirs)
 {
-    static char *const fallback[] = {(char *)CAIRN_PLUGIN_DIR};
+    static char *fallback[1];
     if (c->n_plugin_dirs) {
         *dirs = c->plugin_dirs;
         return c->n_plugin_dirs;
     }
+    fallback[0] = (char *)installed_plugin_dir();
     *dirs = fallback;
     return 1;
 }

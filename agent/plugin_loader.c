@@ -82,8 +82,12 @@ cairn_status plugin_find(const char *path, char *const *dirs, size_t n_dirs, cha
     if (outside || (path[0] == '/' && access(path, F_OK) == 0))
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                          "%s is outside the plugin directories (plugins.dirs)", path);
-    return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST, "%s not found in the plugin directories",
-                     path);
+    char searched[512] = "";
+    for (size_t i = 0, used = 0; i < n_dirs && used < sizeof searched; i++)
+        used += (size_t)snprintf(searched + used, sizeof searched - used, "%s%s", i ? ", " : "",
+                                 dirs[i]);
+    return error_set(err, CAIRN_RESOURCE_DOES_NOT_EXIST,
+                     "%s not found in the plugin directories (%s)", path, searched);
 }
 
 /* ---- who may write it ---- */

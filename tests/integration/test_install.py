@@ -41,6 +41,24 @@ class Install(CairnTest):
                 unit = f.read()
             self.assertIn(f"ExecStart=/usr/bin/{daemon}\n", unit)
             self.assertTrue(os.path.exists(f"{dest}/usr/bin/{daemon}"))
+        # Without plugins.dirs, the installed agent loads from the plugin
+        # directory of its own installation, whatever PREFIX the build had.
+        conf = os.path.join(self.tmp, "agent.conf")
+        with open(conf, "w") as f:
+            f.write('plugins: { required = true; load = ( { name = "hb"; path = "template.so"; } ); };\n')
+        agent = subprocess.Popen([f"{dest}/usr/bin/cairn-agent", "-c", conf, "--data-dir",
+                                  os.path.join(self.tmp, "agent"), "--sdk-endpoint",
+                                  f"ipc://{self.tmp}/agent.sock", "--coordinator",
+                                  self.coord.endpoint], stderr=subprocess.PIPE, text=True)
+        try:
+            line = ""
+            while "event=listening" not in line and agent.poll() is None:
+                line = agent.stderr.readline()
+            self.assertIn("event=listening", line)
+        finally:
+            agent.terminate()
+            agent.wait(30)
+            agent.stderr.close()
 
     def test_a_plugin_builds_with_one_command_and_loads(self):
         """The author's path: the template, built against the installed header
