@@ -1,7 +1,9 @@
 /* The group's one write transaction: opening it (with the bulk write of
  * recent message ids when due), aborting it, committing it, and what a
  * failed commit does to the group's replies. */
+#include <errno.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "error.h"
 #include "dispatch.h"
@@ -70,6 +72,21 @@ void fail_write_replies(server *s, int n, const char *why)
     }
 }
 
+/* LMDB reports a write that found the disk full as EIO ("short write"),
+ * which an operator would take for failing hardware: say what it is. */
+static void commit_error(const server *s, int rc, cairn_error *err)
+{
+    struct statvfs fs;
+    bool full = (rc == EIO || rc == ENOSPC) && statvfs(s->cfg.data_dir, &fs) == 0 &&
+                (uint64_t)fs.f_bavail * fs.f_frsize < ((uint64_t)1 << 20);
+    if (full)
+        error_set(err, CAIRN_STORAGE_ERROR,
+                  "commit failed: no space left on the device of %s (%s)", s->cfg.data_dir,
+                  mdb_strerror(rc));
+    else
+        error_set(err, CAIRN_STORAGE_ERROR, "commit failed: %s", mdb_strerror(rc));
+}
+
 /* Nothing of the group's writes was made durable: every write reply says so. */
 static bool group_failed(server *s, int n, cairn_error *err)
 {
@@ -109,6 +126,6 @@ bool commit_group(server *s, group_txn *g, int n, cairn_error *err)
     store_dedup_aborted(&s->store, g->dedup_mark);
     if (g->soft_writes)
         agents_persist_failed(&s->agents);
-    error_set(err, CAIRN_STORAGE_ERROR, "commit failed: %s", mdb_strerror(rc));
+    commit_error(s, rc, err);
     return group_failed(s, n, err);
 }

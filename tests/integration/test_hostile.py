@@ -119,3 +119,33 @@ class FullStore(CairnTest):
         failed = int(re.search(r"failed_commits=(\d+)", last).group(1))
         aborted = int(re.search(r"aborted_groups=(\d+)", last).group(1))
         self.assertGreaterEqual(failed + aborted, 1, last)
+
+
+class FullDisk(CairnTest):
+    """The data directory's file system fills up."""
+
+    def setUp(self):
+        from test_agent import can_mount_tmpfs
+        super().setUp()
+        self.coord.stop()
+        if not can_mount_tmpfs(self.coord.data_dir):
+            self.skipTest("needs root and a tmpfs mount")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", self.coord.data_dir],
+                       check=True)
+        self.addCleanup(subprocess.run, ["umount", self.coord.data_dir], check=True)
+        self.addCleanup(lambda: self.coord.alive() and self.coord.stop())
+        self.coord.start()
+
+    def test_a_full_disk_is_named_as_such_and_reads_go_on(self):
+        run = self.start_run("disk")
+        self.cli("runs", "log", run, "--metric", "kept=1@1")
+        for i in range(400):  # 120 KB a request
+            params = [f"--param=p{i}_{k}=" + "x" * 6000 for k in range(20)]
+            r = self.cli("runs", "log", run, *params, check=False)
+            if r.code != 0:
+                break
+        self.assertEqual(r.code, 1, "the disk never filled")
+        self.assertIn("no space left on the device of", r.err)
+        self.assertEqual(self.cli_json("runs", "show", run)["metrics"]["kept"], 1)
+        self.assertEqual(len(self.cli_json("runs", "show", run)["params"]), 20 * i)
+
