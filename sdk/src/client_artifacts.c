@@ -41,6 +41,8 @@ static const char *base_name(const char *path)
 
 /* ======== upload ======== */
 
+#define UPLOAD_RESTARTS 3 /* from the first byte, after the coordinator lost it */
+
 typedef struct upload {
     cairn_client *c;
     ulid id;               /* the upload: one for all chunks of the file */
@@ -119,17 +121,48 @@ static void pack_chunk(upload *u, size_t n, bool last)
         msgpack_pack_false(pk);
 }
 
-/* A resent chunk whose first send was applied (its reply lost) is refused
- * with "expected offset N": when N is the end of this very chunk, it is in. */
-static bool already_received(const cairn_error *err, uint64_t end)
+/* The offset an INVALID_STATE refusal says the coordinator expects. */
+static bool expected_offset(const cairn_error *err, uint64_t *expected)
 {
     const char *p = err ? strstr(err->message, "expected offset ") : NULL;
     if (!p || err->status != CAIRN_INVALID_STATE)
         return false;
     char *stop;
     errno = 0;
-    unsigned long long expected = strtoull(p + strlen("expected offset "), &stop, 10);
-    return errno == 0 && stop != p && expected == end;
+    unsigned long long v = strtoull(p + strlen("expected offset "), &stop, 10);
+    *expected = v;
+    return errno == 0 && stop != p + strlen("expected offset ");
+}
+
+/* A resent chunk whose first send was applied (its reply lost) is refused
+ * with "expected offset N": when N is the end of this very chunk, it is in. */
+static bool already_received(const cairn_error *err, uint64_t end)
+{
+    uint64_t expected;
+    return expected_offset(err, &expected) && expected == end;
+}
+
+/* The coordinator lost the upload (it restarted, or the upload expired)
+ * and expects it from the start. */
+static bool upload_lost(const upload *u, const cairn_error *err)
+{
+    uint64_t expected;
+    return u->offset > 0 && expected_offset(err, &expected) && expected == 0;
+}
+
+/* Back to the file's first byte, under a new upload id. */
+static cairn_status upload_rewind(upload *u, cairn_error *err)
+{
+    if (lseek(u->fd, 0, SEEK_SET) != 0)
+        return io_error(err, "seek", u->file);
+    sha256_abort(&u->sha);
+    if (!sha256_begin(&u->sha))
+        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 initialisation failed");
+    u->has_carry = false;
+    u->offset = 0;
+    u->id = ulid_new();
+    error_clear(err);
+    return CAIRN_OK;
 }
 
 static cairn_status send_chunk(upload *u, size_t n, bool last, const msgpack_object **body,
@@ -176,6 +209,7 @@ static cairn_status upload_chunks(upload *u, cairn_artifact *out, cairn_error *e
     char hex[SHA256_HEX_LEN + 1];
     bool last = false;
     cairn_status st = CAIRN_OK;
+    int restarts = 0;
     while (!st && !last) {
         size_t n;
         st = read_chunk(u, &n, &last, err);
@@ -183,6 +217,10 @@ static cairn_status upload_chunks(upload *u, cairn_artifact *out, cairn_error *e
             st = error_set(err, CAIRN_INTERNAL_ERROR, "sha256 update failed");
         if (!st)
             st = send_chunk(u, n, last, &body, err);
+        if (st && upload_lost(u, err) && restarts++ < UPLOAD_RESTARTS) {
+            st = upload_rewind(u, err);
+            last = false;
+        }
     }
     if (st)
         return st;

@@ -1,9 +1,10 @@
 """kill -9 loses nothing acknowledged, and a resend is applied once."""
+import hashlib
 import os
 import subprocess
 import time
 
-from harness import TOOLS, CairnTest
+from harness import BIN, TOOLS, CairnTest
 
 
 class KillNine(CairnTest):
@@ -54,3 +55,37 @@ class KillNine(CairnTest):
                 self.assertEqual([int(line) for line in f], list(range(total)))
             steps = [p["step"] for p in self.cli_json("metrics", run, "x")]
             self.assertEqual(steps, list(range(total)), "every acked point, once, in order")
+
+    def test_an_upload_cut_by_a_coordinator_restart_starts_again(self):
+        # The restarted coordinator has forgotten the unfinished upload and
+        # asks for it from offset 0: the SDK starts over instead of failing.
+        run = self.start_run("restart")
+        big = os.path.join(self.tmp, "big.bin")
+        with open(big, "wb") as f:
+            f.write(os.urandom(120 << 20))
+        cli = subprocess.Popen([os.path.join(BIN, "cairn"), "--coordinator", self.coord.endpoint,
+                                "--timeout", "60s", "runs", "log", run, "--artifact", big],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        parts = os.path.join(self.coord.data_dir, "blobs", "tmp")
+        deadline = time.monotonic() + 60
+        def received():  # bytes the coordinator has of the upload so far
+            total = 0
+            for name in os.listdir(parts) if os.path.isdir(parts) else []:
+                try:
+                    total += os.path.getsize(os.path.join(parts, name))
+                except FileNotFoundError:
+                    pass  # renamed into the store meanwhile
+            return total
+        while received() < (16 << 20):  # several chunks in: not a fresh start
+            self.assertLess(time.monotonic(), deadline, "the upload never got going")
+            time.sleep(0.002)
+        self.coord.kill9()
+        self.coord.start()
+        out, err = cli.communicate(timeout=120)
+        self.assertEqual(cli.returncode, 0, err)
+        shown = self.cli_json("runs", "show", run)["artifacts"]
+        with open(big, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        self.assertEqual([(a["path"], a["size"], a["sha256"]) for a in shown],
+                         [("big.bin", 120 << 20, digest)])
+

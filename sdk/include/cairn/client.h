@@ -221,7 +221,9 @@ void cairn_audit_entry_list_free(cairn_audit_entry_list *list);
 /* ---- artifacts ---- */
 
 /* Uploads a local file in chunks as artifact_path of the run (NULL: the file's base
- * name). Files larger than memory work. out (may be NULL) gets size and sha256. */
+ * name). Files larger than memory work. A coordinator that restarted and forgot
+ * the unfinished upload gets it again from the first byte (at most 3 times).
+ * out (may be NULL) gets size and sha256. */
 cairn_status cairn_artifact_upload(cairn_client *client, const char *run_id,
                                    const char *local_file, const char *artifact_path,
                                    cairn_artifact *out, cairn_error *err);
