@@ -48,16 +48,6 @@ void agent_plugins_flush(agent_plugins *ap)
     ap->outbox_count = 0;
 }
 
-/* The most bytes of events one event.emit may carry: OUTBOX_MAX_BYTES, or
- * less under a small coordinator limit (room kept for the envelope). */
-static size_t batch_max_bytes(const agent_plugins *ap)
-{
-    uint64_t limit = ap->fwd->presence->coordinator_max_message;
-    if (limit && limit < OUTBOX_MAX_BYTES + 4096)
-        return limit > 8192 ? (size_t)limit - 4096 : 4096;
-    return OUTBOX_MAX_BYTES;
-}
-
 /* The event just packed at `at` goes into a batch of its own: the others
  * are spooled first, so that one message never outgrows the limit. */
 static bool start_new_batch(agent_plugins *ap, size_t at)
@@ -77,7 +67,9 @@ static bool start_new_batch(agent_plugins *ap, size_t at)
 static int sink_spool(void *ctx, const cairn_event *ev)
 {
     agent_plugins *ap = ctx;
-    size_t before = ap->outbox.size, max = batch_max_bytes(ap);
+    size_t before = ap->outbox.size;
+    /* The most bytes of events one event.emit may carry. */
+    size_t max = presence_payload_max(ap->fwd->presence, OUTBOX_MAX_BYTES);
     event_pack(&ap->outbox_pk, ev);
     size_t bytes = ap->outbox.size - before;
     uint64_t used = ap->spool->bytes + ap->outbox.size;

@@ -198,10 +198,7 @@ static bool send_new(forwarder *f, const spool_entry *e, int64_t now)
 size_t fwd_chunk_bytes(const forwarder *f)
 {
     /* An upload chunk and its envelope must fit the coordinator's limit. */
-    uint64_t limit = f->presence->coordinator_max_message;
-    if (!limit || limit >= FWD_CHUNK + 4096)
-        return FWD_CHUNK;
-    return limit > 8192 ? (size_t)limit - 4096 : 4096;
+    return presence_payload_max(f->presence, FWD_CHUNK);
 }
 
 static void fill_window(forwarder *f, int64_t now)

@@ -99,6 +99,14 @@ bool presence_settled(const presence *p, int64_t now)
     return now >= p->hello_wait_until;
 }
 
+size_t presence_payload_max(const presence *p, size_t cap)
+{
+    uint64_t limit = p->coordinator_max_message;
+    if (!limit || limit >= cap + 4096)
+        return cap;
+    return limit > 8192 ? (size_t)limit - 4096 : 4096;
+}
+
 bool presence_tick(presence *p, void *dealer, uint64_t depth, int64_t now)
 {
     /* The hello must reach the coordinator before heartbeats make sense, so

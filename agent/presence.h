@@ -55,6 +55,10 @@ typedef struct presence {
  * answer is overdue: an old coordinator, a lost reply). */
 bool presence_settled(const presence *p, int64_t now);
 
+/* The most payload bytes one message may carry: cap, or less under a small
+ * coordinator limit (4 KiB kept for the envelope, 4 KiB at the least). */
+size_t presence_payload_max(const presence *p, size_t cap);
+
 void presence_init(presence *p, const agent_config *cfg, const ulid *agent_id, const char *from);
 void presence_destroy(presence *p);
 

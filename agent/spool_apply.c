@@ -23,25 +23,22 @@
 
 #define ROOM_SLACK ((size_t)1 << 20) /* page copies, freelist records, meta */
 
+/* Some of the outcomes, for one transaction. */
 typedef struct apply_step {
-    const uint64_t *acked;
-    int n_acked;
-    const spool_refusal *refused;
-    int n_refused;
-    uint64_t keep_rejected;
+    spool_outcomes o;
     long pruned;
 } apply_step;
 
 static cairn_status write_step(spool *s, spool_txn *t, apply_step *step, cairn_error *err)
 {
+    const spool_outcomes *o = &step->o;
     cairn_status st = CAIRN_OK;
-    for (int i = 0; !st && i < step->n_acked; i++)
-        st = spool_remove(s, t, step->acked[i], err);
-    for (int i = 0; !st && i < step->n_refused; i++)
-        st = spool_reject(s, t, step->refused[i].seq, step->refused[i].code,
-                          step->refused[i].message, err);
-    if (!st && step->n_refused &&
-        (step->pruned = spool_prune_rejected(s, t, step->keep_rejected, err)) < 0)
+    for (int i = 0; !st && i < o->n_acked; i++)
+        st = spool_remove(s, t, o->acked[i], err);
+    for (int i = 0; !st && i < o->n_refused; i++)
+        st = spool_reject(s, t, o->refused[i].seq, o->refused[i].code, o->refused[i].message, err);
+    if (!st && o->n_refused &&
+        (step->pruned = spool_prune_rejected(s, t, o->keep_rejected, err)) < 0)
         st = err->status;
     return st;
 }
@@ -101,13 +98,13 @@ static size_t refusal_room(spool *s, uint64_t seq)
 static cairn_status apply_in_steps(spool *s, const spool_outcomes *o, spool_applied *done,
                                    cairn_error *err)
 {
-    apply_step acks = {.acked = o->acked, .n_acked = o->n_acked};
+    apply_step acks = {.o = {.acked = o->acked, .n_acked = o->n_acked}};
     cairn_status st = o->n_acked ? commit_with_room(s, &acks, ROOM_SLACK, err) : CAIRN_OK;
     if (!st)
         done->acked = o->n_acked;
     for (int i = 0; !st && i < o->n_refused; i++) {
-        apply_step one = {.refused = &o->refused[i], .n_refused = 1,
-                          .keep_rejected = o->keep_rejected};
+        apply_step one = {.o = {.refused = &o->refused[i], .n_refused = 1,
+                                .keep_rejected = o->keep_rejected}};
         st = commit_with_room(s, &one, refusal_room(s, o->refused[i].seq), err);
         if (!st) {
             done->refused++;
@@ -119,7 +116,7 @@ static cairn_status apply_in_steps(spool *s, const spool_outcomes *o, spool_appl
 
 cairn_status spool_apply(spool *s, const spool_outcomes *o, spool_applied *done, cairn_error *err)
 {
-    apply_step all = {o->acked, o->n_acked, o->refused, o->n_refused, o->keep_rejected, 0};
+    apply_step all = {.o = *o};
     *done = (spool_applied){0};
     cairn_status st = commit_step(s, &all, err);
     if (!st) {

@@ -98,18 +98,10 @@ static cairn_status read_artifact(request_ctx *r, store_artifact *a, cairn_error
 /* size and sha256 as the request's audit summary recorded them
  * ("run=… path=… size=N sha256=HEX": the path, cut at 100 bytes, comes
  * before them, so the last " size=" is the field). */
-static const char *last_of(const char *text, const char *what, const char *before)
-{
-    const char *found = NULL;
-    for (const char *p = strstr(text, what); p && p < before; p = strstr(p + 1, what))
-        found = p;
-    return found;
-}
-
 static bool summary_artifact(const char *summary, store_artifact *a)
 {
-    const char *sha = last_of(summary, " sha256=", summary + strlen(summary));
-    const char *size = sha ? last_of(summary, " size=", sha) : NULL;
+    const char *sha = store_audit_field(summary, " sha256=", NULL);
+    const char *size = sha ? store_audit_field(summary, " size=", sha) : NULL;
     unsigned long long n;
     char hex[65];
     if (!size || sscanf(size, " size=%llu", &n) != 1 ||

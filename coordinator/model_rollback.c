@@ -381,9 +381,7 @@ cairn_status handle_model_rollback_duplicate(request_ctx *r, cairn_error *err)
     char summary[256] = "";
     cairn_status st = store_audit_summary(r->store, r->txn, r->duplicate_of, summary,
                                           sizeof summary, err);
-    const char *field = NULL;
-    for (const char *p = strstr(summary, " from="); !st && p; p = strstr(p + 1, " from="))
-        field = p;
+    const char *field = st ? NULL : store_audit_field(summary, " from=", NULL);
     unsigned before, after;
     if (!st && (!field || sscanf(field, " from=%u to=%u", &before, &after) != 2))
         st = error_set(err, CAIRN_STORAGE_ERROR, "audit entry %llu of a rollback is corrupt",

@@ -299,6 +299,10 @@ cairn_status store_audit_append(store *s, MDB_txn *txn, const audit_entry *e, ui
 /* The summary of entry seq, NUL-terminated in out. */
 cairn_status store_audit_summary(store *s, MDB_txn *txn, uint64_t seq, char *out, size_t cap,
                                  cairn_error *err);
+/* Where field (" size=") last starts in summary before `before` (NULL: its
+ * end), or NULL. Summaries put names and paths first and the fields read
+ * back after them, so the last one is the field, whatever a name holds. */
+const char *store_audit_field(const char *summary, const char *field, const char *before);
 /* Packs up to max entries from since as the protocol's events array; *next gets the
  * sequence after the last packed one, or 0 when the log ends there. */
 cairn_status store_audit_pack(store *s, MDB_txn *txn, uint64_t since, size_t max,

@@ -113,3 +113,13 @@ cairn_status store_audit_summary(store *s, MDB_txn *txn, uint64_t seq, char *out
                                      (unsigned long long)seq);
 }
 
+const char *store_audit_field(const char *summary, const char *field, const char *before)
+{
+    const char *found = NULL;
+    if (!before)
+        before = summary + strlen(summary);
+    for (const char *p = strstr(summary, field); p && p < before; p = strstr(p + 1, field))
+        found = p;
+    return found;
+}
+

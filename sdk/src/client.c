@@ -212,12 +212,6 @@ static bool recv_reply(cairn_client *c)
     }
 }
 
-static bool is_zero_id(const ulid *id)
-{
-    static const ulid zero;
-    return memcmp(id->b, zero.b, ULID_BYTES) == 0;
-}
-
 /* Looks at one received message: 1 when it answers request `id` (status in
  * *st), 0 when it is a stale reply to an earlier request. */
 static int match_reply(cairn_client *c, const ulid *id, const msgpack_object **body,
@@ -234,7 +228,7 @@ static int match_reply(cairn_client *c, const ulid *id, const msgpack_object **b
         return 0;
     bool ours = memcmp(m.re.b, id->b, ULID_BYTES) == 0;
     /* A zero `re` means the coordinator could not read our request's id. */
-    if (!ours && !(m.kind == MSG_REPLY_ERROR && is_zero_id(&m.re)))
+    if (!ours && !(m.kind == MSG_REPLY_ERROR && ulid_is_zero(&m.re)))
         return 0;
     if (m.kind == MSG_REPLY_ERROR) {
         cairn_status code = m.err_status == CAIRN_OK ? CAIRN_INTERNAL_ERROR : m.err_status;

@@ -463,10 +463,9 @@ static cairn_status begin_hash(download *d, cairn_error *err)
 /* A symbolic link is followed: the file it names is replaced, not the link.
  * A character device or a pipe (/dev/stdout, /dev/null, a FIFO) is written
  * straight into: renaming a file over it would replace the device itself. */
-static cairn_status open_destination(download *d, bool *done, cairn_error *err)
+static cairn_status open_destination(download *d, cairn_error *err)
 {
     struct stat st;
-    *done = false;
     if (lstat(d->file, &st) == 0 && S_ISLNK(st.st_mode)) {
         d->resolved = realpath(d->file, NULL);
         if (!d->resolved)
@@ -481,15 +480,14 @@ static cairn_status open_destination(download *d, bool *done, cairn_error *err)
     d->fd = open(d->file, O_WRONLY | O_CLOEXEC);
     if (d->fd < 0)
         return io_error(err, "open", d->file);
-    d->direct = *done = true;
+    d->direct = true;
     return CAIRN_OK;
 }
 
 static cairn_status download_open(download *d, cairn_error *err)
 {
-    bool direct;
-    cairn_status st = open_destination(d, &direct, err);
-    if (st || direct)
+    cairn_status st = open_destination(d, err);
+    if (st || d->direct)
         return st ? st : begin_hash(d, err);
     size_t n = strlen(d->file) + sizeof ".part-XXXXXX";
     d->tmp = malloc(n);

@@ -50,12 +50,6 @@ void msg_decoder_destroy(msg_decoder *d)
     d->zone_ok = false;
 }
 
-static bool id_is_zero(const ulid *id)
-{
-    static const uint8_t zero[ULID_BYTES];
-    return memcmp(id->b, zero, ULID_BYTES) == 0;
-}
-
 /* ---- envelope checks ---- */
 
 static bool get_ulid(const msgpack_object *o, ulid *out)
@@ -158,7 +152,7 @@ static cairn_status check_envelope(msg_decoder *d, msg *out, cairn_error *err)
         return error_set(err, CAIRN_BAD_MESSAGE, "message is not a map");
     envelope f;
     find_fields(root, &f);
-    out->has_id = get_ulid(f.id, &out->id) && !id_is_zero(&out->id);
+    out->has_id = get_ulid(f.id, &out->id) && !ulid_is_zero(&out->id);
     if (!out->has_id) /* all zero bytes: what a reply's re says when the id was unreadable */
         return error_set(err, CAIRN_BAD_MESSAGE, "missing or malformed 'id' (16-byte bin, not zero)");
     int64_t v;

@@ -151,3 +151,10 @@ void ulid_sort_order(const ulid *ids, size_t n, uint32_t *order, uint32_t *tmp)
     if (from != order)
         memcpy(order, from, n * sizeof *order);
 }
+
+bool ulid_is_zero(const ulid *id)
+{
+    static const ulid zero;
+    return memcmp(id->b, zero.b, ULID_BYTES) == 0;
+}
+

@@ -25,6 +25,8 @@ void ulid_format(const ulid *id, char text[ULID_TEXT_LEN + 1]);
 
 /* Parses 26 Crockford base32 characters (case-insensitive); false if not a ULID. */
 bool ulid_parse(const char *text, ulid *out);
+/* All zero bytes: what a reply's re says when a request's id could not be read. */
+bool ulid_is_zero(const ulid *id);
 
 /* Milliseconds since the epoch carried in the id. */
 uint64_t ulid_time_ms(const ulid *id);
