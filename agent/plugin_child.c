@@ -40,6 +40,8 @@ typedef struct child {
     child_fetch fetches[CHILD_FETCHES];
     uint64_t next_fetch;
     int subs_sent;
+    int64_t alive_every_ms, last_alive_ms; /* see say_alive */
+    msgpack_object last_ping;             /* the last ping's number (nil: none yet) */
 } child;
 
 /* ---- the sink: to the agent ---- */
@@ -82,6 +84,44 @@ static int child_fetch_start(void *ctx, plugin_instance *p, const char *sha256, 
         return wire_end(&c->w);
     }
     return -1;
+}
+
+/* ---- being alive ---- */
+
+static void send_pong(child *c)
+{
+    msgpack_packer *pk = wire_begin(&c->w, "pong", 2);
+    msgpack_pack_object(pk, c->last_ping);
+    plugin_instance *p = c->host.n_plugins ? c->host.plugins[0] : NULL;
+    msgpack_pack_map(pk, p ? (size_t)p->n_counters : 0);
+    for (int i = 0; p && i < p->n_counters; i++) {
+        mp_str(pk, p->counters[i].name);
+        msgpack_pack_uint64(pk, p->counters[i].value);
+    }
+    wire_end(&c->w);
+    c->last_alive_ms = clock_mono_ms();
+}
+
+/* Called each time a plugin callback has returned. A ping waits behind the
+ * frames queued before it, which a slow notifier may take far longer than
+ * the watchdog to get through, one slow delivery after another: so the child
+ * also says it is alive, at the agent's ping pace, between callbacks. A
+ * callback that never returns stays silent, and the watchdog finds it. */
+static void say_alive(child *c)
+{
+    if (clock_mono_ms() - c->last_alive_ms < c->alive_every_ms)
+        return;
+    send_pong(c);
+    wire_flush(&c->w); /* now: the loop may not come back to its poll for long */
+}
+
+static void child_delivered(void *ctx, plugin_instance *p, const cairn_event *ev,
+                            cairn_plugin_result result)
+{
+    (void)p;
+    (void)ev;
+    (void)result;
+    say_alive(ctx); /* a retry pass may deliver many in a row */
 }
 
 /* ---- what the agent says ---- */
@@ -184,6 +224,7 @@ static void on_init(child *c, const msgpack_object *o)
         return;
     }
     body_int(o, "notify_max_attempts", false, &attempts, NULL);
+    body_int(o, "alive_every_ms", false, &c->alive_every_ms, NULL);
     int64_t level = KVLOG_INFO;
     if (body_int(o, "log_level", false, &level, NULL) == CAIRN_OK && level >= KVLOG_DEBUG &&
         level <= KVLOG_ERROR)
@@ -200,7 +241,7 @@ static void on_init(child *c, const msgpack_object *o)
     }
     snprintf(c->dir_buf, sizeof c->dir_buf, "%s", spec->path);
     c->dirs[0] = dirname(c->dir_buf);
-    plugin_sink sink = {c, child_spool, child_done, child_fetch_start, NULL};
+    plugin_sink sink = {c, child_spool, child_done, child_fetch_start, child_delivered};
     cairn_error err = {0};
     cairn_status st = plugin_host_init(&c->host, "/nonexistent", c->dirs, 1, (int)attempts, &sink,
                                        &err);
@@ -262,18 +303,11 @@ static void on_fetched(child *c, const msgpack_object *a, uint32_t n)
 
 static void on_ping(child *c, const msgpack_object *a, uint32_t n)
 {
-    msgpack_packer *pk = wire_begin(&c->w, "pong", 2);
-    if (n >= 1)
-        msgpack_pack_object(pk, a[0]);
-    else
-        msgpack_pack_nil(pk);
-    plugin_instance *p = c->host.n_plugins ? c->host.plugins[0] : NULL;
-    msgpack_pack_map(pk, p ? (size_t)p->n_counters : 0);
-    for (int i = 0; p && i < p->n_counters; i++) {
-        mp_str(pk, p->counters[i].name);
-        msgpack_pack_uint64(pk, p->counters[i].value);
-    }
-    wire_end(&c->w);
+    /* Only numbers are kept: the frame's memory is gone by the next read. */
+    if (n >= 1 && (a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                   a[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
+        c->last_ping = a[0];
+    send_pong(c);
 }
 
 static void on_frame(child *c, const char *verb, msgpack_object *a, uint32_t n)
@@ -306,6 +340,7 @@ static void turn(child *c)
     if (c->loaded) {
         plugin_host_run_timers(&c->host, clock_mono_ms());
         send_new_subscriptions(c);
+        say_alive(c);
     }
     items[0] = (zmq_pollitem_t){NULL, c->w.fd, (short)(ZMQ_POLLIN | (wire_pending(&c->w) ? ZMQ_POLLOUT : 0)), 0};
     int n = c->loaded ? plugin_host_poll_items(&c->host, items + 1, 64) : 0;
@@ -320,10 +355,14 @@ static void turn(child *c)
     msgpack_object *a;
     uint32_t na;
     char verb[16];
-    while (!c->stop && wire_next(&c->w, &a, &na, verb, sizeof verb))
+    while (!c->stop && wire_next(&c->w, &a, &na, verb, sizeof verb)) {
         on_frame(c, verb, a, na);
-    if (c->loaded && n)
+        say_alive(c);
+    }
+    if (c->loaded && n) {
         plugin_host_dispatch(&c->host, items + 1, n);
+        say_alive(c);
+    }
 }
 
 int plugin_child_main(int fd)
@@ -340,6 +379,9 @@ int plugin_child_main(int fd)
     fcntl(fd, F_SETFL, O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     wire_init(&c->w, fd);
+    c->alive_every_ms = 1000;
+    c->last_ping.type = MSGPACK_OBJECT_NIL;
+    c->last_alive_ms = clock_mono_ms();
     while (!c->stop && !c->gone)
         turn(c);
     if (c->host.queue)

@@ -22,7 +22,7 @@
 #include "msg.h"
 #include "plugin_wire.h"
 
-#define PING_EVERY_MS 1000
+#define PING_EVERY_MS 1000 /* at most; more often under a short watchdog */
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 2000
 #define RESTART_FIRST_MS 1000
@@ -31,6 +31,15 @@
 
 
 static void on_readable(void *arg, int fd, unsigned ready);
+
+/* Four pings fit in the watchdog's time, so that one silent interval is not
+ * taken for a hang; the child also says it is alive at this pace while it is
+ * busy (plugin_child.c). */
+static int64_t ping_every_ms(const plugin_host *h)
+{
+    int64_t every = h->watchdog_ms / 4;
+    return every < 1 ? 1 : every > PING_EVERY_MS ? PING_EVERY_MS : every;
+}
 
 /* ---- the child process ---- */
 
@@ -78,7 +87,7 @@ static cairn_status spawn(isolated *iso, cairn_error *err)
     iso->ready = false;
     iso->started_at = iso->last_pong = clock_mono_ms();
     msgpack_packer *pk = wire_begin(&iso->w, "init", 1);
-    msgpack_pack_map(pk, h->drop_privileges ? 8 : 6);
+    msgpack_pack_map(pk, h->drop_privileges ? 9 : 7);
     if (h->drop_privileges) {
         /* The child opens the plugin as root, then becomes this user before
          * any of the plugin's code is loaded (plugin_child.c). */
@@ -97,6 +106,8 @@ static cairn_status spawn(isolated *iso, cairn_error *err)
     mp_str(pk, iso->p->state_dir);
     mp_str(pk, "notify_max_attempts");
     msgpack_pack_int(pk, h->notify_max_attempts);
+    mp_str(pk, "alive_every_ms");
+    msgpack_pack_int64(pk, ping_every_ms(h));
     mp_str(pk, "config");
     wire_pack_settings(pk, &iso->given);
     wire_end(&iso->w);
@@ -209,8 +220,9 @@ static void crashed(isolated *iso, bool hung)
         wait *= 2;
     if (wait > RESTART_MAX_MS)
         wait = RESTART_MAX_MS;
-    kvlog(KVLOG_ERROR, "plugin_crashed", "plugin=%s reason=\"%s\" restarts=%u restart_in_ms=%lld",
-          p->name, why, p->restarts, (long long)wait);
+    char q[400];
+    kvlog(KVLOG_ERROR, "plugin_crashed", "plugin=%s reason=%s restarts=%u restart_in_ms=%lld",
+          p->name, kvlog_quote(q, sizeof q, why), p->restarts, (long long)wait);
     snprintf(p->error, sizeof p->error, "%s", why);
     p->status = PLUGIN_RESTARTING;
     report_crash(p, why, status);
@@ -225,8 +237,9 @@ static void start_again(void *arg)
     cairn_error err = {0};
     iso->restart_timer = 0;
     if (spawn(iso, &err) != CAIRN_OK) {
-        kvlog(KVLOG_ERROR, "plugin_restart_failed", "plugin=%s reason=\"%s\"", iso->p->name,
-              err.message);
+        char q[600];
+        kvlog(KVLOG_ERROR, "plugin_restart_failed", "plugin=%s reason=%s", iso->p->name,
+              kvlog_quote(q, sizeof q, err.message));
         plugin_timer_add_internal(iso->p, RESTART_MAX_MS, 0, start_again, iso, &iso->restart_timer);
         return;
     }
@@ -336,7 +349,8 @@ cairn_status isolate_start(plugin_instance *p, const char *path, const plugin_sp
             describe_exit(status, why, sizeof why);
         return error_set(err, CAIRN_INVALID_STATE, "%s", p->error[0] ? p->error : why);
     }
-    plugin_timer_add_internal(p, PING_EVERY_MS, PING_EVERY_MS, ping, iso, &iso->ping_timer);
+    uint64_t every = (uint64_t)ping_every_ms(h);
+    plugin_timer_add_internal(p, every, every, ping, iso, &iso->ping_timer);
     return CAIRN_OK;
 }
 

@@ -6,8 +6,9 @@
  * counters) over a socketpair (plugin_wire.h); the agent keeps a stand-in
  * instance that forwards events and commands to it.
  *
- * The agent pings the child every second; no answer within plugins.watchdog_ms
- * is a hang and the child is killed. A child that dies or hangs is logged,
+ * The agent pings the child every second (a quarter of plugins.watchdog_ms if
+ * shorter), and the child also says it is alive between callbacks; silence
+ * for plugins.watchdog_ms is a hang and the child is killed. A child that dies or hangs is logged,
  * reported to the coordinator as a `plugin.crashed` event, its commands are
  * answered COMMAND_FAILED, and it is started again after 1 s, doubling to
  * 60 s while it keeps failing. With plugins.user set and the agent running as

@@ -5,13 +5,14 @@
  * cannot be written at once waits in the output buffer, bounded so that a
  * stuck peer costs memory only up to a limit.
  *
- *   agent -> child: init {path, name, state_dir, config}, event EVENT,
+ *   agent -> child: init {path, name, state_dir, config, alive_every_ms, ...}, event EVENT,
  *                   command ID EVENT DEADLINE, fetched FETCH_ID STATUS ERROR,
  *                   ping N, stop
  *   child -> agent: ready {kind, version, subscriptions}, failed REASON,
  *                   emit EVENT, done ID CODE MESSAGE FIELDS|nil,
  *                   progress ID MESSAGE, fetch FETCH_ID SHA256 DEST,
- *                   subscribe TYPE, pong N COUNTERS
+ *                   subscribe TYPE, pong N COUNTERS (also unasked, between
+ *                   callbacks: N is then the last ping's number, or nil)
  * EVENT is {type, source, time, fields} as in event.emit.
  */
 #ifndef CAIRN_AGENT_PLUGIN_WIRE_H

@@ -295,6 +295,25 @@ class Isolation(PluginTest):
         self.wait_events("started", 2)
         self.assertIn("event=plugin_crashed plugin=victim", self.agent.log())
 
+    def test_slow_deliveries_one_after_another_are_not_a_hang(self):
+        # Each delivery takes 0.6 s, well inside the watchdog; six alerts
+        # queued at once take 3.6 s in all. The child must answer between
+        # deliveries, not only once it has got through everything queued.
+        self.start_agent([("slow", "flaky_notifier.so", True, {"delay_ms": 600}),
+                          ("alerts", "ticker.so", False,
+                           {"type": "alert", "interval_ms": 20, "count": 6})],
+                         watchdog_ms=1500)
+        self.wait_until("six deliveries",
+                        lambda: self.plugins()["slow"]["counters"].get("ok") == 6, timeout=30)
+        self.assertNotIn("plugin_crashed", self.agent.log())
+        self.assertEqual(self.plugins()["slow"]["restarts"], 0)
+
+    def test_a_watchdog_shorter_than_a_second_does_not_kill_a_live_plugin(self):
+        self.start_agent([("idle", "flaky_notifier.so", True, {})], watchdog_ms=300)
+        time.sleep(2.5)
+        self.assertNotIn("plugin_crashed", self.agent.log())
+        self.assertEqual(self.plugins()["idle"]["state"], "running")
+
     @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
     def test_isolated_children_drop_to_the_configured_user(self):
         os.chmod(self.tmp, 0o711)  # the data directory's parent must be searchable
