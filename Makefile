@@ -8,6 +8,12 @@
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
+# The Python package goes where Debian's python3 looks for this prefix:
+# /usr/lib/python3/dist-packages for /usr, PREFIX/lib/python3.X/dist-packages
+# for any other (X: the interpreter's minor version). Set PYTHONDIR to choose.
+PYTHON3   ?= $(firstword $(wildcard /usr/bin/python3) python3)
+PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python$(shell \
+    $(PYTHON3) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages)
 DESTDIR   ?=
 CC        ?= cc
 
@@ -204,8 +210,12 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' sdk/cairn.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cairn.pc
 	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cairn/
-	install -d $(DESTDIR)$(PREFIX)/lib/python3/dist-packages/cairn
-	install -m 644 sdk/python/cairn/*.py $(DESTDIR)$(PREFIX)/lib/python3/dist-packages/cairn/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/cairn/plugins
+	for readme in plugins/*/README.md; do \
+	    name=$${readme#plugins/}; install -m 644 $$readme \
+	        $(DESTDIR)$(PREFIX)/share/doc/cairn/plugins/$${name%/README.md}.md; done
+	install -d $(DESTDIR)$(PYTHONDIR)/cairn
+	install -m 644 sdk/python/cairn/*.py $(DESTDIR)$(PYTHONDIR)/cairn/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	for unit in cairn-agent cairn-coordinator; do \
 	    sed -e 's|@PREFIX@|$(PREFIX)|g' packaging/systemd/$$unit.service.in \

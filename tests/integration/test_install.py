@@ -36,6 +36,9 @@ class Install(CairnTest):
                                 check=True, capture_output=True, text=True).stdout
         self.assertIn("libzmq.so", needed)
         self.assertNotIn("libconfig", needed)
+        # Each shipped plugin's configuration is documented beside the docs.
+        for plugin in ("jsonl-tail", "threshold", "webhook", "symlink", "template"):
+            self.assertTrue(os.path.isfile(f"{dest}/usr/share/doc/cairn/plugins/{plugin}.md"))
         for daemon in ("cairn-agent", "cairn-coordinator"):
             with open(f"{dest}/usr/lib/systemd/system/{daemon}.service") as f:
                 unit = f.read()

@@ -3,6 +3,7 @@ CLI reads back, exactly; runs end FINISHED or FAILED as the program does; values
 are converted as MLflow converts them. Each test runs Python programs in
 subprocesses against the test's coordinator (CAIRN_COORDINATOR), with the
 libcairn of this build."""
+import glob
 import hashlib
 import json
 import math
@@ -523,22 +524,31 @@ class PythonSDK(CairnTest):
     # ---- installed ----
 
     def test_installed_package_finds_the_installed_library(self):
-        dest = os.path.join(self.tmp, "root")
-        made = subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr",
-                               f"DESTDIR={dest}"], capture_output=True, text=True)
-        self.assertEqual(made.returncode, 0, "make install failed:\n" + made.stderr)
-        site = os.path.join(dest, "usr", "lib", "python3", "dist-packages")
-        self.assertTrue(os.path.isfile(os.path.join(site, "cairn", "__init__.py")))
-        r = self.py("""
-            import cairn, cairn._native
-            with cairn.start_run("installed") as run:
-                run.log_metric("m", 2.5)
-            print(run.id, cairn._native.lib().path)
-            """, env={"PYTHONPATH": site, "CAIRN_LIBRARY": ""})
-        run, path = r.out.split()
-        self.assertEqual(os.path.realpath(path),
-                         os.path.realpath(os.path.join(dest, "usr", "lib", "libcairn.so.0")))
-        self.assertEqual(self.cli_json("runs", "show", run)["metrics"], {"m": 2.5})
+        python3 = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        searched = subprocess.run([python3, "-c", "import sys; print('\\n'.join(sys.path))"],
+                                  capture_output=True, text=True, check=True).stdout.split()
+        for prefix in ("/usr", "/usr/local"):
+            with self.subTest(prefix=prefix):
+                dest = os.path.join(self.tmp, "root" + prefix.replace("/", "-"))
+                made = subprocess.run(["make", "-s", "-C", ROOT, "install", f"PREFIX={prefix}",
+                                       f"DESTDIR={dest}"], capture_output=True, text=True)
+                self.assertEqual(made.returncode, 0, "make install failed:\n" + made.stderr)
+                inits = glob.glob(os.path.join(dest, "**", "cairn", "__init__.py"), recursive=True)
+                self.assertEqual(len(inits), 1, inits)
+                site = os.path.dirname(os.path.dirname(inits[0]))
+                # Where python3 itself looks: `import cairn` works with no PYTHONPATH.
+                self.assertIn(site[len(dest):], searched)
+                r = self.py("""
+                    import cairn, cairn._native
+                    with cairn.start_run("installed") as run:
+                        run.log_metric("m", 2.5)
+                    print(run.id, cairn._native.lib().path)
+                    """, env={"PYTHONPATH": site, "CAIRN_LIBRARY": ""})
+                run, path = r.out.split()
+                self.assertEqual(os.path.realpath(path),
+                                 os.path.realpath(os.path.join(dest, prefix[1:], "lib",
+                                                               "libcairn.so.0")))
+                self.assertEqual(self.cli_json("runs", "show", run)["metrics"], {"m": 2.5})
 
 
 @unittest.skipIf("sanitize" in BIN, "the Python SDK loads the plain build's libcairn")

@@ -15,7 +15,7 @@ C library, sdk/include/cairn/client.h); nothing here speaks the protocol.
 
 Library: $CAIRN_LIBRARY when set, else build/lib/libcairn.so of the source tree
 this package sits in, else PREFIX/lib/libcairn.so.0 next to an installed
-PREFIX/lib/python3/dist-packages/cairn, else the system's libcairn.so.0.
+PREFIX/lib/python3.../dist-packages/cairn, else the system's libcairn.so.0.
 
 Writes go through one process-wide libcairn cairn_tracker, opened on first use
 and flushed and closed at interpreter exit (atexit). Logging calls queue and

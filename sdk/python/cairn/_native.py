@@ -155,7 +155,7 @@ def candidates():
         # the source tree: sdk/python/cairn/ -> build/lib/
         os.path.join(up3, "build", "lib", "libcairn.so"),
         os.path.join(up3, "build", "lib", "libcairn.so.0"),
-        # installed: PREFIX/lib/python3/dist-packages/cairn/ -> PREFIX/lib/
+        # installed: PREFIX/lib/python3[.X]/dist-packages/cairn/ -> PREFIX/lib/
         os.path.join(up3, "libcairn.so.0"),
     ]
     found = [f for f in found if os.path.exists(f)]
