@@ -1,6 +1,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,10 +282,13 @@ cairn_status agent_run(agent_process *a, cairn_error *err)
 {
     cairn_status st = CAIRN_OK;
     a->next_stats_ms = clock_mono_ms() + (int64_t)a->cfg.stats_interval_s * 1000;
+    char q[3][2 * PATH_MAX];
     kvlog(KVLOG_INFO, "listening",
           "sdk_endpoint=%s coordinator=%s agent_id=%s data_dir=%s depth=%llu version=%s",
-          a->sdk.endpoint, a->cfg.coordinator, a->id_text, a->cfg.data_dir,
-          (unsigned long long)a->spool.depth, CAIRN_VERSION);
+          kvlog_value(q[0], sizeof q[0], a->sdk.endpoint),
+          kvlog_value(q[1], sizeof q[1], a->cfg.coordinator), a->id_text,
+          kvlog_value(q[2], sizeof q[2], a->cfg.data_dir), (unsigned long long)a->spool.depth,
+          CAIRN_VERSION);
     while (turn(a, true, -1, &st, err))
         ;
     if (!st)

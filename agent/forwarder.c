@@ -1,6 +1,7 @@
 #include "forwarder.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <zmq.h>
@@ -239,7 +240,9 @@ void forwarder_pump(forwarder *f, int64_t now)
     if (!f->up.active) {
         cairn_error err = {0};
         if (spool_read_begin(f->spool, &err) != CAIRN_OK) {
-            kvlog(KVLOG_ERROR, "spool_read_failed", "message=\"%s\"", err.message);
+            char q[600];
+            kvlog(KVLOG_ERROR, "spool_read_failed", "message=%s",
+                  kvlog_quote(q, sizeof q, err.message));
             return;
         }
         resend_unsent(f, now);
@@ -348,8 +351,9 @@ static void apply_outcomes(forwarder *f, int64_t now)
         kvlog(KVLOG_WARN, "rejected_pruned", "count=%ld kept=%llu", done.pruned,
               (unsigned long long)f->cfg->spool_max_rejected);
     if (st) {
-        kvlog(KVLOG_ERROR, "spool_update_failed", "code=%s message=\"%s\"",
-              cairn_status_name(st), err.message);
+        char q[600];
+        kvlog(KVLOG_ERROR, "spool_update_failed", "code=%s message=%s", cairn_status_name(st),
+              kvlog_quote(q, sizeof q, err.message));
         forget_round(f, now);
     } else if (f->remove_file[0]) {
         uploads_remove(f->uploads, f->remove_file);
@@ -436,8 +440,9 @@ static void on_event(forwarder *f, uint16_t event, int64_t now)
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !f->connected) {
         f->connected = true;
         f->blocked = false;
-        kvlog(KVLOG_INFO, "connected", "coordinator=%s depth=%llu", f->cfg->coordinator,
-              (unsigned long long)f->spool->depth);
+        char q[2 * PATH_MAX];
+        kvlog(KVLOG_INFO, "connected", "coordinator=%s depth=%llu",
+              kvlog_value(q, sizeof q, f->cfg->coordinator), (unsigned long long)f->spool->depth);
         presence_connected(f->presence, now);
         if (!presence_tick(f->presence, f->dealer, f->spool->depth, now))
             f->blocked = true;
@@ -448,8 +453,9 @@ static void on_event(forwarder *f, uint16_t event, int64_t now)
     } else if (event == ZMQ_EVENT_DISCONNECTED && f->connected) {
         f->connected = false;
         f->stats.disconnects++;
+        char q[2 * PATH_MAX];
         kvlog(KVLOG_WARN, "disconnected", "coordinator=%s unacknowledged=%d",
-              f->cfg->coordinator, f->count);
+              kvlog_value(q, sizeof q, f->cfg->coordinator), f->count);
         presence_disconnected(f->presence);
         rewind_window(f);
         backoff_fail(&f->backoff);

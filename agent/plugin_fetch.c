@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,8 +94,9 @@ static void finish(fetcher *f, blob_fetch *b, const char *error)
     if (error) {
         f->failed++;
         release(&done);
-        kvlog(KVLOG_WARN, "fetch_failed", "plugin=%s sha256=%s reason=\"%s\"", done.owner->name,
-              done.sha256, error);
+        char q[600];
+        kvlog(KVLOG_WARN, "fetch_failed", "plugin=%s sha256=%s reason=%s", done.owner->name,
+              done.sha256, kvlog_quote(q, sizeof q, error));
     } else {
         f->done++;
         close(done.fd);
@@ -149,8 +151,10 @@ int fetcher_start(fetcher *f, struct cairn_host *owner, const fs_identity *as, c
     snprintf(b->part, sizeof b->part, "%s.part-%s", dest, tag_text);
     b->fd = as_owner(b, open_part);
     if (b->fd < 0 || !sha256_begin(&b->hash) || !request_chunk(f, b)) {
-        kvlog(KVLOG_WARN, "fetch_not_started", "plugin=%s dest=%s error=\"%s\"", owner->name, dest,
-              strerror(errno));
+        char q[2][2 * PATH_MAX];
+        const char *why = strerror(errno);
+        kvlog(KVLOG_WARN, "fetch_not_started", "plugin=%s dest=%s error=%s", owner->name,
+              kvlog_value(q[0], sizeof q[0], dest), kvlog_quote(q[1], sizeof q[1], why));
         release(b);
         return -1;
     }

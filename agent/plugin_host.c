@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,10 +144,11 @@ cairn_status plugin_host_load(plugin_host *h, const plugin_spec *spec, cairn_err
         plugin_fail(p, e.message);
         return error_set(err, st, "plugin '%s': %s", p->name[0] ? p->name : spec->path, e.message);
     }
+    char q[2 * PATH_MAX];
     if (!h->in_child) /* the agent logs it once, for the child too */
         kvlog(KVLOG_INFO, "plugin_loaded", "plugin=%s kind=%s version=%s isolated=%s path=%s",
               p->name, plugin_kind_name(p->kind), p->version[0] ? p->version : "-",
-              p->iso ? "true" : "false", spec->path);
+              p->iso ? "true" : "false", kvlog_value(q, sizeof q, spec->path));
     return CAIRN_OK;
 }
 

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,8 +353,10 @@ cairn_status server_run(server *s, cairn_error *err)
     s->next_prune_ms = now; /* prune once at start */
     s->next_sweep_mono = clock_mono_ms() + agents_sweep_every_ms(&s->agents);
     s->next_persist_mono = clock_mono_ms() + AGENTS_PERSIST_EVERY_MS;
-    kvlog(KVLOG_INFO, "listening", "endpoint=%s data_dir=%s version=%s", s->endpoint,
-          s->cfg.data_dir, CAIRN_VERSION);
+    char q[2][2 * PATH_MAX];
+    kvlog(KVLOG_INFO, "listening", "endpoint=%s data_dir=%s version=%s",
+          kvlog_value(q[0], sizeof q[0], s->endpoint),
+          kvlog_value(q[1], sizeof q[1], s->cfg.data_dir), CAIRN_VERSION);
     zmq_pollitem_t items[2] = {
         {s->router, 0, ZMQ_POLLIN, 0},
         {NULL, s->signal_fd, ZMQ_POLLIN, 0},

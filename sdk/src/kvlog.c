@@ -53,6 +53,16 @@ void kvlog(kvlog_level level, const char *event, const char *fmt, ...)
     fputs(line, stderr);
 }
 
+const char *kvlog_value(char *buf, size_t cap, const char *s)
+{
+    if (!s || !*s)
+        return kvlog_quote(buf, cap, "");
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (*c <= ' ' || *c == '"' || *c == '\\' || *c == '=' || *c == 0x7f)
+            return kvlog_quote(buf, cap, s);
+    return s;
+}
+
 const char *kvlog_quote(char *buf, size_t cap, const char *s)
 {
     size_t o = 0;

@@ -22,5 +22,9 @@ void kvlog(kvlog_level level, const char *event, const char *fmt, ...)
 
 /* Writes s as a double-quoted value with \" \\ \n escaped into buf; returns buf. */
 const char *kvlog_quote(char *buf, size_t cap, const char *s);
+/* s itself when it is safe bare (not empty; no space, quote, backslash, '='
+ * or control character), else kvlog_quote's form in buf: for paths and
+ * endpoints, which are almost always bare but may hold anything. */
+const char *kvlog_value(char *buf, size_t cap, const char *s);
 
 #endif

@@ -1,5 +1,6 @@
 """The coordinator as a daemon: config errors, logs, clean shutdown."""
 import os
+import shlex
 import signal
 import subprocess
 
@@ -71,6 +72,26 @@ class Daemon(CairnTest):
         second = Coordinator(os.path.join(self.tmp, "second"), listen=sock).start()
         self.addCleanup(second.stop)
         self.cli("ping", endpoint=sock)
+
+    def test_paths_with_spaces_and_quotes_stay_one_value_in_the_log(self):
+        from harness import Coordinator
+        from test_agent import Agent
+        odd = 'a "b" c=d'
+        coord = Coordinator(os.path.join(self.tmp, odd + " coordinator")).start()
+        self.addCleanup(lambda: coord.alive() and coord.stop())
+        agent = Agent(self.tmp, coord.endpoint, name=odd).start()
+        self.addCleanup(lambda: agent.alive() and agent.stop())
+
+        def fields(log):
+            line = next(l for l in log.splitlines() if "event=listening" in l)
+            return dict(kv.split("=", 1) for kv in shlex.split(line))
+        self.assertEqual(fields(coord.log())["data_dir"], coord.data_dir)
+        listening = fields(agent.log())
+        self.assertEqual(listening["data_dir"], agent.data_dir)
+        self.assertEqual(listening["sdk_endpoint"], agent.endpoint)
+        self.assertEqual(listening["coordinator"], coord.endpoint)  # plain: left bare
+        self.assertIn(f"coordinator={coord.endpoint} ", agent.log())
+        self.assertEqual(agent.stop(), 0)
 
     def test_sighup_is_logged_and_ignored(self):
         # A logrotate postrotate or a closed terminal must not stop it.
