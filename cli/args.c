@@ -130,14 +130,18 @@ static double unit_ms(const char *unit)
 
 const char *args_duration_ms(const char *s, int *ms)
 {
-    char *end;
-    if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
+    /* Plain decimal only: strtod alone would also take 0x10, 1e3 and inf. */
+    if (!s)
         return "expected a duration such as 500ms, 5s, 2m or a number of seconds";
-    errno = 0;
-    double v = strtod(s, &end);
-    double mult = unit_ms(end);
-    if (errno || end == s || mult == 0)
+    size_t whole = strspn(s, "0123456789"), len = whole, fraction = 0;
+    if (s[len] == '.') {
+        fraction = strspn(s + len + 1, "0123456789");
+        len += 1 + fraction;
+    }
+    double mult = unit_ms(s + len);
+    if (whole + fraction == 0 || mult == 0)
         return "expected a duration such as 500ms, 5s, 2m or a number of seconds";
+    double v = strtod(s, NULL);
     double total = v * mult;
     if (total < 1)
         return "a duration must be at least 1ms";

@@ -26,7 +26,8 @@ static void test_duration_units(void **state)
         const char *text;
         int ms;
     } ok[] = {{"500ms", 500}, {"5s", 5000}, {"2m", 120000}, {"1h", 3600000},
-              {"5", 5000},    {"0.5", 500}, {"1.5s", 1500}, {"1ms", 1}};
+              {"5", 5000},    {"0.5", 500}, {"1.5s", 1500}, {"1ms", 1},
+              {".5s", 500},   {"2.", 2000}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int ms = -1;
         assert_null(args_duration_ms(ok[i].text, &ms));
@@ -38,7 +39,8 @@ static void test_duration_refused(void **state)
 {
     (void)state;
     static const char *const bad[] = {"",  "s",    "5x",  "-1s", " 5s", "5 s", "0",
-                                      "0ms", "nan", "inf", "99999999h", "5sec", "0.1ms"};
+                                      "0ms", "nan", "inf", "99999999h", "5sec", "0.1ms",
+                                      "0x10", "1e3", "1e3s", ".", ".s", "+5s", "5..5s"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int ms = 42;
         assert_non_null(args_duration_ms(bad[i], &ms));
