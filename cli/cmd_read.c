@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "artifact_path.h"
 #include "commands.h"
 #include "mp_json.h"
 #include "fetch.h"
@@ -222,12 +223,6 @@ int cmd_ping(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 
 static const opt_spec get_opts[] = {{"-o", true}, {NULL, false}};
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 static int print_download(cli_ctx *ctx, const char *run, const char *path, const char *file)
 {
     struct stat st;
@@ -259,7 +254,7 @@ int cmd_artifacts_get(cli_ctx *ctx, const cli_command *self, int argc, char **ar
     cairn_client *c = NULL;
     if (a.n_pos != 2)
         rc = cli_usage_error(self, "expected RUN and PATH");
-    else if (!file && !*(file = base_name(a.pos[1])))
+    else if (!file && !*(file = path_base_name(a.pos[1])))
         rc = cli_usage_error(self, "no file name in '%s': give -o FILE", a.pos[1]);
     else if (!(c = cli_client(ctx, &err)) ||
              cairn_artifact_download(c, a.pos[0], a.pos[1], file, &err))

@@ -140,7 +140,7 @@ static int check_artifact(const char *file)
         return CLI_FAILED;
     }
     close(fd);
-    const char *slash = strrchr(file, '/'), *name = slash ? slash + 1 : file;
+    const char *name = path_base_name(file);
     if (artifact_path_check((msg_str){name, (uint32_t)strnlen(name, 4096)}, &err) != CAIRN_OK) {
         fprintf(stderr, "cairn: artifact %s: %s\n", file, err.message);
         return CLI_FAILED;

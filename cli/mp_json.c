@@ -6,43 +6,23 @@
 #include <string.h>
 
 #include "format.h"
+#include "utf8.h"
 
 #define REPLACEMENT "\xef\xbf\xbd"
 
 /* ---- msgpack to JSON ---- */
 
-static bool utf8_at(const char *p, size_t n)
-{
-    json_t *j = json_stringn(p, n);
-    json_decref(j);
-    return j != NULL;
-}
-
 /* jansson refuses bytes that are not UTF-8: each byte that starts no valid
- * sequence (of 1 to 4 bytes, as jansson judges them) becomes U+FFFD. */
+ * sequence becomes U+FFFD. */
 static json_t *text(const char *p, size_t n)
 {
     json_t *j = json_stringn(p, n);
-    char *out = j ? NULL : malloc(n * 3 + 1);
-    if (j || !out)
+    size_t len;
+    char *fixed = j ? NULL : utf8_repair(p, n, &len);
+    if (j || !fixed)
         return j;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = 1;
-        while (len <= 4 && i + len <= n && !utf8_at(p + i, len))
-            len++;
-        if (len > 4 || i + len > n) {
-            memcpy(out + o, REPLACEMENT, 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(out + o, p + i, len);
-            o += len;
-            i += len;
-        }
-    }
-    j = json_stringn(out, o);
-    free(out);
+    j = json_stringn(fixed, len);
+    free(fixed);
     return j;
 }
 

@@ -1,5 +1,7 @@
 #include "artifact_path.h"
 
+#include <string.h>
+
 #include "error.h"
 
 /* A component "." or ".." would let a path name something outside the run. */
@@ -32,4 +34,10 @@ cairn_status artifact_path_check(msg_str path, cairn_error *err)
         }
     }
     return CAIRN_OK;
+}
+
+const char *path_base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
 }

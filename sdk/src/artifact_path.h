@@ -16,4 +16,8 @@
  * CAIRN_LIMIT_EXCEEDED or CAIRN_INVALID_PARAMETER_VALUE saying why. */
 cairn_status artifact_path_check(msg_str path, cairn_error *err);
 
+/* The part of path after its last '/': the artifact path a local file is
+ * stored under when none is given, and the file a download is written to. */
+const char *path_base_name(const char *path);
+
 #endif

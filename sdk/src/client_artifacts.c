@@ -33,12 +33,6 @@ static cairn_status no_memory(cairn_error *err)
     return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
 }
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 /* ======== upload ======== */
 
 #define UPLOAD_RESTARTS 3 /* from the first byte, after the coordinator lost it */
@@ -251,7 +245,7 @@ cairn_status cairn_artifact_upload(cairn_client *client, const char *run_id,
     if (!client || !local_file)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "artifact upload needs a client and a file");
     if (!u.path)
-        u.path = base_name(local_file);
+        u.path = path_base_name(local_file);
     if (!*u.path)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "no artifact path for '%s'", local_file);
     u.id = ulid_new();

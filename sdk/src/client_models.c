@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "artifact_path.h"
 #include "body.h"
 #include "client_internal.h"
 #include "client_models.h"
@@ -381,8 +382,7 @@ cairn_status cairn_model_version_download(cairn_client *client, const cairn_mode
 {
     if (!client || !version || !version->artifact.path || !given(dest_dir))
         return bad_args("model download (a version and a directory)", err);
-    const char *slash = strrchr(version->artifact.path, '/');
-    const char *base = slash ? slash + 1 : version->artifact.path;
+    const char *base = path_base_name(version->artifact.path);
     size_t n = strlen(dest_dir) + strlen(base) + 2;
     char *file = malloc(n);
     if (!file)

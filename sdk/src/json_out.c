@@ -18,55 +18,13 @@
 
 #include "cairn/client.h"
 #include "json_out.h"
+#include "utf8.h"
 
 #define JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 #define MAX_DIGITS 17 /* always enough for a double */
 #define MIN_DIGITS 15 /* fewer would print 100 as 1e+02 */
 
 /* ---- values ---- */
-
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one:
- * the rules jansson applies (no overlongs, surrogates or values past U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s)
-{
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t n = s[0] < 0x80 ? 1 : s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
-    if (n <= 1)
-        return n;
-    uint32_t v = s[0] & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    return n;
-}
-
-/* A copy of s with every byte that does not start a valid UTF-8 sequence
- * replaced by U+FFFD. */
-static char *utf8_repair(const char *s)
-{
-    size_t len = strlen(s);
-    char *out = malloc(len * 3 + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = utf8_seq(p);
-        if (n) {
-            memcpy(o, p, n);
-            o += n;
-            p += n;
-        } else {
-            memcpy(o, "\xef\xbf\xbd", 3);
-            o += 3;
-            p++;
-        }
-    }
-    *o = '\0';
-    return out;
-}
 
 /* Strings from the coordinator are bytes: JSON needs UTF-8, so bad
  * sequences become U+FFFD rather than failing the whole document. */
@@ -75,7 +33,7 @@ static json_t *jstr(const char *s)
     json_t *j = json_string(s ? s : "");
     if (j)
         return j;
-    char *fixed = utf8_repair(s);
+    char *fixed = utf8_repair(s, strlen(s), NULL);
     j = fixed ? json_string(fixed) : NULL;
     free(fixed);
     return j ? j : json_string("\xef\xbf\xbd");
@@ -114,7 +72,7 @@ static bool put(json_t *obj, const char *key, json_t *value)
         json_decref(value);
         return true;
     }
-    char *fixed = utf8_repair(key);
+    char *fixed = utf8_repair(key, strlen(key), NULL);
     if (!fixed) {
         json_decref(value);
         return false;

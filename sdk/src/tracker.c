@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "artifact_path.h"
 #include "client_internal.h"
 #include "error.h"
 #include "source_info.h"
@@ -452,12 +453,6 @@ static bool await_upload(cairn_tracker *t, tk_op *op)
     return true;
 }
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 /* The upload's outcome, for the caller; out->path points into the caller's
  * own arguments, as cairn_artifact_upload's does. */
 static cairn_status upload_result(tk_op *op, const char *local_file, const char *artifact_path,
@@ -471,7 +466,7 @@ static cairn_status upload_result(tk_op *op, const char *local_file, const char 
         error_clear(err);
     if (!st && out) {
         *out = a->out;
-        out->path = artifact_path ? artifact_path : base_name(local_file);
+        out->path = artifact_path ? artifact_path : path_base_name(local_file);
     }
     tk_op_free(op);
     return st;

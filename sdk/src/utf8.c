@@ -1,6 +1,8 @@
 #include "utf8.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 size_t utf8_seq(const unsigned char *p, size_t n)
 {
@@ -42,4 +44,28 @@ utf8_fault utf8_check(const char *text, size_t n, bool controls)
         i += len;
     }
     return UTF8_CLEAN;
+}
+
+char *utf8_repair(const char *text, size_t n, size_t *out_n)
+{
+    char *out = malloc(n * 3 + 1), *o = out;
+    if (!out)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)text;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq(p + i, n - i);
+        if (len) {
+            memcpy(o, p + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    *o = '\0';
+    if (out_n)
+        *out_n = (size_t)(o - out);
+    return out;
 }

@@ -19,4 +19,10 @@ typedef enum utf8_fault {
  * false, else only NUL (text such as a description may hold line breaks). */
 utf8_fault utf8_check(const char *p, size_t n, bool controls);
 
+/* A copy of the n bytes at p, NUL-terminated, with every byte that starts no
+ * valid sequence replaced by U+FFFD (the rules jansson applies: no overlongs,
+ * surrogates or values past U+10FFFF); its length in *out_n when not NULL.
+ * NULL when out of memory. */
+char *utf8_repair(const char *p, size_t n, size_t *out_n);
+
 #endif

@@ -17,6 +17,7 @@
 #include "cairn/client.h"
 #include "client_internal.h"
 #include "msg.h"
+#include "mp_json.h"
 
 #define SHA_A "a3f1c2d4e5b60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 #define RUN_ID "01HZY3ZQ5W8X9V6T4R2P0N1M3K"
@@ -182,6 +183,34 @@ static void test_bad_utf8_is_repaired(void **state)
     json_decref(j);
     free(json);
     cairn_run_free(r);
+}
+
+/* The CLI's msgpack-to-JSON (events' fields, agents' replies) repairs the
+ * same way, byte by byte, whatever is around the bad bytes. */
+static void test_mp_json_repairs_each_bad_byte(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"ok \xc3\xa9", "ok \xc3\xa9"},                             /* valid: as it is */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                     /* overlong '/' */
+        {"a\xed\xa0\x80z", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz"}, /* a surrogate */
+        {"end\xe2\x82", "end\xef\xbf\xbd\xef\xbf\xbd"},               /* cut short */
+        {"\xf5\x80\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* past U+10FFFF */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msgpack_object o = {.type = MSGPACK_OBJECT_STR};
+        o.via.str.ptr = cases[i].in;
+        o.via.str.size = (uint32_t)strlen(cases[i].in);
+        json_t *j = mp_to_json(&o);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(j), cases[i].out);
+        json_decref(j);
+        j = json_str(cases[i].in);
+        assert_string_equal(json_string_value(j), cases[i].out);
+        json_decref(j);
+    }
 }
 
 static void test_run_list_shape(void **state)
@@ -499,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_metric_values_round_trip),
         cmocka_unit_test(test_metric_values_short_when_exact),
         cmocka_unit_test(test_bad_utf8_is_repaired),
+        cmocka_unit_test(test_mp_json_repairs_each_bad_byte),
         cmocka_unit_test(test_run_list_shape),
         cmocka_unit_test(test_history_shape),
         cmocka_unit_test(test_experiments_shape),
