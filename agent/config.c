@@ -49,6 +49,7 @@ static const daemon_setting settings[] = {
     INT("shutdown_flush_ms", shutdown_flush_ms),
     U64("spool.max_bytes", spool_max_bytes),
     U64("spool.max_rejected", spool_max_rejected),
+    MB("spool.max_rejected_mb", spool_max_rejected_bytes),
     MB("spool.map_size_mb", spool_map_size),
     INT("backoff.initial_ms", backoff_initial_ms),
     INT("backoff.max_ms", backoff_max_ms),
@@ -158,6 +159,11 @@ static cairn_status out_of_range(cairn_error *err, const char *what)
     return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s", what);
 }
 
+size_t agent_rejected_bytes_max(const agent_config *c)
+{
+    return c->spool_max_rejected_bytes ? c->spool_max_rejected_bytes : c->spool_map_size / 4;
+}
+
 cairn_status agent_config_check(const agent_config *c, cairn_error *err)
 {
     cairn_status st = daemon_config_check_log_level(c->log_level, err);
@@ -179,6 +185,8 @@ cairn_status agent_config_check(const agent_config *c, cairn_error *err)
         return out_of_range(err, "spool.max_bytes must be at least 1024");
     if (c->spool_map_size < ((size_t)16 << 20))
         return out_of_range(err, "spool.map_size_mb must be at least 16");
+    if (c->spool_max_rejected_bytes > c->spool_map_size / 2)
+        return out_of_range(err, "spool.max_rejected_mb must be at most half of spool.map_size_mb");
     if (c->backoff_initial_ms < 1 || c->backoff_max_ms < c->backoff_initial_ms)
         return out_of_range(err, "backoff.initial_ms must be at least 1 and at most backoff.max_ms");
     return CAIRN_OK;

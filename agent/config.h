@@ -32,6 +32,7 @@ typedef struct agent_config {
     int shutdown_flush_ms;
     uint64_t spool_max_bytes;
     uint64_t spool_max_rejected; /* entries kept in the rejected list */
+    size_t spool_max_rejected_bytes; /* and their bytes; 0: agent_rejected_bytes_max's default */
     size_t spool_map_size; /* bytes */
     int backoff_initial_ms;
     int backoff_max_ms;
@@ -69,6 +70,9 @@ cairn_status agent_config_label(agent_config *c, const char *key_value, cairn_er
 int agent_socket_mode(const agent_config *c);
 
 /* Checks ranges after everything is applied. */
+/* The most bytes the rejected list keeps: spool.max_rejected_mb, else a
+ * quarter of the map, so that refusals can never fill it. */
+size_t agent_rejected_bytes_max(const agent_config *c);
 cairn_status agent_config_check(const agent_config *c, cairn_error *err);
 
 #endif

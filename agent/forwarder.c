@@ -340,7 +340,7 @@ static void apply_outcomes(forwarder *f, int64_t now)
     if (f->n_acked + f->n_refused == 0)
         return;
     spool_outcomes o = {f->acked, f->n_acked, f->refused, f->n_refused,
-                        f->cfg->spool_max_rejected};
+                        f->cfg->spool_max_rejected, agent_rejected_bytes_max(f->cfg)};
     cairn_error err = {0};
     spool_applied done;
     cairn_status st = spool_apply(f->spool, &o, &done, &err);
@@ -348,8 +348,9 @@ static void apply_outcomes(forwarder *f, int64_t now)
     f->stats.forwarded += (uint64_t)done.acked;
     f->stats.rejected += (uint64_t)done.refused;
     if (done.pruned > 0)
-        kvlog(KVLOG_WARN, "rejected_pruned", "count=%ld kept=%llu", done.pruned,
-              (unsigned long long)f->cfg->spool_max_rejected);
+        kvlog(KVLOG_WARN, "rejected_pruned", "count=%ld kept=%llu kept_bytes=%llu", done.pruned,
+              (unsigned long long)f->spool->rejected_count,
+              (unsigned long long)f->spool->rejected_bytes);
     if (st) {
         char q[600];
         kvlog(KVLOG_ERROR, "spool_update_failed", "code=%s message=%s", cairn_status_name(st),

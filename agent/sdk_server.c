@@ -133,13 +133,6 @@ static bool is_read(msg_str type)
     return type.n > sizeof registry - 1 && memcmp(type.p, registry, sizeof registry - 1) == 0;
 }
 
-static void log_refusal(const sdk_request *r, const cairn_error *err)
-{
-    char q[600];
-    kvlog(KVLOG_DEBUG, "sdk_refused", "type=%s code=%s message=%s", r->type,
-          cairn_status_name(err->status), kvlog_quote(q, sizeof q, err->message));
-}
-
 static void handle_read(sdk_server *s, sdk_request *r, const msg *m, const zmq_msg_t *payload,
                         int64_t now)
 {
@@ -177,7 +170,6 @@ static void handle_one(sdk_server *s, sdk_group *g, sdk_request *r, int64_t now)
         st = error_set(&err, CAIRN_UNKNOWN_TYPE, "unknown message type '%s'", r->type);
     if (st) {
         s->stats.refused++;
-        log_refusal(r, &err);
         sdk_reply_error(s, r, st, err.message);
     } else if (is_read(m.type)) {
         handle_read(s, r, &m, payload, now);

@@ -27,6 +27,9 @@ bool sdk_is_write(msg_str type)
 
 void sdk_reply_error(sdk_server *s, sdk_request *r, cairn_status st, const char *message)
 {
+    char q[600];
+    kvlog(KVLOG_DEBUG, "sdk_refused", "type=%s code=%s message=%s", r->type, cairn_status_name(st),
+          kvlog_quote(q, sizeof q, message));
     msg_writer *w = &s->replies;
     r->reply_off = w->sb.size;
     msg_error_reply(w, r->has_id ? &r->id : NULL, (msg_str){r->type, (uint32_t)strlen(r->type)},
@@ -122,6 +125,13 @@ static cairn_status check_room(const sdk_server *s, const sdk_group *g, uint64_t
  * once, rather than spooled to be rejected later. */
 static cairn_status check_size(const sdk_server *s, size_t len, cairn_error *err)
 {
+    /* No amount of draining makes room for it: BACKPRESSURE would have the
+     * client retry it for ever. */
+    if (ENTRY_HEADER + len > s->cfg->spool_max_bytes)
+        return error_set(err, CAIRN_MESSAGE_TOO_LARGE,
+                         "%zu bytes, larger than the agent's whole spool (spool.max_bytes = %llu): "
+                         "send fewer points or params in one message, or raise spool.max_bytes",
+                         len, (unsigned long long)s->cfg->spool_max_bytes);
     uint64_t limit = s->coordinator_limit ? *s->coordinator_limit : 0;
     if (!limit || len <= limit)
         return CAIRN_OK;

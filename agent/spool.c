@@ -66,6 +66,13 @@ static void load_counters(spool *s, MDB_txn *txn)
     s->bytes = meta_u64(txn, s->meta, "bytes", 0);
     s->depth = mdb_stat(txn, s->entries, &st) == 0 ? st.ms_entries : 0;
     s->rejected_count = mdb_stat(txn, s->rejected, &st) == 0 ? st.ms_entries : 0;
+    s->rejected_bytes = 0; /* a walk of at most spool.max_rejected records, once */
+    if (mdb_cursor_open(txn, s->rejected, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            s->rejected_bytes += v.mv_size;
+        mdb_cursor_close(c);
+    }
     if (mdb_cursor_open(txn, s->entries, &c) == 0) {
         if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8 &&
             get_be64(k.mv_data) >= s->next_seq)
@@ -140,6 +147,7 @@ cairn_status spool_begin(spool *s, spool_txn *t, cairn_error *err)
     t->bytes = s->bytes;
     t->depth = s->depth;
     t->rejected_count = s->rejected_count;
+    t->rejected_bytes = s->rejected_bytes;
     int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
     if (rc) {
         t->txn = NULL;
@@ -246,12 +254,14 @@ cairn_status spool_reject(spool *s, spool_txn *t, uint64_t seq, cairn_status cod
     if (rc)
         return lmdb_fail(rc, "reject", err);
     t->rejected_count++;
+    t->rejected_bytes += rv.mv_size;
     return CAIRN_OK;
 }
 
-long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, cairn_error *err)
+long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, uint64_t keep_bytes,
+                          cairn_error *err)
 {
-    if (t->rejected_count <= keep)
+    if (t->rejected_count <= keep && t->rejected_bytes <= keep_bytes)
         return 0;
     MDB_cursor *c;
     MDB_val k, v;
@@ -259,9 +269,10 @@ long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, cairn_error *er
     int rc = mdb_cursor_open(t->txn, s->rejected, &c);
     if (rc)
         return lmdb_fail(rc, "prune the rejected list", err), -1;
-    while (t->rejected_count > keep && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 &&
-           (rc = mdb_cursor_del(c, 0)) == 0) {
+    while ((t->rejected_count > keep || t->rejected_bytes > keep_bytes) &&
+           (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && (rc = mdb_cursor_del(c, 0)) == 0) {
         t->rejected_count--;
+        t->rejected_bytes = t->rejected_bytes > v.mv_size ? t->rejected_bytes - v.mv_size : 0;
         pruned++;
     }
     mdb_cursor_close(c);
@@ -289,6 +300,7 @@ cairn_status spool_commit(spool *s, spool_txn *t, cairn_error *err)
     s->bytes = t->bytes;
     s->depth = t->depth;
     s->rejected_count = t->rejected_count;
+    s->rejected_bytes = t->rejected_bytes;
     return CAIRN_OK;
 }
 

@@ -37,13 +37,14 @@ typedef struct spool {
     uint64_t bytes;
     uint64_t depth;
     uint64_t rejected_count;
+    uint64_t rejected_bytes; /* what the rejected list holds, counted at open */
     size_t map_size;         /* as configured: room lent beyond it is given back */
 } spool;
 
 /* A write transaction and the counters it will make true when it commits. */
 typedef struct spool_txn {
     MDB_txn *txn;
-    uint64_t next_seq, bytes, depth, rejected_count;
+    uint64_t next_seq, bytes, depth, rejected_count, rejected_bytes;
 } spool_txn;
 
 typedef struct spool_entry {
@@ -68,9 +69,12 @@ cairn_status spool_remove(spool *s, spool_txn *t, uint64_t seq, cairn_error *err
 /* The coordinator refused entry seq: move it to the rejected list with the reason. */
 cairn_status spool_reject(spool *s, spool_txn *t, uint64_t seq, cairn_status code,
                           const char *message, cairn_error *err);
-/* Deletes the oldest rejected entries beyond `keep`; returns how many went
- * (0 when none, -1 on error, with err set). */
-long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, cairn_error *err);
+/* Deletes the oldest rejected entries until at most `keep` remain holding at
+ * most keep_bytes; returns how many went (0 when none, -1 on error, with err
+ * set). The bytes bound keeps the list from filling the map: its entries are
+ * copies of spooled ones, in the same environment. */
+long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, uint64_t keep_bytes,
+                          cairn_error *err);
 /* Commits; on failure nothing of the transaction happened. CAIRN_BACKPRESSURE
  * when the map is full. */
 cairn_status spool_commit(spool *s, spool_txn *t, cairn_error *err);
@@ -84,20 +88,22 @@ typedef struct spool_refusal {
 } spool_refusal;
 
 /* What a forwarding round learned: entries to delete, entries to move to the
- * rejected list (which then keeps at most keep_rejected). */
+ * rejected list (which then keeps at most keep_rejected entries and
+ * keep_rejected_bytes bytes, the newest). */
 typedef struct spool_outcomes {
     const uint64_t *acked;
     int n_acked;
     const spool_refusal *refused;
     int n_refused;
     uint64_t keep_rejected;
+    uint64_t keep_rejected_bytes;
 } spool_outcomes;
 
 /* What spool_apply wrote, even when a later step failed. */
 typedef struct spool_applied {
     long acked;    /* entries deleted */
     long refused;  /* entries moved to the rejected list */
-    long pruned;   /* rejected entries deleted to keep keep_rejected */
+    long pruned;   /* rejected entries deleted to keep within the limits */
 } spool_applied;
 
 /* Writes the outcomes, all in one transaction when they fit. With the map full

@@ -416,8 +416,8 @@ class FullMap(AgentTest):
 
     def setUp(self):
         CairnTest.setUp(self)
-        conf = self.conf("spool: { map_size_mb = 16; max_bytes = 1073741824; };\n"
-                         "stats_interval_s = 1;\n")
+        conf = self.conf("spool: { map_size_mb = 16; max_bytes = 1073741824; "
+                         "max_rejected_mb = 8; };\nstats_interval_s = 1;\n")
         self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", conf]).start()
 
     def test_refusals_out_of_a_full_map_are_kept_and_the_spool_drains(self):
@@ -434,8 +434,16 @@ class FullMap(AgentTest):
             "runs", "log", run, "--metric", "after=1@0", check=False).code == 0)
         self.wait_points(run, "after", 1)
         self.assertEqual(self.cli_json("runs", "show", run)["params"]["p0"], "a" * 6000)
-        self.wait_until("every refusal in the rejected list",
-                        lambda: len(self.agent.rejected()) == refused)
+        # A full map's worth of refusals is more than the list keeps (half the
+        # map): the oldest went, each counted and logged.
+        def pruned():
+            return sum(int(n) for n in re.findall(r"event=rejected_pruned count=(\d+)",
+                                                  self.agent.log()))
+        self.wait_until("every refusal in the rejected list or pruned",
+                        lambda: len(self.agent.rejected()) + pruned() == refused)
+        self.assertGreater(pruned(), 0)
+        kept = re.findall(r"event=rejected_pruned .* kept_bytes=(\d+)", self.agent.log())
+        self.assertLessEqual(int(kept[-1]), 8 << 20)
         self.assertEqual(self.agent.stop(), 0)
         stats = re.findall(r"event=stats .*", self.agent.log())[-1]
         self.assertIn(f" rejected={refused} ", stats)
@@ -463,8 +471,8 @@ class FullDisk(AgentTest):
             self.skipTest("needs root and a tmpfs mount")
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", data_dir], check=True)
         self.mounted = data_dir
-        conf = self.conf("spool: { map_size_mb = 64; max_bytes = 1073741824; };\n"
-                         "stats_interval_s = 1;\n")
+        conf = self.conf("spool: { map_size_mb = 64; max_bytes = 1073741824; "
+                         "max_rejected_mb = 32; };\nstats_interval_s = 1;\n")
         self.agent = Agent(self.tmp, self.coord.endpoint, ["-c", conf]).start()
 
     def tearDown(self):
@@ -539,6 +547,69 @@ class Refusals(AgentTest):
         self.assertEqual(len(rejected), 2, rejected)
         self.assertIn("(got '3')", rejected[0])  # the two newest
         self.assertIn("(got '4')", rejected[1])
+
+    def test_the_rejected_list_keeps_within_its_bytes(self):
+        # Refused entries are copies kept in the spool's own map: counted by
+        # entries alone, large refusals filled it and every write after them
+        # got BACKPRESSURE, for ever. By default they keep to a quarter of it.
+        self.agent.stop()
+        self.agent.extra_args = ["-c", self.conf("spool: { map_size_mb = 16; };\n")]
+        self.agent.start()
+        run = self.agent_run("big refusals")
+
+        def params(ch):  # 50 params of 6,000 bytes: a 300 KB write
+            return sum((["--param", f"p{i}=" + ch * 6000] for i in range(50)), [])
+        self.via_agent("runs", "log", run, *params("a"))
+        for ch in "bcdefghijklmnopq":  # 16 refusals, 4.8 MB: a param cannot change
+            self.via_agent("runs", "log", run, *params(ch))
+        self.via_agent("runs", "log", run, "--metric", "after=1@0")
+        self.wait_points(run, "after", 1)
+
+        def kept_bytes():
+            return [int(k) for k in re.findall(r"event=rejected_pruned .* kept_bytes=(\d+)",
+                                                self.agent.log())]
+        self.wait_until("the pruning", kept_bytes)
+        self.assertTrue(all(k <= 4 << 20 for k in kept_bytes()), kept_bytes())
+        rejected = self.agent.rejected()
+        self.assertIn(len(rejected), range(10, 16), rejected)
+        self.assertIn("(got 'qqq", rejected[-1])  # the newest are kept
+        # max_rejected_mb sets the bound; the list is measured again at start.
+        self.assertEqual(self.agent.stop(), 0)
+        self.agent.extra_args = ["-c", self.conf(
+            "spool: { map_size_mb = 16; max_rejected_mb = 1; };\n")]
+        self.agent.start()
+        self.via_agent("runs", "log", run, *params("r"))
+        self.via_agent("runs", "log", run, "--metric", "after=2@1")
+        self.wait_points(run, "after", 2)
+        self.wait_until("the pruning to 1 MiB", lambda: kept_bytes()[-1] <= 1 << 20)
+        rejected = self.agent.rejected()
+        self.assertEqual(len(rejected), 3, rejected)
+        self.assertIn("(got 'rrr", rejected[-1])
+
+    def test_a_rejected_list_over_half_the_map_is_refused(self):
+        conf = self.conf("spool: { map_size_mb = 16; max_rejected_mb = 9; };\n", name="bad.conf")
+        r = subprocess.run([os.path.join(BIN, "cairn-agent"), "-c", conf, "--data-dir",
+                            os.path.join(self.tmp, "other")], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("spool.max_rejected_mb must be at most half of spool.map_size_mb", r.stderr)
+
+    def test_a_write_larger_than_the_whole_spool_is_refused_as_too_large(self):
+        # BACKPRESSURE says "retry": for a write no drained spool can hold,
+        # that had the client retry it for ever.
+        self.agent.stop()
+        self.agent.extra_args = ["-c", self.conf('log_level = "debug";\n'
+                                                 "spool: { max_bytes = 100000; };\n")]
+        self.agent.start()
+        run = self.agent_run("too large")
+        params = sum((["--param", f"p{i}=" + "x" * 6000] for i in range(20)), [])  # 120 KB
+        r = self.via_agent("runs", "log", run, *params, check=False)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("larger than the agent's whole spool (spool.max_bytes = 100000)", r.err)
+        self.assertIn("type=run.log code=MESSAGE_TOO_LARGE", self.agent.log())  # sdk_refused
+        self.via_agent("runs", "log", run, *params[:10])  # 30 KB fits
+        self.wait_until("the smaller write", lambda: len(
+            self.cli_json("runs", "show", run)["params"]) == 5)
 
     def small_coordinator(self):
         """The coordinator again, taking messages of at most 64 KiB."""
