@@ -290,11 +290,14 @@ static void prune_dedup(server *s, int64_t now)
     if (mdb_txn_begin(s->store.env, NULL, 0, &txn) != 0)
         return;
     uint64_t cutoff = (uint64_t)(now - (int64_t)s->cfg.dedup_days * 86400000);
-    size_t n = store_dedup_prune(&s->store, txn, cutoff, PRUNE_PER_PASS);
-    if (mdb_txn_commit(txn) == 0 && n > 0)
+    bool more;
+    size_t n = store_dedup_prune(&s->store, txn, cutoff, PRUNE_PER_PASS, &more);
+    bool committed = mdb_txn_commit(txn) == 0;
+    if (committed && n > 0)
         kvlog(KVLOG_INFO, "dedup_pruned", "records=%zu", n);
-    /* A full pass means more may be due: come back soon rather than in an hour. */
-    s->next_prune_ms = now + (n == PRUNE_PER_PASS ? 1000 : PRUNE_EVERY_MS);
+    more = more && committed; /* a failed commit: try again in an hour */
+    /* A pass that stopped early: come back soon rather than in an hour. */
+    s->next_prune_ms = now + (more ? 1000 : PRUNE_EVERY_MS);
 }
 
 static void run_timers(server *s, int64_t now)

@@ -108,6 +108,9 @@ typedef struct store {
     uint64_t next_audit_seq;
     uint64_t next_experiment_id;
     struct dedup_recent *recent; /* ids not yet in the dedup tree (store_dedup.c) */
+    ulid prune_from;             /* where the next dedup pruning pass starts (if set) */
+    bool prune_from_set;
+    size_t prune_scan_max;       /* ids one pruning pass looks at */
     uint64_t writes;             /* puts and deletes that changed something (below) */
 } store;
 
@@ -336,9 +339,11 @@ size_t store_dedup_mark(const store *s);
 void store_dedup_aborted(store *s, size_t mark);
 
 /* Deletes the dedup records of requests applied before cutoff_ms (both the
- * time in the id and the audit entry's are older), at most limit of them;
- * returns how many. */
-size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit);
+ * time in the id and the audit entry's are older), at most limit of them,
+ * looking at most s->prune_scan_max ids; returns how many. *more says the
+ * pass stopped before the end of the candidates: the next one goes on from
+ * there. */
+size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit, bool *more);
 
 /* ---- agents and fan-out commands (store_agents.c) ----
  *

@@ -230,6 +230,8 @@ static bool read_audit_entry(const MDB_val *v, int64_t *applied_ms, ulid *id)
 
 cairn_status store_dedup_open(store *s, MDB_txn *txn, cairn_error *err)
 {
+    s->prune_scan_max = PRUNE_SCAN_MAX;
+    s->prune_from_set = false;
     s->recent = calloc(1, sizeof *s->recent);
     if (!s->recent)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "dedup index");
@@ -277,20 +279,27 @@ static bool applied_since(store *s, MDB_txn *txn, const MDB_val *seq, uint64_t c
            read_audit_entry(&entry, &applied_ms, NULL) && applied_ms >= (int64_t)cutoff_ms;
 }
 
-size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit)
+size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limit, bool *more)
 {
     MDB_cursor *c;
+    *more = false;
     if (mdb_cursor_open(txn, s->dedup, &c) != 0)
         return 0;
     size_t pruned = 0, seen = 0;
-    MDB_val k, v;
+    MDB_val k = {ULID_BYTES, s->prune_from.b}, v;
     /* ULIDs begin with their sender's time, so the candidates come first. But
      * an id is kept dedup_days after it was applied, and a sender's clock may
      * be days behind (or its request spooled for days): such an id is passed
-     * over until its audit entry is old enough too. */
-    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-    while (rc == 0 && pruned < limit && seen++ < PRUNE_SCAN_MAX && k.mv_size == ULID_BYTES &&
+     * over until its audit entry is old enough too. A pass that stops early
+     * leaves the next one its place, or a long run of such ids at the front
+     * would hide every prunable id behind them. */
+    int rc = mdb_cursor_get(c, &k, &v, s->prune_from_set ? MDB_SET_RANGE : MDB_FIRST);
+    while (rc == 0 && k.mv_size == ULID_BYTES &&
            ulid_time_ms((const ulid *)k.mv_data) < cutoff_ms) {
+        if (pruned == limit || seen++ == s->prune_scan_max) {
+            *more = true;
+            break;
+        }
         if (applied_since(s, txn, &v, cutoff_ms)) {
             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
             continue;
@@ -302,6 +311,9 @@ size_t store_dedup_prune(store *s, MDB_txn *txn, uint64_t cutoff_ms, size_t limi
         if (rc == MDB_NOTFOUND || rc == EINVAL)
             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
+    s->prune_from_set = *more;
+    if (*more)
+        memcpy(s->prune_from.b, k.mv_data, ULID_BYTES);
     mdb_cursor_close(c);
     return pruned;
 }

@@ -23,6 +23,7 @@ typedef struct fixture {
     msg_writer req, out;
     ulid last_id;
     msg reply;
+    int64_t now_ms; /* the clock requests are applied at; 0: 1700000000000 */
 } fixture;
 
 static inline fixture *fixture_new(void)
@@ -107,7 +108,8 @@ static inline cairn_status exec(fixture *f)
         abort();
     msg_writer_reset(&f->out);
     uint64_t seq = f->s.next_audit_seq;
-    cairn_status st = dispatch(&f->r, h, &m, txn, &f->out, 1700000000000, &err);
+    cairn_status st = dispatch(&f->r, h, &m, txn, &f->out, f->now_ms ? f->now_ms : 1700000000000,
+                               &err);
     if (!st && (st = dispatch_flush(&f->r, txn, &err))) { /* as the server: nothing commits */
         msg_writer_reset(&f->out);
         msg_error_reply(&f->out, &m.id, m.type, "coordinator", st, err.message);

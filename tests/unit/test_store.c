@@ -317,7 +317,8 @@ static size_t prune_dedup(fixture *f, uint64_t cutoff_ms)
 {
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(f->s.env, NULL, 0, &txn), 0);
-    size_t n = store_dedup_prune(&f->s, txn, cutoff_ms, 100);
+    bool more;
+    size_t n = store_dedup_prune(&f->s, txn, cutoff_ms, 100, &more);
     assert_int_equal(mdb_txn_commit(txn), 0);
     return n;
 }
@@ -343,6 +344,54 @@ static void dedup_kept_from_when_applied(void **state)
     assert_int_equal(metric_history(f, &run, "loss", 0, 4, got), 1);
     assert_int_equal(prune_dedup(f, applied + day), 1); /* a week after: forgotten */
     assert_false(log_again(f, &run, &late, &p));
+}
+
+static ulid id_at(uint64_t ms, uint8_t n)
+{
+    ulid id = ulid_new();
+    for (int i = 5, b = 0; i >= 0; i--, b++)
+        id.b[i] = (uint8_t)(ms >> (8 * b));
+    id.b[15] = n;
+    return id;
+}
+
+/* Ids passed over (their sender's clock behind, applied recently) must not
+ * hide the prunable ones after them, however many there are: each pass goes
+ * on where the last one stopped. */
+static void dedup_prune_goes_on_past_kept_ids(void **state)
+{
+    fixture *f = *state;
+    const uint64_t day = 86400000, now = 1700000000000;
+    ulid run = ulid_new();
+    start_run(f, &run, "e", "");
+    point_spec p = {"loss", 1.0, 1};
+    ulid old[3], late[4];
+    f->now_ms = (int64_t)(now - 10 * day); /* applied 10 days ago, ids from a clock ahead */
+    for (uint8_t i = 0; i < 3; i++) {
+        old[i] = id_at(now - 7 * day - day / 2, i);
+        assert_false(log_again(f, &run, &old[i], &p));
+    }
+    f->now_ms = (int64_t)now; /* applied now, ids from a clock 8 days behind: kept */
+    for (uint8_t i = 0; i < 4; i++) {
+        late[i] = id_at(now - 8 * day, i);
+        assert_false(log_again(f, &run, &late[i], &p));
+    }
+    flush_recent_ids(f);
+    f->s.prune_scan_max = 2;
+    size_t pruned = 0;
+    bool more = true;
+    for (int pass = 0; more && pass < 20; pass++) {
+        MDB_txn *txn;
+        assert_int_equal(mdb_txn_begin(f->s.env, NULL, 0, &txn), 0);
+        pruned += store_dedup_prune(&f->s, txn, now - 7 * day, 100, &more);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+    }
+    assert_false(more);
+    assert_int_equal(pruned, 3);
+    for (int i = 0; i < 4; i++)
+        assert_true(log_again(f, &run, &late[i], &p)); /* still known */
+    for (int i = 0; i < 3; i++)
+        assert_false(log_again(f, &run, &old[i], &p)); /* forgotten */
 }
 
 /* The id was only in memory when the process stopped: it is read back from
@@ -674,6 +723,7 @@ int main(void)
         FIXTURE_TEST(resend_after_restart_from_audit_log),
         FIXTURE_TEST(resend_after_restart_from_dedup_tree),
         FIXTURE_TEST(dedup_kept_from_when_applied),
+        FIXTURE_TEST(dedup_prune_goes_on_past_kept_ids),
         FIXTURE_TEST(artifact_path_limit_fits_a_key),
         FIXTURE_TEST(a_missing_chunk_is_a_storage_error),
         FIXTURE_TEST(tags_set_overwrite_delete),
