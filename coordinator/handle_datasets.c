@@ -38,11 +38,8 @@ static cairn_status check_values(const log_req *q, cairn_error *err)
         st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "'files' must be at least 1");
     if (!st)
         st = validate_text("'source'", q->source, DATASET_MAX_SOURCE, err);
-    if (!st && q->context.n && !validate_token(q->context, DATASET_MAX_CONTEXT))
-        st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                       "context '%.*s' must be 1 to 64 of a-z, 0-9, '.', '_' and '-' "
-                       "(training, validation, test, ...)",
-                       (int)(q->context.n > 64 ? 64 : q->context.n), q->context.p);
+    if (!st && q->context.n)
+        st = validate_dataset_context(q->context, err);
     if (!st && q->context.n && !q->has_run)
         st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                        "'context' is the use a run made: it needs 'run'");

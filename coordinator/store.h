@@ -19,14 +19,11 @@
 #include "msg.h"
 #include "artifact_path.h"
 #include "ulid.h"
+#include "validate.h"
 
 #define STORE_SCHEMA_VERSION 1
 
-/* Limits, as MLflow's. */
-#define LIMIT_KEY 250
-#define LIMIT_PARAM_VALUE 6000
-#define LIMIT_TAG_VALUE 8000
-#define LIMIT_NAME 250
+/* Limits, as MLflow's (the others in validate.h). */
 #define LIMIT_ARTIFACT_PATH ARTIFACT_PATH_MAX
 
 /* One metric point as stored: 24 bytes. */

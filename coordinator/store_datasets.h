@@ -13,7 +13,7 @@
 
 #include "store.h"
 
-#define DATASET_MAX_CONTEXT 64
+#define DATASET_MAX_CONTEXT LIMIT_DATASET_CONTEXT
 #define DATASET_MAX_SOURCE 1000 /* bytes; kept in the version record, not a key */
 
 typedef struct store_dataset {

@@ -16,6 +16,7 @@
 #include "source_info.h"
 #include "clock.h"
 #include "tracker_internal.h"
+#include "validate.h"
 
 static void lock(cairn_tracker *t)
 {
@@ -257,17 +258,10 @@ static cairn_status queue_full(cairn_tracker *t, cairn_status st, cairn_error *e
 /* A point whose key the receiver would refuse is not queued, so that it
  * cannot take the rest of its request down with it; the refusal is kept as
  * if the receiver had made it. The mutex is held. */
-static void refuse_key(cairn_tracker *t, cairn_status why, const char *key, size_t len)
+static void refuse_key(cairn_tracker *t, const char *key, size_t len)
 {
     cairn_error e;
-    if (why == CAIRN_LIMIT_EXCEEDED)
-        error_set(&e, why, "metric key of %zu bytes exceeds the limit of %d bytes", len,
-                  TK_KEY_MAX);
-    else
-        error_set(&e, why,
-                  "metric key '%s' must be non-empty and hold only letters, digits, '_', '-', "
-                  "'.', '/', ':' and spaces",
-                  key);
+    validate_key("metric", (msg_str){key, (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len)}, &e);
     tk_keep_refusal(t, &e);
 }
 
@@ -276,14 +270,14 @@ static void refuse_key(cairn_tracker *t, cairn_status why, const char *key, size
 static cairn_status push_point(cairn_tracker *t, const ulid *run, const char *key, size_t len,
                                uint64_t hash, tk_point *p)
 {
-    if (len > TK_KEY_MAX) {
-        refuse_key(t, CAIRN_LIMIT_EXCEEDED, key, len);
+    if (len > LIMIT_KEY) {
+        refuse_key(t, key, len);
         return CAIRN_OK;
     }
     if (!(p->key = tkq_intern(&t->q, key, len, hash)))
         return CAIRN_OUT_OF_MEMORY;
     if (p->key->status) {
-        refuse_key(t, p->key->status, key, len);
+        refuse_key(t, key, len);
         return CAIRN_OK;
     }
     return tkq_push_point(&t->q, run, p);
@@ -342,6 +336,29 @@ cairn_status cairn_tracker_log_metrics(cairn_tracker *t, const char *run_id,
     return st;
 }
 
+static msg_str text_of(const char *s)
+{
+    size_t n = strlen(s);
+    return (msg_str){s, (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n)};
+}
+
+/* The first param or tag the coordinator would refuse, by its own rules. */
+static cairn_status check_kvs(const char *what, size_t value_limit, const cairn_kv *kv, size_t n,
+                              cairn_error *err)
+{
+    cairn_status st = CAIRN_OK;
+    for (size_t i = 0; !st && i < n; i++) {
+        st = validate_key(what, text_of(kv[i].key), err);
+        if (!st)
+            st = validate_value(what, text_of(kv[i].value), value_limit, err);
+    }
+    return st;
+}
+
+/* A batch the coordinator would refuse is not queued: it would refuse it
+ * whole, and through an agent, which acknowledges a write before the
+ * coordinator sees it, the caller would never hear of it. The refusal is
+ * kept as if the receiver had made it, for the next flush or end. */
 static cairn_status queue_kv(cairn_tracker *t, tk_kind kind, const char *run_id,
                              const cairn_kv *kv, size_t n)
 {
@@ -350,6 +367,14 @@ static cairn_status queue_kv(cairn_tracker *t, tk_kind kind, const char *run_id,
         return CAIRN_INVALID_PARAMETER_VALUE;
     if (n == 0)
         return CAIRN_OK;
+    cairn_error e;
+    if (check_kvs(kind == TK_PARAMS ? "param" : "tag",
+                  kind == TK_PARAMS ? LIMIT_PARAM_VALUE : LIMIT_TAG_VALUE, kv, n, &e)) {
+        lock(t);
+        tk_keep_refusal(t, &e);
+        unlock(t);
+        return CAIRN_OK;
+    }
     tk_op *op = tk_op_kv(kind, &run, kv, n);
     return op ? push_op(t, op) : CAIRN_OUT_OF_MEMORY;
 }
@@ -379,6 +404,15 @@ cairn_status cairn_tracker_start_run(cairn_tracker *t, const cairn_run_start_opt
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "start_run needs a tracker and an experiment");
     if (!kvs_ok(opts->tags, opts->n_tags))
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "tags: NULL array, key or value");
+    /* What the coordinator would refuse, refused now: a run refused there
+     * would take every write to it along. */
+    cairn_status bad = validate_name("experiment", text_of(opts->experiment), true, err);
+    if (!bad && opts->name)
+        bad = validate_name("run", text_of(opts->name), false, err);
+    if (!bad)
+        bad = check_kvs("tag", LIMIT_TAG_VALUE, opts->tags, opts->n_tags, err);
+    if (bad)
+        return bad;
     if (opts->detect_source) {
         source_detect(&src);
         n_detected = source_tags(&src, detected);
@@ -515,7 +549,15 @@ cairn_status cairn_tracker_log_dataset(cairn_tracker *t, const char *run_id, con
                          "log_dataset needs a tracker, a path and a name");
     if (run_id && !parse_run(run_id, &run))
         return bad_run_id(run_id, err);
-    cairn_status st = cairn_dataset_hash(path, 1, &d, err);
+    cairn_status st = validate_name("dataset", text_of(name), true, err);
+    if (!st && context && *context)
+        st = validate_dataset_context(text_of(context), err);
+    if (!st && context && *context && !run_id)
+        st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                       "'context' is the use a run made: it needs a run");
+    if (st)
+        return st;
+    st = cairn_dataset_hash(path, 1, &d, err);
     if (st)
         return st;
     char *source = realpath(path, NULL);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "validate.h"
+
 #define TK_KEYS_FIRST_CAP 64
 
 /* FNV-1a: keys are short, so a simple byte loop is as fast as anything. */
@@ -17,26 +19,13 @@ uint64_t tk_key_hash(const char *key, size_t len)
     return h;
 }
 
-/* The coordinator's rule (coordinator/validate.c): word characters, "/ . - :"
- * and space; bytes >= 0x80 let UTF-8 letters through. Checked here once per
- * key so that one bad key costs its own points, not the batch they would
- * have shared a request with. */
-static bool key_char_ok(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == '/' || c == ':' || c == ' ' || c >= 0x80;
-}
-
+/* The coordinator's rule (validate.h), checked here once per key so that one
+ * bad key costs its own points, not the batch they would have shared a
+ * request with. */
 static cairn_status check_key(const char *key, size_t len)
 {
-    if (len == 0)
-        return CAIRN_INVALID_PARAMETER_VALUE;
-    if (len > TK_KEY_MAX)
-        return CAIRN_LIMIT_EXCEEDED;
-    for (size_t i = 0; i < len; i++)
-        if (!key_char_ok((unsigned char)key[i]))
-            return CAIRN_INVALID_PARAMETER_VALUE;
-    return CAIRN_OK;
+    cairn_error err;
+    return validate_key("metric", (msg_str){key, (uint32_t)len}, &err);
 }
 
 static size_t find_slot(const tk_keys *keys, const char *key, size_t len, uint64_t hash)

@@ -12,7 +12,6 @@
 
 #include "cairn/status.h"
 
-#define TK_KEY_MAX 250 /* the protocol's key limit (docs/protocol.md, Values) */
 
 typedef struct tk_key {
     uint64_t hash;

@@ -521,6 +521,55 @@ class PythonSDK(CairnTest):
             self.assertEqual([(p["step"], p["value"]) for p in history],
                              [(i, float(k * 10000 + i)) for i in range(2000)])
 
+    # ---- refusals through an agent ----
+
+    def test_writes_the_coordinator_would_refuse_are_reported_through_an_agent(self):
+        # An agent acknowledges a write once it is in its spool: a refusal
+        # made later by the coordinator could only land in the agent's
+        # rejected list, and a run refused there took all its writes along.
+        from test_agent import Agent
+        agent = Agent(self.tmp, self.coord.endpoint).start()
+        self.addCleanup(lambda: agent.alive() and agent.stop())
+        data = os.path.join(self.tmp, "data.csv")
+        with open(data, "w") as f:
+            f.write("x\n1\n")
+        r = self.py(f"""
+            import cairn
+
+            def refused(fn):
+                try:
+                    fn()
+                except cairn.CairnError as e:
+                    return e.status + " " + e.message
+                return "accepted"
+
+            print(refused(lambda: cairn.start_run("e", run_name="n" * 300)))
+            print(refused(lambda: cairn.start_run("x" * 251)))
+            run = cairn.start_run("e")
+            run.log_param("big", "v" * 6001)
+            print(refused(cairn.flush))
+            run.set_tag("bad\\x01key", "v")
+            print(refused(cairn.flush))
+            run.log_param("ok", "1")
+            print(refused(lambda: run.log_dataset({data!r}, context="Training")))
+            run.end()
+            print(run.id)
+            """, env={"CAIRN_AGENT": agent.endpoint})
+        lines = r.out.splitlines()
+        self.assertIn("LIMIT_EXCEEDED run name of 300 bytes exceeds the limit of 250", lines[0])
+        self.assertIn("LIMIT_EXCEEDED experiment name of 251 bytes", lines[1])
+        self.assertIn("LIMIT_EXCEEDED param value of 6001 bytes", lines[2])
+        self.assertIn("INVALID_PARAMETER_VALUE tag key", lines[3])
+        self.assertIn("INVALID_PARAMETER_VALUE context 'Training'", lines[4])
+        run = lines[5]
+        deadline = time.monotonic() + 30
+        while self.cli("runs", "show", run, "--json", check=False).code != 0 or \
+                self.cli_json("runs", "show", run)["status"] != "FINISHED":
+            self.assertLess(time.monotonic(), deadline, "the run never arrived")
+            time.sleep(0.1)
+        self.assertEqual(self.cli_json("runs", "show", run)["params"], {"ok": "1"})
+        self.assertEqual(agent.rejected(), [])  # nothing refused went through
+
     # ---- installed ----
 
     def test_installed_package_finds_the_installed_library(self):

@@ -3,7 +3,6 @@
 #include <stdio.h>
 
 #include "error.h"
-#include "store.h"
 #include "utf8.h"
 
 /* The error for a fault of utf8_check in `what`, or CAIRN_OK. */
@@ -90,4 +89,14 @@ bool validate_token(msg_str s, size_t max)
         ok = (s.p[i] >= 'a' && s.p[i] <= 'z') || (s.p[i] >= '0' && s.p[i] <= '9') ||
              s.p[i] == '.' || s.p[i] == '_' || s.p[i] == '-';
     return ok;
+}
+
+cairn_status validate_dataset_context(msg_str context, cairn_error *err)
+{
+    if (validate_token(context, LIMIT_DATASET_CONTEXT))
+        return CAIRN_OK;
+    return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                     "context '%.*s' must be 1 to 64 of a-z, 0-9, '.', '_' and '-' "
+                     "(training, validation, test, ...)",
+                     (int)(context.n > 64 ? 64 : context.n), context.p);
 }
