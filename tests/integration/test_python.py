@@ -570,6 +570,88 @@ class PythonSDK(CairnTest):
         self.assertEqual(self.cli_json("runs", "show", run)["params"], {"ok": "1"})
         self.assertEqual(agent.rejected(), [])  # nothing refused went through
 
+    def test_a_cairn_error_crosses_a_process_pool(self):
+        r = self.py("""
+            import multiprocessing as mp, pickle, cairn
+
+            def task(run_id):
+                return cairn.get_run(run_id)
+
+            if __name__ == "__main__":
+                e = pickle.loads(pickle.dumps(cairn.CairnError("TIMEOUT", "slow")))
+                print(e.status, e.message)
+                with mp.Pool(1) as pool:
+                    try:
+                        pool.map(task, ["01M8EVE39AH421GARDPPP372PA"])
+                    except cairn.CairnError as e:
+                        print("raised", e.status)
+            """, timeout=60)
+        self.assertEqual(r.out.splitlines(), ["TIMEOUT slow", "raised RESOURCE_DOES_NOT_EXIST"])
+
+    def test_reads_and_waits_do_not_hold_on_when_the_coordinator_is_down(self):
+        self.coord.stop()
+        r = self.py("""
+            import os, signal, threading, time, cairn
+            cairn.configure(read_timeout=1)
+            run = cairn.start_run("down")
+            run.log_metric("m", 1.0)
+            t0 = time.monotonic()
+            try:
+                cairn.get_run(run.id)
+            except cairn.CairnError as e:
+                print("read", e.status, round(time.monotonic() - t0))
+            threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+            t0 = time.monotonic()
+            try:
+                cairn.flush(20)
+            except KeyboardInterrupt:
+                print("interrupted", round(time.monotonic() - t0))
+            try:
+                cairn.flush(0.5)
+            except cairn.CairnError as e:
+                print(e.status, "within 500 ms" in e.message)
+            os._exit(0)  # no 30 s at exit: the coordinator stays down
+            """, timeout=60)
+        lines = r.out.splitlines()
+        self.assertEqual(lines[0].split()[:2], ["read", "TIMEOUT"])
+        self.assertLessEqual(int(lines[0].split()[2]), 3)  # the read's 1 s, not a flush's 30 s
+        self.assertEqual(lines[1], "interrupted 1")
+        self.assertEqual(lines[2], "TIMEOUT True")
+
+    def test_artifact_paths_links_and_unreadable_trees(self):
+        tree = os.path.join(self.tmp, "tree")
+        outside = os.path.join(self.tmp, "outside")
+        os.makedirs(os.path.join(tree, "real"))
+        os.makedirs(outside)
+        for path in (os.path.join(tree, "real", "f1"), os.path.join(outside, "f2")):
+            with open(path, "w") as f:
+                f.write("x")
+        os.symlink(outside, os.path.join(tree, "linked"))
+        os.symlink(tree, os.path.join(tree, "real", "loop"))  # back up the tree
+        broken = os.path.join(self.tmp, "broken")
+        shutil.copytree(tree, broken, symlinks=True)
+        os.symlink("/nonexistent", os.path.join(broken, "real", "gone"))
+        r = self.py(f"""
+            import pathlib, cairn
+            with cairn.start_run("paths") as run:
+                print(sorted(a["path"] for a in run.log_artifacts({tree!r})))
+                print(run.log_artifact({os.path.join(tree, "real", "f1")!r}.encode(),
+                                       pathlib.Path("models"))["path"])
+                try:
+                    run.log_artifacts({broken!r}, "broken")
+                except FileNotFoundError:
+                    print("refused whole")
+                print(cairn.get_metric_history(run.id, "never"))
+            print(run.id)
+            """)
+        lines = r.out.splitlines()
+        self.assertEqual(lines[0], "['linked/f2', 'real/f1']")
+        self.assertEqual(lines[1], "models/f1")
+        self.assertEqual(lines[2], "refused whole")
+        self.assertEqual(lines[3], "[]")
+        paths = [a["path"] for a in self.cli_json("runs", "show", lines[4])["artifacts"]]
+        self.assertFalse([p for p in paths if p.startswith("broken")], paths)
+
     # ---- installed ----
 
     def test_installed_package_finds_the_installed_library(self):

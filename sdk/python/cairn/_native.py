@@ -24,6 +24,7 @@ TIMEOUT = STATUS_NAMES.index("TIMEOUT")
 BACKPRESSURE = STATUS_NAMES.index("BACKPRESSURE")
 LIMIT_EXCEEDED = STATUS_NAMES.index("LIMIT_EXCEEDED")
 OUT_OF_MEMORY = STATUS_NAMES.index("OUT_OF_MEMORY")
+RESOURCE_DOES_NOT_EXIST = STATUS_NAMES.index("RESOURCE_DOES_NOT_EXIST")
 
 
 class CairnError(Exception):
@@ -44,6 +45,12 @@ class CairnError(Exception):
             self.code = STATUS_NAMES.index(status) if status in STATUS_NAMES else -1
         self.message = message
         super().__init__(f"{self.status}: {message}")
+
+    def __reduce__(self):
+        # Pickled as its two arguments: multiprocessing sends a worker's
+        # exception back to the parent this way, and one that cannot be
+        # rebuilt there leaves Pool.map waiting for ever.
+        return (CairnError, (self.status, self.message))
 
 
 CairnError.__module__ = "cairn"  # raised and documented as cairn.CairnError

@@ -6,6 +6,8 @@ import json
 import numbers
 import operator
 import os
+import re
+import stat
 import sys
 import threading
 import time
@@ -213,6 +215,29 @@ def _queued(status, what):
     raise CairnError(status, f"{what}: refused by libcairn (a bad run id or out of memory)")
 
 
+def _check_readable(local):
+    """Raises Python's own error (FileNotFoundError, PermissionError) for a file that
+    cannot be read, as MLflow's would. Only a regular file is opened: opening a FIFO
+    waits for a writer; libcairn refuses what is not a regular file."""
+    if stat.S_ISREG(os.stat(local).st_mode):
+        with open(local, "rb"):
+            pass
+
+
+def _dir_id(path):
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
+
+
+def _first_visit(seen, path):
+    """False for a directory already walked (a link back up the tree)."""
+    key = _dir_id(path)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
 # ---- runs ----
 
 class Run:
@@ -264,7 +289,10 @@ class Run:
         try:
             _end_even_if_full(self, "FAILED", DEFAULT_TIMEOUT)
         except CairnError as e:  # never mask the exception that ended the block
-            print(f"cairn: run {self.id}: could not record the failure: {e}", file=sys.stderr)
+            if self.status == "FAILED":  # recorded (or queued): e is about what came before
+                print(f"cairn: run {self.id}: ended FAILED; also: {e}", file=sys.stderr)
+            else:
+                print(f"cairn: run {self.id}: could not record the failure: {e}", file=sys.stderr)
         return False
 
     # -- params, metrics, tags: queued --
@@ -339,11 +367,10 @@ class Run:
         """
         local = os.fspath(local_path)
         if os.path.isdir(local):
-            raise IsADirectoryError(f"{local} is a directory: use log_artifacts()")
-        if not os.path.exists(local):
-            raise FileNotFoundError(f"no such artifact file: {local}")
-        name = os.path.basename(local)
-        within = (artifact_path or "").strip("/")  # "/" is the run's top, as ""
+            raise IsADirectoryError(f"{local!r} is a directory: use log_artifacts()")
+        _check_readable(local)
+        name = os.fsdecode(os.path.basename(local))  # a bytes path names a str artifact
+        within = os.fsdecode(os.fspath(artifact_path or "")).strip("/")  # "/": the top
         path = f"{within}/{name}" if within else name
         out = N.Artifact()
         err = N.Error()
@@ -355,20 +382,30 @@ class Run:
 
     def log_artifacts(self, local_dir, artifact_path=None):
         """Uploads every file under local_dir (in path order), keeping the layout below
-        it, under the directory artifact_path (default: the top level). Returns the
-        list of log_artifact() results."""
-        local_dir = os.fspath(local_dir)
+        it, under the directory artifact_path (default: the top level). Links to
+        directories are followed (each directory once), as copying the tree would.
+        Every file is opened before the first is sent: a file that cannot be read
+        raises without half the tree uploaded. Returns the list of log_artifact()
+        results."""
+        local_dir = os.fsdecode(os.fspath(local_dir))
         if not os.path.isdir(local_dir):
-            raise NotADirectoryError(f"not a directory: {local_dir}")
-        done = []
-        for root, dirs, files in os.walk(local_dir):
-            dirs.sort()
+            raise NotADirectoryError(f"not a directory: {local_dir!r}")
+        top = os.fsdecode(os.fspath(artifact_path or "")).strip("/")
+        # Every file is found and opened before the first is sent: a tree that
+        # cannot be read whole (a dangling link, an unreadable file) raises
+        # without leaving half of it uploaded.
+        todo = []
+        seen = {_dir_id(local_dir)}
+        for root, dirs, files in os.walk(local_dir, followlinks=True):
+            dirs[:] = sorted(d for d in dirs if _first_visit(seen, os.path.join(root, d)))
             rel = os.path.relpath(root, local_dir)
-            parts = [p for p in (artifact_path.strip("/") if artifact_path else "",
-                                 "" if rel == "." else rel.replace(os.sep, "/")) if p]
+            parts = [p for p in (top, "" if rel == "." else rel.replace(os.sep, "/")) if p]
             for f in sorted(files):
-                done.append(self.log_artifact(os.path.join(root, f), "/".join(parts) or None))
-        return done
+                local = os.path.join(root, f)
+                _check_readable(local)
+                _text("/".join(parts + [f]), "artifact path")
+                todo.append((local, "/".join(parts) or None))
+        return [self.log_artifact(local, within) for local, within in todo]
 
     # -- end --
 
@@ -382,12 +419,17 @@ class Run:
             raise CairnError("INVALID_PARAMETER_VALUE",
                              f"run status '{status}': expected FINISHED, FAILED or KILLED")
         err = N.Error()
-        st = N.lib().cairn_tracker_end_run(_tracker(), self._idb, _text(status, "status"),
-                                           _ms(timeout), ctypes.byref(err))
+        deadline = time.monotonic() + timeout
+        t = _tracker()
+        st = N.lib().cairn_tracker_end_run(t, self._idb, _text(status, "status"),
+                                           _ms(min(timeout, _SLICE)), ctypes.byref(err))
         if st not in (N.BACKPRESSURE, N.OUT_OF_MEMORY):  # else the end is queued
             self.status = status
             with _state.lock:
                 _state.runs.pop(self.id, None)
+        if st == N.TIMEOUT:  # queued: wait for the rest of the time (Ctrl-C works)
+            _wait_durable(t, _left(deadline), "end_run", timeout)
+            return
         N.check(st, err, "end_run")
 
     def get(self):
@@ -419,6 +461,26 @@ def start_run(experiment, run_name=None, tags=None, detect_source=True):
     return run
 
 
+_SLICE = 0.2  # seconds: the longest one wait inside libcairn lasts
+
+
+def _wait_durable(t, timeout, what, waited=None):
+    """cairn_tracker_flush in slices until timeout seconds have passed: Python runs
+    signal handlers only between calls, so one long call would hold Ctrl-C off for
+    the whole timeout. waited: the whole wait, for the message (default timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        err = N.Error()
+        st = N.lib().cairn_tracker_flush(t, _ms(min(_left(deadline), _SLICE)), ctypes.byref(err))
+        if st != N.TIMEOUT or _left(deadline) <= 0:
+            break
+    if st == N.TIMEOUT:  # say the whole wait, not the last slice
+        text = err.message.decode("utf-8", "replace")
+        total = _ms(timeout if waited is None else waited)
+        raise CairnError(st, re.sub(r"within \d+ ms", f"within {total} ms", text))
+    N.check(st, err, what)
+
+
 def flush(timeout=DEFAULT_TIMEOUT):
     """Waits up to timeout seconds until everything logged before the call is durable
     (in the agent's spool, or the coordinator's store when logging to it directly).
@@ -427,8 +489,7 @@ def flush(timeout=DEFAULT_TIMEOUT):
     t = _state.tracker
     if t is None:
         return
-    err = N.Error()
-    N.check(N.lib().cairn_tracker_flush(t, _ms(timeout), ctypes.byref(err)), err, "flush")
+    _wait_durable(t, timeout, "flush")
 
 
 def close(timeout=DEFAULT_TIMEOUT):
@@ -500,9 +561,16 @@ atexit.register(_at_exit)
 
 def _flush_before_read():
     # Read-your-writes when logging straight to the coordinator (through an agent,
-    # a read may come before the agent forwarded the writes).
-    if _state.tracker is not None:
-        flush()
+    # a read may come before the agent forwarded the writes). Within the read's own
+    # timeout: a coordinator that is down fails the read then, not after a flush's
+    # 30 s; writes still pending stay queued, and their outcome is reported later.
+    if _state.tracker is None:
+        return
+    try:
+        flush(_config["read_timeout"] or 5)
+    except CairnError as e:
+        if e.status != "TIMEOUT":
+            raise
 
 
 def get_run(run_id):
@@ -571,7 +639,9 @@ def search_runs(experiment, filter=None, order_by=None, max_results=None):
 
 def get_metric_history(run_id, key):
     """The whole history of one metric in logging order, as ``cairn metrics RUN KEY
-    --json``: a list of {"step", "value", "timestamp"} (NaN/infinities as strings)."""
+    --json``: a list of {"step", "value", "timestamp"} (NaN/infinities as strings).
+    A key the run never logged has an empty history, as in MLflow; an unknown run
+    raises CairnError RESOURCE_DOES_NOT_EXIST."""
     _flush_before_read()
     rid, k = _text(run_id, "run id"), _text(key, "metric key")
     lib = N.lib()
@@ -581,8 +651,12 @@ def get_metric_history(run_id, key):
         while True:
             page = ctypes.POINTER(N.History)()
             err = N.Error()
-            N.check(lib.cairn_metric_history(_client(), rid, k, offset, 0, ctypes.byref(page),
-                                             ctypes.byref(err)), err, "get_metric_history")
+            st = lib.cairn_metric_history(_client(), rid, k, offset, 0, ctypes.byref(page),
+                                          ctypes.byref(err))
+            if st == N.RESOURCE_DOES_NOT_EXIST and offset == 0 and \
+                    err.message.startswith(b"no metric '"):  # the run is there, the key not
+                return []
+            N.check(st, err, "get_metric_history")
             try:
                 nxt = page.contents.next_offset
                 points += json.loads(N.take_text(lib.cairn_history_to_json(page)))

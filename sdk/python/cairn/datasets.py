@@ -75,11 +75,13 @@ def log_dataset(run, path, name=None, context="training"):
     that version of dataset ``name`` (default: the base name of path) with the
     context ("training", "validation", "test", or any name of a-z, 0-9, '.', '_',
     '-'; None for none). Sent like the run's other writes (durable through the
-    agent's spool); a refusal (an unknown run) is reported by the next flush or end.
+    agent's spool). A name or context the coordinator would refuse raises
+    CairnError here; a refusal made there (an unknown run) is reported by the next
+    flush or end.
     Returns ``{"name", "hash", "size", "files", "context"}``."""
     local = os.fspath(path)
     if name is None:
-        name = os.path.basename(os.path.normpath(os.path.abspath(local)))
+        name = os.fsdecode(os.path.basename(os.path.normpath(os.path.abspath(local))))
     out, err = DatasetDigest(), N.Error()
     st = _lib().cairn_tracker_log_dataset(
         T._tracker(), run._idb, os.fsencode(local), T._text(name, "dataset name"),
@@ -106,8 +108,8 @@ def _read(call, to_json, free, *args):
 def get_dataset(name):
     """A dataset as ``cairn datasets show NAME --json`` prints it: name, created,
     updated, versions (each: version, hash, size, files, source, created, runs with
-    their context, model_versions). Reads go to $CAIRN_COORDINATOR (an agent does
-    not relay dataset reads)."""
+    their context, model_versions). Reads go to $CAIRN_COORDINATOR when it is set,
+    else through the agent, which relays them."""
     lib = _lib()
     return _read(lib.cairn_dataset_get, lib.cairn_dataset_to_json, lib.cairn_dataset_free,
                  T._text(name, "dataset name"))
