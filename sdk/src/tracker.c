@@ -183,6 +183,11 @@ static cairn_status report(cairn_tracker *t, bool settled, int timeout_ms, cairn
     if (kept.status)
         return error_set(err, kept.status, "%s (and %zu items still unacknowledged after %d ms)",
                          kept.message, t->q.items, timeout_ms);
+    if (!settled && t->retrying.status)
+        return error_set(err, CAIRN_TIMEOUT,
+                         "%zu items not acknowledged by %s within %d ms; its last answer: %s: %s",
+                         t->q.items, t->client->endpoint, timeout_ms,
+                         cairn_status_name(t->retrying.status), t->retrying.message);
     if (!settled)
         return error_set(err, CAIRN_TIMEOUT,
                          "%zu items not acknowledged by %s within %d ms", t->q.items,

@@ -40,6 +40,7 @@ struct cairn_tracker {
     uint64_t urgent_upto; /* someone waits for operations up to this seq: send them now */
     bool stop;            /* close: the sender returns, dropping what it has not sent */
     cairn_error refusal;  /* the first refusal not yet reported; status CAIRN_OK: none */
+    cairn_error retrying; /* why the request being resent failed last; CAIRN_OK: it did not */
     int flush_ms;
     cairn_client *client; /* the sender's connection, used by the sender thread only */
     pthread_t thread;

@@ -108,6 +108,19 @@ static bool worth_resending(cairn_status st)
            st == CAIRN_STORAGE_ERROR;
 }
 
+/* Keeps why the request is being resent (NULL: it is not), for a flush that
+ * times out to say: "agent spool full" explains a timeout that "not
+ * acknowledged" alone does not. */
+static void note_retrying(cairn_tracker *t, const cairn_error *why)
+{
+    pthread_mutex_lock(&t->mu);
+    if (why)
+        t->retrying = *why;
+    else
+        t->retrying.status = CAIRN_OK;
+    pthread_mutex_unlock(&t->mu);
+}
+
 /* Sends the request in s->w until it is acknowledged, or refused (err says
  * why), resending the same bytes and id with backoff between attempts: the
  * receiver applies an id once, so a resend after a lost reply is harmless. */
@@ -118,6 +131,7 @@ static sent deliver(sender *s, cairn_error *err)
         const msgpack_object *body;
         cairn_status st = client_call_prebuilt(s->t->client, s->w.sb.data, s->w.sb.size, &s->id,
                                                TK_REPLY_WAIT_MS, &body, err);
+        note_retrying(s->t, worth_resending(st) ? err : NULL);
         if (st == CAIRN_OK)
             return SENT_OK;
         if (!worth_resending(st))

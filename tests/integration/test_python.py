@@ -570,6 +570,29 @@ class PythonSDK(CairnTest):
         self.assertEqual(self.cli_json("runs", "show", run)["params"], {"ok": "1"})
         self.assertEqual(agent.rejected(), [])  # nothing refused went through
 
+    def test_a_flush_that_times_out_says_why_the_sender_waits(self):
+        from test_agent import Agent
+        with open(os.path.join(self.tmp, "agent.conf"), "w") as f:
+            f.write("spool: { max_bytes = 200000; };\n")
+        agent = Agent(self.tmp, self.coord.endpoint,
+                      ["-c", os.path.join(self.tmp, "agent.conf")]).start()
+        self.addCleanup(lambda: agent.alive() and agent.stop())
+        self.coord.stop()  # the spool fills and stays full
+        r = self.py("""
+            import os, cairn
+            run = cairn.start_run("full")
+            run.log_metrics({f"k{i}": float(i) for i in range(200)})
+            for step in range(50000):  # about 1.5 MB spooled, where 200 KB fit
+                run.log_metric("m", 1.0, step=step)
+            try:
+                cairn.flush(3)
+            except cairn.CairnError as e:
+                print(e.status, e.message)
+            os._exit(0)
+            """, env={"CAIRN_AGENT": agent.endpoint}, timeout=60)
+        self.assertIn("TIMEOUT", r.out)
+        self.assertIn("its last answer: BACKPRESSURE: agent spool full", r.out)
+
     def test_a_cairn_error_crosses_a_process_pool(self):
         r = self.py("""
             import multiprocessing as mp, pickle, cairn
