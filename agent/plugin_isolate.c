@@ -252,7 +252,11 @@ static void ping(void *arg)
     if (!iso->pid)
         return;
     int64_t now = clock_mono_ms();
-    int64_t limit = iso->ready ? iso->p->host->watchdog_ms : START_TIMEOUT_MS;
+    /* The child says it is alive after a callback at most every ping interval:
+     * a callback shorter than the watchdog may begin that long after the last
+     * word, so that interval is allowed on top. */
+    int64_t limit = iso->ready ? iso->p->host->watchdog_ms + ping_every_ms(iso->p->host)
+                               : START_TIMEOUT_MS;
     if (now - iso->last_pong > limit) {
         crashed(iso, true);
         return;

@@ -72,7 +72,8 @@ cairn_status spool_reject(spool *s, spool_txn *t, uint64_t seq, cairn_status cod
 /* Deletes the oldest rejected entries until at most `keep` remain holding at
  * most keep_bytes; returns how many went (0 when none, -1 on error, with err
  * set). The bytes bound keeps the list from filling the map: its entries are
- * copies of spooled ones, in the same environment. */
+ * copies of spooled ones, in the same environment. The newest entry is kept
+ * even when it alone is over keep_bytes. */
 long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, uint64_t keep_bytes,
                           cairn_error *err);
 /* Commits; on failure nothing of the transaction happened. CAIRN_BACKPRESSURE

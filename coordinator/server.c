@@ -295,7 +295,8 @@ static void prune_dedup(server *s, int64_t now)
     bool committed = mdb_txn_commit(txn) == 0;
     if (committed && n > 0)
         kvlog(KVLOG_INFO, "dedup_pruned", "records=%zu", n);
-    more = more && committed; /* a failed commit: try again in an hour */
+    if (!committed) /* what it deleted is back: the next pass starts over, in an hour */
+        more = s->store.prune_from_set = false;
     /* A pass that stopped early: come back soon rather than in an hour. */
     s->next_prune_ms = now + (more ? 1000 : PRUNE_EVERY_MS);
 }

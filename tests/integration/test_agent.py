@@ -585,6 +585,13 @@ class Refusals(AgentTest):
         rejected = self.agent.rejected()
         self.assertEqual(len(rejected), 3, rejected)
         self.assertIn("(got 'rrr", rejected[-1])
+        # One refusal over the bound alone is still kept: the list keeps the newest.
+        big = sum((["--param", f"p{i}=" + "s" * 6000] for i in range(200)), [])  # 1.2 MB
+        self.via_agent("runs", "log", run, *big)
+        self.via_agent("runs", "log", run, "--metric", "after=3@2")
+        self.wait_points(run, "after", 3)
+        self.wait_until("the big one alone", lambda: len(self.agent.rejected()) == 1)
+        self.assertIn("(got 'sss", self.agent.rejected()[0])
 
     def test_a_rejected_list_over_half_the_map_is_refused(self):
         conf = self.conf("spool: { map_size_mb = 16; max_rejected_mb = 9; };\n", name="bad.conf")

@@ -308,6 +308,17 @@ class Isolation(PluginTest):
         self.assertNotIn("plugin_crashed", self.agent.log())
         self.assertEqual(self.plugins()["slow"]["restarts"], 0)
 
+    def test_a_callback_shorter_than_the_watchdog_is_never_a_hang(self):
+        # A callback may begin up to a ping interval after the child's last
+        # word; one of 0.9 s under a 1 s watchdog must still be let finish.
+        self.start_agent([("slow", "flaky_notifier.so", True, {"delay_ms": 900}),
+                          ("alerts", "ticker.so", False,
+                           {"type": "alert", "interval_ms": 1130, "count": 4})],
+                         watchdog_ms=1000)
+        self.wait_until("four deliveries",
+                        lambda: self.plugins()["slow"]["counters"].get("ok") == 4, timeout=30)
+        self.assertNotIn("plugin_crashed", self.agent.log())
+
     def test_a_watchdog_shorter_than_a_second_does_not_kill_a_live_plugin(self):
         self.start_agent([("idle", "flaky_notifier.so", True, {})], watchdog_ms=300)
         time.sleep(2.5)
