@@ -611,7 +611,7 @@ class PythonSDK(CairnTest):
             """, timeout=60)
         self.assertEqual(r.out.splitlines(), ["TIMEOUT slow", "raised RESOURCE_DOES_NOT_EXIST"])
 
-    def test_reads_and_waits_do_not_hold_on_when_the_coordinator_is_down(self):
+    def test_reads_do_not_hold_on_when_the_coordinator_is_down(self):
         self.coord.stop()
         r = self.py("""
             import os, signal, threading, time, cairn
@@ -623,23 +623,11 @@ class PythonSDK(CairnTest):
                 cairn.get_run(run.id)
             except cairn.CairnError as e:
                 print("read", e.status, round(time.monotonic() - t0))
-            threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-            t0 = time.monotonic()
-            try:
-                cairn.flush(20)
-            except KeyboardInterrupt:
-                print("interrupted", round(time.monotonic() - t0))
-            try:
-                cairn.flush(0.5)
-            except cairn.CairnError as e:
-                print(e.status, "within 500 ms" in e.message)
             os._exit(0)  # no 30 s at exit: the coordinator stays down
             """, timeout=60)
         lines = r.out.splitlines()
         self.assertEqual(lines[0].split()[:2], ["read", "TIMEOUT"])
         self.assertLessEqual(int(lines[0].split()[2]), 3)  # the read's 1 s, not a flush's 30 s
-        self.assertEqual(lines[1], "interrupted 1")
-        self.assertEqual(lines[2], "TIMEOUT True")
 
     def test_artifact_paths_links_and_unreadable_trees(self):
         tree = os.path.join(self.tmp, "tree")
@@ -651,6 +639,10 @@ class PythonSDK(CairnTest):
                 f.write("x")
         os.symlink(outside, os.path.join(tree, "linked"))
         os.symlink(tree, os.path.join(tree, "real", "loop"))  # back up the tree
+        os.makedirs(os.path.join(tree, "ckpt", "epoch3"))
+        with open(os.path.join(tree, "ckpt", "epoch3", "w"), "w") as f:
+            f.write("w")
+        os.symlink(os.path.join(tree, "ckpt", "epoch3"), os.path.join(tree, "best"))
         broken = os.path.join(self.tmp, "broken")
         shutil.copytree(tree, broken, symlinks=True)
         os.symlink("/nonexistent", os.path.join(broken, "real", "gone"))
@@ -668,7 +660,9 @@ class PythonSDK(CairnTest):
             print(run.id)
             """)
         lines = r.out.splitlines()
-        self.assertEqual(lines[0], "['linked/f2', 'real/f1']")
+        # A directory reached twice (best -> ckpt/epoch3) is kept under both names,
+        # as copying the tree keeps it; only the link back up is not followed.
+        self.assertEqual(lines[0], "['best/w', 'ckpt/epoch3/w', 'linked/f2', 'real/f1']")
         self.assertEqual(lines[1], "models/f1")
         self.assertEqual(lines[2], "refused whole")
         self.assertEqual(lines[3], "[]")

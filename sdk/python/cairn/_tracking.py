@@ -6,7 +6,6 @@ import json
 import numbers
 import operator
 import os
-import re
 import stat
 import sys
 import threading
@@ -229,13 +228,19 @@ def _dir_id(path):
     return (st.st_dev, st.st_ino)
 
 
-def _first_visit(seen, path):
-    """False for a directory already walked (a link back up the tree)."""
+def _not_a_loop(above, root, name):
+    """False for a directory that is root itself or one above it (a link back up the
+    tree); any other, even one reached twice through links, is walked."""
+    path = os.path.join(root, name)
     key = _dir_id(path)
-    if key in seen:
+    if key in above[root]:
         return False
-    seen.add(key)
+    above[path] = above[root] | {key}
     return True
+
+
+def _raise(error):
+    raise error  # a directory os.walk could not read
 
 
 # ---- runs ----
@@ -383,7 +388,7 @@ class Run:
     def log_artifacts(self, local_dir, artifact_path=None):
         """Uploads every file under local_dir (in path order), keeping the layout below
         it, under the directory artifact_path (default: the top level). Links to
-        directories are followed (each directory once), as copying the tree would.
+        directories are followed, as copying the tree would (not a link back up it).
         Every file is opened before the first is sent: a file that cannot be read
         raises without half the tree uploaded. Returns the list of log_artifact()
         results."""
@@ -395,9 +400,9 @@ class Run:
         # cannot be read whole (a dangling link, an unreadable file) raises
         # without leaving half of it uploaded.
         todo = []
-        seen = {_dir_id(local_dir)}
-        for root, dirs, files in os.walk(local_dir, followlinks=True):
-            dirs[:] = sorted(d for d in dirs if _first_visit(seen, os.path.join(root, d)))
+        above = {local_dir: {_dir_id(local_dir)}}  # each directory's own and its parents' ids
+        for root, dirs, files in os.walk(local_dir, followlinks=True, onerror=_raise):
+            dirs[:] = sorted(d for d in dirs if _not_a_loop(above, root, d))
             rel = os.path.relpath(root, local_dir)
             parts = [p for p in (top, "" if rel == "." else rel.replace(os.sep, "/")) if p]
             for f in sorted(files):
@@ -419,17 +424,12 @@ class Run:
             raise CairnError("INVALID_PARAMETER_VALUE",
                              f"run status '{status}': expected FINISHED, FAILED or KILLED")
         err = N.Error()
-        deadline = time.monotonic() + timeout
-        t = _tracker()
-        st = N.lib().cairn_tracker_end_run(t, self._idb, _text(status, "status"),
-                                           _ms(min(timeout, _SLICE)), ctypes.byref(err))
+        st = N.lib().cairn_tracker_end_run(_tracker(), self._idb, _text(status, "status"),
+                                           _ms(timeout), ctypes.byref(err))
         if st not in (N.BACKPRESSURE, N.OUT_OF_MEMORY):  # else the end is queued
             self.status = status
             with _state.lock:
                 _state.runs.pop(self.id, None)
-        if st == N.TIMEOUT:  # queued: wait for the rest of the time (Ctrl-C works)
-            _wait_durable(t, _left(deadline), "end_run", timeout)
-            return
         N.check(st, err, "end_run")
 
     def get(self):
@@ -461,26 +461,6 @@ def start_run(experiment, run_name=None, tags=None, detect_source=True):
     return run
 
 
-_SLICE = 0.2  # seconds: the longest one wait inside libcairn lasts
-
-
-def _wait_durable(t, timeout, what, waited=None):
-    """cairn_tracker_flush in slices until timeout seconds have passed: Python runs
-    signal handlers only between calls, so one long call would hold Ctrl-C off for
-    the whole timeout. waited: the whole wait, for the message (default timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        err = N.Error()
-        st = N.lib().cairn_tracker_flush(t, _ms(min(_left(deadline), _SLICE)), ctypes.byref(err))
-        if st != N.TIMEOUT or _left(deadline) <= 0:
-            break
-    if st == N.TIMEOUT:  # say the whole wait, not the last slice
-        text = err.message.decode("utf-8", "replace")
-        total = _ms(timeout if waited is None else waited)
-        raise CairnError(st, re.sub(r"within \d+ ms", f"within {total} ms", text))
-    N.check(st, err, what)
-
-
 def flush(timeout=DEFAULT_TIMEOUT):
     """Waits up to timeout seconds until everything logged before the call is durable
     (in the agent's spool, or the coordinator's store when logging to it directly).
@@ -489,7 +469,8 @@ def flush(timeout=DEFAULT_TIMEOUT):
     t = _state.tracker
     if t is None:
         return
-    _wait_durable(t, timeout, "flush")
+    err = N.Error()
+    N.check(N.lib().cairn_tracker_flush(t, _ms(timeout), ctypes.byref(err)), err, "flush")
 
 
 def close(timeout=DEFAULT_TIMEOUT):
