@@ -196,17 +196,41 @@ static cairn_status report(cairn_tracker *t, bool settled, int timeout_ms, cairn
     return CAIRN_OK;
 }
 
-cairn_status cairn_tracker_flush(cairn_tracker *t, int timeout_ms, cairn_error *err)
+#define MARK_NOW UINT64_MAX /* what is queued when the wait begins */
+
+static cairn_status wait_for(cairn_tracker *t, uint64_t mark, int timeout_ms, cairn_error *err)
 {
     if (!t)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "no tracker");
     if (timeout_ms < 0)
         timeout_ms = 0;
     lock(t);
-    bool settled = wait_settled(t, tkq_last_seq(&t->q), tk_mono_ms() + timeout_ms);
+    uint64_t seq = mark == MARK_NOW ? tkq_last_seq(&t->q) : mark;
+    bool settled = wait_settled(t, seq, tk_mono_ms() + timeout_ms);
     cairn_status st = report(t, settled, timeout_ms, err);
     unlock(t);
     return st;
+}
+
+cairn_status cairn_tracker_flush(cairn_tracker *t, int timeout_ms, cairn_error *err)
+{
+    return wait_for(t, MARK_NOW, timeout_ms, err);
+}
+
+uint64_t cairn_tracker_mark(cairn_tracker *t)
+{
+    if (!t)
+        return 0;
+    lock(t);
+    uint64_t seq = tkq_last_seq(&t->q);
+    unlock(t);
+    return seq;
+}
+
+cairn_status cairn_tracker_wait(cairn_tracker *t, uint64_t mark, int timeout_ms,
+                                cairn_error *err)
+{
+    return wait_for(t, mark == MARK_NOW ? mark - 1 : mark, timeout_ms, err);
 }
 
 cairn_status cairn_tracker_close(cairn_tracker *t, int timeout_ms, cairn_error *err)

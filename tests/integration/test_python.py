@@ -611,7 +611,7 @@ class PythonSDK(CairnTest):
             """, timeout=60)
         self.assertEqual(r.out.splitlines(), ["TIMEOUT slow", "raised RESOURCE_DOES_NOT_EXIST"])
 
-    def test_reads_do_not_hold_on_when_the_coordinator_is_down(self):
+    def test_reads_and_waits_do_not_hold_on_when_the_coordinator_is_down(self):
         self.coord.stop()
         r = self.py("""
             import os, signal, threading, time, cairn
@@ -623,11 +623,28 @@ class PythonSDK(CairnTest):
                 cairn.get_run(run.id)
             except cairn.CairnError as e:
                 print("read", e.status, round(time.monotonic() - t0))
+            threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+            t0 = time.monotonic()
+            try:
+                cairn.flush(20)
+            except KeyboardInterrupt:
+                print("interrupted", round(time.monotonic() - t0))
+            threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+            t0 = time.monotonic()
+            try:
+                run.end(timeout=20)
+            except KeyboardInterrupt:
+                print("interrupted", round(time.monotonic() - t0))
+            try:
+                cairn.flush(0.5)
+            except cairn.CairnError as e:
+                print(e.status, "within 500 ms" in e.message)
             os._exit(0)  # no 30 s at exit: the coordinator stays down
             """, timeout=60)
         lines = r.out.splitlines()
         self.assertEqual(lines[0].split()[:2], ["read", "TIMEOUT"])
         self.assertLessEqual(int(lines[0].split()[2]), 3)  # the read's 1 s, not a flush's 30 s
+        self.assertEqual(lines[1:], ["interrupted 1", "interrupted 1", "TIMEOUT True"])
 
     def test_artifact_paths_links_and_unreadable_trees(self):
         tree = os.path.join(self.tmp, "tree")

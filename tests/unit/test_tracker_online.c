@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -176,6 +177,34 @@ static void test_threads_keep_their_order(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+/* A mark names what was queued when it was taken: waiting for it is not
+ * waiting for what other calls queue after it. */
+static void test_a_mark_names_what_came_before(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    char run[CAIRN_ID_TEXT_LEN + 1];
+    cairn_run_start_opts ro = {.experiment = "tracker"};
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_wait(t, cairn_tracker_mark(t), 0, &err), CAIRN_OK); /* none */
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    assert_int_equal(kill(c->pid, SIGSTOP), 0);
+    log_points(t, run, 0, 30);
+    uint64_t mark = cairn_tracker_mark(t);
+    assert_int_equal(cairn_tracker_wait(t, mark, 100, &err), CAIRN_TIMEOUT);
+    log_points(t, run, 30, 60);
+    assert_true(cairn_tracker_mark(t) > mark);
+    assert_int_equal(kill(c->pid, SIGCONT), 0);
+    assert_int_equal(cairn_tracker_wait(t, mark, FLUSH_MS, &err), CAIRN_OK);
+    assert_int_equal(cairn_tracker_flush(t, FLUSH_MS, &err), CAIRN_OK);
+    cairn_client *client = reader(c);
+    for (int k = 0; k < 3; k++)
+        check_history(client, run, k, 60, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+    assert_int_equal(cairn_tracker_mark(NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_refusal_comes_back_from_flush),
         cmocka_unit_test(test_artifact_after_queue),
         cmocka_unit_test(test_threads_keep_their_order),
+        cmocka_unit_test(test_a_mark_names_what_came_before),
     };
     return cmocka_run_group_tests_name("tracker online", tests, coordinator_setup,
                                        coordinator_teardown);

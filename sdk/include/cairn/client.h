@@ -581,6 +581,15 @@ cairn_status cairn_tracker_end_run(cairn_tracker *t, const char *run_id, const c
  * the last report. */
 cairn_status cairn_tracker_flush(cairn_tracker *t, int timeout_ms, cairn_error *err);
 
+/* cairn_tracker_flush in two steps, for a caller that waits in short slices
+ * (Python, so that Ctrl-C is seen between them): cairn_tracker_mark names
+ * everything queued so far (0 for a NULL tracker), and each
+ * cairn_tracker_wait waits up to timeout_ms for what the mark names, however
+ * much was queued since, and answers as cairn_tracker_flush does. */
+uint64_t cairn_tracker_mark(cairn_tracker *t);
+cairn_status cairn_tracker_wait(cairn_tracker *t, uint64_t mark, int timeout_ms,
+                                cairn_error *err);
+
 /* ---- datasets ----
  *
  * A dataset is a name and versions of content: the same content (by hash) is

@@ -127,6 +127,8 @@ PROTOTYPES = {
     "cairn_tracker_log_artifact": (_st, [_p, _s, _s, _s, ctypes.POINTER(Artifact), _err]),
     "cairn_tracker_end_run": (_st, [_p, _s, _s, ctypes.c_int, _err]),
     "cairn_tracker_flush": (_st, [_p, ctypes.c_int, _err]),
+    "cairn_tracker_mark": (ctypes.c_uint64, [_p]),
+    "cairn_tracker_wait": (_st, [_p, ctypes.c_uint64, ctypes.c_int, _err]),
     # client: every read
     "cairn_client_open": (_p, [_s, _err]),
     "cairn_client_close": (None, [_p]),

@@ -6,6 +6,7 @@ import json
 import numbers
 import operator
 import os
+import re
 import stat
 import sys
 import threading
@@ -424,12 +425,17 @@ class Run:
             raise CairnError("INVALID_PARAMETER_VALUE",
                              f"run status '{status}': expected FINISHED, FAILED or KILLED")
         err = N.Error()
-        st = N.lib().cairn_tracker_end_run(_tracker(), self._idb, _text(status, "status"),
-                                           _ms(timeout), ctypes.byref(err))
+        deadline = time.monotonic() + _ms(timeout) / 1000
+        t = _tracker()
+        st = N.lib().cairn_tracker_end_run(t, self._idb, _text(status, "status"),
+                                           _ms(min(timeout, _SLICE)), ctypes.byref(err))
         if st not in (N.BACKPRESSURE, N.OUT_OF_MEMORY):  # else the end is queued
             self.status = status
             with _state.lock:
                 _state.runs.pop(self.id, None)
+        if st == N.TIMEOUT:  # queued: wait for it (and what came before) in slices
+            _wait_durable(t, N.lib().cairn_tracker_mark(t), _left(deadline), "end_run", timeout)
+            return
         N.check(st, err, "end_run")
 
     def get(self):
@@ -461,6 +467,29 @@ def start_run(experiment, run_name=None, tags=None, detect_source=True):
     return run
 
 
+_SLICE = 0.2  # seconds: the longest one wait inside libcairn lasts
+
+
+def _wait_durable(t, mark, timeout, what, waited=None):
+    """Waits up to timeout seconds for what mark (cairn_tracker_mark) names, in
+    slices: Python runs signal handlers only between calls, so one long call would
+    hold Ctrl-C off for the whole timeout. Every slice waits for the same mark,
+    whatever other threads queue meanwhile. waited: the whole wait, for the message
+    (default timeout)."""
+    total = _ms(timeout if waited is None else waited)
+    deadline = time.monotonic() + _ms(timeout) / 1000
+    while True:
+        err = N.Error()
+        st = N.lib().cairn_tracker_wait(t, mark, _ms(min(_left(deadline), _SLICE)),
+                                        ctypes.byref(err))
+        if st != N.TIMEOUT or _left(deadline) <= 0:
+            break
+    if st == N.TIMEOUT:  # say the whole wait, not the last slice
+        text = err.message.decode("utf-8", "replace")
+        raise CairnError(st, re.sub(r"within \d+ ms", f"within {total} ms", text, count=1))
+    N.check(st, err, what)
+
+
 def flush(timeout=DEFAULT_TIMEOUT):
     """Waits up to timeout seconds until everything logged before the call is durable
     (in the agent's spool, or the coordinator's store when logging to it directly).
@@ -469,8 +498,7 @@ def flush(timeout=DEFAULT_TIMEOUT):
     t = _state.tracker
     if t is None:
         return
-    err = N.Error()
-    N.check(N.lib().cairn_tracker_flush(t, _ms(timeout), ctypes.byref(err)), err, "flush")
+    _wait_durable(t, N.lib().cairn_tracker_mark(t), timeout, "flush")
 
 
 def close(timeout=DEFAULT_TIMEOUT):
