@@ -121,6 +121,10 @@ class CairnTest(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="cairn-it-")
+        # Registered first, so it runs last: after a test's own cleanups (a file
+        # system mounted inside it is unmounted by then), and even when setUp
+        # stops halfway (a skip), when tearDown does not run.
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.coord = Coordinator(os.path.join(self.tmp, "coord")).start()
 
     def tearDown(self):
