@@ -199,7 +199,7 @@ void relay_expire(relay *r, int64_t now)
         char why[128];
         snprintf(why, sizeof why, "the coordinator did not answer within %d ms", r->timeout_ms);
         msg_writer_reset(&r->w);
-        msg_error_reply(&r->w, &s->id, (msg_str){s->type, (uint32_t)strlen(s->type)}, r->from,
+        msg_error_reply(&r->w, &s->id, msg_str_of(s->type), r->from,
                         CAIRN_TIMEOUT, why);
         zmq_msg_t payload;
         zmq_msg_init_size(&payload, r->w.sb.size);

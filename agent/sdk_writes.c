@@ -32,7 +32,7 @@ void sdk_reply_error(sdk_server *s, sdk_request *r, cairn_status st, const char 
           kvlog_quote(q, sizeof q, message));
     msg_writer *w = &s->replies;
     r->reply_off = w->sb.size;
-    msg_error_reply(w, r->has_id ? &r->id : NULL, (msg_str){r->type, (uint32_t)strlen(r->type)},
+    msg_error_reply(w, r->has_id ? &r->id : NULL, msg_str_of(r->type),
                     s->from, st, message);
     r->reply_len = w->sb.size - r->reply_off;
     r->disp = SDK_REPLY_READY;
@@ -233,7 +233,7 @@ static void reply_received(sdk_server *s, sdk_request *r, uint64_t received)
 {
     msg_writer *w = &s->replies;
     r->reply_off = w->sb.size;
-    msg_start_reply(w, &r->id, (msg_str){r->type, (uint32_t)strlen(r->type)}, s->from, 1);
+    msg_start_reply(w, &r->id, msg_str_of(r->type), s->from, 1);
     mp_str(&w->pk, "received");
     msgpack_pack_uint64(&w->pk, received);
     r->reply_len = w->sb.size - r->reply_off;
@@ -345,7 +345,7 @@ static void reply_spooled(sdk_server *s, sdk_request *r)
 {
     msg_writer *w = &s->replies;
     r->reply_off = w->sb.size;
-    msg_start_reply(w, &r->id, (msg_str){r->type, (uint32_t)strlen(r->type)}, s->from,
+    msg_start_reply(w, &r->id, msg_str_of(r->type), s->from,
                     r->artifact ? 4 : 2);
     mp_str(&w->pk, "spooled");
     msgpack_pack_true(&w->pk);

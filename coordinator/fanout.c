@@ -404,7 +404,7 @@ static cairn_status record(fanout_table *ft, fanout *f, store *s, MDB_txn *txn, 
         return st;
     char summary[256];
     summarize(f, summary, sizeof summary);
-    audit_entry e = {wall_ms, &f->id, {"fanout", 6}, {f->from, (uint32_t)strlen(f->from)}, summary};
+    audit_entry e = {wall_ms, &f->id, {"fanout", 6}, msg_str_of(f->from), summary};
     uint64_t seq;
     st = store_audit_append(s, txn, &e, &seq, err);
     /* Every audit entry's id is an applied id (store_dedup.c relies on it). */

@@ -105,7 +105,7 @@ static cairn_status read_entry(emit_req *q, uint32_t i, cairn_error *err)
             st = error_set(err, CAIRN_BAD_MESSAGE, "'fields' keys must be strings");
     if (st)
         return at_entry(err, st, i);
-    e->agent = (msg_str){q->agent, (uint32_t)strlen(q->agent)};
+    e->agent = msg_str_of(q->agent);
     /* The offset for now: the buffer may still move as it grows. */
     e->fields = (msg_str){(const char *)(uintptr_t)q->fields.sb.size, 0};
     msgpack_pack_object(&q->fields.pk, *fields);

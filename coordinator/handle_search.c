@@ -99,11 +99,6 @@ static bool view_tag(void *ctx, const char *key, const char **value, size_t *len
 
 /* ---- sort keys ---- */
 
-static msg_str cstr(const char *s)
-{
-    return (msg_str){s, (uint32_t)strlen(s)};
-}
-
 static sort_value attribute_value(const filter_run_view *view, filter_attribute a)
 {
     sort_value s = {.present = true, .is_number = true};
@@ -119,7 +114,7 @@ static sort_value attribute_value(const filter_run_view *view, filter_attribute 
         s = (sort_value){true, false, 0, {view->run_name, (uint32_t)view->run_name_len}};
         break;
     case ATTR_STATUS:
-        s = (sort_value){true, false, 0, cstr(view->status)};
+        s = (sort_value){true, false, 0, msg_str_of(view->status)};
         break;
     default: /* run_id: ties are broken by id anyway */
         s.present = false;

@@ -180,7 +180,7 @@ static void handle_one(server *s, group_txn *g, int index, int64_t now)
         st = txn_for(s, g, h->writes || h->soft, &err);
     bool dispatched = false;
     if (st) {
-        msg_error_reply(w, p->has_id ? &p->id : NULL, (msg_str){p->type, (uint32_t)strlen(p->type)},
+        msg_error_reply(w, p->has_id ? &p->id : NULL, msg_str_of(p->type),
                         "coordinator", st, err.message);
     } else {
         st = run_handler(s, g, p, h, &m, now, &err);

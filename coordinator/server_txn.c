@@ -64,7 +64,7 @@ void fail_write_replies(server *s, int n, const char *why)
         if (!p->in_write_txn)
             continue;
         p->reply_off = w->sb.size;
-        msg_str type = {p->type, (uint32_t)strlen(p->type)};
+        msg_str type = msg_str_of(p->type);
         msg_error_reply(w, p->has_id ? &p->id : NULL, type, "coordinator", CAIRN_STORAGE_ERROR, why);
         p->reply_len = w->sb.size - p->reply_off;
         p->in_write_txn = false;

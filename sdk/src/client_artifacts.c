@@ -365,7 +365,7 @@ static cairn_status fetch_range(download *d, bool *eof, cairn_error *err)
     if (!st)
         st = body_int(body, "size", true, &size, err);
     if (!st && d->blob) /* blob.get: the hash is what was asked for */
-        sha = (msg_str){d->blob, (uint32_t)strlen(d->blob)};
+        sha = msg_str_of(d->blob);
     else if (!st)
         st = body_str(body, "sha256", true, &sha, err);
     if (!st)

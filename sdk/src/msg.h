@@ -83,6 +83,13 @@ static inline bool msg_str_same(msg_str a, msg_str b)
     return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 
+/* A C string as a message string (cut at 4 GiB, more than any message holds). */
+static inline msg_str msg_str_of(const char *s)
+{
+    size_t n = strlen(s);
+    return (msg_str){s, (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n)};
+}
+
 /* Copies a message string into dst (always NUL-terminated, truncated to cap). */
 void msg_str_copy(msg_str s, char *dst, size_t cap);
 

@@ -196,16 +196,16 @@ static cairn_status report(cairn_tracker *t, bool settled, int timeout_ms, cairn
     return CAIRN_OK;
 }
 
-#define MARK_NOW UINT64_MAX /* what is queued when the wait begins */
-
-static cairn_status wait_for(cairn_tracker *t, uint64_t mark, int timeout_ms, cairn_error *err)
+/* Waits for what *mark names; mark NULL: what is queued when the wait begins. */
+static cairn_status wait_for(cairn_tracker *t, const uint64_t *mark, int timeout_ms,
+                             cairn_error *err)
 {
     if (!t)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "no tracker");
     if (timeout_ms < 0)
         timeout_ms = 0;
     lock(t);
-    uint64_t seq = mark == MARK_NOW ? tkq_last_seq(&t->q) : mark;
+    uint64_t seq = mark ? *mark : tkq_last_seq(&t->q);
     bool settled = wait_settled(t, seq, tk_mono_ms() + timeout_ms);
     cairn_status st = report(t, settled, timeout_ms, err);
     unlock(t);
@@ -214,7 +214,7 @@ static cairn_status wait_for(cairn_tracker *t, uint64_t mark, int timeout_ms, ca
 
 cairn_status cairn_tracker_flush(cairn_tracker *t, int timeout_ms, cairn_error *err)
 {
-    return wait_for(t, MARK_NOW, timeout_ms, err);
+    return wait_for(t, NULL, timeout_ms, err);
 }
 
 uint64_t cairn_tracker_mark(cairn_tracker *t)
@@ -230,7 +230,7 @@ uint64_t cairn_tracker_mark(cairn_tracker *t)
 cairn_status cairn_tracker_wait(cairn_tracker *t, uint64_t mark, int timeout_ms,
                                 cairn_error *err)
 {
-    return wait_for(t, mark == MARK_NOW ? mark - 1 : mark, timeout_ms, err);
+    return wait_for(t, &mark, timeout_ms, err);
 }
 
 cairn_status cairn_tracker_close(cairn_tracker *t, int timeout_ms, cairn_error *err)
@@ -287,10 +287,10 @@ static cairn_status queue_full(cairn_tracker *t, cairn_status st, cairn_error *e
 /* A point whose key the receiver would refuse is not queued, so that it
  * cannot take the rest of its request down with it; the refusal is kept as
  * if the receiver had made it. The mutex is held. */
-static void refuse_key(cairn_tracker *t, const char *key, size_t len)
+static void refuse_key(cairn_tracker *t, const char *key)
 {
     cairn_error e;
-    validate_key("metric", (msg_str){key, (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len)}, &e);
+    validate_key("metric", msg_str_of(key), &e);
     tk_keep_refusal(t, &e);
 }
 
@@ -300,13 +300,13 @@ static cairn_status push_point(cairn_tracker *t, const ulid *run, const char *ke
                                uint64_t hash, tk_point *p)
 {
     if (len > LIMIT_KEY) {
-        refuse_key(t, key, len);
+        refuse_key(t, key);
         return CAIRN_OK;
     }
     if (!(p->key = tkq_intern(&t->q, key, len, hash)))
         return CAIRN_OUT_OF_MEMORY;
     if (p->key->status) {
-        refuse_key(t, key, len);
+        refuse_key(t, key);
         return CAIRN_OK;
     }
     return tkq_push_point(&t->q, run, p);
@@ -365,21 +365,15 @@ cairn_status cairn_tracker_log_metrics(cairn_tracker *t, const char *run_id,
     return st;
 }
 
-static msg_str text_of(const char *s)
-{
-    size_t n = strlen(s);
-    return (msg_str){s, (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n)};
-}
-
 /* The first param or tag the coordinator would refuse, by its own rules. */
 static cairn_status check_kvs(const char *what, size_t value_limit, const cairn_kv *kv, size_t n,
                               cairn_error *err)
 {
     cairn_status st = CAIRN_OK;
     for (size_t i = 0; !st && i < n; i++) {
-        st = validate_key(what, text_of(kv[i].key), err);
+        st = validate_key(what, msg_str_of(kv[i].key), err);
         if (!st)
-            st = validate_value(what, text_of(kv[i].value), value_limit, err);
+            st = validate_value(what, msg_str_of(kv[i].value), value_limit, err);
     }
     return st;
 }
@@ -435,9 +429,9 @@ cairn_status cairn_tracker_start_run(cairn_tracker *t, const cairn_run_start_opt
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "tags: NULL array, key or value");
     /* What the coordinator would refuse, refused now: a run refused there
      * would take every write to it along. */
-    cairn_status bad = validate_name("experiment", text_of(opts->experiment), true, err);
+    cairn_status bad = validate_name("experiment", msg_str_of(opts->experiment), true, err);
     if (!bad && opts->name)
-        bad = validate_name("run", text_of(opts->name), false, err);
+        bad = validate_name("run", msg_str_of(opts->name), false, err);
     if (!bad)
         bad = check_kvs("tag", LIMIT_TAG_VALUE, opts->tags, opts->n_tags, err);
     if (bad)
@@ -578,9 +572,9 @@ cairn_status cairn_tracker_log_dataset(cairn_tracker *t, const char *run_id, con
                          "log_dataset needs a tracker, a path and a name");
     if (run_id && !parse_run(run_id, &run))
         return bad_run_id(run_id, err);
-    cairn_status st = validate_name("dataset", text_of(name), true, err);
+    cairn_status st = validate_name("dataset", msg_str_of(name), true, err);
     if (!st && context && *context)
-        st = validate_dataset_context(text_of(context), err);
+        st = validate_dataset_context(msg_str_of(context), err);
     if (!st && context && *context && !run_id)
         st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                        "'context' is the use a run made: it needs a run");
