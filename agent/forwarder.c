@@ -340,7 +340,7 @@ static void apply_outcomes(forwarder *f, int64_t now)
     if (f->n_acked + f->n_refused == 0)
         return;
     spool_outcomes o = {f->acked, f->n_acked, f->refused, f->n_refused,
-                        f->cfg->spool_max_rejected, agent_rejected_bytes_max(f->cfg)};
+                        {f->cfg->spool_max_rejected, agent_rejected_bytes_max(f->cfg)}};
     cairn_error err = {0};
     spool_applied done;
     cairn_status st = spool_apply(f->spool, &o, &done, &err);

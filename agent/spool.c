@@ -259,15 +259,15 @@ cairn_status spool_reject(spool *s, spool_txn *t, uint64_t seq, cairn_status cod
 }
 
 /* The newest entry stays, whatever its size: the list keeps the newest. */
-static bool over_rejected_bounds(const spool_txn *t, uint64_t keep, uint64_t keep_bytes)
+static bool over_rejected_bounds(const spool_txn *t, spool_keep keep)
 {
-    return t->rejected_count > keep || (t->rejected_bytes > keep_bytes && t->rejected_count > 1);
+    return t->rejected_count > keep.entries ||
+           (t->rejected_bytes > keep.bytes && t->rejected_count > 1);
 }
 
-long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, uint64_t keep_bytes,
-                          cairn_error *err)
+long spool_prune_rejected(spool *s, spool_txn *t, spool_keep keep, cairn_error *err)
 {
-    if (!over_rejected_bounds(t, keep, keep_bytes))
+    if (!over_rejected_bounds(t, keep))
         return 0;
     MDB_cursor *c;
     MDB_val k, v;
@@ -275,7 +275,7 @@ long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, uint64_t keep_b
     int rc = mdb_cursor_open(t->txn, s->rejected, &c);
     if (rc)
         return lmdb_fail(rc, "prune the rejected list", err), -1;
-    while (over_rejected_bounds(t, keep, keep_bytes) &&
+    while (over_rejected_bounds(t, keep) &&
            (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && (rc = mdb_cursor_del(c, 0)) == 0) {
         t->rejected_count--;
         t->rejected_bytes = t->rejected_bytes > v.mv_size ? t->rejected_bytes - v.mv_size : 0;

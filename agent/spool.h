@@ -69,13 +69,18 @@ cairn_status spool_remove(spool *s, spool_txn *t, uint64_t seq, cairn_error *err
 /* The coordinator refused entry seq: move it to the rejected list with the reason. */
 cairn_status spool_reject(spool *s, spool_txn *t, uint64_t seq, cairn_status code,
                           const char *message, cairn_error *err);
-/* Deletes the oldest rejected entries until at most `keep` remain holding at
- * most keep_bytes; returns how many went (0 when none, -1 on error, with err
- * set). The bytes bound keeps the list from filling the map: its entries are
- * copies of spooled ones, in the same environment. The newest entry is kept
- * even when it alone is over keep_bytes. */
-long spool_prune_rejected(spool *s, spool_txn *t, uint64_t keep, uint64_t keep_bytes,
-                          cairn_error *err);
+/* What the rejected list keeps at most, the newest first. The bytes bound
+ * keeps the list from filling the map: its entries are copies of spooled
+ * ones, in the same environment. */
+typedef struct spool_keep {
+    uint64_t entries;
+    uint64_t bytes;
+} spool_keep;
+
+/* Deletes the oldest rejected entries until the list is within keep (the
+ * newest entry stays even when it alone is over keep.bytes); returns how many
+ * went (0 when none, -1 on error, with err set). */
+long spool_prune_rejected(spool *s, spool_txn *t, spool_keep keep, cairn_error *err);
 /* Commits; on failure nothing of the transaction happened. CAIRN_BACKPRESSURE
  * when the map is full. */
 cairn_status spool_commit(spool *s, spool_txn *t, cairn_error *err);
@@ -89,15 +94,13 @@ typedef struct spool_refusal {
 } spool_refusal;
 
 /* What a forwarding round learned: entries to delete, entries to move to the
- * rejected list (which then keeps at most keep_rejected entries and
- * keep_rejected_bytes bytes, the newest). */
+ * rejected list (which then keeps within keep_rejected). */
 typedef struct spool_outcomes {
     const uint64_t *acked;
     int n_acked;
     const spool_refusal *refused;
     int n_refused;
-    uint64_t keep_rejected;
-    uint64_t keep_rejected_bytes;
+    spool_keep keep_rejected;
 } spool_outcomes;
 
 /* What spool_apply wrote, even when a later step failed. */

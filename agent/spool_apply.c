@@ -38,8 +38,7 @@ static cairn_status write_step(spool *s, spool_txn *t, apply_step *step, cairn_e
     for (int i = 0; !st && i < o->n_refused; i++)
         st = spool_reject(s, t, o->refused[i].seq, o->refused[i].code, o->refused[i].message, err);
     if (!st && o->n_refused &&
-        (step->pruned = spool_prune_rejected(s, t, o->keep_rejected, o->keep_rejected_bytes,
-                                             err)) < 0)
+        (step->pruned = spool_prune_rejected(s, t, o->keep_rejected, err)) < 0)
         st = err->status;
     return st;
 }
@@ -105,8 +104,7 @@ static cairn_status apply_in_steps(spool *s, const spool_outcomes *o, spool_appl
         done->acked = o->n_acked;
     for (int i = 0; !st && i < o->n_refused; i++) {
         apply_step one = {.o = {.refused = &o->refused[i], .n_refused = 1,
-                                .keep_rejected = o->keep_rejected,
-                                .keep_rejected_bytes = o->keep_rejected_bytes}};
+                                .keep_rejected = o->keep_rejected}};
         st = commit_with_room(s, &one, refusal_room(s, o->refused[i].seq), err);
         if (!st) {
             done->refused++;
