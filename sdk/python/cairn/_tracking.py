@@ -224,6 +224,14 @@ def _check_readable(local):
             pass
 
 
+def _artifact_path(local, within):
+    """The artifact path of file local stored in directory within (None, "" or "/":
+    the run's top), as MLflow names it: within/basename."""
+    name = os.fsdecode(os.path.basename(local))  # a bytes path names a str artifact
+    within = os.fsdecode(os.fspath(within or "")).strip("/")
+    return f"{within}/{name}" if within else name
+
+
 def _dir_id(path):
     st = os.stat(path)
     return (st.st_dev, st.st_ino)
@@ -375,9 +383,10 @@ class Run:
         if os.path.isdir(local):
             raise IsADirectoryError(f"{local!r} is a directory: use log_artifacts()")
         _check_readable(local)
-        name = os.fsdecode(os.path.basename(local))  # a bytes path names a str artifact
-        within = os.fsdecode(os.fspath(artifact_path or "")).strip("/")  # "/": the top
-        path = f"{within}/{name}" if within else name
+        return self._upload(local, _artifact_path(local, artifact_path))
+
+    def _upload(self, local, path):
+        """Sends one file that log_artifact or log_artifacts checked, stored as path."""
         out = N.Artifact()
         err = N.Error()
         st = N.lib().cairn_tracker_log_artifact(_tracker(), self._idb, os.fsencode(local),
@@ -405,13 +414,15 @@ class Run:
         for root, dirs, files in os.walk(local_dir, followlinks=True, onerror=_raise):
             dirs[:] = sorted(d for d in dirs if _not_a_loop(above, root, d))
             rel = os.path.relpath(root, local_dir)
-            parts = [p for p in (top, "" if rel == "." else rel.replace(os.sep, "/")) if p]
+            within = "/".join(p for p in (top, "" if rel == "." else rel.replace(os.sep, "/"))
+                              if p)
             for f in sorted(files):
                 local = os.path.join(root, f)
                 _check_readable(local)
-                _text("/".join(parts + [f]), "artifact path")
-                todo.append((local, "/".join(parts) or None))
-        return [self.log_artifact(local, within) for local, within in todo]
+                path = _artifact_path(local, within)
+                _text(path, "artifact path")
+                todo.append((local, path))
+        return [self._upload(local, path) for local, path in todo]
 
     # -- end --
 
