@@ -133,6 +133,15 @@ class CairnTest(unittest.TestCase):
             self.assertEqual(code, 0, "coordinator did not exit cleanly:\n" + self.coord.log())
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def restart_coordinator(self, conf_text):
+        """The coordinator again, on the same data, with a config file of conf_text."""
+        self.coord.stop()
+        conf = os.path.join(self.tmp, "coordinator.conf")
+        with open(conf, "w") as f:
+            f.write(conf_text)
+        self.coord.extra_args = ["-c", conf]
+        self.coord.start()
+
     def cli(self, *args, check=True, endpoint=None, timeout=120, env=None):
         cmd = [os.path.join(BIN, "cairn"), "--coordinator", endpoint or self.coord.endpoint,
                *[str(a) for a in args]]

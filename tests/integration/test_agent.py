@@ -620,10 +620,7 @@ class Refusals(AgentTest):
 
     def small_coordinator(self):
         """The coordinator again, taking messages of at most 64 KiB."""
-        self.coord.stop()
-        conf = self.conf("limits: { max_message_bytes = 65536; };\n", name="coord.conf")
-        self.coord.extra_args = ["-c", conf]
-        self.coord.start()
+        self.restart_coordinator("limits: { max_message_bytes = 65536; };\n")
 
     def big_write(self, run):
         params = [f"p{i}=" + "x" * 6000 for i in range(12)]  # 72 KB

@@ -150,12 +150,7 @@ class Events(PluginTest):
         self.assertNotIn("spool_rejected", self.agent.log())
 
     def test_a_batch_is_split_to_fit_the_coordinators_limit(self):
-        self.coord.stop()
-        conf = os.path.join(self.tmp, "coord.conf")
-        with open(conf, "w") as f:
-            f.write("limits: { max_message_bytes = 65536; };\n")
-        self.coord.extra_args = ["-c", conf]
-        self.coord.start()
+        self.restart_coordinator("limits: { max_message_bytes = 65536; };\n")
         # Three 40 KB events from one tick: each fits, two together do not.
         self.start_agent([("ticks", "ticker.so", False, {"interval_ms": 300, "count": 2}),
                           ("big", "big_emitter.so", False, {"bytes": 40_000, "count": 3})])
@@ -295,29 +290,29 @@ class Isolation(PluginTest):
         self.wait_events("started", 2)
         self.assertIn("event=plugin_crashed plugin=victim", self.agent.log())
 
+    def deliver_slow_alerts(self, delay_ms, interval_ms, count, watchdog_ms):
+        """An isolated notifier whose deliveries take delay_ms gets count alerts,
+        one every interval_ms: each must be delivered, and none taken for a hang."""
+        self.start_agent([("slow", "flaky_notifier.so", True, {"delay_ms": delay_ms}),
+                          ("alerts", "ticker.so", False,
+                           {"type": "alert", "interval_ms": interval_ms, "count": count})],
+                         watchdog_ms=watchdog_ms)
+        self.wait_until(f"{count} deliveries",
+                        lambda: self.plugins()["slow"]["counters"].get("ok") == count,
+                        timeout=30)
+        self.assertNotIn("plugin_crashed", self.agent.log())
+        self.assertEqual(self.plugins()["slow"]["restarts"], 0)
+
     def test_slow_deliveries_one_after_another_are_not_a_hang(self):
         # Each delivery takes 0.6 s, well inside the watchdog; six alerts
         # queued at once take 3.6 s in all. The child must answer between
         # deliveries, not only once it has got through everything queued.
-        self.start_agent([("slow", "flaky_notifier.so", True, {"delay_ms": 600}),
-                          ("alerts", "ticker.so", False,
-                           {"type": "alert", "interval_ms": 20, "count": 6})],
-                         watchdog_ms=1500)
-        self.wait_until("six deliveries",
-                        lambda: self.plugins()["slow"]["counters"].get("ok") == 6, timeout=30)
-        self.assertNotIn("plugin_crashed", self.agent.log())
-        self.assertEqual(self.plugins()["slow"]["restarts"], 0)
+        self.deliver_slow_alerts(delay_ms=600, interval_ms=20, count=6, watchdog_ms=1500)
 
     def test_a_callback_shorter_than_the_watchdog_is_never_a_hang(self):
         # A callback may begin up to a ping interval after the child's last
         # word; one of 0.9 s under a 1 s watchdog must still be let finish.
-        self.start_agent([("slow", "flaky_notifier.so", True, {"delay_ms": 900}),
-                          ("alerts", "ticker.so", False,
-                           {"type": "alert", "interval_ms": 1130, "count": 4})],
-                         watchdog_ms=1000)
-        self.wait_until("four deliveries",
-                        lambda: self.plugins()["slow"]["counters"].get("ok") == 4, timeout=30)
-        self.assertNotIn("plugin_crashed", self.agent.log())
+        self.deliver_slow_alerts(delay_ms=900, interval_ms=1130, count=4, watchdog_ms=1000)
 
     def test_a_watchdog_shorter_than_a_second_does_not_kill_a_live_plugin(self):
         self.start_agent([("idle", "flaky_notifier.so", True, {})], watchdog_ms=300)

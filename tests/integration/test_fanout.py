@@ -66,12 +66,7 @@ class FanoutTest(CairnTest):
 
     def setUp(self):
         super().setUp()
-        self.coord.stop()
-        conf = os.path.join(self.tmp, "fanout.conf")
-        with open(conf, "w") as f:
-            f.write(f"agents: {{ heartbeat_ms = {self.heartbeat_ms}; }};\n")
-        self.coord.extra_args = ["-c", conf]
-        self.coord.start()
+        self.restart_coordinator(f"agents: {{ heartbeat_ms = {self.heartbeat_ms}; }};\n")
         self.fleets = []
 
     def tearDown(self):

@@ -31,9 +31,7 @@ class HostileInput(CairnTest):
 
     def test_oversized_message_is_refused(self):
         # A 100 KB param value to a coordinator limited to 64 KB messages.
-        self.coord.stop()
-        self.coord.extra_args = ["-c", self._config("limits: { max_message_bytes = 65536; };")]
-        self.coord.start()
+        self.restart_coordinator("limits: { max_message_bytes = 65536; };")
         run = self.start_run("big")
         r = self.cli("runs", "log", run, "--param", "p=" + "x" * 100000, check=False)
         self.assertEqual(r.code, 1, r.err)
@@ -79,23 +77,12 @@ class HostileInput(CairnTest):
         self.assertLess(rss_kib(self.coord.proc.pid), 64 << 10)
         self.cli("ping")
 
-    def _config(self, text):
-        path = os.path.join(self.tmp, "c.conf")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
 
 class FullStore(CairnTest):
     """A store that cannot grow refuses writes clearly and keeps serving."""
 
     def test_map_full_refuses_writes_and_keeps_serving(self):
-        self.coord.stop()
-        conf = os.path.join(self.tmp, "small.conf")
-        with open(conf, "w") as f:
-            f.write("store: { map_size_mb = 1; };\n")
-        self.coord.extra_args = ["-c", conf]
-        self.coord.start()
+        self.restart_coordinator("store: { map_size_mb = 1; };\n")
         run = self.start_run("full")
         self.cli("runs", "log", run, "--metric", "kept=1@1")
         refused = None

@@ -723,12 +723,7 @@ class FullStoreRetried(CairnTest):
     again every param arrives."""
 
     def test_storage_error_is_resent_not_dropped(self):
-        self.coord.stop()
-        conf = os.path.join(self.tmp, "small.conf")
-        with open(conf, "w") as f:
-            f.write("store: { map_size_mb = 1; };\n")
-        self.coord.extra_args = ["-c", conf]
-        self.coord.start()
+        self.restart_coordinator("store: { map_size_mb = 1; };\n")
         ready, go = os.path.join(self.tmp, "ready"), os.path.join(self.tmp, "go")
         path = os.path.join(self.tmp, "prog.py")
         with open(path, "w") as f:
