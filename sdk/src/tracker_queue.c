@@ -30,6 +30,7 @@ void tkq_destroy(tk_queue *q)
     }
     q->n_spare = 0;
     tk_keys_free(&q->keys);
+    tk_runs_free(&q->runs);
 }
 
 const tk_key *tkq_intern(tk_queue *q, const char *key, size_t len, uint64_t hash)
@@ -69,23 +70,33 @@ static tk_chunk *new_chunk(tk_queue *q)
     return c;
 }
 
-/* The tail, when points of run can go on it, else a new METRICS operation. */
-static tk_op *metrics_tail(tk_queue *q, const ulid *run)
+/* The operation run's points go on: the tail when it holds them (one run
+ * logging), else the run's open one, else a new METRICS operation. */
+static tk_op *metrics_op(tk_queue *q, const ulid *run)
 {
     tk_op *op = q->tail;
     if (op && op->kind == TK_METRICS && memcmp(op->run.b, run->b, ULID_BYTES) == 0)
+        return op;
+    if ((op = tk_runs_open(&q->runs, run)))
         return op;
     if (!(op = calloc(1, sizeof *op)))
         return NULL;
     op->kind = TK_METRICS;
     op->run = *run;
     append(q, op);
+    tk_runs_set(&q->runs, run, op);
     return op;
+}
+
+/* Whether op concerns a run, whose later points must then follow it. */
+static bool has_run(const tk_op *op)
+{
+    return op->kind != TK_DATASET || op->u.dataset.has_run;
 }
 
 cairn_status tkq_push_point(tk_queue *q, const ulid *run, const tk_point *p)
 {
-    tk_op *op = metrics_tail(q, run);
+    tk_op *op = metrics_op(q, run);
     if (!op)
         return CAIRN_OUT_OF_MEMORY;
     tk_chunk *c = op->u.metrics.last;
@@ -111,6 +122,8 @@ cairn_status tkq_push_op(tk_queue *q, tk_op *op)
     if (st)
         return st;
     append(q, op);
+    if (has_run(op))
+        tk_runs_close(&q->runs, &op->run);
     q->items += op->items;
     q->waiting_items += op->items;
     return CAIRN_OK;
@@ -126,6 +139,7 @@ tk_op *tkq_take(tk_queue *q)
     tk_op *ops = q->head;
     q->head = q->tail = NULL;
     q->waiting_items = 0;
+    tk_runs_clear(&q->runs);
     return ops;
 }
 

@@ -1,9 +1,11 @@
 /*
  * The tracker's queue: what training code logged and the sender has not yet
- * had acknowledged, as a list of operations in call order. Consecutive points
- * of one run coalesce into one METRICS operation, stored in fixed-size chunks
- * so that appending a point copies 32 bytes and allocates nothing in the
- * common case. Nothing here locks or blocks: the tracker holds its mutex
+ * had acknowledged, as a list of operations. Each run's operations keep call
+ * order; a run's points join its METRICS operation while nothing else was
+ * queued for the run after it, even when other runs' operations came between
+ * (tracker_runs.h), so operations of different runs may leave in another
+ * order than they were made. Points are stored in fixed-size chunks so that
+ * appending one copies 32 bytes and allocates nothing in the common case. Nothing here locks or blocks: the tracker holds its mutex
  * around every call (tracker.c, tracker_sender.c).
  */
 #ifndef CAIRN_TRACKER_QUEUE_H
@@ -15,6 +17,7 @@
 
 #include "cairn/client.h"
 #include "tracker_keys.h"
+#include "tracker_runs.h"
 #include "ulid.h"
 
 #define TK_CHUNK_POINTS 1024  /* 32 KiB: below malloc's mmap threshold */
@@ -99,6 +102,7 @@ typedef struct tk_queue {
     size_t max_items;
     size_t waiting_items; /* of those, still in the queue (not taken by the sender) */
     tk_keys keys;
+    tk_runs runs;         /* each run's METRICS operation its next point joins */
     tk_chunk *spare;      /* chunks given back after sending, reused by appends */
     size_t n_spare;
 } tk_queue;
@@ -115,8 +119,8 @@ const tk_key *tkq_intern(tk_queue *q, const char *key, size_t len, uint64_t hash
  * (CAIRN_LIMIT_EXCEEDED when n alone is more than max_items: it never fits). */
 cairn_status tkq_room(const tk_queue *q, size_t n);
 
-/* Appends a point to the tail when it is a METRICS operation of the same run,
- * else to a new one. The caller checked tkq_room and the key's status.
+/* Appends a point to its run's METRICS operation when nothing else was queued
+ * for the run after it, else to a new one at the tail. The caller checked tkq_room and the key's status.
  * CAIRN_OUT_OF_MEMORY is the only failure. */
 cairn_status tkq_push_point(tk_queue *q, const ulid *run, const tk_point *p);
 

@@ -135,4 +135,31 @@ static inline void bench_flush_rounds(cairn_tracker *t, const char *run, bench_l
     free(lat);
 }
 
+/* A sweep in one process: `runs` runs stepped in turn, one point of each per
+ * step, then a flush. Points/s from the first point to the flush's return
+ * (the runs are started and flushed before). */
+static inline double bench_sweep(const char *endpoint, int runs, int steps, int timeout_ms)
+{
+    char (*ids)[CAIRN_ID_TEXT_LEN + 1] = malloc((size_t)runs * sizeof *ids);
+    cairn_error err;
+    cairn_tracker_opts o = {.endpoint = endpoint, .max_queued = (size_t)runs * (steps + 1)};
+    cairn_tracker *t = cairn_tracker_open(&o, &err);
+    if (!t || !ids)
+        bench_check(t ? CAIRN_OUT_OF_MEMORY : err.status, t ? NULL : &err, "sweep");
+    cairn_run_start_opts ro = {.experiment = "bench-sweep"};
+    for (int r = 0; r < runs; r++)
+        bench_check(cairn_tracker_start_run(t, &ro, ids[r], &err), &err, "start_run");
+    bench_check(cairn_tracker_flush(t, timeout_ms, &err), &err, "flush");
+    double t0 = bench_now_s();
+    for (int step = 0; step < steps; step++)
+        for (int r = 0; r < runs; r++)
+            bench_check(cairn_tracker_log_metric(t, ids[r], "loss", 1.0 / (step + 1), step),
+                        NULL, "log_metric");
+    bench_check(cairn_tracker_flush(t, timeout_ms, &err), &err, "flush");
+    double secs = bench_now_s() - t0;
+    bench_tracker_close(t, timeout_ms);
+    free(ids);
+    return (double)runs * steps / secs;
+}
+
 #endif

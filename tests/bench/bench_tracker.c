@@ -4,7 +4,8 @@
  *   (a) the cost of one cairn_tracker_log_metric call, while the sender
  *       streams the same points to the coordinator;
  *   (b) end-to-end durable points/s: 2,000,000 points logged, then a flush;
- *   (c) the latency of a flush after 1,000 points.
+ *   (c) the latency of a flush after 1,000 points;
+ *   (d) durable points/s of a sweep: 1,000 runs stepped in turn.
  * Prints figures; asserts nothing.
  */
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #define FLUSH_ROUNDS 200
 #define FLUSH_POINTS 1000
 #define TIMEOUT_MS 120000
+#define SWEEP_RUNS 1000
+#define SWEEP_STEPS 100
 
 static const char *endpoint;
 static const char *const keys[] = {"train/loss", "train/acc", "lr"};
@@ -99,6 +102,14 @@ static void bench_flush_latency(void)
     bench_tracker_close(t, TIMEOUT_MS);
 }
 
+/* (d) */
+static void bench_sweep_rate(void)
+{
+    double rate = bench_sweep(endpoint, SWEEP_RUNS, SWEEP_STEPS, TIMEOUT_MS);
+    printf("sweep through the tracker: %d runs stepped in turn, %d points each: %.0f durable "
+           "points/s\n", SWEEP_RUNS, SWEEP_STEPS, rate);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -109,5 +120,6 @@ int main(int argc, char **argv)
     bench_call_cost();
     bench_durable_rate();
     bench_flush_latency();
+    bench_sweep_rate();
     return 0;
 }

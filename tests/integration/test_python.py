@@ -521,6 +521,30 @@ class PythonSDK(CairnTest):
             self.assertEqual([(p["step"], p["value"]) for p in history],
                              [(i, float(k * 10000 + i)) for i in range(2000)])
 
+    def test_a_sweep_stepping_many_runs_in_turn_sends_each_runs_points_together(self):
+        r = self.py("""
+            import cairn
+            runs = [cairn.start_run("sweep", run_name=f"r{i}") for i in range(300)]
+            for step in range(10):
+                for i, run in enumerate(runs):
+                    run.log_metric("loss", i * 100 + step, step=step)
+            for run in runs:
+                run.end()
+            print(" ".join(run.id for run in runs))
+            """)
+        ids = r.out.split()
+        for i in (0, 1, 150, 299):
+            history = self.cli_json("metrics", ids[i], "loss")
+            self.assertEqual([(p["step"], p["value"]) for p in history],
+                             [(step, float(i * 100 + step)) for step in range(10)])
+        listed = self.cli_json("runs", "list", "--experiment", "sweep")
+        self.assertEqual(sorted(run["id"] for run in listed), sorted(ids))
+        self.assertEqual({run["status"] for run in listed}, {"FINISHED"})
+        # 3,000 points of 300 runs logged in turn: a request per run and
+        # sending round, not one per point.
+        logs = [e for e in self.cli_json("events") if e["type"] == "run.log"]
+        self.assertLess(len(logs), 1500)
+
     # ---- refusals through an agent ----
 
     def test_writes_the_coordinator_would_refuse_are_reported_through_an_agent(self):

@@ -93,6 +93,100 @@ static void test_coalescing_and_order(void **state)
     tkq_destroy(&q);
 }
 
+static ulid run_n(int n)
+{
+    ulid u = run_a();
+    u.b[14] = (uint8_t)(n >> 8);
+    u.b[15] = (uint8_t)n;
+    return u;
+}
+
+/* The kinds and item counts of the operations, in queue order. */
+static void assert_ops(const tk_op *op, const tk_kind *kinds, const size_t *items, size_t n)
+{
+    size_t i = 0;
+    for (; op; op = op->next, i++) {
+        assert_true(i < n);
+        assert_int_equal(op->kind, kinds[i]);
+        assert_int_equal(op->items, items[i]);
+    }
+    assert_int_equal(i, n);
+}
+
+/* A sweep steps its runs in turn: each run's points still share one
+ * operation (one request), not one operation and one chunk per point. */
+static void test_runs_logged_in_turn_share_operations(void **state)
+{
+    (void)state;
+    tk_queue q;
+    ulid a = run_a(), b = run_b();
+    tkq_init(&q, 10000);
+    for (int i = 0; i < 1000; i++)
+        push(&q, i % 2 ? &b : &a, "loss", i, i / 2);
+    tk_op *ops = tkq_take(&q);
+    assert_ops(ops, (tk_kind[]){TK_METRICS, TK_METRICS}, (size_t[]){500, 500}, 2);
+    for (const tk_op *op = ops; op; op = op->next) {
+        int i = op == ops ? 0 : 1;
+        for (const tk_chunk *c = op->u.metrics.first; c; c = c->next)
+            for (size_t j = 0; j < c->n; j++, i += 2)
+                assert_true(c->p[j].value == i && c->p[j].step == i / 2);
+        assert_int_equal(i, 1000 + (op == ops ? 0 : 1));
+    }
+    release_all(&q, ops);
+
+    /* Many runs: the table grows and keeps them apart. */
+    for (int step = 0; step < 5; step++)
+        for (int r = 0; r < 300; r++) {
+            ulid u = run_n(r);
+            push(&q, &u, "loss", r, step);
+        }
+    ops = tkq_take(&q);
+    int n = 0;
+    for (const tk_op *op = ops; op; op = op->next, n++) {
+        assert_int_equal(op->items, 5);
+        assert_memory_equal(op->run.b, run_n(n).b, ULID_BYTES);
+    }
+    assert_int_equal(n, 300);
+    release_all(&q, ops);
+    tkq_destroy(&q);
+}
+
+/* A run's points never pass anything else queued for that run, and the
+ * sender's take closes every operation. */
+static void test_points_stay_behind_their_runs_other_operations(void **state)
+{
+    (void)state;
+    tk_queue q;
+    ulid a = run_a(), b = run_b();
+    cairn_kv tag = {"team", "x"};
+    cairn_dataset_digest digest = {0};
+    tkq_init(&q, 100);
+    push(&q, &a, "loss", 1, 0);
+    push(&q, &b, "loss", 2, 0);
+    assert_int_equal(tkq_push_op(&q, tk_op_kv(TK_TAGS, &a, &tag, 1)), CAIRN_OK);
+    push(&q, &a, "loss", 3, 1); /* after the tags: a new operation */
+    push(&q, &b, "loss", 4, 1); /* joins b's first */
+    assert_int_equal(tkq_push_op(&q, tk_op_end(&b, "FINISHED", 5)), CAIRN_OK);
+    push(&q, &b, "loss", 6, 2); /* after b's end: a new operation */
+    /* A dataset version of no run holds no run's points back. */
+    assert_int_equal(tkq_push_op(&q, tk_op_dataset(NULL, "d", &digest, NULL, NULL)), CAIRN_OK);
+    push(&q, &a, "loss", 7, 2);
+    const tk_kind kinds[] = {TK_METRICS, TK_METRICS, TK_TAGS, TK_METRICS, TK_END, TK_METRICS,
+                             TK_DATASET};
+    const size_t items[] = {1, 2, 1, 2, 1, 1, 1};
+    tk_op *ops = tkq_take(&q);
+    assert_ops(ops, kinds, items, 7);
+    const tk_chunk *c = ops->next->next->next->u.metrics.first;
+    assert_true(c->p[0].value == 3 && c->p[1].value == 7);
+    /* What was taken is closed to later points. */
+    push(&q, &a, "loss", 8, 3);
+    assert_ptr_equal(q.head, q.tail);
+    assert_int_equal(q.head->seq, 8);
+    release_all(&q, ops);
+    release_all(&q, tkq_take(&q));
+    tkq_destroy(&q);
+}
+
 static void test_chunks_keep_order(void **state)
 {
     (void)state;
@@ -241,6 +335,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_coalescing_and_order),
+        cmocka_unit_test(test_runs_logged_in_turn_share_operations),
+        cmocka_unit_test(test_points_stay_behind_their_runs_other_operations),
         cmocka_unit_test(test_chunks_keep_order),
         cmocka_unit_test(test_room_and_backpressure),
         cmocka_unit_test(test_key_interning),

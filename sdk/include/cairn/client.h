@@ -507,8 +507,11 @@ void cairn_fanout_list_free(cairn_fanout_list *list);
  * A tracker sends what training code logs from a background thread, so that
  * logging never waits on the network: cairn_tracker_log_metric appends to an
  * in-memory queue and returns. The sender thread turns the queue into batched
- * requests, in the order the calls were made, and resends each until it is
- * acknowledged (with the same message id: never applied twice).
+ * requests, each run's in the order its calls were made, and resends each until
+ * it is acknowledged (with the same message id: never applied twice). A run's
+ * points queued meanwhile travel together, also when other runs' calls came
+ * between them (a sweep stepping many runs in turn), so calls for different
+ * runs may be applied in another order than they were made.
  *
  * Where writes go: opts->endpoint, else $CAIRN_AGENT (the local agent, which
  * spools them durably before acknowledging), else $CAIRN_COORDINATOR (straight
@@ -525,7 +528,7 @@ void cairn_fanout_list_free(cairn_fanout_list *list);
  * cairn_tracker_end_run or cairn_tracker_close (then cleared).
  *
  * Thread-safety: every cairn_tracker_* function may be called from any thread
- * at the same time; calls are applied in the order they were made.
+ * at the same time; each run's calls are applied in the order they were made.
  */
 typedef struct cairn_tracker cairn_tracker;
 
