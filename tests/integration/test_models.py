@@ -121,6 +121,20 @@ class Registering(RegistryMixin, CairnTest):
         self.refused("models", "rollback", "churn", code=2, says="exactly one of --alias and --stage")
         self.assertEqual(self.cli_json("models", "history", "churn"), [])
 
+    def test_a_tag_named_twice_is_refused(self):
+        # A model's or a version's tags are one map: a key given twice would be
+        # stored twice, printed twice by `show` and once by --json.
+        run = self.artifact_run()
+        self.refused("models", "create", "fraud", "--tag", "team=a", "--tag", "team=b",
+                     says="tag 'team' is given twice")
+        self.refused("models", "register", "churn", "--run", run, "--artifact", "model.bin",
+                     "--tag", "team=a", "--tag", "owner=x", "--tag", "team=b",
+                     says="tag 'team' is given twice")
+        self.assertEqual(self.cli_json("models", "list"), [])
+        self.cli("models", "create", "fraud", "--tag", "team=a", "--tag", "owner=x")
+        self.assertEqual(self.cli_json("models", "show", "fraud")["tags"],
+                         {"owner": "x", "team": "a"})
+
     def test_version_references(self):
         for _ in range(3):
             self.register("churn")
