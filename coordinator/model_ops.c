@@ -209,7 +209,8 @@ cairn_status model_stage_members(request_ctx *r, const store_model *m, model_sta
 
 const char *model_quote(char buf[80], msg_str s)
 {
-    char plain[64];
+    /* Room for the longest alias: an alias cut short would name another. */
+    char plain[MODEL_MAX_ALIAS + 1];
     msg_str_copy(s, plain, sizeof plain);
     return kvlog_quote(buf, 80, plain);
 }

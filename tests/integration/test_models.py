@@ -355,6 +355,20 @@ class Rollback(RegistryMixin, CairnTest):
         self.assertIn("version 1: Production -> Archived", table)
 
 
+    def test_audit_names_the_longest_alias_whole(self):
+        for _ in range(2):
+            self.register("churn")
+        alias = "a" * 63 + "z"  # 64, the longest an alias may be
+        self.cli("models", "alias", "churn", alias, "1")
+        self.cli("models", "alias", "churn", alias, "2")
+        self.cli("models", "rollback", "churn", "--alias", alias)
+        audit = [e["summary"] for e in self.cli_json("events")
+                 if e["type"] in ("model.alias", "model.rollback")]
+        self.assertEqual(audit, [f'model="churn" alias="{alias}" version=1 from=0',
+                                 f'model="churn" alias="{alias}" version=2 from=1',
+                                 f'model="churn" alias="{alias}" from=2 to=1 undoes=2'])
+
+
 class Downloads(RegistryMixin, CairnTest):
     def test_get_downloads_the_registered_bytes(self):
         content = os.urandom(3 << 20)
