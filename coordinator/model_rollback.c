@@ -174,17 +174,19 @@ static cairn_status move_alias_to(request_ctx *r, rollback_req *q, uint32_t to, 
 static cairn_status rollback_alias(request_ctx *r, rollback_req *q, cairn_error *err)
 {
     store_model_event change;
+    /* With `to` too: a rollback moves a pointer something held, so that it
+     * always has a previous holder (setting one is models alias). */
+    if (!q->holder)
+        return error_set(err, CAIRN_INVALID_STATE,
+                         "alias '%.*s' of model '%.*s' is not set: nothing to roll back "
+                         "(set it with models alias)",
+                         (int)q->alias.n, q->alias.p, (int)q->m.name.n, q->m.name.p);
     if (q->to && q->to == q->holder) {
         q->after = q->to; /* already so: unchanged */
         return CAIRN_OK;
     }
     if (q->to)
         return move_alias_to(r, q, q->to, 0, err);
-    if (!q->holder)
-        return error_set(err, CAIRN_INVALID_STATE,
-                         "alias '%.*s' of model '%.*s' is not set: nothing to roll back "
-                         "(set it with models alias)",
-                         (int)q->alias.n, q->alias.p, (int)q->m.name.n, q->m.name.p);
     cairn_status st = find_change(r, q, &change, err);
     if (!st && !change.from_version)
         st = error_set(err, CAIRN_INVALID_STATE,
@@ -294,11 +296,6 @@ static cairn_status undo_stage(request_ctx *r, rollback_req *q, cairn_error *err
 {
     store_model_event change;
     archived_by a = {0};
-    if (!q->holder)
-        return error_set(err, CAIRN_INVALID_STATE,
-                         "no version of model '%.*s' is in stage %s: nothing to roll back "
-                         "(change it with models stage)",
-                         (int)q->m.name.n, q->m.name.p, model_stage_name(q->stage));
     cairn_status st = find_change(r, q, &change, err);
     if (!st)
         st = archived_by_change(r, q, &change, &a, err);
@@ -316,6 +313,12 @@ static cairn_status undo_stage(request_ctx *r, rollback_req *q, cairn_error *err
 
 static cairn_status rollback_stage(request_ctx *r, rollback_req *q, cairn_error *err)
 {
+    /* With `to` too, as for an alias: an empty stage has no holder to move. */
+    if (!q->holder)
+        return error_set(err, CAIRN_INVALID_STATE,
+                         "no version of model '%.*s' is in stage %s: nothing to roll back "
+                         "(change it with models stage)",
+                         (int)q->m.name.n, q->m.name.p, model_stage_name(q->stage));
     if (!q->to)
         return undo_stage(r, q, err);
     uint32_t *members;

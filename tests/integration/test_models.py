@@ -313,6 +313,12 @@ class Rollback(RegistryMixin, CairnTest):
         self.refused("models", "rollback", "churn", "--stage", "None", says="not None")
         self.refused("models", "rollback", "churn", "--alias", "champion", "--to", "5",
                      says="model 'churn' has no version 5")
+        # --to too: a pointer nothing held has nothing to roll back (set it instead).
+        self.refused("models", "rollback", "churn", "--alias", "champion", "--to", "1",
+                     says="alias 'champion' of model 'churn' is not set")
+        self.refused("models", "rollback", "churn", "--stage", "Production", "--to", "1",
+                     says="no version of model 'churn' is in stage Production")
+        self.assertEqual(self.cli_json("models", "history", "churn"), [])
         self.refused("models", "rollback", "churn", "--alias", "a", "--stage", "Staging", code=2)
         self.refused("models", "rollback", "nope", "--alias", "a", says="no model named 'nope'")
 
