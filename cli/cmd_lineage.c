@@ -101,21 +101,27 @@ int cmd_lineage(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
     parsed_args a;
     uint64_t version;
-    char ref[600];
+    char *ref = NULL;
     int rc = cli_parse(ctx, self, argc, argv, NULL, &a);
     if (rc >= 0)
         return rc;
     if (a.n_pos == 2 && args_uint(a.pos[1], &version))
         rc = cli_usage_error(self, "bad VERSION '%s': expected a version number", a.pos[1]);
-    else if (a.n_pos == 2)
-        snprintf(ref, sizeof ref, "%s/%s", a.pos[0], a.pos[1]); /* MODEL VERSION */
+    else if (a.n_pos == 2 && strpbrk(a.pos[0], "@/"))
+        rc = cli_usage_error(self, "bad MODEL '%s': before a VERSION, a model name alone "
+                                   "(no '@' or '/')", a.pos[0]);
+    else if (a.n_pos == 2 && (ref = malloc(strlen(a.pos[0]) + strlen(a.pos[1]) + 2)))
+        sprintf(ref, "%s/%s", a.pos[0], a.pos[1]); /* MODEL VERSION */
     else if (a.n_pos == 1)
-        snprintf(ref, sizeof ref, "%s", a.pos[0]);
-    else
+        ref = strdup(a.pos[0]);
+    else if (a.n_pos != 2)
         rc = cli_usage_error(self, "expected MODEL VERSION, or one of MODEL/VERSION, MODEL@ALIAS, "
                                    "MODEL/STAGE");
+    if (rc < 0 && !ref)
+        rc = cli_fail(&(cairn_error){CAIRN_OUT_OF_MEMORY, "out of memory"});
     if (rc < 0 && (rc = models_view_check_ref(self, ref)) == CLI_OK)
         rc = models_view_show(ctx, &lineage_read, (char *[]){ref});
+    free(ref);
     args_free(&a);
     return rc;
 }

@@ -7,17 +7,21 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "commands.h"
 #include "mp_json.h"
 
-/* A version number argument: 1 or more. */
+/* A version number argument: 1 or more, and at most what the registry can
+ * number (32 bits), so that a typo is a usage error, not a refusal. */
 static int parse_version(const cli_command *self, const char *what, const char *text, uint64_t *out)
 {
     const char *why = args_uint(text, out);
     if (!why && *out == 0)
         why = "versions are numbered from 1";
+    if (!why && *out > UINT32_MAX)
+        why = "versions go up to 4294967295";
     return why ? cli_usage_error(self, "bad %s '%s': %s", what, text, why) : CLI_OK;
 }
 

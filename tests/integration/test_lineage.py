@@ -146,6 +146,10 @@ class Lineage(RegistryMixin, CairnTest):
         self.refused("lineage", "churn/Staging", says="no version of model 'churn' is in stage Staging")
         self.refused("lineage", "churn", code=2, says="bad model version reference")
         self.refused("lineage", "churn", "x", code=2, says="bad VERSION 'x'")
+        self.refused("lineage", "churn@champion", "3", code=2, says="bad MODEL 'churn@champion'")
+        self.refused("lineage", "churn/Staging", "3", code=2, says="bad MODEL 'churn/Staging'")
+        # A long reference is read whole, not cut into a wrong one.
+        self.refused("lineage", "x" * 600 + "/1", says="no model named 'xxxx")
         self.refused("lineage", code=2)
 
     @unittest.skipIf(PYTHON_SKIP, "the Python SDK loads the plain build's libcairn")

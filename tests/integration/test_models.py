@@ -104,6 +104,13 @@ class Registering(RegistryMixin, CairnTest):
         self.refused("models", "stage", "churn", "1", "Prod",
                      says="unknown stage 'Prod' (expected None, Staging, Production or Archived)")
         self.refused("models", "stage", "churn", "0", "Staging", code=2)
+        # Beyond what the registry numbers: a typo, told as usage.
+        self.refused("models", "stage", "churn", "4294967296", "Staging", code=2,
+                     says="versions go up to 4294967295")
+        self.refused("models", "alias", "churn", "champion", "99999999999", code=2,
+                     says="versions go up to 4294967295")
+        self.refused("models", "rollback", "churn", "--alias", "champion", "--to", "4294967296",
+                     code=2, says="versions go up to 4294967295")
         self.refused("models", "stage", "churn", "1", "Archived", "--archive-existing",
                      says="'archive_existing' applies to Staging and Production")
         self.refused("models", "alias", "churn", "champion", "9", says="model 'churn' has no version 9")
