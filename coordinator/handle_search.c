@@ -116,7 +116,7 @@ static sort_value attribute_value(const filter_run_view *view, filter_attribute 
     case ATTR_STATUS:
         s = (sort_value){true, false, 0, msg_str_of(view->status)};
         break;
-    default: /* run_id: ties are broken by id anyway */
+    default: /* run_id: compare_item reads it from the candidate's record */
         s.present = false;
     }
     return s;
@@ -160,12 +160,24 @@ static int compare_values(const sort_value *a, const sort_value *b, bool descend
     return descending ? -c : c;
 }
 
+/* A run id has no sort_value: its bytes live in the candidate, which moves
+ * as the array grows, so order_by run_id compares the records themselves
+ * (ULID bytes sort as their text does). */
+static int compare_item(const order_item *o, const sort_value *ka, const sort_value *kb,
+                        const candidate *a, const candidate *b)
+{
+    if (o->entity != FILTER_ATTRIBUTE || o->attribute != ATTR_RUN_ID)
+        return compare_values(ka, kb, o->descending);
+    int c = memcmp(a->run.id.b, b->run.id.b, ULID_BYTES);
+    return o->descending ? -c : c;
+}
+
 static int compare_candidates(const void *x, const void *y, void *ctx)
 {
     const candidate *a = x, *b = y;
     const search *s = ctx;
     for (size_t i = 0; i < s->n_order; i++) {
-        int c = compare_values(&a->keys[i], &b->keys[i], s->order[i].descending);
+        int c = compare_item(&s->order[i], &a->keys[i], &b->keys[i], a, b);
         if (c)
             return c;
     }

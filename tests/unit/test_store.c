@@ -569,6 +569,57 @@ static void search_filters_and_orders(void **state)
     assert_non_null(fixture_reply_mentions(f, "511 bytes"));
 }
 
+/* Run ids of the search's runs, in the order of its reply, as text. */
+static void search_order(fixture *f, const char *order_by, char out[][ULID_TEXT_LEN + 1], size_t n)
+{
+    msgpack_packer *pk = begin(f, "run.search", 2, NULL);
+    pk_str(pk, "experiment");
+    pk_str(pk, "by-id");
+    pk_str(pk, "order_by");
+    msgpack_pack_array(pk, 1);
+    pk_str(pk, order_by);
+    assert_int_equal(exec(f), CAIRN_OK);
+    const msgpack_object *runs = body_find(f->reply.body, "runs");
+    assert_int_equal(runs->via.array.size, n);
+    for (size_t i = 0; i < n; i++) {
+        msg_str id;
+        assert_int_equal(body_bin(&runs->via.array.ptr[i], "id", true, &id, NULL), CAIRN_OK);
+        ulid u;
+        memcpy(u.b, id.p, ULID_BYTES);
+        ulid_format(&u, out[i]);
+    }
+}
+
+/* Ordering by run_id follows the ids, not the default newest-first: the
+ * runs start in id order, so newest first would be the ids reversed. */
+static void search_orders_by_run_id(void **state)
+{
+    fixture *f = *state;
+    enum { N = 4 };
+    char ids[N][ULID_TEXT_LEN + 1], got[N][ULID_TEXT_LEN + 1];
+    for (int i = 0; i < N; i++) {
+        ulid id;
+        char text[ULID_TEXT_LEN + 1];
+        snprintf(text, sizeof text, "01J00000000000000000000%03d", i);
+        assert_true(ulid_parse(text, &id));
+        ulid_format(&id, ids[i]);
+        msgpack_packer *pk = begin(f, "run.start", 3, NULL);
+        pk_str(pk, "run");
+        mp_ulid(pk, &id);
+        pk_str(pk, "experiment");
+        pk_str(pk, "by-id");
+        pk_str(pk, "start_time");
+        msgpack_pack_int64(pk, 1000 + i);
+        assert_int_equal(exec(f), CAIRN_OK);
+    }
+    search_order(f, "attributes.run_id ASC", got, N);
+    for (int i = 0; i < N; i++)
+        assert_string_equal(got[i], ids[i]);
+    search_order(f, "attributes.run_id DESC", got, N);
+    for (int i = 0; i < N; i++)
+        assert_string_equal(got[i], ids[N - 1 - i]);
+}
+
 static void unknown_type_and_bad_body(void **state)
 {
     fixture *f = *state;
@@ -731,6 +782,7 @@ int main(void)
         FIXTURE_TEST(unknown_run_is_reported),
         FIXTURE_TEST(audit_log_records_each_write),
         FIXTURE_TEST(search_filters_and_orders),
+        FIXTURE_TEST(search_orders_by_run_id),
         FIXTURE_TEST(unknown_type_and_bad_body),
         FIXTURE_TEST(blob_get_reads_ranges_by_hash),
     };
