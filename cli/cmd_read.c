@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "artifact_path.h"
 #include "commands.h"
@@ -223,12 +224,23 @@ int cmd_ping(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 
 static const opt_spec get_opts[] = {{"-o", true}, {NULL, false}};
 
-static int print_download(cli_ctx *ctx, const char *run, const char *path, const char *file)
+/* True when file is this process's standard output (-o /dev/stdout). */
+static bool is_own_stdout(const char *file)
+{
+    struct stat f, out;
+    return stat(file, &f) == 0 && fstat(STDOUT_FILENO, &out) == 0 && f.st_dev == out.st_dev &&
+           f.st_ino == out.st_ino;
+}
+
+/* The report goes to stderr when the content went to stdout: a line after
+ * the content would end up in the downloaded file. */
+static int print_download(cli_ctx *ctx, const char *run, const char *path, const char *file,
+                          FILE *out)
 {
     struct stat st;
     long long size = stat(file, &st) == 0 ? (long long)st.st_size : -1;
     if (!ctx->json) {
-        printf("%s: %lld bytes\n", file, size);
+        fprintf(out, "%s: %lld bytes\n", file, size);
         return CLI_OK;
     }
     json_t *o = json_object();
@@ -240,27 +252,37 @@ static int print_download(cli_ctx *ctx, const char *run, const char *path, const
     }
     char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    return cli_print_json(s);
+    if (out == stdout || !s)
+        return cli_print_json(s);
+    fprintf(out, "%s\n", s);
+    free(s);
+    return CLI_OK;
+}
+
+static int download_artifact(cli_ctx *ctx, const char *run, const char *path, const char *file)
+{
+    cairn_error err;
+    /* asked before the download: a file stdout was redirected to is replaced */
+    FILE *report = is_own_stdout(file) ? stderr : stdout;
+    cairn_client *c = cli_client(ctx, &err);
+    if (!c || cairn_artifact_download(c, run, path, file, &err))
+        return cli_fail(&err);
+    return print_download(ctx, run, path, file, report);
 }
 
 int cmd_artifacts_get(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
     parsed_args a;
-    cairn_error err;
     int rc = cli_parse(ctx, self, argc, argv, get_opts, &a);
     if (rc >= 0)
         return rc;
     const char *file = args_get(&a, "-o");
-    cairn_client *c = NULL;
     if (a.n_pos != 2)
         rc = cli_usage_error(self, "expected RUN and PATH");
     else if (!file && !*(file = path_base_name(a.pos[1])))
         rc = cli_usage_error(self, "no file name in '%s': give -o FILE", a.pos[1]);
-    else if (!(c = cli_client(ctx, &err)) ||
-             cairn_artifact_download(c, a.pos[0], a.pos[1], file, &err))
-        rc = cli_fail(&err);
     else
-        rc = print_download(ctx, a.pos[0], a.pos[1], file);
+        rc = download_artifact(ctx, a.pos[0], a.pos[1], file);
     args_free(&a);
     return rc;
 }

@@ -454,12 +454,28 @@ static cairn_status begin_hash(download *d, cairn_error *err)
     return CAIRN_OK;
 }
 
-/* A symbolic link is followed: the file it names is replaced, not the link.
- * A character device or a pipe (/dev/stdout, /dev/null, a FIFO) is written
- * straight into: renaming a file over it would replace the device itself. */
+static bool is_device_or_pipe(const char *file)
+{
+    struct stat st;
+    return stat(file, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode));
+}
+
+/* A character device or a pipe (/dev/stdout, /dev/null, a FIFO) is written
+ * straight into: renaming a file over it would replace the device itself.
+ * It is opened by the name given, links and all: /dev/stdout of a pipeline
+ * links to "pipe:[N]", which names no file realpath could resolve.
+ * Otherwise a symbolic link is followed: the file it names is replaced, not
+ * the link. */
 static cairn_status open_destination(download *d, cairn_error *err)
 {
     struct stat st;
+    if (is_device_or_pipe(d->file)) {
+        d->fd = open(d->file, O_WRONLY | O_CLOEXEC);
+        if (d->fd < 0)
+            return io_error(err, "open", d->file);
+        d->direct = true;
+        return CAIRN_OK;
+    }
     if (lstat(d->file, &st) == 0 && S_ISLNK(st.st_mode)) {
         d->resolved = realpath(d->file, NULL);
         if (!d->resolved)
@@ -468,14 +484,7 @@ static cairn_status open_destination(download *d, cairn_error *err)
     }
     if (stat(d->file, &st) != 0 || S_ISREG(st.st_mode))
         return CAIRN_OK;
-    if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
-        return error_set(err, CAIRN_IO_ERROR, "%s is not a regular file, a device or a pipe",
-                         d->file);
-    d->fd = open(d->file, O_WRONLY | O_CLOEXEC);
-    if (d->fd < 0)
-        return io_error(err, "open", d->file);
-    d->direct = true;
-    return CAIRN_OK;
+    return error_set(err, CAIRN_IO_ERROR, "%s is not a regular file, a device or a pipe", d->file);
 }
 
 static cairn_status download_open(download *d, cairn_error *err)

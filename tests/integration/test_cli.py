@@ -136,6 +136,20 @@ class Downloads(CairnTest):
         self.assertEqual(got, [self.content])
         self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
 
+    def test_standard_output_into_a_pipe_carries_only_the_content(self):
+        # /dev/stdout of a pipeline is a link to "pipe:[N]", which names no file.
+        for extra in ((), ("--json",)):
+            r = subprocess.run([os.path.join(BIN, "cairn"), "--coordinator", self.coord.endpoint,
+                                "artifacts", "get", self.run_id, "model.bin", "-o", "/dev/stdout",
+                                *extra], capture_output=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, self.content, extra)
+            # the report goes to stderr, where it does not end the content
+            if extra:
+                self.assertEqual(json.loads(r.stderr)["file"], "/dev/stdout")
+            else:
+                self.assertRegex(r.stderr.decode(), r"^/dev/stdout: \d+ bytes\n$")
+
     @unittest.skipUnless(os.geteuid() == 0, "making a device node needs root")
     def test_a_device_is_written_into_not_replaced(self):
         null = os.path.join(self.tmp, "null")  # our own /dev/null, safe to get wrong
