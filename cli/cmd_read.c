@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "artifact_path.h"
+#include "client_internal.h"
 #include "commands.h"
 #include "mp_json.h"
 #include "fetch.h"
@@ -235,12 +236,10 @@ static bool is_own_stdout(const char *file)
 /* The report goes to stderr when the content went to stdout: a line after
  * the content would end up in the downloaded file. */
 static int print_download(cli_ctx *ctx, const char *run, const char *path, const char *file,
-                          FILE *out)
+                          uint64_t size, FILE *out)
 {
-    struct stat st;
-    long long size = stat(file, &st) == 0 ? (long long)st.st_size : -1;
     if (!ctx->json) {
-        fprintf(out, "%s: %lld bytes\n", file, size);
+        fprintf(out, "%s: %" PRIu64 " bytes\n", file, size);
         return CLI_OK;
     }
     json_t *o = json_object();
@@ -248,7 +247,7 @@ static int print_download(cli_ctx *ctx, const char *run, const char *path, const
         json_object_set_new(o, "run", json_str(run));
         json_object_set_new(o, "path", json_str(path));
         json_object_set_new(o, "file", json_str(file));
-        json_object_set_new(o, "size", json_integer(size));
+        json_object_set_new(o, "size", json_integer((json_int_t)size));
     }
     char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
@@ -264,10 +263,11 @@ static int download_artifact(cli_ctx *ctx, const char *run, const char *path, co
     cairn_error err;
     /* asked before the download: a file stdout was redirected to is replaced */
     FILE *report = is_own_stdout(file) ? stderr : stdout;
+    uint64_t size = 0;
     cairn_client *c = cli_client(ctx, &err);
-    if (!c || cairn_artifact_download(c, run, path, file, &err))
+    if (!c || client_artifact_download_sized(c, run, path, file, &size, &err))
         return cli_fail(&err);
-    return print_download(ctx, run, path, file, report);
+    return print_download(ctx, run, path, file, size, report);
 }
 
 int cmd_artifacts_get(cli_ctx *ctx, const cli_command *self, int argc, char **argv)

@@ -538,15 +538,25 @@ static cairn_status download_to_file(download *d, cairn_status st, cairn_error *
     return st;
 }
 
+cairn_status client_artifact_download_sized(cairn_client *c, const char *run_id,
+                                            const char *artifact_path, const char *local_file,
+                                            uint64_t *size, cairn_error *err)
+{
+    download d = {.c = c, .path = artifact_path, .file = local_file, .fd = -1};
+    if (!c || !artifact_path || !local_file || !*local_file)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "artifact download needs a client, an artifact path and a file");
+    cairn_status st = download_to_file(&d, client_run_id(run_id, &d.run, err), err);
+    if (!st && size)
+        *size = d.got;
+    return st;
+}
+
 cairn_status cairn_artifact_download(cairn_client *client, const char *run_id,
                                      const char *artifact_path, const char *local_file,
                                      cairn_error *err)
 {
-    download d = {.c = client, .path = artifact_path, .file = local_file, .fd = -1};
-    if (!client || !artifact_path || !local_file || !*local_file)
-        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                         "artifact download needs a client, an artifact path and a file");
-    return download_to_file(&d, client_run_id(run_id, &d.run, err), err);
+    return client_artifact_download_sized(client, run_id, artifact_path, local_file, NULL, err);
 }
 
 cairn_status client_blob_download(cairn_client *c, const char *sha256, const char *local_file,

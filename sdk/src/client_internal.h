@@ -106,6 +106,12 @@ void decode_kvs_free(cairn_kv *items, size_t n);
  * nothing behind. One slot: the download most recently started. */
 void client_download_interrupted(void);
 
+/* cairn_artifact_download, and the bytes written into *size: what the CLI
+ * reports, which stat cannot tell for a device or a pipe (client_artifacts.c). */
+cairn_status client_artifact_download_sized(cairn_client *c, const char *run_id,
+                                            const char *artifact_path, const char *local_file,
+                                            uint64_t *size, cairn_error *err);
+
 /* Downloads the blob of that sha256 (64 hex) into local_file, as
  * cairn_artifact_download does an artifact (client_artifacts.c). */
 cairn_status client_blob_download(cairn_client *c, const char *sha256, const char *local_file,

@@ -131,9 +131,10 @@ class Downloads(CairnTest):
                 got.append(f.read())
         reader = threading.Thread(target=read)
         reader.start()
-        self.get(fifo)
+        shown = self.get(fifo, "--json").json()
         reader.join(30)
         self.assertEqual(got, [self.content])
+        self.assertEqual(shown["size"], len(self.content))  # what went in, not the pipe's size
         self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
 
     def test_standard_output_into_a_pipe_carries_only_the_content(self):
@@ -146,15 +147,15 @@ class Downloads(CairnTest):
             self.assertEqual(r.stdout, self.content, extra)
             # the report goes to stderr, where it does not end the content
             if extra:
-                self.assertEqual(json.loads(r.stderr)["file"], "/dev/stdout")
+                self.assertEqual(json.loads(r.stderr)["size"], len(self.content))
             else:
-                self.assertRegex(r.stderr.decode(), r"^/dev/stdout: \d+ bytes\n$")
+                self.assertEqual(r.stderr.decode(), f"/dev/stdout: {len(self.content)} bytes\n")
 
     @unittest.skipUnless(os.geteuid() == 0, "making a device node needs root")
     def test_a_device_is_written_into_not_replaced(self):
         null = os.path.join(self.tmp, "null")  # our own /dev/null, safe to get wrong
         os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-        self.get(null)
+        self.assertEqual(self.get(null).out, f"{null}: {len(self.content)} bytes\n")
         self.assertTrue(stat.S_ISCHR(os.lstat(null).st_mode))
         self.assertEqual([f for f in os.listdir(self.tmp) if ".part-" in f], [])
 
