@@ -600,7 +600,7 @@ static void search_orders_by_run_id(void **state)
     for (int i = 0; i < N; i++) {
         ulid id;
         char text[ULID_TEXT_LEN + 1];
-        snprintf(text, sizeof text, "01J00000000000000000000%03d", i);
+        snprintf(text, sizeof text, "01J00000000000000000000%03u", (unsigned)i % 1000u);
         assert_true(ulid_parse(text, &id));
         ulid_format(&id, ids[i]);
         msgpack_packer *pk = begin(f, "run.start", 3, NULL);
