@@ -11,6 +11,7 @@
 
 #include "daemon_config.h"
 #include "error.h"
+#include "validate.h"
 
 void agent_config_defaults(agent_config *c)
 {
@@ -85,6 +86,11 @@ static cairn_status set_label(agent_config *c, const char *key, size_t key_len, 
     if (strlen(value) > AGENT_LABEL_VALUE_MAX)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "label '%s': value longer than %d bytes",
                          k, AGENT_LABEL_VALUE_MAX);
+    /* The coordinator refuses a hello whose label values are not printable
+     * UTF-8: such an agent would run unlisted, out of every fan-out. */
+    cairn_error why;
+    if (validate_text("the value", msg_str_of(value), AGENT_LABEL_VALUE_MAX, &why))
+        return error_set(err, why.status, "label '%s': %s", k, why.message);
     int i = 0;
     while (i < c->n_labels && strcmp(c->labels[i].key, k) != 0)
         i++;

@@ -747,6 +747,21 @@ class Daemon(AgentTest):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("must be a string", r.stderr)
 
+    def test_a_label_value_the_coordinator_would_refuse_is_a_config_error(self):
+        """A control character or bad UTF-8 in a label value would get every
+        hello refused: the agent would run unlisted and out of every fan-out."""
+        where = ["--data-dir", os.path.join(self.tmp, "x"), "--sdk-endpoint",
+                 f"ipc://{self.tmp}/x.sock", "--coordinator", self.coord.endpoint]
+        r = self._run("-c", self.conf('labels: { zone = "a\\tb"; };\n', "bad.conf"), *where)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("event=bad_config", r.stderr)
+        self.assertIn("bad.conf:1: label 'zone'", r.stderr)
+        self.assertIn("control characters", r.stderr)
+        r = subprocess.run([os.path.join(BIN, "cairn-agent"), "--label", b"zone=\xff", *where],
+                           capture_output=True, text=True, timeout=20, errors="replace")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("not valid UTF-8", r.stderr)
+
     def test_syntax_error_names_the_line(self):
         r = self._run("-c", self.conf('coordinator = "x"\nspool: {\n', "bad.conf"))
         self.assertNotEqual(r.returncode, 0)
