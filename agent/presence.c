@@ -79,6 +79,7 @@ static void send_heartbeat(presence *p, void *dealer, uint64_t depth)
 }
 
 #define HELLO_WAIT_MS 2000
+#define PRESENCE_MIN_HEARTBEAT_MS 10
 
 void presence_connected(presence *p, int64_t now)
 {
@@ -154,8 +155,11 @@ bool presence_take_reply(presence *p, const msg *m)
         kvlog(KVLOG_INFO, "coordinator_limit", "max_message_bytes=%lld", (long long)limit);
         p->coordinator_max_message = (uint64_t)limit;
     }
-    if (hello && body_int(m->body, "heartbeat_ms", false, &hb, NULL) == CAIRN_OK && hb >= 100 &&
-        hb <= 3600000 && hb != p->heartbeat_ms) {
+    /* Every interval the coordinator may be set to (agents.heartbeat_ms, 10
+     * to 3600000) is kept: it marks down an agent silent for three of its
+     * own intervals, whatever the agent's heartbeat_ms. */
+    if (hello && body_int(m->body, "heartbeat_ms", false, &hb, NULL) == CAIRN_OK &&
+        hb >= PRESENCE_MIN_HEARTBEAT_MS && hb <= 3600000 && hb != p->heartbeat_ms) {
         kvlog(KVLOG_INFO, "heartbeat_interval", "heartbeat_ms=%lld", (long long)hb);
         p->heartbeat_ms = (int)hb;
         /* The heartbeat scheduled with the old interval may be too late for

@@ -210,6 +210,22 @@ class ThroughTheAgent(AgentTest):
                          [(self.agent.agent_id, "ok")])
         self.assertNotIn("event=presence_unsupported", self.agent.log())
 
+    def test_a_short_coordinator_heartbeat_is_kept(self):
+        """Any interval the coordinator may be configured with is followed:
+        an agent keeping its own 5 s would be marked down 150 ms after each
+        heartbeat."""
+        self.agent.stop()
+        self.restart_coordinator("agents: { heartbeat_ms = 50; };\n")
+        self.agent.coordinator = self.coord.endpoint
+        self.agent.start()
+        self.wait_until("the agent to be listed", lambda: any(
+            a["id"] == self.agent.agent_id for a in self.cli_json("agents")))
+        time.sleep(1.5)
+        me = [a for a in self.cli_json("agents") if a["id"] == self.agent.agent_id][0]
+        self.assertEqual(me["status"], "up")
+        self.assertNotIn("event=agent_down", self.coord.log())
+        self.assertIn("event=heartbeat_interval heartbeat_ms=50", self.agent.log())
+
     def test_presence_without_coordinator_support_is_logged_once(self):
         run = self.agent_run("presence")
         self.via_agent("runs", "log", run, "--metric", "a=1@0")
