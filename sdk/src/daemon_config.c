@@ -97,10 +97,16 @@ static cairn_status read_group(const daemon_config_table *t, void *cfg, config_s
         char path[128];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(s));
         bool is_group = config_setting_is_group(s);
-        const daemon_group *g = is_group && !*prefix ? find_group(t, path) : NULL;
-        const daemon_setting *o = is_group ? NULL : find_setting(t, path);
+        const daemon_group *g = !*prefix ? find_group(t, path) : NULL;
+        /* A known name of the wrong kind is a wrong type, not an unknown
+         * setting: read_setting names the type a scalar needs. */
+        const daemon_setting *o = find_setting(t, path);
         cairn_status st;
-        if (g && g->read)
+        if (g && !is_group)
+            st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                           "%s:%d: '%s' must be a group: %s: { ... };", file,
+                           config_setting_source_line(s), path, path);
+        else if (g && g->read)
             st = g->read(cfg, s, file, err);
         else if (g)
             st = read_group(t, cfg, s, path, file, err);

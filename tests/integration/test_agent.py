@@ -778,6 +778,19 @@ class Daemon(AgentTest):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("not valid UTF-8", r.stderr)
 
+    def test_a_known_setting_of_the_wrong_kind_is_not_called_unknown(self):
+        r = self._run("-c", self.conf("labels = 5;\n", "bad.conf"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("bad.conf:1: 'labels' must be a group", r.stderr)
+        self.assertNotIn("unknown setting", r.stderr)
+        r = self._run("-c", self.conf("heartbeat_ms: { ms = 5; };\n", "bad.conf"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("bad.conf:1: 'heartbeat_ms' must be an integer", r.stderr)
+        r = self._run("-c", self.conf("spool: { max_bytes: { x = 1; }; };\n", "bad.conf"))
+        self.assertIn("bad.conf:1: 'spool.max_bytes' must be an integer", r.stderr)
+        r = self._run("-c", self.conf("coordinator: { x = 1; };\n", "bad.conf"))
+        self.assertIn("bad.conf:1: 'coordinator' must be a string", r.stderr)
+
     def test_syntax_error_names_the_line(self):
         r = self._run("-c", self.conf('coordinator = "x"\nspool: {\n', "bad.conf"))
         self.assertNotEqual(r.returncode, 0)

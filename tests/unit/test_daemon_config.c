@@ -94,11 +94,14 @@ static void test_unknown_settings_are_refused_with_their_line(void **state)
     assert_refused(&bounded, "name = \"a\";\nnmae = \"b\";\n", ":2: unknown setting 'nmae'");
     assert_refused(&bounded, "sizes: { totl = 1; };\n", ":1: unknown setting 'sizes.totl'");
     assert_refused(&bounded, "other: { a = 1; };\n", ":1: unknown setting 'other'");
-    /* groups are top-level only, and a group is no scalar nor a scalar a group */
+    /* groups are top-level only, and a group is no scalar nor a scalar a
+     * group: refused as the wrong type of a known setting, not as unknown */
     assert_refused(&bounded, "sizes: { extra: { a = 1; }; };\n",
                    ":1: unknown setting 'sizes.extra'");
-    assert_refused(&bounded, "count: { a = 1; };\n", ":1: unknown setting 'count'");
-    assert_refused(&bounded, "sizes = 1;\n", ":1: unknown setting 'sizes'");
+    assert_refused(&bounded, "count: { a = 1; };\n", ":1: 'count' must be an integer");
+    assert_refused(&bounded, "name: { a = 1; };\n", ":1: 'name' must be a string");
+    assert_refused(&bounded, "sizes = 1;\n", ":1: 'sizes' must be a group: sizes: { ... };");
+    assert_refused(&bounded, "extra = [1];\n", ":1: 'extra' must be a group");
 }
 
 static void test_bad_values_are_refused(void **state)
