@@ -91,7 +91,7 @@ cairn_status agent_open(agent_process *a, const agent_config *cfg, cairn_error *
     st = sdk_server_open(&a->sdk, a->zmq, &a->cfg, a->routing_id, &a->spool, &a->uploads, err);
     if (!st)
         st = relay_open(&a->relay, a->zmq, a->cfg.coordinator, a->sdk.router,
-                        a->cfg.relay_timeout_ms, a->routing_id, err);
+                        a->cfg.relay_timeout_ms, a->cfg.coordinator_silence_ms, a->routing_id, err);
     if (!st)
         st = forwarder_open(&a->fwd, a->zmq, &a->cfg, a->routing_id, a->routing_id, &a->spool,
                             &a->uploads, &a->presence, err);

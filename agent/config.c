@@ -11,6 +11,7 @@
 
 #include "daemon_config.h"
 #include "error.h"
+#include "keepalive.h"
 #include "validate.h"
 
 void agent_config_defaults(agent_config *c)
@@ -23,6 +24,7 @@ void agent_config_defaults(agent_config *c)
     c->heartbeat_ms = 5000;
     c->stats_interval_s = 60;
     c->relay_timeout_ms = 10000;
+    c->coordinator_silence_ms = KEEPALIVE_DEFAULT_MS;
     c->shutdown_flush_ms = 3000;
     c->spool_max_bytes = (uint64_t)1 << 30;
     c->spool_max_rejected = 10000;
@@ -47,6 +49,7 @@ static const daemon_setting settings[] = {
     INT("heartbeat_ms", heartbeat_ms),
     INT("stats_interval_s", stats_interval_s),
     INT("relay_timeout_ms", relay_timeout_ms),
+    INT("coordinator_silence_ms", coordinator_silence_ms),
     INT("shutdown_flush_ms", shutdown_flush_ms),
     U64("spool.max_bytes", spool_max_bytes),
     U64("spool.max_rejected", spool_max_rejected),
@@ -185,6 +188,8 @@ cairn_status agent_config_check(const agent_config *c, cairn_error *err)
         return out_of_range(err, "stats_interval_s must be at least 1");
     if (c->relay_timeout_ms < 100)
         return out_of_range(err, "relay_timeout_ms must be at least 100");
+    if (c->coordinator_silence_ms != 0 && c->coordinator_silence_ms < 100)
+        return out_of_range(err, "coordinator_silence_ms must be 0 (off) or at least 100");
     if (c->spool_max_rejected < 1)
         return out_of_range(err, "spool.max_rejected must be at least 1");
     if (c->spool_max_bytes < 1024)

@@ -29,6 +29,7 @@ typedef struct agent_config {
     int heartbeat_ms;
     int stats_interval_s;
     int relay_timeout_ms;
+    int coordinator_silence_ms; /* 0: no ZeroMQ heartbeat on its connections */
     int shutdown_flush_ms;
     uint64_t spool_max_bytes;
     uint64_t spool_max_rejected; /* entries kept in the rejected list */

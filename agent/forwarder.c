@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "error.h"
+#include "keepalive.h"
 #include "kvlog.h"
 
 #define MONITOR_ENDPOINT "inproc://cairn-agent-forwarder-monitor"
@@ -31,6 +32,7 @@ static cairn_status open_dealer(forwarder *f, void *zctx, const char *routing_id
      * reconnections; ours spreads the resends after them. */
     zmq_setsockopt(f->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(f->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    keepalive_set(f->dealer, f->cfg->coordinator_silence_ms);
     if (zmq_socket_monitor(f->dealer, MONITOR_ENDPOINT,
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
         return error_set(err, CAIRN_TRANSPORT_ERROR, "monitor: %s", zmq_strerror(errno));

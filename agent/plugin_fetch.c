@@ -12,11 +12,12 @@
 #include "body.h"
 #include "clock.h"
 #include "error.h"
+#include "keepalive.h"
 #include "kvlog.h"
 #include "plugin_host.h"
 
-cairn_status fetcher_open(fetcher *f, void *zctx, const char *coordinator, const char *from,
-                          cairn_error *err)
+cairn_status fetcher_open(fetcher *f, void *zctx, const char *coordinator, int silence_ms,
+                          const char *from, cairn_error *err)
 {
     memset(f, 0, sizeof *f);
     f->from = from;
@@ -27,6 +28,7 @@ cairn_status fetcher_open(fetcher *f, void *zctx, const char *coordinator, const
         return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq socket: %s", zmq_strerror(errno));
     int zero = 0;
     zmq_setsockopt(f->dealer, ZMQ_LINGER, &zero, sizeof zero);
+    keepalive_set(f->dealer, silence_ms);
     if (zmq_connect(f->dealer, coordinator) != 0)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "coordinator endpoint '%s': %s",
                          coordinator, zmq_strerror(errno));

@@ -49,8 +49,8 @@ typedef struct fetcher {
     uint64_t done, failed;
 } fetcher;
 
-cairn_status fetcher_open(fetcher *f, void *zctx, const char *coordinator, const char *from,
-                          cairn_error *err);
+cairn_status fetcher_open(fetcher *f, void *zctx, const char *coordinator, int silence_ms,
+                          const char *from, cairn_error *err);
 void fetcher_close(fetcher *f);
 
 /* Starts a fetch into dest, whose file is made and renamed with the

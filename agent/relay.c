@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "error.h"
+#include "keepalive.h"
 #include "kvlog.h"
 
 static cairn_status open_dealer(void **sock, void *zctx, const char *coordinator, bool immediate,
-                                cairn_error *err)
+                                int silence_ms, cairn_error *err)
 {
     int zero = 0, one = 1;
     *sock = zmq_socket(zctx, ZMQ_DEALER);
@@ -18,6 +19,7 @@ static cairn_status open_dealer(void **sock, void *zctx, const char *coordinator
     zmq_setsockopt(*sock, ZMQ_LINGER, &zero, sizeof zero);
     if (immediate)
         zmq_setsockopt(*sock, ZMQ_IMMEDIATE, &one, sizeof one);
+    keepalive_set(*sock, silence_ms);
     if (zmq_connect(*sock, coordinator) != 0)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "coordinator endpoint '%s': %s",
                          coordinator, zmq_strerror(errno));
@@ -25,7 +27,7 @@ static cairn_status open_dealer(void **sock, void *zctx, const char *coordinator
 }
 
 cairn_status relay_open(relay *r, void *zctx, const char *coordinator, void *router,
-                        int timeout_ms, const char *from, cairn_error *err)
+                        int timeout_ms, int silence_ms, const char *from, cairn_error *err)
 {
     memset(r, 0, sizeof *r);
     r->router = router;
@@ -41,8 +43,8 @@ cairn_status relay_open(relay *r, void *zctx, const char *coordinator, void *rou
      * registry change must not: answered TIMEOUT, it would still be applied
      * when the coordinator came back, minutes later. Its socket queues only
      * on a live connection, and a send finding none is refused at once. */
-    cairn_status st = open_dealer(&r->dealer, zctx, coordinator, false, err);
-    return st ? st : open_dealer(&r->changes, zctx, coordinator, true, err);
+    cairn_status st = open_dealer(&r->dealer, zctx, coordinator, false, silence_ms, err);
+    return st ? st : open_dealer(&r->changes, zctx, coordinator, true, silence_ms, err);
 }
 
 static void slot_release(relay *r, relay_slot *s)

@@ -40,8 +40,9 @@ typedef struct relay {
 } relay;
 
 /* router: the SDK-side socket; from: the agent's name in the replies it makes. */
+/* silence_ms: see keepalive.h (agent.conf's coordinator_silence_ms). */
 cairn_status relay_open(relay *r, void *zctx, const char *coordinator, void *router,
-                        int timeout_ms, const char *from, cairn_error *err);
+                        int timeout_ms, int silence_ms, const char *from, cairn_error *err);
 void relay_close(relay *r);
 
 /* Sends the request m (whose bytes are payload) to the coordinator. On

@@ -12,6 +12,7 @@
 
 #include "body.h"
 #include "error.h"
+#include "keepalive.h"
 #include "source_info.h"
 
 static int64_t mono_ms(void)
@@ -86,6 +87,9 @@ static cairn_status open_socket(cairn_client *c, const client_tuning *tuning, ca
     if (!c->sock)
         return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_socket: %s", zmq_strerror(errno));
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    /* A tracker's resends go into the same connection: one to a vanished
+     * coordinator must be made again, not waited on for 15 minutes. */
+    keepalive_set(c->sock, KEEPALIVE_DEFAULT_MS);
     tune_socket(c->sock, tuning);
     if (zmq_connect(c->sock, c->endpoint) != 0)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "invalid coordinator endpoint '%s': %s",

@@ -2,12 +2,15 @@
 forwards them to the coordinator, in order and exactly once, through coordinator
 outages, agent crashes and refusals."""
 import hashlib
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -346,6 +349,110 @@ class Outages(AgentTest):
         self.via_agent("artifacts", "get", run, "weights.bin", "-o", back)
         with open(back, "rb") as f:
             self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
+
+
+class FreezingProxy:
+    """A TCP relay in front of the coordinator whose connections can be frozen:
+    left open but carrying nothing either way, as when the coordinator's host
+    loses power or the network drops it. Connections made after a freeze pass."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.frozen = set()
+        self.sockets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets += [client, upstream]
+            pair = (client, upstream)
+            threading.Thread(target=self._pump, args=(client, upstream, pair), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, pair), daemon=True).start()
+
+    def _pump(self, src, dst, pair):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            with self.lock:
+                if pair in self.frozen:
+                    continue  # swallowed: nothing comes back, nothing is refused
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for sock in pair:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def freeze(self):
+        with self.lock:
+            for i in range(0, len(self.sockets), 2):
+                self.frozen.add((self.sockets[i], self.sockets[i + 1]))
+
+    def close(self):
+        self.listener.close()
+        with self.lock:
+            for sock in self.sockets:
+                sock.close()
+
+
+class SilentCoordinator(AgentTest):
+    """A connection to the coordinator that goes silent without closing is
+    taken for dead after coordinator_silence_ms and made again."""
+
+    def setUp(self):
+        CairnTest.setUp(self)
+        self.proxy = FreezingProxy(int(self.coord.endpoint.rsplit(":", 1)[1]))
+        self.addCleanup(self.proxy.close)
+        conf = self.conf("coordinator_silence_ms = 1000;\n")
+        self.agent = Agent(self.tmp, f"tcp://127.0.0.1:{self.proxy.port}", ["-c", conf]).start()
+
+    def connections(self):
+        return self.agent.log().count("event=connected")
+
+    def test_writes_and_reads_go_on_after_the_connection_goes_silent(self):
+        before = self.agent_run("silent")
+        self.wait_until("the first run at the coordinator",
+                        lambda: self.cli("runs", "show", before, check=False).code == 0)
+        connected = self.connections()
+        self.proxy.freeze()
+        after = self.agent_run("silent")
+        self.wait_until("the run started after the freeze at the coordinator",
+                        lambda: self.cli("runs", "show", after, check=False).code == 0,
+                        timeout=20)
+        self.assertGreater(self.connections(), connected)
+        shown = json.loads(self.via_agent("runs", "show", after, "--json").out)
+        self.assertEqual(shown["id"], after)
+
+    def test_zero_turns_it_off_and_a_tiny_value_is_refused(self):
+        self.agent.stop()
+        for value, ok in (("0", True), ("50", False)):
+            self.agent.extra_args = ["-c", self.conf(f"coordinator_silence_ms = {value};\n")]
+            if ok:
+                self.agent.start()
+                self.agent.stop()
+                continue
+            with self.assertRaises(RuntimeError) as e:
+                self.agent.start()
+            self.assertIn("coordinator_silence_ms must be 0 (off) or at least 100",
+                          str(e.exception))
+        self.agent.extra_args = []
+        self.agent.start()
 
 
 class FullSpool(AgentTest):
