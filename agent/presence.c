@@ -127,6 +127,16 @@ int64_t presence_next_deadline(const presence *p)
     return p->next_heartbeat;
 }
 
+/* With the coordinator's reason: the code alone leaves an operator
+ * guessing why the agent is missing from `cairn agents`. */
+static void log_refusal(const msg *m)
+{
+    char message[512], q[600];
+    msg_str_copy(m->err_message, message, sizeof message);
+    kvlog(KVLOG_WARN, "presence_refused", "type=%.*s code=%s message=%s", (int)m->type.n, m->type.p,
+          cairn_status_name(m->err_status), kvlog_quote(q, sizeof q, message));
+}
+
 bool presence_take_reply(presence *p, const msg *m)
 {
     bool hello = msg_str_eq(m->type, "agent.hello");
@@ -141,7 +151,7 @@ bool presence_take_reply(presence *p, const msg *m)
                   "yet; forwarding goes on without presence\"",
                   p->cfg->coordinator);
         else if (m->err_status != CAIRN_UNKNOWN_TYPE)
-            kvlog(KVLOG_WARN, "presence_refused", "code=%s", cairn_status_name(m->err_status));
+            log_refusal(m);
         /* A coordinator that does not know us (its agents table was lost or
          * never had us) needs the hello again before heartbeats count. */
         if (!hello && m->err_status == CAIRN_RESOURCE_DOES_NOT_EXIST)

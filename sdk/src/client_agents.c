@@ -4,6 +4,8 @@
  * `cairn ping --selector ... --json`).
  */
 #include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,9 +237,11 @@ cairn_status cairn_fanout(cairn_client *client, const cairn_fanout_opts *opts,
             return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "fanout: args[%zu] is NULL", i);
     *out = NULL;
     pack_fanout(client, opts);
-    /* The coordinator answers once the agents have: their time comes first. */
+    /* The coordinator answers once the agents have: their time comes first.
+     * The sum is taken in 64 bits and capped: two long timeouts overflowed. */
     int saved = client->timeout_ms;
-    client->timeout_ms = saved + (opts->timeout_ms > 0 ? opts->timeout_ms : 5000);
+    int64_t wait = (int64_t)saved + (opts->timeout_ms > 0 ? opts->timeout_ms : 5000);
+    client->timeout_ms = wait < INT_MAX ? (int)wait : INT_MAX;
     cairn_status st = client_call_into(client, sizeof **out, results_body, (void **)out, err);
     client->timeout_ms = saved;
     return st;
