@@ -12,6 +12,8 @@
 #include "kvlog.h"
 
 #define MONITOR_ENDPOINT "inproc://cairn-agent-forwarder-monitor"
+#define UNREACHABLE_FIRST_MS 10000
+#define UNREACHABLE_EVERY_MS 60000
 
 /* ---- setup ---- */
 
@@ -453,8 +455,11 @@ static void on_event(forwarder *f, uint16_t event, int64_t now)
          * point of the current backoff step. */
         f->resume_at = f->ever_connected ? now + backoff_spread(&f->backoff) : now;
         f->ever_connected = true;
+        f->unreachable_since = 0;
     } else if (event == ZMQ_EVENT_DISCONNECTED && f->connected) {
         f->connected = false;
+        f->unreachable_since = now;
+        f->next_unreachable_log = now + UNREACHABLE_FIRST_MS;
         f->stats.disconnects++;
         char q[2 * PATH_MAX];
         kvlog(KVLOG_WARN, "disconnected", "coordinator=%s unacknowledged=%d",
@@ -490,8 +495,29 @@ void forwarder_monitor(forwarder *f, int64_t now)
     }
 }
 
+/* A coordinator that cannot be reached (a wrong host or port, a firewall, its
+ * host down) shows no error anywhere else: writes are still spooled and
+ * acknowledged. So the log says it, soon and then now and then. */
+static void note_unreachable(forwarder *f, int64_t now)
+{
+    if (f->connected)
+        return;
+    if (f->unreachable_since == 0) { /* since start */
+        f->unreachable_since = now;
+        f->next_unreachable_log = now + UNREACHABLE_FIRST_MS;
+    }
+    if (now < f->next_unreachable_log)
+        return;
+    char q[2 * PATH_MAX];
+    kvlog(KVLOG_WARN, "not_connected", "coordinator=%s for_s=%lld depth=%llu",
+          kvlog_value(q, sizeof q, f->cfg->coordinator),
+          (long long)((now - f->unreachable_since) / 1000), (unsigned long long)f->spool->depth);
+    f->next_unreachable_log = now + UNREACHABLE_EVERY_MS;
+}
+
 void forwarder_timers(forwarder *f, int64_t now)
 {
+    note_unreachable(f, now);
     if (!f->blocked && !presence_tick(f->presence, f->dealer, f->spool->depth, now))
         f->blocked = true;
     if (f->reply_deadline == 0 || now < f->reply_deadline)
@@ -527,6 +553,8 @@ int64_t forwarder_next_deadline(const forwarder *f, int64_t now)
         next = clock_earliest(next, f->resume_at);
     if (f->connected && !presence_settled(f->presence, now) && has_work(f))
         next = clock_earliest(next, f->presence->hello_wait_until);
+    if (!f->connected && f->unreachable_since)
+        next = clock_earliest(next, f->next_unreachable_log);
     return next;
 }
 

@@ -90,6 +90,8 @@ typedef struct forwarder {
     bool blocked;           /* a send found no room: wait for POLLOUT */
     int64_t resume_at;      /* backoff: nothing is sent before */
     int64_t reply_deadline; /* 0 when nothing is in flight */
+    int64_t unreachable_since;  /* not connected since (0: connected, or not yet looked) */
+    int64_t next_unreachable_log;
     backoff backoff;
     fwd_upload up;
     msg_decoder dec;

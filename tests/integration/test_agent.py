@@ -439,6 +439,21 @@ class SilentCoordinator(AgentTest):
         shown = json.loads(self.via_agent("runs", "show", after, "--json").out)
         self.assertEqual(shown["id"], after)
 
+    def test_a_coordinator_never_reached_is_reported(self):
+        self.agent.stop()
+        closed = socket.create_server(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()  # nothing listens there now
+        self.agent.coordinator = f"tcp://127.0.0.1:{port}"
+        self.agent.start()
+        run = self.agent_run("unreachable")  # still spooled and acknowledged
+        self.assertTrue(run)
+        self.wait_until("the not_connected warning",
+                        lambda: "event=not_connected" in self.agent.log(), timeout=30)
+        line = [l for l in self.agent.log().splitlines() if "event=not_connected" in l][-1]
+        self.assertIn(f"coordinator=tcp://127.0.0.1:{port}", line)
+        self.assertRegex(line, r"for_s=1\d depth=1\b")
+
     def test_zero_turns_it_off_and_a_tiny_value_is_refused(self):
         self.agent.stop()
         for value, ok in (("0", True), ("50", False)):
