@@ -196,8 +196,12 @@ static cairn_status check_params_immutable(request_ctx *r, const ulid *run,
         msg_str first, again;
         obj_str(&params->via.map.ptr[keys[i - 1].at].val, &first);
         obj_str(&params->via.map.ptr[keys[i].at].val, &again);
-        if (!msg_str_same(first, again))
-            return param_changed(keys[i].name, first, again, err);
+        if (!msg_str_same(first, again)) /* nothing was logged: say what was asked */
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                             "param '%.*s' is given twice in one request, as '%.*s' and as "
+                             "'%.*s'; params are immutable",
+                             (int)keys[i].name.n, keys[i].name.p, (int)(first.n > 100 ? 100 : first.n),
+                             first.p, (int)(again.n > 100 ? 100 : again.n), again.p);
     }
     return CAIRN_OK;
 }

@@ -72,6 +72,11 @@ class Commands(CairnTest):
         self.assertEqual(len(r.err.strip().splitlines()), 1)
         r = self.cli("runs", "show", "01ARZ3NDEKTSV4RRFFQ69G5FAV", check=False)
         self.assertEqual(r.code, 1)
+        # Two values in one request: nothing was logged, and the message says so.
+        r = self.cli("runs", "log", run, "--param", "b=1", "--param", "b=2", check=False)
+        self.assertEqual(r.code, 1)
+        self.assertIn("param 'b' is given twice in one request, as '1' and as '2'", r.err)
+        self.assertNotIn("b", self.cli_json("runs", "show", run)["params"])
 
     def test_bad_usage_exits_2(self):
         for args in (["runs", "frobnicate"], ["nonsense"], ["runs", "log"],

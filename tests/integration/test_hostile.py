@@ -52,7 +52,7 @@ class HostileInput(CairnTest):
         # A repeat with another value is still refused, and writes nothing.
         r = self.cli("runs", "log", run, "--param=q=1", "--param=q=2", "--tag=t=x", check=False)
         self.assertEqual(r.code, 1, r.err)
-        self.assertIn("param 'q' was logged as '1'", r.err)
+        self.assertIn("param 'q' is given twice in one request, as '1' and as '2'", r.err)
         self.assertNotIn("q", self.cli_json("runs", "show", run)["params"])
 
     def test_a_message_of_too_many_frames_is_answered(self):
