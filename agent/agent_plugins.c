@@ -12,6 +12,9 @@
 #include "error.h"
 #include "kvlog.h"
 
+#define COMMAND_DEFAULT_MS 60000 /* a command that names no deadline */
+#define COMMAND_MAX_MS 600000    /* the longest fan-out the coordinator waits for */
+
 /* ---- the outbox: emitted events into the spool ---- */
 
 void agent_plugins_flush(agent_plugins *ap)
@@ -182,6 +185,21 @@ static void reply_plugins(agent_plugins *ap, const msg *m, msg_writer *w)
         pack_plugin(&w->pk, ap->host.plugins[i]);
 }
 
+/* The coordinator's deadline is on its clock, which may be set apart from
+ * ours by more than a command's time: kept as it was, a deploy was answered
+ * TIMEOUT at once by an agent ahead of it (or let run on long after by one
+ * behind). What counts is the time the command had left when it was sent:
+ * the deadline less the envelope's ts, both on the coordinator's clock,
+ * counted from now on ours. */
+static int64_t local_deadline(const msg *m, int64_t deadline)
+{
+    int64_t now = clock_wall_ms();
+    if (deadline <= 0)
+        return now + COMMAND_DEFAULT_MS;
+    int64_t left = deadline - m->ts / 1000000;
+    return now + (left < 0 ? 0 : left > COMMAND_MAX_MS ? COMMAND_MAX_MS : left);
+}
+
 static command_outcome on_command(void *ctx, const msg *m, msg_writer *w)
 {
     agent_plugins *ap = ctx;
@@ -197,8 +215,9 @@ static command_outcome on_command(void *ctx, const msg *m, msg_writer *w)
     if (!event_type_valid(name.p, name.n))
         return COMMAND_UNKNOWN;
     body_map(m->body, "args", false, &args, NULL);
-    if (body_int(m->body, "deadline", false, &deadline, NULL) || deadline <= 0)
-        deadline = clock_wall_ms() + 60000;
+    if (body_int(m->body, "deadline", false, &deadline, NULL))
+        deadline = 0;
+    deadline = local_deadline(m, deadline);
     cairn_event cmd;
     event_view(&cmd, name.p, name.n, "coordinator", 11, clock_wall_ms(), args);
     char id[ULID_TEXT_LEN + 1];

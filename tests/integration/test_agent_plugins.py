@@ -3,6 +3,7 @@ events from trackers and from the SDK through detectors to the coordinator,
 isolated plugins that crash or hang (the agent survives, the plugin is
 restarted, the crash reaches the coordinator), deployer commands fanned out
 from the CLI."""
+import ctypes
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import unittest
 
 from harness import BIN, CairnTest, valgrind
 from test_agent import Agent
+from test_events import _zmq, new_ulid, packb, unpackb
 
 TEST_PLUGINS = os.path.join(os.path.dirname(BIN), "tests", "plugins")
 
@@ -328,6 +330,80 @@ class Isolation(PluginTest):
         self.assertEqual(started[0]["fields"]["uid"], 65534)
 
 
+class StandInCoordinator:
+    """A ROUTER in the coordinator's place, whose envelopes carry a clock of
+    its own: it answers every request ok and sends commands."""
+    ROUTER, SNDMORE, RCVMORE, LAST_ENDPOINT = 6, 2, 13, 32
+
+    def __init__(self, clock_offset_s):
+        self.offset_ns = int(clock_offset_s * 1e9)
+        self.ctx = _zmq.zmq_ctx_new()
+        self.sock = _zmq.zmq_socket(self.ctx, self.ROUTER)
+        for opt, value in ((17, 0), (27, 100)):  # LINGER, RCVTIMEO
+            v = ctypes.c_int(value)
+            _zmq.zmq_setsockopt(self.sock, opt, ctypes.byref(v), 4)
+        assert _zmq.zmq_bind(ctypes.c_void_p(self.sock), b"tcp://127.0.0.1:*") == 0
+        buf, size = ctypes.create_string_buffer(256), ctypes.c_size_t(256)
+        _zmq.zmq_getsockopt(ctypes.c_void_p(self.sock), self.LAST_ENDPOINT, buf,
+                            ctypes.byref(size))
+        self.endpoint = buf.value.decode()
+        self.agent = None
+
+    def now_ns(self):
+        return time.time_ns() + self.offset_ns
+
+    def _recv(self):
+        frames = []
+        while True:
+            msg = (ctypes.c_uint64 * 8)()
+            _zmq.zmq_msg_init(msg)
+            if _zmq.zmq_msg_recv(msg, self.sock, 0) < 0:
+                _zmq.zmq_msg_close(msg)
+                return None
+            frames.append(ctypes.string_at(_zmq.zmq_msg_data(msg), _zmq.zmq_msg_size(msg)))
+            more = _zmq.zmq_msg_more(msg)
+            _zmq.zmq_msg_close(msg)
+            if not more:
+                return frames
+
+    def _send(self, routing, message):
+        data = packb(message)
+        _zmq.zmq_send(self.sock, routing, len(routing), self.SNDMORE)
+        _zmq.zmq_send(self.sock, data, len(data), 0)
+
+    def serve(self, seconds, want=None):
+        """Answers requests for up to seconds; returns the first reply whose
+        're' is want."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            frames = self._recv()
+            if not frames:
+                continue
+            routing, message = frames[0], unpackb(frames[-1])
+            if "re" in message:
+                if want is not None and message["re"] == want:
+                    return message
+                continue
+            self.agent = routing
+            self._send(routing, {"v": 1, "id": new_ulid(), "type": message["type"],
+                                 "ts": self.now_ns(), "from": "coordinator", "re": message["id"],
+                                 "ok": True, "body": {}})
+        return None
+
+    def command(self, command, args, timeout_ms):
+        id_ = new_ulid()
+        now_ns = self.now_ns()
+        self._send(self.agent, {"v": 1, "id": id_, "type": "command", "ts": now_ns,
+                                "from": "coordinator",
+                                "body": {"command": command, "args": args,
+                                         "deadline": now_ns // 1000000 + timeout_ms}})
+        return id_
+
+    def close(self):
+        _zmq.zmq_close(self.sock)
+        _zmq.zmq_ctx_term(self.ctx)
+
+
 class Deploy(PluginTest):
     def deploy(self, *extra, check=True):
         r = self.cli("deploy", "churn", "7", "--sha256", "0" * 64, "--selector", "all", "--json",
@@ -343,6 +419,34 @@ class Deploy(PluginTest):
         self.assertEqual(rows[0]["reply"]["model"], "churn")
         self.assertEqual(rows[0]["reply"]["message"], "deployed")
         self.wait_events("command.progress", 1)
+
+    def test_a_coordinator_clock_set_apart_gives_the_command_its_time(self):
+        # An agent's clock an hour ahead of the coordinator's (or behind it):
+        # the command still has the time it was sent with, on the agent's clock.
+        for offset_s in (-3600, 3600):
+            coordinator = StandInCoordinator(offset_s)
+            self.addCleanup(coordinator.close)
+            path = os.path.join(self.tmp, "agent.conf")
+            with open(path, "w") as f:
+                f.write(plugin_conf([("d", "echo_deployer.so", False, {"delay_ms": 300})]))
+            agent = Agent(self.tmp, coordinator.endpoint, ["-c", path], name=f"agent{offset_s}")
+            agent.start()
+            try:
+                self.assertIsNone(coordinator.serve(1.0))
+                self.assertIsNotNone(coordinator.agent, "the agent never said hello")
+                started = time.monotonic()
+                id_ = coordinator.command("deploy", {"model": "churn"}, timeout_ms=5000)
+                reply = coordinator.serve(10, want=id_)
+                self.assertIsNotNone(reply, "no answer to the command")
+                self.assertTrue(reply.get("ok"), (offset_s, reply.get("error")))
+                self.assertEqual(reply["body"]["model"], "churn")
+                self.assertLess(time.monotonic() - started, 5)
+                # One that was out of time when sent is answered TIMEOUT.
+                id_ = coordinator.command("deploy", {"model": "churn"}, timeout_ms=-1000)
+                reply = coordinator.serve(10, want=id_)
+                self.assertEqual(reply["error"]["code"], "TIMEOUT", reply)
+            finally:
+                self.assertEqual(agent.stop(), 0, agent.log())
 
     def test_isolated_deployer_and_a_timeout(self):
         self.start_agent([("d", "echo_deployer.so", True, {"delay_ms": 5000})])
