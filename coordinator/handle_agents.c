@@ -206,7 +206,8 @@ static cairn_status read_fanout(request_ctx *r, fanout_request *q, selector *sel
         st = check_command(q->command, err);
     if (!st && (q->timeout_ms < 0 || q->timeout_ms > FANOUT_MAX_TIMEOUT_MS))
         st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                       "'timeout_ms' must be between 1 and %d", FANOUT_MAX_TIMEOUT_MS);
+                       "'timeout_ms' must be between 1 and %d (0 or none: %d)",
+                       FANOUT_MAX_TIMEOUT_MS, FANOUT_DEFAULT_TIMEOUT_MS);
     if (!st)
         st = selector_parse(sel, q->selector_text.p, q->selector_text.n, err);
     if (q->timeout_ms == 0)

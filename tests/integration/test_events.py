@@ -163,6 +163,10 @@ class RawClient:
             _zmq.zmq_msg_close(msg)
         return unpackb(data)
 
+    def send_raw(self, frame):
+        """Sends frame as it is, expecting nothing back."""
+        assert _zmq.zmq_send(self.sock, frame, len(frame), 0) == len(frame)
+
     def ok(self, type_, body, id_=None):
         """The body of an ok reply; fails on an error reply."""
         reply = self.call(type_, body, id_)

@@ -11,6 +11,7 @@ import time
 import unittest
 
 from harness import BIN, TOOLS, CairnTest
+from test_events import AGENT_A, RawClient, new_ulid, packb
 
 HEARTBEAT_MS = 200
 
@@ -161,6 +162,21 @@ class Presence(FanoutTest):
         self.assertIn("hello refused", err)
         self.assertIn("routing id", err)
         self.assertEqual(self.agents(), [])
+
+
+    def test_replies_no_fanout_waits_for_are_counted(self):
+        # A reply from an agent routing id the coordinator has never seen is
+        # dropped and counted, as one that answers no fan-out is.
+        stranger = RawClient(self.coord.endpoint, "agent:" + AGENT_A)
+        reply = packb({"v": 1, "id": new_ulid(), "type": "command", "ts": time.time_ns(),
+                       "from": "agent", "re": new_ulid(), "ok": True, "body": {}})
+        stranger.send_raw(reply)
+        self.cli("ping")  # the reply was read before this request
+        stranger.close()
+        self.coord.stop()
+        stats = [l for l in self.coord.log().splitlines() if "event=stats" in l]
+        self.assertIn("late_replies=1", stats[-1])
+        self.coord.start()
 
 
 class PingAgents(FanoutTest):
