@@ -28,6 +28,10 @@ void msg_str_copy(msg_str s, char *dst, size_t cap)
     if (cap == 0)
         return;
     size_t n = s.n < cap - 1 ? s.n : cap - 1;
+    /* A copy cut short ends before a character, not inside one: half a
+     * character would show as U+FFFD wherever the copy is printed. */
+    while (n < s.n && n > 0 && ((unsigned char)s.p[n] & 0xC0) == 0x80)
+        n--;
     if (n)
         memcpy(dst, s.p, n);
     dst[n] = '\0';

@@ -381,6 +381,13 @@ class Rollback(RegistryMixin, CairnTest):
                                  f'model="churn" alias="{alias}" version=2 from=1',
                                  f'model="churn" alias="{alias}" from=2 to=1 undoes=2'])
 
+    def test_audit_cuts_a_long_name_between_characters(self):
+        name = "x" + "\u00e9" * 40  # 81 bytes: cut at 64, inside an é
+        self.cli("models", "create", name)
+        [created] = [e["summary"] for e in self.cli_json("events") if e["type"] == "model.create"]
+        self.assertNotIn("\ufffd", created)
+        self.assertIn("x" + "\u00e9" * 31, created)
+
 
 class Downloads(RegistryMixin, CairnTest):
     def test_get_downloads_the_registered_bytes(self):

@@ -129,11 +129,29 @@ static void test_body_find_edges(void **state)
     assert_null(body_find(g_msg.body, "int key"));
 }
 
+/* A copy cut short ends on a character boundary. */
+static void test_str_copy_keeps_characters_whole(void **state)
+{
+    (void)state;
+    char out[8];
+    msg_str_copy(msg_str_of("x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"), out, sizeof out); /* xéééé */
+    assert_string_equal(out, "x\xc3\xa9\xc3\xa9\xc3\xa9"); /* 7 bytes: three é whole */
+    msg_str_copy(msg_str_of("ab\xe2\x82\xac\xe2\x82\xac"), out, sizeof out); /* ab€€ */
+    assert_string_equal(out, "ab\xe2\x82\xac"); /* the second € would not fit */
+    msg_str_copy(msg_str_of("abcdefgh"), out, sizeof out);
+    assert_string_equal(out, "abcdefg");
+    msg_str_copy(msg_str_of("\xe2\x82\xac"), out, 3); /* no whole character fits */
+    assert_string_equal(out, "");
+    msg_str_copy(msg_str_of("a\xc3\xa9"), out, sizeof out); /* fits: copied whole */
+    assert_string_equal(out, "a\xc3\xa9");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_body_accessor_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_find_edges, setup, teardown),
+        cmocka_unit_test(test_str_copy_keeps_characters_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
