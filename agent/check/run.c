@@ -365,7 +365,9 @@ int check_run(check_opts *o)
             turn(c, until);
         print_counters(&c->host);
     }
-    bool faulted = rc != 0 || c->faulted;
+    /* A delivery given up after its retries ends in no ERROR the sink saw,
+     * only in the host's count: it fails the run all the same. */
+    bool faulted = rc != 0 || c->faulted || c->host.stats.delivery_failed > 0;
     if (c->host.queue)
         plugin_host_close(&c->host);
     remove_temp_state(c);
