@@ -197,7 +197,7 @@ enum {
     ITEM_SDK,
     ITEM_COUNT
 };
-#define PLUGIN_ITEMS 65 /* the fetch socket and the descriptors plugins watch */
+#define PLUGIN_ITEMS (1 + PLUGIN_MAX_WATCHES) /* the fetch socket and every plugin's watch */
 
 static void setup_items(agent_process *a, zmq_pollitem_t *items, bool serving)
 {

@@ -336,14 +336,14 @@ static void on_frame(child *c, const char *verb, msgpack_object *a, uint32_t n)
 
 static void turn(child *c)
 {
-    zmq_pollitem_t items[65];
+    zmq_pollitem_t items[1 + PLUGIN_MAX_WATCHES];
     if (c->loaded) {
         plugin_host_run_timers(&c->host, clock_mono_ms());
         send_new_subscriptions(c);
         say_alive(c);
     }
     items[0] = (zmq_pollitem_t){NULL, c->w.fd, (short)(ZMQ_POLLIN | (wire_pending(&c->w) ? ZMQ_POLLOUT : 0)), 0};
-    int n = c->loaded ? plugin_host_poll_items(&c->host, items + 1, 64) : 0;
+    int n = c->loaded ? plugin_host_poll_items(&c->host, items + 1, PLUGIN_MAX_WATCHES) : 0;
     int64_t next = c->loaded ? plugin_host_next_deadline(&c->host) : INT64_MAX;
     int64_t wait = next == INT64_MAX ? 1000 : next - clock_mono_ms();
     if (zmq_poll(items, 1 + n, wait < 0 ? 0 : wait > 1000 ? 1000 : (long)wait) < 0 && errno != EINTR)

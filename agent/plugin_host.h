@@ -30,6 +30,10 @@
 #define PLUGIN_MAX_SUBSCRIPTIONS 16
 #define PLUGIN_QUEUE_MAX 65536   /* emitted events waiting for drain */
 #define NOTIFY_QUEUE_MAX 1024    /* deliveries waiting to be retried, per notifier */
+/* Descriptors watched by all plugins together, isolated children's sockets
+ * included: a loop embedding the host polls this many (see
+ * plugin_host_poll_items), or a watch accepted past its room never fires. */
+#define PLUGIN_MAX_WATCHES 1024
 
 typedef enum plugin_state {
     PLUGIN_RUNNING,

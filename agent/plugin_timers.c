@@ -10,7 +10,6 @@
 #include "plugin_host.h"
 
 #define MAX_TIMERS 4096
-#define MAX_WATCHES 1024
 
 static int timer_add(plugin_instance *p, uint64_t after_ms, uint64_t every_ms, cairn_timer_fn fn,
                      void *arg, uint64_t *id, bool internal)
@@ -74,7 +73,7 @@ static int watch_fd(plugin_instance *p, int fd, unsigned events, cairn_fd_fn fn,
             h->watches[i] = (plugin_watch){fd, events, p, internal, fn, arg};
             return 0;
         }
-    if (h->n_watches == MAX_WATCHES)
+    if (h->n_watches == PLUGIN_MAX_WATCHES)
         return -1;
     if (h->n_watches == h->cap_watches) {
         size_t cap = h->cap_watches ? h->cap_watches * 2 : 8;

@@ -310,13 +310,13 @@ static void feed_command(checker *c, const char *json, int index)
 
 static void turn(checker *c, int64_t until)
 {
-    zmq_pollitem_t items[64];
+    zmq_pollitem_t items[PLUGIN_MAX_WATCHES];
     int64_t now = clock_mono_ms();
     plugin_host_run_timers(&c->host, now);
     finish_fetches(c);
     int64_t next = plugin_host_next_deadline(&c->host);
     int64_t wait = clock_earliest(next, until) - clock_mono_ms();
-    int n = plugin_host_poll_items(&c->host, items, 64);
+    int n = plugin_host_poll_items(&c->host, items, PLUGIN_MAX_WATCHES);
     zmq_poll(items, n, wait < 0 ? 0 : wait > 1000 ? 1000 : (long)wait);
     plugin_host_dispatch(&c->host, items, n);
 }

@@ -322,6 +322,20 @@ class Isolation(PluginTest):
         self.assertNotIn("plugin_crashed", self.agent.log())
         self.assertEqual(self.plugins()["idle"]["state"], "running")
 
+    def test_every_watch_a_plugin_is_given_fires_and_others_keep_theirs(self):
+        # watch_fd takes up to 1024 descriptors. The agent polled only the
+        # first 64: the rest never fired, and an isolated plugin whose
+        # socket came after them went unheard until the watchdog killed it.
+        self.start_agent([("many", "many_watches.so", False, {"fds": 100, "after_ms": 1500}),
+                          ("victim", "misbehave.so", True, {}),
+                          ("echoes", "ticker.so", False, {"type": "echo", "interval_ms": 200,
+                                                          "count": 5})],
+                         watchdog_ms=500)
+        watched = self.wait_events("watched", 1)[0]["fields"]
+        self.assertEqual(watched, {"accepted": 100, "fired": 100})
+        self.wait_events("echoed", 5)
+        self.assertNotIn("plugin_crashed", self.agent.log())
+
     @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
     def test_isolated_children_drop_to_the_configured_user(self):
         os.chmod(self.tmp, 0o711)  # the data directory's parent must be searchable

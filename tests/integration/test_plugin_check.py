@@ -34,3 +34,11 @@ class Deliveries(TestPluginCheckTest):
         out = self.check(config=self.config(results=["retry", "ok"]), events=[ALERT],
                          run_for=1500)
         self.assertEqual([d["result"] for d in out.of("deliver")], ["retry", "ok"])
+
+
+class Watches(TestPluginCheckTest):
+    PLUGIN = "many_watches"
+
+    def test_every_watch_the_host_takes_fires(self):
+        out = self.check(config=self.config(fds=100, after_ms=300), run_for=600)
+        self.assertEqual(out.fields("watched"), [{"accepted": 100, "fired": 100}])
