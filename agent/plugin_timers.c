@@ -11,6 +11,11 @@
 
 #define MAX_TIMERS 4096
 
+/* Delays and periods past ~24 days are held at that: a plugin's UINT64_MAX
+ * means "not for a long time", and cast to the clock's int64 unclamped it
+ * would wrap negative and fire on every turn of the loop. */
+static uint64_t clamp_ms(uint64_t ms) { return ms > INT32_MAX ? INT32_MAX : ms; }
+
 static int timer_add(plugin_instance *p, uint64_t after_ms, uint64_t every_ms, cairn_timer_fn fn,
                      void *arg, uint64_t *id, bool internal)
 {
@@ -27,8 +32,8 @@ static int timer_add(plugin_instance *p, uint64_t after_ms, uint64_t every_ms, c
     }
     plugin_timer *t = &h->timers[h->n_timers++];
     *t = (plugin_timer){.id = ++h->next_timer_id, .owner = p, .internal = internal,
-                        .every_ms = every_ms, .fn = fn, .arg = arg};
-    t->due_ms = clock_mono_ms() + (int64_t)(after_ms > INT32_MAX ? INT32_MAX : after_ms);
+                        .every_ms = clamp_ms(every_ms), .fn = fn, .arg = arg};
+    t->due_ms = clock_mono_ms() + (int64_t)clamp_ms(after_ms);
     *id = t->id;
     return 0;
 }

@@ -222,6 +222,41 @@ static void emitted_events_reach_subscribers_and_the_spool(void **state)
     assert_true(S_ISDIR(st.st_mode));
 }
 
+static int fires;
+static void count_fire(void *arg)
+{
+    (void)arg;
+    fires++;
+}
+
+/* Periods past what the clock holds are "not again for a long time", as
+ * delays past it are: never a period that wraps negative and fires on every
+ * turn of the loop. */
+static void timers_at_their_limits_do_not_spin(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load(h, "m", "minimal.so", NULL, &err), CAIRN_OK);
+    plugin_instance *p = h->plugins[0];
+    const uint64_t periods[] = {UINT64_MAX, (uint64_t)INT64_MAX, (uint64_t)INT64_MAX + 1};
+    for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++) {
+        fires = 0;
+        uint64_t id = plugin_host_api.timer_add(p, 0, periods[i], count_fire, NULL);
+        assert_true(id > 0);
+        for (int turn = 0; turn < 5; turn++) {
+            plugin_host_run_timers(h, clock_mono_ms());
+            usleep(1000);
+        }
+        assert_int_equal(fires, 1);
+        assert_true(plugin_host_next_deadline(h) > clock_mono_ms() + 86400000);
+        plugin_host_api.timer_cancel(p, id);
+    }
+    fires = 0;
+    assert_true(plugin_host_api.timer_add(p, UINT64_MAX, 0, count_fire, NULL) > 0);
+    plugin_host_run_timers(h, clock_mono_ms());
+    assert_int_equal(fires, 0);
+}
+
 static void route_alert(plugin_host *h)
 {
     cairn_event *ev = event_create("alert", "test", 0);
@@ -473,6 +508,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(a_plugin_with_the_smallest_ops_loads_and_stops, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(writable_files_and_directories_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(timers_at_their_limits_do_not_spin, setup, teardown),
         cmocka_unit_test_setup_teardown(emitted_events_reach_subscribers_and_the_spool, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(notifier_retries_with_backoff_then_delivers, setup, teardown),

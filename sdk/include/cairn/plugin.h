@@ -158,7 +158,8 @@ typedef struct cairn_host_api {
     int64_t (*now_mono_ms)(cairn_host *h);
 
     /* Timers: call fn(arg) after `after_ms`, then every `every_ms` when it is
-     * non-zero. Returns a timer id (> 0), or 0 on failure. */
+     * non-zero (either is held at 2^31 - 1 ms, about 24.8 days, at most).
+     * Returns a timer id (> 0), or 0 on failure. */
     uint64_t (*timer_add)(cairn_host *h, uint64_t after_ms, uint64_t every_ms, cairn_timer_fn fn,
                           void *arg);
     void (*timer_cancel)(cairn_host *h, uint64_t timer);
