@@ -89,6 +89,14 @@ static int sink_spool(void *ctx, const cairn_event *ev)
     return 0;
 }
 
+/* Asked at emit with the bytes of the events queued so far (an upper bound
+ * of what they pack into): the test sink_spool makes when it spools them. */
+static bool sink_room(void *ctx, size_t bytes)
+{
+    agent_plugins *ap = ctx;
+    return ap->spool->bytes + ap->outbox.size + bytes <= ap->cfg->spool_max_bytes;
+}
+
 /* ---- commands ---- */
 
 static void send_reply(agent_plugins *ap)
@@ -303,7 +311,7 @@ cairn_status agent_plugins_open(agent_plugins *ap, void *zctx, const agent_confi
     snprintf(root, sizeof root, "%s/plugins", cfg->data_dir);
     char *const *dirs;
     size_t n_dirs = agent_plugin_dirs(cfg, &dirs);
-    plugin_sink sink = {ap, sink_spool, sink_command_done, sink_fetch, NULL};
+    plugin_sink sink = {ap, sink_spool, sink_command_done, sink_fetch, NULL, sink_room};
     cairn_status st = fetcher_open(&ap->fetch, zctx, cfg->coordinator, cfg->coordinator_silence_ms, from,
                                    err);
     if (!st)

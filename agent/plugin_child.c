@@ -241,7 +241,7 @@ static void on_init(child *c, const msgpack_object *o)
     }
     snprintf(c->dir_buf, sizeof c->dir_buf, "%s", spec->path);
     c->dirs[0] = dirname(c->dir_buf);
-    plugin_sink sink = {c, child_spool, child_done, child_fetch_start, child_delivered};
+    plugin_sink sink = {c, child_spool, child_done, child_fetch_start, child_delivered, NULL};
     cairn_error err = {0};
     cairn_status st = plugin_host_init(&c->host, "/nonexistent", c->dirs, 1, (int)attempts, &sink,
                                        &err);

@@ -233,6 +233,23 @@ void plugin_host_route(plugin_host *h, const cairn_event *ev, const plugin_insta
     }
 }
 
+/* Whether the spool can take this event after those queued before it. A
+ * full spool is logged once, when it starts refusing this plugin's events,
+ * not once an event: a tracker retrying would flood the log. */
+static bool spool_has_room(plugin_instance *p, size_t bytes)
+{
+    plugin_host *h = p->host;
+    if (!h->sink.room || h->sink.room(h->sink.ctx, h->q_bytes + bytes)) {
+        p->spool_refusing = false;
+        return true;
+    }
+    h->stats.spool_refused++;
+    if (!p->spool_refusing)
+        kvlog(KVLOG_WARN, "plugin_event_refused", "plugin=%s reason=spool_full", p->name);
+    p->spool_refusing = true;
+    return false;
+}
+
 int plugin_emit(plugin_instance *p, cairn_event *ev)
 {
     plugin_host *h = p->host;
@@ -258,9 +275,14 @@ int plugin_emit(plugin_instance *p, cairn_event *ev)
         event_destroy(ev);
         return -1;
     }
+    if (!spool_has_room(p, bytes)) {
+        event_destroy(ev);
+        return -1;
+    }
     /* The sender's name is the source, whatever event_new was called with. */
     snprintf(ev->source, sizeof ev->source, "%s", p->name);
-    h->queue[(h->q_head + h->q_count++) % PLUGIN_QUEUE_MAX] = (queued_event){ev, p};
+    h->queue[(h->q_head + h->q_count++) % PLUGIN_QUEUE_MAX] = (queued_event){ev, p, bytes};
+    h->q_bytes += bytes;
     h->stats.emitted++;
     return 0;
 }
@@ -271,6 +293,7 @@ void plugin_host_drain(plugin_host *h)
         queued_event q = h->queue[h->q_head];
         h->q_head = (h->q_head + 1) % PLUGIN_QUEUE_MAX;
         h->q_count--;
+        h->q_bytes -= q.bytes;
         plugin_host_route(h, q.ev, q.from);
         int rc = h->sink.spool ? h->sink.spool(h->sink.ctx, q.ev) : 0;
         if (rc != 0) {

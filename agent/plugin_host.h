@@ -75,6 +75,7 @@ struct cairn_host {
     bool initialised;
     plugin_state status;
     bool isolated;
+    bool spool_refusing; /* emit refused for a full spool, logged once until one passes */
     uint32_t restarts;
     char error[512];
     plugin_counter counters[PLUGIN_MAX_COUNTERS];
@@ -105,6 +106,10 @@ typedef struct plugin_sink {
     /* Optional: every delivery's outcome (cairn-plugin-check prints them). */
     void (*delivered)(void *ctx, plugin_instance *p, const cairn_event *ev,
                       cairn_plugin_result result);
+    /* Optional: whether the spool can take `bytes` more of events now. emit
+     * asks, so that a plugin hears of a full spool from emit's -1 rather
+     * than having the event dropped later, at drain. */
+    bool (*room)(void *ctx, size_t bytes);
 } plugin_sink;
 
 typedef struct plugin_timer {
@@ -129,6 +134,7 @@ typedef struct plugin_watch {
 typedef struct queued_event {
     cairn_event *ev;
     plugin_instance *from;
+    size_t bytes; /* event_size at emit */
 } queued_event;
 
 typedef struct pending_command {
@@ -165,6 +171,7 @@ typedef struct plugin_host {
     size_t n_watches, cap_watches;
     queued_event *queue; /* FIFO ring of PLUGIN_QUEUE_MAX */
     size_t q_head, q_count;
+    size_t q_bytes; /* event_size of the queued events, which the spool will take */
     pending_command *commands;
     size_t n_commands, cap_commands;
     plugin_host_stats stats;

@@ -248,7 +248,7 @@ static int start(checker *c, char *dir_buf)
     if (read_config(o->config_file, &spec.config))
         return -1;
     c->dirs[0] = dirname(dir_buf);
-    plugin_sink sink = {c, sink_spool, sink_done, sink_fetch, sink_delivered};
+    plugin_sink sink = {c, sink_spool, sink_done, sink_fetch, sink_delivered, NULL};
     cairn_error err = {0};
     int rc = plugin_host_init(&c->host, "/nonexistent", c->dirs, 1, 3, &sink, &err) ? -1 : 0;
     if (!rc && !o->state_dir) {

@@ -46,7 +46,7 @@ static int sink_spool(void *ctx, const cairn_event *ev)
 static plugin_host *open_host(void)
 {
     plugin_host *h = calloc(1, sizeof *h);
-    plugin_sink sink = {NULL, sink_spool, NULL, NULL, NULL};
+    plugin_sink sink = {NULL, sink_spool, NULL, NULL, NULL, NULL};
     cairn_error err = {0};
     if (!h || plugin_host_init(h, state_root, dirs, 1, 3, &sink, &err)) {
         fprintf(stderr, "bench_plugins: %s\n", err.message);

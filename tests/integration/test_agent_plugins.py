@@ -160,6 +160,26 @@ class Events(PluginTest):
         self.assertEqual(sorted(e["fields"]["n"] for e in big), [0, 0, 1, 1, 2, 2])
         self.assertNotIn("spool_rejected", self.agent.log())
 
+    def test_a_full_spool_refuses_the_emit_itself(self):
+        # emit returns -1 when the spool is full, so that a tracker can keep
+        # what it could not hand over (jsonl-tail retries the line). The
+        # agent took every event and dropped those its spool could not hold
+        # later: every tick must be either delivered or refused to the plugin.
+        self.coord.stop()
+        self.start_agent([("ticks", "ticker.so", False, {"interval_ms": 10, "count": 60})],
+                         extra="spool: { max_bytes = 4096; };\n")
+        time.sleep(1.5)
+        self.coord.start()
+        self.wait_until("the agent's hello", lambda: self.cli_json("agents"))
+        counters = self.wait_until("the ticker's counters", lambda: (
+            lambda c: c if c.get("ticks") == 60 else None)(self.plugins()["ticks"]["counters"]))
+        refused = counters.get("refused", 0)
+        self.assertGreater(refused, 0)
+        self.wait_events("tick", 60 - refused)
+        time.sleep(0.5)
+        self.assertEqual(len(self.events("tick")), 60 - refused, self.agent.log()[-3000:])
+        self.assertNotIn("plugin_event_not_spooled", self.agent.log())
+
     def test_events_survive_an_agent_restart_before_forwarding(self):
         # The coordinator is away: events wait in the spool, across a restart.
         self.coord.stop()

@@ -1,5 +1,6 @@
 /* Test tracker: emits events of type `type` (default "tick") {n} every
- * `interval_ms`, `count` times (0: forever). */
+ * `interval_ms`, `count` times (0: forever), counting `ticks` and the
+ * emits the host `refused`. */
 #include <cairn/plugin.h>
 #include <stdlib.h>
 
@@ -16,7 +17,8 @@ static void tick(void *p)
     state *s = p;
     cairn_event *ev = s->api->event_new(s->h, s->type);
     s->api->event_set_int(ev, "n", ++s->n);
-    s->api->emit(s->h, ev);
+    if (s->api->emit(s->h, ev) != 0)
+        s->api->counter_add(s->h, "refused", 1);
     s->api->counter_add(s->h, "ticks", 1);
     if (s->count && s->n >= s->count)
         s->api->timer_cancel(s->h, s->timer);

@@ -77,7 +77,7 @@ static int setup(void **state)
     assert_non_null(mkdtemp(state_root));
     plugin_host *h = calloc(1, sizeof *h);
     static char *dirs[1] = {plugin_dir}; /* the host keeps the pointer */
-    plugin_sink sink = {NULL, sink_spool, sink_done, NULL, NULL};
+    plugin_sink sink = {NULL, sink_spool, sink_done, NULL, NULL, NULL};
     cairn_error err = {0};
     assert_int_equal(plugin_host_init(h, state_root, dirs, 1, 3, &sink, &err), CAIRN_OK);
     *state = h;
@@ -450,7 +450,7 @@ static void an_unreachable_state_directory_is_named(void **state)
     assert_int_equal(mkdir(root, 0700), 0);
     plugin_host h = {0};
     static char *dirs[1] = {plugin_dir};
-    plugin_sink sink = {NULL, sink_spool, sink_done, NULL, NULL};
+    plugin_sink sink = {NULL, sink_spool, sink_done, NULL, NULL, NULL};
     cairn_error err = {0};
     assert_int_equal(plugin_host_init(&h, root, dirs, 1, 3, &sink, &err), CAIRN_OK);
     h.drop_privileges = true;

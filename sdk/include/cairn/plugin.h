@@ -192,7 +192,8 @@ typedef struct cairn_host_api {
      * local plugins that subscribed to its type (never back to its sender)
      * and spools it for the coordinator. Returns 0, or -1 when the spool is
      * full, the event is invalid or over 1 MiB (logged and counted by the
-     * host). */
+     * host). In an isolated plugin a full spool is found by the agent after
+     * emit has returned 0. */
     int (*emit)(cairn_host *h, cairn_event *ev);
 
     /* Reading any event: its type, its time (unix ms), who produced it (a
