@@ -10,14 +10,31 @@
 #include "kvlog.h"
 #include "plugin_host.h"
 
+/* The event name as the contract has it, [a-z0-9_] of at most 64: it is
+ * written unquoted, so a space or a newline in it would let a plugin write
+ * fields, or whole lines, of its choosing into the agent's log. Upper case
+ * is lowered; anything else becomes '_'. */
+static const char *event_name(const char *event, char out[65])
+{
+    size_t n = 0;
+    for (; event && event[n] && n < 64; n++) {
+        char c = event[n];
+        out[n] = (c >= 'A' && c <= 'Z')                               ? (char)(c - 'A' + 'a')
+                 : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? c
+                                                                      : '_';
+    }
+    out[n] = '\0';
+    return n ? out : "-";
+}
+
 static void api_log(cairn_host *p, cairn_log_level level, const char *event, const char *detail)
 {
-    char q[1100];
+    char q[1100], name[65];
     kvlog_level l = level <= CAIRN_LOG_DEBUG ? KVLOG_DEBUG
                     : level == CAIRN_LOG_INFO ? KVLOG_INFO
                     : level == CAIRN_LOG_WARN ? KVLOG_WARN
                                               : KVLOG_ERROR;
-    kvlog(l, "plugin_log", "plugin=%s what=%.64s detail=%s", p->name, event ? event : "-",
+    kvlog(l, "plugin_log", "plugin=%s what=%s detail=%s", p->name, event_name(event, name),
           kvlog_quote(q, sizeof q, detail ? detail : ""));
 }
 

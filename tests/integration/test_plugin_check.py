@@ -42,3 +42,22 @@ class Watches(TestPluginCheckTest):
     def test_every_watch_the_host_takes_fires(self):
         out = self.check(config=self.config(fds=100, after_ms=300), run_for=600)
         self.assertEqual(out.fields("watched"), [{"accepted": 100, "fired": 100}])
+
+
+class Logging(TestPluginCheckTest):
+    PLUGIN = "logger"
+
+    def test_an_event_name_cannot_forge_log_lines(self):
+        # The event name is documented as [a-z0-9_]; one holding a newline
+        # wrote a second line of the plugin's choosing, as another plugin.
+        out = self.check(config=self.config(
+            event="bad name\nts=x level=error event=forged plugin=other", detail="a\nb"))
+        lines = [l for l in out.err.splitlines() if "event=plugin_log" in l or "forged" in l]
+        self.assertEqual(len(lines), 1, out.err)
+        self.assertIn("plugin=logger what=bad_name_ts_x_level_error_event_forged_plugin_other",
+                      lines[0])
+        self.assertIn('detail="a\\nb"', lines[0])
+
+    def test_a_well_formed_event_name_is_kept(self):
+        out = self.check(config=self.config(event="bad_config", detail="poll_ms too small"))
+        self.assertIn('plugin=logger what=bad_config detail="poll_ms too small"', out.err)

@@ -135,7 +135,8 @@ typedef struct cairn_host_api {
     uint16_t abi_minor;
 
     /* Logging: one key=value line on the agent's stderr, tagged with the
-     * plugin's name. `event` is a short name (a-z, 0-9, _), `detail` free text. */
+     * plugin's name. `event` is a short name (a-z, 0-9, _; up to 64, any other
+     * character is written as '_'), `detail` free text. */
     void (*log)(cairn_host *h, cairn_log_level level, const char *event, const char *detail);
 
     /* Configuration: the value of `key` from the plugin's config group, or its
