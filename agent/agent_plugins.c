@@ -312,8 +312,8 @@ cairn_status agent_plugins_open(agent_plugins *ap, void *zctx, const agent_confi
     char *const *dirs;
     size_t n_dirs = agent_plugin_dirs(cfg, &dirs);
     plugin_sink sink = {ap, sink_spool, sink_command_done, sink_fetch, NULL, sink_room};
-    cairn_status st = fetcher_open(&ap->fetch, zctx, cfg->coordinator, cfg->coordinator_silence_ms, from,
-                                   err);
+    cairn_status st =
+        fetcher_open(&ap->fetch, zctx, cfg->coordinator, cfg->coordinator_silence_ms, from, err);
     if (!st)
         st = plugin_host_init(&ap->host, root, dirs, n_dirs, cfg->notify_max_attempts, &sink, err);
     if (!st)
