@@ -209,6 +209,7 @@ install: all
 	$(if $(PLUGINS),install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/cairn/plugins/)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' sdk/cairn.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cairn.pc
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/cairn.pc
 	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cairn/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/cairn/plugins
 	for readme in plugins/*/README.md; do \
@@ -219,7 +220,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	for unit in cairn-agent cairn-coordinator; do \
 	    sed -e 's|@PREFIX@|$(PREFIX)|g' packaging/systemd/$$unit.service.in \
-	        > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit.service; done
+	        > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit.service; \
+	    chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit.service; done
 	install -m 644 conf/coordinator.conf $(DESTDIR)/etc/cairn/coordinator.conf.example
 	install -m 644 conf/agent.conf $(DESTDIR)/etc/cairn/agent.conf.example
 

@@ -1,6 +1,7 @@
 """make install gives a library a C program builds against with pkg-config."""
 import json
 import os
+import stat
 import subprocess
 import unittest
 
@@ -96,3 +97,20 @@ class Install(CairnTest):
         installed = os.listdir(f"{dest}/usr/lib/cairn/plugins")
         self.assertEqual(sorted(installed), ["jsonl-tail.so", "symlink.so", "template.so",
                                              "threshold.so", "webhook.so"])
+
+    def test_everything_installed_is_readable_whatever_the_umask(self):
+        """A root with a strict umask (077, 027) installs files every user can
+        read: pkg-config run by a user must find cairn.pc."""
+        dest = os.path.join(self.tmp, "root")
+        subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr", f"DESTDIR={dest}"],
+                       check=True, capture_output=True, preexec_fn=lambda: os.umask(0o077))
+        unreadable = []
+        for top, dirs, files in os.walk(dest):
+            for name in dirs + files:
+                path = os.path.join(top, name)
+                mode = os.lstat(path).st_mode
+                need = 0o005 if stat.S_ISDIR(mode) else 0o004
+                if not stat.S_ISLNK(mode) and mode & need != need:
+                    unreadable.append(f"{oct(mode & 0o777)} {path[len(dest):]}")
+        self.assertEqual(unreadable, [])
+
