@@ -224,6 +224,10 @@ install: all
 	    chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit.service; done
 	install -m 644 conf/coordinator.conf $(DESTDIR)/etc/cairn/coordinator.conf.example
 	install -m 644 conf/agent.conf $(DESTDIR)/etc/cairn/agent.conf.example
+# Straight into this system: the dynamic linker finds a new libcairn.so.0 in
+# /usr/local/lib only through its cache. A staged (DESTDIR) install leaves
+# that to the package manager; only root can write the cache.
+	$(if $(DESTDIR),,@if [ "$$(id -u)" -eq 0 ]; then echo ldconfig; ldconfig; fi)
 
 clean:
 	rm -rf build

@@ -114,3 +114,13 @@ class Install(CairnTest):
                     unreadable.append(f"{oct(mode & 0o777)} {path[len(dest):]}")
         self.assertEqual(unreadable, [])
 
+    def test_an_install_on_this_system_updates_the_linker_cache(self):
+        """Installed straight into the system (no DESTDIR), libcairn is put in
+        the dynamic linker's cache, so a program linked with `pkg-config --libs
+        cairn` runs: /usr/local/lib is searched only through that cache. A
+        staged install (DESTDIR) leaves that to the package manager."""
+        def recipe(*args):
+            return subprocess.run(["make", "-n", "-s", "-C", ROOT, "install", *args], check=True,
+                                  capture_output=True, text=True).stdout
+        self.assertIn("ldconfig", recipe("PREFIX=/usr/local"))
+        self.assertNotIn("ldconfig", recipe("PREFIX=/usr/local", f"DESTDIR={self.tmp}/root"))
