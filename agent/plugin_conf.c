@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon_config.h"
 #include "error.h"
 #include "plugin_host.h"
 
@@ -150,9 +151,11 @@ cairn_status agent_config_plugins(agent_config *c, config_setting_t *group, cons
         else if (strcmp(k, "required") == 0 && config_setting_type(s) == CONFIG_TYPE_BOOL)
             c->plugins_required = config_setting_get_bool(s);
         else if (strcmp(k, "notify_max_attempts") == 0 && config_setting_type(s) == CONFIG_TYPE_INT &&
+                 !daemon_config_int_wrapped(s) &&
                  config_setting_get_int(s) >= 1 && config_setting_get_int(s) <= 1000)
             c->notify_max_attempts = config_setting_get_int(s);
         else if (strcmp(k, "watchdog_ms") == 0 && config_setting_type(s) == CONFIG_TYPE_INT &&
+                 !daemon_config_int_wrapped(s) &&
                  config_setting_get_int(s) >= 100 && config_setting_get_int(s) <= 3600000)
             c->plugin_watchdog_ms = config_setting_get_int(s);
         else if (strcmp(k, "user") == 0 && config_setting_get_string(s) &&

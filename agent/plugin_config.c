@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon_config.h"
 #include "error.h"
 
 const char *config_type_name(cairn_config_type t)
@@ -111,8 +112,16 @@ cairn_status plugin_settings_read(config_setting_t *group, plugin_settings *out,
     if (!out->v)
         return no_memory(err);
     for (int i = 0; i < n; i++) {
+        config_setting_t *cs = config_setting_get_elem(group, (unsigned)i);
+        if (daemon_config_int_wrapped(cs)) {
+            plugin_settings_free(out);
+            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                             "line %d: config key '%s' is beyond 32 bits: write it with an L "
+                             "suffix (5000000000L)",
+                             config_setting_source_line(cs), config_setting_name(cs));
+        }
         out->n++;
-        if (!read_one(config_setting_get_elem(group, (unsigned)i), &out->v[i])) {
+        if (!read_one(cs, &out->v[i])) {
             plugin_settings_free(out);
             return no_memory(err);
         }

@@ -4,11 +4,13 @@
  */
 #include "daemon_config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -52,12 +54,75 @@ static cairn_status read_string(const daemon_setting *o, char *field, config_set
                      config_setting_source_line(s), o->path, o->cap);
 }
 
+/* The number written right after `name =` (or `name:`) at p, if any:
+ * decimal or 0x hex, with libconfig's rules (a leading 0 is not octal). */
+static bool literal_after(const char *p, const char *name, long long *value, bool *too_big)
+{
+    size_t n = strlen(name);
+    if (strncmp(p, name, n) != 0)
+        return false;
+    p += n;
+    p += strspn(p, " \t");
+    if (*p != '=' && *p != ':')
+        return false;
+    p++;
+    p += strspn(p, " \t");
+    bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+    char *end;
+    errno = 0;
+    *value = hex ? (long long)strtoull(p, &end, 16) : strtoll(p, &end, 10);
+    *too_big = errno == ERANGE || (hex && *value < 0);
+    return end != p && (hex || isdigit((unsigned char)p[*p == '-' || *p == '+']));
+}
+
+/* Whether an integer setting does not hold what its file says. libconfig
+ * 1.5 (Debian 12's) reads an integer without an L suffix into 32 bits, so
+ * one beyond them comes back wrapped with no error: 5000000000 as 705032704,
+ * -4294967295 as 1. The literal on the setting's line tells; when it cannot
+ * be found there (the value on a line of its own), the value stands. */
+bool daemon_config_int_wrapped(const config_setting_t *s)
+{
+    const char *file = config_setting_source_file(s);
+    const char *name = config_setting_name(s);
+    unsigned line = config_setting_source_line(s);
+    if (config_setting_type(s) != CONFIG_TYPE_INT || !file || !name || line == 0)
+        return false;
+    FILE *f = fopen(file, "re");
+    if (!f)
+        return false;
+    char *text = NULL;
+    size_t cap = 0;
+    bool found = false, exact = false;
+    for (unsigned i = 1; i <= line && getline(&text, &cap, f) >= 0; i++) {
+        if (i < line)
+            continue;
+        /* Every `name = number` of the line: another group's setting of the
+         * same name may share it. */
+        for (const char *p = text; (p = strstr(p, name)) != NULL; p++) {
+            long long v;
+            bool too_big;
+            bool starts = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' ||
+                                         p[-1] == '-' || p[-1] == '*');
+            if (!starts || !literal_after(p, name, &v, &too_big))
+                continue;
+            found = true;
+            exact = exact || (!too_big && v == config_setting_get_int64(s));
+        }
+    }
+    free(text);
+    fclose(f);
+    return found && !exact;
+}
+
 static cairn_status read_number(const daemon_setting *o, char *field, config_setting_t *s,
                                 const char *file, cairn_error *err)
 {
     int type = config_setting_type(s);
     if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
         return bad(err, file, s, o->path, "must be an integer");
+    if (daemon_config_int_wrapped(s))
+        return bad(err, file, s, o->path,
+                   "is beyond 32 bits: write it with an L suffix (5000000000L)");
     long long v = config_setting_get_int64(s);
     if (v < 0)
         return bad(err, file, s, o->path, "must not be negative");

@@ -62,6 +62,10 @@ typedef struct daemon_config_table {
 cairn_status daemon_config_load(const daemon_config_table *t, void *cfg, const char *path,
                                 cairn_error *err);
 
+/* Whether an integer setting was read wrapped: libconfig 1.5 keeps an
+ * integer written without an L suffix in 32 bits, silently. */
+bool daemon_config_int_wrapped(const config_setting_t *s);
+
 /* Refuses a log level kvlog does not know, in both daemons' words. */
 cairn_status daemon_config_check_log_level(const char *level, cairn_error *err);
 

@@ -900,6 +900,26 @@ class Daemon(AgentTest):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("not valid UTF-8", r.stderr)
 
+    def test_a_number_beyond_32_bits_without_l_is_refused_not_wrapped(self):
+        """libconfig reads 5000000000 as 705032704 unless it is written
+        5000000000L: a 5 GB spool would silently be a 672 MiB one."""
+        where = ["--data-dir", os.path.join(self.tmp, "x"), "--sdk-endpoint",
+                 f"ipc://{self.tmp}/x.sock", "--coordinator", self.coord.endpoint]
+        for text, message in [
+                ("spool: { max_bytes = 5000000000; };\n",
+                 "bad.conf:1: 'spool.max_bytes' is beyond 32 bits: write it with an L suffix"),
+                ("heartbeat_ms = 4294972296;\n", "'heartbeat_ms' is beyond 32 bits"),
+                ("plugins: { watchdog_ms = 4294977296; };\n", "watchdog_ms 100-3600000")]:
+            with self.subTest(text=text):
+                r = self._run("-c", self.conf(text, "bad.conf"), *where)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("event=bad_config", r.stderr)
+                self.assertIn(message, r.stderr)
+        self.agent.stop()
+        self.agent.extra_args = ["-c", self.conf("spool: { max_bytes = 5000000000L; };\n")]
+        self.agent.start()
+        self.via_agent("ping")
+
     def test_a_known_setting_of_the_wrong_kind_is_not_called_unknown(self):
         r = self._run("-c", self.conf("labels = 5;\n", "bad.conf"))
         self.assertEqual(r.returncode, 1, r.stderr)

@@ -130,6 +130,32 @@ static void test_default_bounds(void **state)
                    "'sizes.map_mb' is too large");
 }
 
+/* libconfig 1.5 reads an integer without an L suffix as 32 bits and wraps
+ * it silently: 5000000000 would be 705032704, 4294967396 would be 100 and
+ * -4294967295 would be 1. The literal is checked against what was read. */
+static void test_a_plain_integer_beyond_32_bits_is_refused_not_wrapped(void **state)
+{
+    (void)state;
+    const char *hint = "write it with an L suffix";
+    assert_refused(&bounded, "sizes: { total = 5000000000; };\n", hint);
+    assert_refused(&bounded, "count = 4294967396;\n", hint);
+    assert_refused(&bounded, "name = \"a\";\ncount=-4294967295;\n", ":2: 'count' is beyond");
+    assert_refused(&bounded, "sizes: { bytes = 1; total = 99999999999999999999; };\n", hint);
+    assert_refused(&bounded, "sizes: { map_mb = 0x100000001; };\n", hint);
+    /* what fits is read as before, however it is written */
+    toy_config c = {0};
+    cairn_error err;
+    assert_int_equal(load(&bounded, &c,
+                          "count=1000;\nsizes : { total : 5000000000L; bytes = 0x10;\n"
+                          "  map_mb\t=\t7 ; };\n",
+                          &err),
+                     CAIRN_OK);
+    assert_int_equal(c.count, 1000);
+    assert_true(c.total == 5000000000ULL);
+    assert_int_equal(c.bytes, 16);
+    assert_int_equal(c.map, (size_t)7 << 20);
+}
+
 static void test_unreadable_and_malformed_files(void **state)
 {
     (void)state;
@@ -159,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_unknown_settings_are_refused_with_their_line),
         cmocka_unit_test(test_bad_values_are_refused),
         cmocka_unit_test(test_default_bounds),
+        cmocka_unit_test(test_a_plain_integer_beyond_32_bits_is_refused_not_wrapped),
         cmocka_unit_test(test_unreadable_and_malformed_files),
         cmocka_unit_test(test_log_level),
     };
