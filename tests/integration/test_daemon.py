@@ -18,6 +18,22 @@ class Daemon(CairnTest):
             f.write(text)
         return path
 
+    def test_usage_errors_exit_2_and_help_exits_0(self):
+        for daemon in ("cairn-coordinator", "cairn-agent"):
+            with self.subTest(daemon=daemon):
+                run = lambda *a: subprocess.run([os.path.join(BIN, daemon), *a],
+                                                capture_output=True, text=True, timeout=20)
+                for args in (["--bogus"], ["stray"], ["--data-dir"]):
+                    r = run(*args)
+                    self.assertEqual(r.returncode, 2, r.stderr)
+                    self.assertIn(f"usage: {daemon}", r.stderr)
+                r = run("--help")
+                self.assertEqual(r.returncode, 0)
+                self.assertIn(f"usage: {daemon}", r.stdout)
+                r = run("--version")
+                self.assertEqual(r.returncode, 0)
+                self.assertRegex(r.stdout, rf"^{daemon} \d+\.\d+\.\d+\n$")
+
     def test_unknown_setting_is_refused(self):
         r = self._run("-c", self._conf('listne = "tcp://127.0.0.1:1";\n'))
         self.assertNotEqual(r.returncode, 0)
