@@ -56,7 +56,12 @@ static cairn_status fsync_dir(const char *dir, cairn_error *err)
 }
 
 /* Puts the upload, durable already (daemon_uploads.c), under its hash: rename,
- * then fsync the directories. */
+ * then fsync the directories. When that content is stored already, the upload
+ * replaces it all the same: its bytes were just hashed, while the stored file
+ * may have been damaged on disk since, and renaming over it is what repairs
+ * it (readers open the blob per range, and the content is the same). Both
+ * directories are synced either way: the name an earlier upload gave may
+ * never have reached the disk if its fsync failed. */
 static cairn_status place(void *owner, blob_upload *u, const char *hex, void *done_out,
                           cairn_error *err)
 {
@@ -69,11 +74,6 @@ static cairn_status place(void *owner, blob_upload *u, const char *hex, void *do
     blob_path(b, done->sha256, path, sizeof path, dir, sizeof dir);
     if (make_dir(dir))
         return upload_io_fail(err, "create", dir);
-    struct stat st;
-    if (stat(path, &st) == 0 && (uint64_t)st.st_size == done->size) {
-        upload_end(u, true); /* this content is stored already */
-        return CAIRN_OK;
-    }
     if (rename(u->tmp_path, path) != 0)
         return upload_io_fail(err, "rename", path);
     upload_end(u, false);

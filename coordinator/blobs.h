@@ -2,10 +2,11 @@
  * Artifact content, stored once per sha256 under DATA_DIR/blobs/ab/abcd...
  *
  * Uploads arrive in chunks and are written to blobs/tmp/ while the digest is
- * computed; the last chunk fsyncs the file, renames it to its hash (dropping
- * it if that content is already stored) and fsyncs the directory, so that by
- * the time the store records the artifact its bytes are on disk. The chunks
- * are taken by the rules the agent takes its uploads by (daemon_uploads.c).
+ * computed; the last chunk fsyncs the file, renames it to its hash (over the
+ * file of that content if it is stored already) and fsyncs the directory, so
+ * that by the time the store records the artifact its bytes are on disk. The
+ * chunks are taken by the rules the agent takes its uploads by
+ * (daemon_uploads.c).
  */
 #ifndef CAIRN_BLOBS_H
 #define CAIRN_BLOBS_H

@@ -1,0 +1,38 @@
+"""Artifacts when things go wrong: blobs damaged on disk, uploads resent or
+cut short, and names that are not clean text."""
+import hashlib
+import os
+
+from harness import CairnTest
+
+
+class DamagedBlobs(CairnTest):
+    """A blob file changed or cut on disk behind the coordinator's back."""
+
+    def upload(self, run, content, name="model.bin"):
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(content)
+        self.cli("runs", "log", run, "--artifact", path)
+        return path
+
+    def blob_file(self, content):
+        sha = hashlib.sha256(content).hexdigest()
+        return os.path.join(self.coord.data_dir, "blobs", sha[:2], sha[2:])
+
+    def test_uploading_the_content_again_repairs_a_corrupted_blob(self):
+        run = self.start_run("damage")
+        content = os.urandom(3 << 20)
+        self.upload(run, content)
+        with open(self.blob_file(content), "r+b") as f:  # the same size, other bytes
+            f.seek(1000)
+            f.write(b"rot!")
+        out = os.path.join(self.tmp, "out.bin")
+        r = self.cli("artifacts", "get", run, "model.bin", "-o", out, check=False)
+        self.assertEqual(r.code, 1)
+        self.assertIn("downloaded sha256", r.err)
+        self.assertFalse(os.path.exists(out), "nothing damaged is kept")
+        self.upload(run, content)  # the verified upload replaces the damaged file
+        self.cli("artifacts", "get", run, "model.bin", "-o", out)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), content)
