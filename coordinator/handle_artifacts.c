@@ -127,6 +127,23 @@ cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err)
     return st;
 }
 
+/* The blob holds fewer bytes than its record says: cut on disk. Served as a
+ * short range with eof false, it would leave a client asking for bytes that
+ * are not there; an error names the damage and the cure. */
+static cairn_status blob_damaged(request_ctx *r, const store_artifact *a, cairn_error *err)
+{
+    uint64_t held = 0;
+    char hex[65];
+    cairn_status st = blobs_size(r->blobs, a->sha256, &held, err);
+    if (st)
+        return st;
+    sha256_hex(a->sha256, hex);
+    return error_set(err, CAIRN_IO_ERROR,
+                     "blob %s holds %llu bytes, its record %llu: damaged on disk; upload the "
+                     "file again",
+                     hex, (unsigned long long)held, (unsigned long long)a->size);
+}
+
 /* A range of a blob's content as the reply body: data, size, the sha256 when
  * with_sha, eof. One reader for artifact.get (by run and path) and blob.get
  * (by content hash). */
@@ -147,9 +164,12 @@ static cairn_status reply_range(request_ctx *r, const store_artifact *a, bool wi
     size_t n = 0;
     if (!buf)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "no memory for a %lld-byte range", (long long)max);
-    if ((uint64_t)offset < a->size && (st = blobs_read(r->blobs, a->sha256, (uint64_t)offset, buf,
-                                                       (size_t)max, &n, err)))
+    uint64_t left = (uint64_t)offset < a->size ? a->size - (uint64_t)offset : 0;
+    size_t want = left < (uint64_t)max ? (size_t)left : (size_t)max;
+    if (want && (st = blobs_read(r->blobs, a->sha256, (uint64_t)offset, buf, want, &n, err)))
         return st;
+    if (n < want)
+        return blob_damaged(r, a, err);
     msgpack_packer *pk = reply_begin(r, with_sha ? 4 : 3);
     mp_str(pk, "data");
     mp_bin(pk, buf, n);

@@ -4,6 +4,7 @@ import hashlib
 import os
 
 from harness import CairnTest
+from test_events import RawClient, new_ulid, ulid_text
 
 
 class DamagedBlobs(CairnTest):
@@ -36,3 +37,23 @@ class DamagedBlobs(CairnTest):
         self.cli("artifacts", "get", run, "model.bin", "-o", out)
         with open(out, "rb") as f:
             self.assertEqual(f.read(), content)
+
+    def test_a_truncated_blob_is_refused_as_damaged_not_served_short(self):
+        raw = RawClient(self.coord.endpoint)
+        self.addCleanup(raw.close)
+        run = new_ulid()
+        raw.ok("run.start", {"run": run, "experiment": "damage"})
+        content = os.urandom(3 << 20)
+        self.upload(ulid_text(run), content)
+        with open(self.blob_file(content), "r+b") as f:
+            f.truncate(100)
+        # Not 100 bytes and eof false, which leaves a client asking for the
+        # rest of a file that is not there.
+        reply = raw.call("artifact.get", {"run": run, "path": "model.bin"})
+        self.assertEqual(reply["error"]["code"], "IO_ERROR", reply)
+        self.assertIn("holds 100 bytes, its record 3145728: damaged", reply["error"]["message"])
+        r = self.cli("artifacts", "get", ulid_text(run), "model.bin", "-o",
+                     os.path.join(self.tmp, "out.bin"), check=False)
+        self.assertEqual(r.code, 1)
+        self.assertIn("damaged", r.err)
+        self.assertTrue(self.coord.alive())
