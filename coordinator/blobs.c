@@ -111,6 +111,13 @@ cairn_status blobs_put_chunk(blobs *b, const blob_chunk *c, int64_t now_ms, uint
     return upload_table_put(&b->table, c, now_ms, received, finished, done, err);
 }
 
+void blobs_drop(blobs *b, const ulid *upload, const ulid *run, msg_str path)
+{
+    blob_upload *u = upload_table_find(&b->table, upload);
+    if (u && memcmp(u->run.b, run->b, ULID_BYTES) == 0 && msg_str_eq(path, u->path))
+        upload_end(u, true);
+}
+
 int blobs_expire(blobs *b, int64_t now_ms, int64_t idle_ms)
 {
     return upload_table_expire(&b->table, now_ms, idle_ms);

@@ -40,6 +40,10 @@ void blobs_close(blobs *b);
 cairn_status blobs_put_chunk(blobs *b, const blob_chunk *c, int64_t now_ms, uint64_t *received,
                              bool *finished, store_artifact *done, cairn_error *err);
 
+/* Ends the upload of this id, removing its temp file, when it is one for
+ * that run and path; nothing otherwise. */
+void blobs_drop(blobs *b, const ulid *upload, const ulid *run, msg_str path);
+
 /* Discards uploads idle for longer than idle_ms; returns how many. */
 int blobs_expire(blobs *b, int64_t now_ms, int64_t idle_ms);
 

@@ -112,12 +112,27 @@ static bool summary_artifact(const char *summary, store_artifact *a)
     return true;
 }
 
+/* A resent last chunk may close an upload begun again after the reply to its
+ * first send was lost (the agent starts over under a new upload id): that
+ * upload's bytes are stored already, so its temp file goes now rather than
+ * when it expires, up to a whole artifact's size later. */
+static void end_resent_upload(request_ctx *r)
+{
+    const msgpack_object *b = r->m->body;
+    ulid upload, run;
+    msg_str path;
+    if (!body_ulid(b, "upload", true, &upload, NULL) && !body_ulid(b, "run", true, &run, NULL) &&
+        !body_str(b, "path", true, &path, NULL))
+        blobs_drop(r->blobs, &upload, &run, path);
+}
+
 /* A resent last chunk gets what that request stored, even if the path holds
  * other content since: the SDK checks the answer against its own hash. */
 cairn_status handle_artifact_put_duplicate(request_ctx *r, cairn_error *err)
 {
     store_artifact a;
     char summary[256];
+    end_resent_upload(r);
     cairn_status st = store_audit_summary(r->store, r->txn, r->duplicate_of, summary,
                                           sizeof summary, err);
     if (!st && !summary_artifact(summary, &a))

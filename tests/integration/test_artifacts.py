@@ -57,3 +57,40 @@ class DamagedBlobs(CairnTest):
         self.assertEqual(r.code, 1)
         self.assertIn("damaged", r.err)
         self.assertTrue(self.coord.alive())
+
+
+class UploadProtocol(CairnTest):
+    def setUp(self):
+        super().setUp()
+        self.raw = RawClient(self.coord.endpoint)
+        self.addCleanup(self.raw.close)
+        self.run_id = new_ulid()
+        self.raw.ok("run.start", {"run": self.run_id, "experiment": "uploads"})
+
+    def put(self, upload, offset, data, last=False, path="model.bin", id_=None):
+        return self.raw.call("artifact.put", {"upload": upload, "run": self.run_id, "path": path,
+                                              "offset": offset, "data": data, "last": last}, id_)
+
+    def parts(self):
+        return os.listdir(os.path.join(self.coord.data_dir, "blobs", "tmp"))
+
+    def test_a_last_chunk_answered_as_a_resend_ends_its_upload(self):
+        # An agent that lost the reply to a last chunk uploads the file again
+        # under a new upload id, ending with the same last chunk: that one is
+        # answered from its dedup record, and the copy the new upload wrote
+        # so far is removed at once rather than held until it expires.
+        last_id = new_ulid()
+        first = new_ulid()
+        self.assertTrue(self.put(first, 0, b"a" * 1000)["ok"])
+        stored = self.put(first, 1000, b"b" * 10, last=True, id_=last_id)
+        self.assertFalse(stored["body"]["duplicate"])
+        again = new_ulid()
+        self.assertTrue(self.put(again, 0, b"a" * 1000)["ok"])
+        self.assertEqual(len(self.parts()), 1)
+        resent = self.put(again, 1000, b"b" * 10, last=True, id_=last_id)
+        self.assertTrue(resent["body"]["duplicate"])
+        self.assertEqual(resent["body"]["sha256"], stored["body"]["sha256"])
+        self.assertEqual(self.parts(), [])
+        # The upload is gone: a chunk sent to it starts nothing halfway.
+        late = self.put(again, 1010, b"c")
+        self.assertEqual(late["error"]["code"], "INVALID_STATE")
