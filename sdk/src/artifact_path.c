@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "utf8.h"
 
 /* A component "." or ".." would let a path name something outside the run. */
 static bool dot_component(const char *p, uint32_t n)
@@ -20,11 +21,17 @@ cairn_status artifact_path_check(msg_str path, cairn_error *err)
                          ARTIFACT_PATH_MAX);
     if (path.p[0] == '/')
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "artifact path must be relative");
+    /* Listed as a msgpack str and shown in JSON: bytes that are not UTF-8
+     * would be listed under a name (U+FFFD in their place) that downloads
+     * nothing. */
+    utf8_fault fault = utf8_check(path.p, path.n, false);
+    if (fault == UTF8_INVALID)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "artifact path is not valid UTF-8");
+    if (fault != UTF8_CLEAN)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "artifact path must not hold control characters");
     uint32_t start = 0;
     for (uint32_t i = 0; i <= path.n; i++) {
-        if (i < path.n && (unsigned char)path.p[i] < 0x20)
-            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                             "artifact path must not hold control characters");
         if (i == path.n || path.p[i] == '/') {
             if (i == start || dot_component(path.p + start, i - start))
                 return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,

@@ -11,8 +11,8 @@
 /* Bytes of an artifact path: with the 16-byte run id, LMDB's largest key (511). */
 #define ARTIFACT_PATH_MAX 495
 
-/* CAIRN_OK for a relative path of 1 to ARTIFACT_PATH_MAX bytes, with no
- * control character and no empty, "." or ".." component; else
+/* CAIRN_OK for a relative path of 1 to ARTIFACT_PATH_MAX bytes of UTF-8, with
+ * no control character (0x00-0x1f, 0x7f) and no empty, "." or ".." component; else
  * CAIRN_LIMIT_EXCEEDED or CAIRN_INVALID_PARAMETER_VALUE saying why. */
 cairn_status artifact_path_check(msg_str path, cairn_error *err);
 

@@ -2,9 +2,10 @@
 cut short, and names that are not clean text."""
 import hashlib
 import os
+import subprocess
 
-from harness import CairnTest
-from test_events import RawClient, new_ulid, ulid_text
+from harness import BIN, CairnTest
+from test_events import RawClient, RawStr, new_ulid, ulid_text
 
 
 class DamagedBlobs(CairnTest):
@@ -94,3 +95,27 @@ class UploadProtocol(CairnTest):
         # The upload is gone: a chunk sent to it starts nothing halfway.
         late = self.put(again, 1010, b"c")
         self.assertEqual(late["error"]["code"], "INVALID_STATE")
+
+    def test_artifact_paths_must_be_clean_utf8_text(self):
+        # run.get lists paths as msgpack str and the CLI's JSON shows them:
+        # a path that is not UTF-8 would be listed under a name that cannot
+        # be downloaded.
+        for bad in (b"model\xff.bin", b"\xc0\xafetc", b"del\x7f", b"half\xe2\x82"):
+            r = self.put(new_ulid(), 0, b"x", last=True, path=RawStr(bad))
+            self.assertEqual(r["error"]["code"], "INVALID_PARAMETER_VALUE", bad)
+        listed = self.raw.ok("run.get", {"run": self.run_id})["run"]["artifacts"]
+        self.assertEqual(listed, [])
+        ok = self.put(new_ulid(), 0, b"x", last=True, path="mod\u00e8le/\u6a21\u578b.bin")
+        self.assertTrue(ok["ok"], ok)
+
+    def test_the_cli_refuses_a_file_name_that_is_not_utf8(self):
+        run = self.cli("runs", "start", "--experiment", "names").out.strip()
+        name = os.path.join(os.fsencode(self.tmp), b"weights\xff.bin")
+        with open(name, "wb") as f:
+            f.write(b"w")
+        # The message names the file as given, bytes and all: read as bytes.
+        r = subprocess.run([os.path.join(BIN, "cairn"), "--coordinator", self.coord.endpoint,
+                            "runs", "log", run, "--artifact", name], capture_output=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"artifact path is not valid UTF-8", r.stderr)
+        self.assertEqual(self.cli_json("runs", "show", run)["artifacts"], [])

@@ -14,7 +14,13 @@ from harness import CairnTest
 # ---- msgpack: the types the protocol uses ----
 
 
+class RawStr(bytes):
+    """Bytes packed as a msgpack str, UTF-8 or not: what a broken client may send."""
+
+
 def packb(v):
+    if isinstance(v, RawStr):
+        return b"\xdb" + struct.pack(">I", len(v)) + bytes(v)
     if v is None:
         return b"\xc0"
     if v is True or v is False:
