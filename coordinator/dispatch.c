@@ -181,6 +181,7 @@ cairn_status dispatch(request_ctx *r, const handler *h, const msg *m, MDB_txn *t
     r->out = out;
     r->now_ms = now_ms;
     r->applied = false;
+    r->duplicate_of = 0;
     r->summary[0] = '\0';
     r->extra_count = 0;
     r->deferred = false;

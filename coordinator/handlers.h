@@ -29,7 +29,7 @@ typedef struct request_ctx {
     const char *from;      /* this coordinator's name in replies */
     int64_t now_ms;
     bool applied;          /* a write handler sets this when it changed state */
-    uint64_t duplicate_of; /* for on_duplicate: the audit sequence of the first time */
+    uint64_t duplicate_of; /* the audit sequence of the first time; 0: not a resend */
     char summary[256];     /* audit summary of the change */
     msg_writer extra;      /* extra reply fields of a write (key/value pairs) */
     uint32_t extra_count;

@@ -138,6 +138,8 @@ static cairn_status run_handler(server *s, group_txn *g, pending *p, const handl
     cairn_status st = dispatch(r, h, m, g->txn, &s->replies, now, err);
     if (!st && h->soft && r->applied)
         g->soft_writes = true;
+    if (!st && r->duplicate_of) /* answered from its dedup record */
+        s->stats.duplicates++;
     if (r->deferred) /* answered later: its reply is not part of this group */
         p->in_write_txn = false;
     return st;

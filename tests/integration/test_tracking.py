@@ -2,6 +2,7 @@
 import hashlib
 import math
 import os
+import re
 
 from harness import CairnTest
 from test_events import RawClient, new_ulid
@@ -99,6 +100,19 @@ class Resends(CairnTest):
         self.assertTrue(again["duplicate"])
         self.assertEqual((again["size"], again["sha256"], again["seq"]),
                          (first["size"], first["sha256"], first["seq"]))
+
+    def test_resends_answered_from_the_dedup_record_are_counted(self):
+        raw = RawClient(self.coord.endpoint)
+        self.addCleanup(raw.close)
+        run, last_id = new_ulid(), new_ulid()
+        raw.ok("run.start", {"run": run, "experiment": "resend"})
+        put = {"upload": new_ulid(), "run": run, "path": "a", "offset": 0, "data": b"x",
+               "last": True}
+        for _ in range(3):
+            raw.ok("artifact.put", put, last_id)
+        self.coord.stop()
+        stats = re.findall(r"event=stats .*duplicates=(\d+)", self.coord.log())
+        self.assertEqual(stats[-1], "2", "the two resends")
 
     def test_a_resent_run_start_names_its_experiment(self):
         raw = RawClient(self.coord.endpoint)
