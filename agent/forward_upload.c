@@ -90,7 +90,7 @@ static void pack_chunk(forwarder *f, size_t n, bool last)
 {
     fwd_upload *u = &f->up;
     msg_writer_reset(&f->w);
-    msg_start_request(&f->w, &u->chunk_id, "artifact.put", u->ref.from, 6);
+    msg_start_request(&f->w, &u->chunk_id, "artifact.put", u->ref.from, last ? 7 : 6);
     msgpack_packer *pk = &f->w.pk;
     mp_str(pk, "upload");
     mp_ulid(pk, &u->upload);
@@ -104,6 +104,10 @@ static void pack_chunk(forwarder *f, size_t n, bool last)
     mp_bin(pk, u->buf, n);
     mp_str(pk, "last");
     mp_bool(pk, last);
+    if (last) { /* what the SDK sent: bytes changed in the spooled file are refused */
+        mp_str(pk, "sha256");
+        mp_str(pk, u->ref.sha256);
+    }
 }
 
 void upload_pump(forwarder *f, int64_t now)

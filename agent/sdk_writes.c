@@ -209,6 +209,7 @@ static cairn_status read_chunk(const msg *m, chunk_fields *f, cairn_error *err)
     const msgpack_object *b = m->body;
     int64_t offset = 0;
     f->c.last = false;
+    f->c.sha256 = (msg_str){"", 0};
     cairn_status st = body_ulid(b, "upload", true, &f->upload, err);
     if (!st)
         st = body_ulid(b, "run", true, &f->run, err);
@@ -220,6 +221,8 @@ static cairn_status read_chunk(const msg *m, chunk_fields *f, cairn_error *err)
         st = body_bin(b, "data", true, &f->c.data, err);
     if (!st)
         st = body_bool(b, "last", false, &f->c.last, err);
+    if (!st)
+        st = body_str(b, "sha256", false, &f->c.sha256, err);
     if (!st && offset < 0)
         st = error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "'offset' must not be negative");
     f->c.offset = (uint64_t)offset;

@@ -28,6 +28,7 @@ static cairn_status read_chunk(request_ctx *r, blob_chunk *c, ulid *upload, stor
     const msgpack_object *b = r->m->body;
     int64_t offset;
     c->last = false;
+    c->sha256 = (msg_str){"", 0};
     cairn_status st = read_run(r, run, err);
     if (!st)
         st = body_ulid(b, "upload", true, upload, err);
@@ -39,6 +40,8 @@ static cairn_status read_chunk(request_ctx *r, blob_chunk *c, ulid *upload, stor
         st = body_bin(b, "data", true, &c->data, err);
     if (!st)
         st = body_bool(b, "last", false, &c->last, err);
+    if (!st)
+        st = body_str(b, "sha256", false, &c->sha256, err);
     if (!st)
         st = artifact_path_check(c->path, err);
     if (st)

@@ -49,6 +49,7 @@ typedef struct upload {
     unsigned char carry;
     uint64_t offset;
     sha256_stream sha;
+    char hex[SHA256_HEX_LEN + 1]; /* the file's sha256, once its last chunk is read */
 } upload;
 
 static cairn_status read_full(upload *u, size_t *n, cairn_error *err)
@@ -102,7 +103,7 @@ static void pack_position(msgpack_packer *pk, const ulid *run, const char *path,
 
 static void pack_chunk(upload *u, size_t n, bool last)
 {
-    msgpack_packer *pk = client_begin(u->c, "artifact.put", 6);
+    msgpack_packer *pk = client_begin(u->c, "artifact.put", last ? 7 : 6);
     mp_str(pk, "upload");
     mp_ulid(pk, &u->id);
     pack_position(pk, &u->run, u->path, u->offset);
@@ -113,6 +114,10 @@ static void pack_chunk(upload *u, size_t n, bool last)
         msgpack_pack_true(pk);
     else
         msgpack_pack_false(pk);
+    if (last) { /* the receiver stores nothing whose digest differs */
+        mp_str(pk, "sha256");
+        mp_str(pk, u->hex);
+    }
 }
 
 /* The offset an INVALID_STATE refusal says the coordinator expects. */
@@ -200,7 +205,6 @@ static cairn_status check_stored(upload *u, const msgpack_object *body, const ch
 static cairn_status upload_chunks(upload *u, cairn_artifact *out, cairn_error *err)
 {
     const msgpack_object *body = NULL;
-    char hex[SHA256_HEX_LEN + 1];
     bool last = false;
     cairn_status st = CAIRN_OK;
     int restarts = 0;
@@ -209,6 +213,8 @@ static cairn_status upload_chunks(upload *u, cairn_artifact *out, cairn_error *e
         st = read_chunk(u, &n, &last, err);
         if (!st && !sha256_update(&u->sha, u->buf, n))
             st = error_set(err, CAIRN_INTERNAL_ERROR, "sha256 update failed");
+        if (!st && last && !sha256_finish(&u->sha, u->hex)) /* sent with the last chunk */
+            st = error_set(err, CAIRN_INTERNAL_ERROR, "sha256 failed");
         if (!st)
             st = send_chunk(u, n, last, &body, err);
         if (st && upload_lost(u, err) && restarts++ < UPLOAD_RESTARTS) {
@@ -216,11 +222,7 @@ static cairn_status upload_chunks(upload *u, cairn_artifact *out, cairn_error *e
             last = false;
         }
     }
-    if (st)
-        return st;
-    if (!sha256_finish(&u->sha, hex))
-        return error_set(err, CAIRN_INTERNAL_ERROR, "sha256 failed");
-    return check_stored(u, body, hex, out, err);
+    return st ? st : check_stored(u, body, u->hex, out, err);
 }
 
 static cairn_status upload_open(upload *u, cairn_error *err)

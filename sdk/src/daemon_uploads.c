@@ -168,14 +168,22 @@ static cairn_status take_chunk(const upload_table *t, const upload_chunk *c, int
 }
 
 /* Content first, then the name: the file is placed only once it is whole on
- * disk. */
-static cairn_status finish(const upload_table *t, upload_slot *s, void *done, cairn_error *err)
+ * disk, and only if it is the content the sender read. */
+static cairn_status finish(const upload_table *t, upload_slot *s, msg_str sent_sha,
+                           void *done, cairn_error *err)
 {
     char hex[SHA256_HEX_LEN + 1];
-    if (fdatasync(s->fd) != 0)
-        return upload_io_fail(err, "fsync", file_word(t, s));
     if (!sha256_finish(&s->sha, hex))
         return sha_fail(t, s, "sha256 failed", err);
+    if (sent_sha.n && !msg_str_eq(sent_sha, hex))
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "the %llu bytes received have sha256 %s, not %.*s as sent: "
+                         "upload discarded",
+                         (unsigned long long)s->received, hex,
+                         (int)(sent_sha.n > SHA256_HEX_LEN ? SHA256_HEX_LEN : sent_sha.n),
+                         sent_sha.p);
+    if (fdatasync(s->fd) != 0)
+        return upload_io_fail(err, "fsync", file_word(t, s));
     return t->rules->place(t->owner, s, hex, done, err);
 }
 
@@ -190,7 +198,7 @@ cairn_status upload_table_put(const upload_table *t, const upload_chunk *c, int6
     *received = s->received;
     if (!c->last)
         return CAIRN_OK;
-    if ((st = finish(t, s, done, err))) {
+    if ((st = finish(t, s, c->sha256, done, err))) {
         if (s->active)
             upload_end(s, true);
         return st;

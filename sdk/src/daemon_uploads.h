@@ -7,7 +7,9 @@
  * The chunk rules both daemons answer by: a chunk goes at the offset received
  * so far; an upload stays bound to the run and path it began with; the resend
  * of the chunk just written is answered without writing it twice; an upload
- * the daemon no longer knows must start again at offset 0. Where the finished
+ * the daemon no longer knows must start again at offset 0; a last chunk
+ * naming a sha256 other than that of the bytes received ends the upload
+ * without placing anything. Where the finished
  * file goes (a fresh name, a content address) is each daemon's own.
  */
 #ifndef CAIRN_DAEMON_UPLOADS_H
@@ -45,6 +47,10 @@ typedef struct upload_chunk {
     uint64_t offset;
     msg_str data;
     bool last;
+    /* On a last chunk, the sender's sha256 (hex) of the whole content, so
+     * that bytes changed on the way (or on the sender's disk while they
+     * waited) are refused rather than stored; n == 0 when not sent. */
+    msg_str sha256;
 } upload_chunk;
 
 /* What differs between the daemons: how many uploads, where a finished one

@@ -350,6 +350,33 @@ class Outages(AgentTest):
         with open(back, "rb") as f:
             self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
 
+    def test_a_spooled_artifact_damaged_on_disk_is_refused_not_stored(self):
+        # The file waits in the agent's data directory; if its bytes change
+        # there, the coordinator must not record them over what the path held.
+        run = self.agent_run("damaged spool")
+        artifact = os.path.join(self.tmp, "weights.bin")
+        with open(artifact, "wb") as f:
+            f.write(b"first version\n" * 1000)
+        self.via_agent("runs", "log", run, "--artifact", artifact)
+        self.wait_until("the first version", lambda: self.cli_json("runs", "show", run)["artifacts"])
+        first = self.cli_json("runs", "show", run)["artifacts"]
+        self.coord.stop()
+        with open(artifact, "wb") as f:
+            f.write(b"second version" * 100000)
+        self.via_agent("runs", "log", run, "--artifact", artifact)
+        uploads = os.path.join(self.agent.data_dir, "uploads")
+        [spooled] = os.listdir(uploads)
+        with open(os.path.join(uploads, spooled), "r+b") as f:  # same size, other bytes
+            f.seek(70000)
+            f.write(b"ROT")
+        self.via_agent("runs", "log", run, "--metric", "after=1@0")
+        self.coord.start()
+        self.wait_points(run, "after", 1)
+        self.assertEqual(self.cli_json("runs", "show", run)["artifacts"], first)
+        rejected = self.agent.rejected()
+        self.assertEqual(len(rejected), 1, rejected)
+        self.assertIn("sha256", rejected[0])
+
 
 class FreezingProxy:
     """A TCP relay in front of the coordinator whose connections can be frozen:

@@ -96,6 +96,25 @@ class UploadProtocol(CairnTest):
         late = self.put(again, 1010, b"c")
         self.assertEqual(late["error"]["code"], "INVALID_STATE")
 
+    def test_a_last_chunk_with_another_sha256_stores_nothing(self):
+        kept = self.put(new_ulid(), 0, b"kept", last=True)["body"]
+        up = new_ulid()
+        self.assertTrue(self.put(up, 0, b"changed ")["ok"])
+        r = self.raw.call("artifact.put", {
+            "upload": up, "run": self.run_id, "path": "model.bin", "offset": 8,
+            "data": b"on the way", "last": True,
+            "sha256": hashlib.sha256(b"what the sender read").hexdigest()})
+        self.assertEqual(r["error"]["code"], "INVALID_PARAMETER_VALUE", r)
+        self.assertIn("the 18 bytes received have sha256 "
+                      + hashlib.sha256(b"changed on the way").hexdigest(), r["error"]["message"])
+        self.assertEqual(self.parts(), [])
+        listed = self.raw.ok("run.get", {"run": self.run_id})["run"]["artifacts"]
+        self.assertEqual(listed, [["model.bin", 4, kept["sha256"]]])
+        good = self.raw.ok("artifact.put", {
+            "upload": new_ulid(), "run": self.run_id, "path": "model.bin", "offset": 0,
+            "data": b"right", "last": True, "sha256": hashlib.sha256(b"right").hexdigest()})
+        self.assertEqual(good["size"], 5)
+
     def test_artifact_paths_must_be_clean_utf8_text(self):
         # run.get lists paths as msgpack str and the CLI's JSON shows them:
         # a path that is not UTF-8 would be listed under a name that cannot

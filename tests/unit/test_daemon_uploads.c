@@ -30,6 +30,7 @@ typedef struct fixture {
     uint64_t received;
     bool finished;
     char done[SHA256_HEX_LEN + 1]; /* the digest a placed upload had */
+    const char *sent_sha;          /* the sender's digest on a last chunk ("": none) */
 } fixture;
 
 /* Keeps the digest and drops the file, as a daemon would move it. */
@@ -56,6 +57,7 @@ static int setup(void **state)
     upload_table_init(&f->t);
     f->upload = ulid_new();
     f->run = ulid_new();
+    f->sent_sha = "";
     *state = f;
     return 0;
 }
@@ -73,7 +75,7 @@ static int teardown(void **state)
 static cairn_status put_as(fixture *f, const char *data, uint64_t offset, bool last)
 {
     upload_chunk c = {&f->message, &f->upload, &f->run, {"a/b.txt", 7}, offset,
-                      {data, (uint32_t)strlen(data)}, last};
+                      {data, (uint32_t)strlen(data)}, last, msg_str_of(f->sent_sha)};
     memset(&f->err, 0, sizeof f->err);
     return upload_table_put(&f->t, &c, 1000, &f->received, &f->finished, f->done, &f->err);
 }
@@ -120,6 +122,25 @@ static void test_a_resend_is_answered_without_writing(void **state)
     assert_int_equal(put_as(f, "hello", 0, false), CAIRN_OK);
     assert_int_equal(f->received, 5);
     assert_int_equal(file_size(f->slots[0].tmp_path), 5);
+}
+
+/* A last chunk naming another digest than the bytes received places
+ * nothing, and the upload goes with its temp file (teardown checks). */
+static void test_a_digest_other_than_the_senders_is_refused(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(put(f, "hello ", 0, false), CAIRN_OK);
+    f->sent_sha = "0000000000000000000000000000000000000000000000000000000000000000";
+    assert_refused(f, put(f, "world", 6, true), CAIRN_INVALID_PARAMETER_VALUE,
+                   "the 11 bytes received have sha256 " HELLO_SHA ", not "
+                   "0000000000000000000000000000000000000000000000000000000000000000 as sent: "
+                   "upload discarded");
+    assert_false(f->finished);
+    assert_false(f->slots[0].active);
+    f->upload = ulid_new();
+    f->sent_sha = HELLO_SHA;
+    assert_int_equal(put(f, "hello world", 0, true), CAIRN_OK);
+    assert_string_equal(f->done, HELLO_SHA);
 }
 
 /* An upload goes on at the offset it reached, for the run it began with. */
@@ -190,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         FRESH(test_chunks_append_and_seal_to_their_digest),
         FRESH(test_a_resend_is_answered_without_writing),
+        FRESH(test_a_digest_other_than_the_senders_is_refused),
         FRESH(test_misplaced_chunks_are_refused),
         FRESH(test_an_unknown_upload_names_the_daemon),
         FRESH(test_limits_are_refused),
