@@ -135,7 +135,7 @@ int main(int argc, char **argv)
     cairn_error err = {0};
     if (build_config(&cfg, &a, &err)) {
         agent_config_free(&cfg);
-        return daemon_fail("bad_config", &err);
+        return daemon_bad_config(&err);
     }
     kvlog_set_level((kvlog_level)kvlog_parse_level(cfg.log_level));
     code = o.list_rejected ? list_rejected(&cfg) : serve(&cfg);

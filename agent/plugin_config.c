@@ -117,7 +117,7 @@ cairn_status plugin_settings_read(config_setting_t *group, plugin_settings *out,
             plugin_settings_free(out);
             return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                              "line %d: config key '%s' is beyond 32 bits: write it with an L "
-                             "suffix (5000000000L)",
+                             "suffix, as in 5000000000L",
                              config_setting_source_line(cs), config_setting_name(cs));
         }
         out->n++;

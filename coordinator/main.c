@@ -62,7 +62,7 @@ int main(int argc, char **argv)
     coord_config cfg;
     cairn_error err = {0};
     if (build_config(&cfg, &a, listen_endpoint, &err))
-        return daemon_fail("bad_config", &err);
+        return daemon_bad_config(&err);
     kvlog_set_level((kvlog_level)kvlog_parse_level(cfg.log_level));
     server s;
     cairn_status st = server_open(&s, &cfg, &err);

@@ -54,6 +54,12 @@ void daemon_args_override(char *setting, size_t cap, const char *value)
         snprintf(setting, cap, "%s", value);
 }
 
+int daemon_bad_config(const cairn_error *err)
+{
+    daemon_fail("bad_config", err);
+    return DAEMON_EXIT_CONFIG;
+}
+
 int daemon_fail(const char *event, const cairn_error *err)
 {
     char q[600];

@@ -49,4 +49,12 @@ void daemon_args_override(char *setting, size_t cap, const char *value);
 /* Logs what failed (a kvlog error event) and returns main's exit code, 1. */
 int daemon_fail(const char *event, const cairn_error *err);
 
+/* sysexits.h's EX_CONFIG: a bad setting or config file, which starting again
+ * cannot mend. The systemd units do not restart on it (RestartPreventExitStatus),
+ * where exit 1 every two seconds would go on for ever. */
+#define DAEMON_EXIT_CONFIG 78
+
+/* Logs event=bad_config and returns DAEMON_EXIT_CONFIG. */
+int daemon_bad_config(const cairn_error *err);
+
 #endif

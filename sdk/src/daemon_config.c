@@ -122,7 +122,7 @@ static cairn_status read_number(const daemon_setting *o, char *field, config_set
         return bad(err, file, s, o->path, "must be an integer");
     if (daemon_config_int_wrapped(s))
         return bad(err, file, s, o->path,
-                   "is beyond 32 bits: write it with an L suffix (5000000000L)");
+                   "is beyond 32 bits: write it with an L suffix, as in 5000000000L");
     long long v = config_setting_get_int64(s);
     if (v < 0)
         return bad(err, file, s, o->path, "must not be negative");

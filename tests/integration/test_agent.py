@@ -763,7 +763,7 @@ class Refusals(AgentTest):
         r = subprocess.run([os.path.join(BIN, "cairn-agent"), "-c", conf, "--data-dir",
                             os.path.join(self.tmp, "other")], capture_output=True, text=True,
                            timeout=30)
-        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("spool.max_rejected_mb must be at most half of spool.map_size_mb", r.stderr)
 
     def test_a_write_larger_than_the_whole_spool_is_refused_as_too_large(self):
@@ -895,7 +895,7 @@ class Daemon(AgentTest):
 
     def test_unknown_setting_is_refused(self):
         r = self._run("-c", self.conf("spool: { max_byte = 10; };\n", "bad.conf"))
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 78)  # EX_CONFIG: systemd does not restart it
         self.assertIn("unknown setting 'spool.max_byte'", r.stderr)
 
     def test_bad_values_are_refused(self):
@@ -918,13 +918,13 @@ class Daemon(AgentTest):
         where = ["--data-dir", os.path.join(self.tmp, "x"), "--sdk-endpoint",
                  f"ipc://{self.tmp}/x.sock", "--coordinator", self.coord.endpoint]
         r = self._run("-c", self.conf('labels: { zone = "a\\tb"; };\n', "bad.conf"), *where)
-        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("event=bad_config", r.stderr)
         self.assertIn("bad.conf:1: label 'zone'", r.stderr)
         self.assertIn("control characters", r.stderr)
         r = subprocess.run([os.path.join(BIN, "cairn-agent"), "--label", b"zone=\xff", *where],
                            capture_output=True, text=True, timeout=20, errors="replace")
-        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("not valid UTF-8", r.stderr)
 
     def test_a_number_beyond_32_bits_without_l_is_refused_not_wrapped(self):
@@ -939,7 +939,7 @@ class Daemon(AgentTest):
                 ("plugins: { watchdog_ms = 4294977296; };\n", "watchdog_ms 100-3600000")]:
             with self.subTest(text=text):
                 r = self._run("-c", self.conf(text, "bad.conf"), *where)
-                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertEqual(r.returncode, 78, r.stderr)
                 self.assertIn("event=bad_config", r.stderr)
                 self.assertIn(message, r.stderr)
         self.agent.stop()
@@ -949,11 +949,11 @@ class Daemon(AgentTest):
 
     def test_a_known_setting_of_the_wrong_kind_is_not_called_unknown(self):
         r = self._run("-c", self.conf("labels = 5;\n", "bad.conf"))
-        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("bad.conf:1: 'labels' must be a group", r.stderr)
         self.assertNotIn("unknown setting", r.stderr)
         r = self._run("-c", self.conf("heartbeat_ms: { ms = 5; };\n", "bad.conf"))
-        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("bad.conf:1: 'heartbeat_ms' must be an integer", r.stderr)
         r = self._run("-c", self.conf("spool: { max_bytes: { x = 1; }; };\n", "bad.conf"))
         self.assertIn("bad.conf:1: 'spool.max_bytes' must be an integer", r.stderr)

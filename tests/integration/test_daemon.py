@@ -36,22 +36,22 @@ class Daemon(CairnTest):
 
     def test_unknown_setting_is_refused(self):
         r = self._run("-c", self._conf('listne = "tcp://127.0.0.1:1";\n'))
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 78)  # EX_CONFIG: systemd does not restart it
         self.assertIn("unknown setting 'listne'", r.stderr)
 
     def test_syntax_error_names_the_line(self):
         r = self._run("-c", self._conf('listen = "x"\nstore: {\n'))
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 78)
         self.assertIn("bad.conf:", r.stderr)
 
     def test_missing_config_file(self):
         r = self._run("-c", os.path.join(self.tmp, "nope.conf"))
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 78)
         self.assertIn("nope.conf", r.stderr)
 
     def test_an_unreadable_config_file_says_why(self):
         r = self._run("-c", self.tmp)  # a directory
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 78)
         self.assertIn(f"cannot read config file {self.tmp}: it is a directory", r.stderr)
 
     def test_bad_endpoint(self):

@@ -44,6 +44,8 @@ class Install(CairnTest):
             with open(f"{dest}/usr/lib/systemd/system/{daemon}.service") as f:
                 unit = f.read()
             self.assertIn(f"ExecStart=/usr/bin/{daemon}\n", unit)
+            # A bad config (78) or command line (2): no restart every 2 s.
+            self.assertIn("RestartPreventExitStatus=2 78\n", unit)
             self.assertTrue(os.path.exists(f"{dest}/usr/bin/{daemon}"))
         # Without plugins.dirs, the installed agent loads from the plugin
         # directory of its own installation, whatever PREFIX the build had.
