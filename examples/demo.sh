@@ -3,13 +3,16 @@
 # (examples/churn/train.py) training five models and logging them through the
 # Python SDK (sdk/python); then, with the CLI, the runs ranked by AUC, the best
 # one in detail, its per-step validation AUC and its model downloaded back.
-# State lives in ./.cairn/demo (removed at the start).
+# State lives in ./.cairn/demo (removed at the start); the daemons' sockets in a
+# directory of their own under $TMPDIR (an ipc path has room for ~100 bytes,
+# which a checkout deep in a file tree would pass).
 set -eu
 BUILD=${CAIRN_BUILD:-build}
 BIN="$BUILD/bin"
 STATE=.cairn/demo
 rm -rf "$STATE"
 mkdir -p "$STATE"
+SOCKETS=$(mktemp -d "${TMPDIR:-/tmp}/cairn-demo-XXXXXX")
 
 # ---- daemons: started in order, stopped in reverse order by stop_daemons ----
 
@@ -46,7 +49,7 @@ stop_daemons() { # SIGTERM each, newest first; fails when one does not exit 0
     daemons=""
     return $rc
 }
-trap 'stop_daemons >/dev/null 2>&1 || true' EXIT
+trap 'stop_daemons >/dev/null 2>&1 || true; rm -rf "$SOCKETS"' EXIT
 trap 'exit 130' INT TERM
 
 # A python3 that has scikit-learn: Debian's python3-sklearn lives in /usr/bin/python3's
@@ -66,14 +69,14 @@ PY=$(pick_python)
 
 # ---- the coordinator ----
 
-export CAIRN_COORDINATOR="ipc://$PWD/$STATE/coordinator.sock"
+export CAIRN_COORDINATOR="ipc://$SOCKETS/coordinator.sock"
 start_daemon coordinator "$BIN/cairn-coordinator" --data-dir "$STATE/coordinator" \
     --listen "$CAIRN_COORDINATOR"
 wait_until "the coordinator" "$BIN/cairn" --timeout 200ms ping
 
 # ---- the host agent: training code logs to it, it spools and forwards ----
 
-export CAIRN_AGENT="ipc://$PWD/$STATE/agent.sock"
+export CAIRN_AGENT="ipc://$SOCKETS/agent.sock"
 start_daemon agent "$BIN/cairn-agent" --data-dir "$STATE/agent" --sdk-endpoint "$CAIRN_AGENT" \
     --coordinator "$CAIRN_COORDINATOR" --label role=training --label demo=churn
 wait_until "the agent" "$BIN/cairn" --coordinator "$CAIRN_AGENT" --timeout 200ms ping
@@ -143,4 +146,5 @@ echo "== cairn events --max 5 (the start of the audit log)"
 
 echo
 stop_daemons
+rm -rf "$SOCKETS"
 trap - EXIT
