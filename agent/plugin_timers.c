@@ -195,8 +195,13 @@ void plugin_host_dispatch(plugin_host *h, const zmq_pollitem_t *items, int n)
             plugin_watch w = h->watches[i];
             if (w.fd != items[k].fd)
                 continue;
-            unsigned ready = ((items[k].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) ? CAIRN_FD_READ : 0) |
+            unsigned ready = ((items[k].revents & ZMQ_POLLIN) ? CAIRN_FD_READ : 0) |
                              ((items[k].revents & ZMQ_POLLOUT) ? CAIRN_FD_WRITE : 0);
+            /* An error or hang-up wakes a watch for what it waits on, whose
+             * read or write then meets it: as READ, a write-only watch left
+             * it unhandled and the poll woke again at once, for ever. */
+            if (items[k].revents & ZMQ_POLLERR)
+                ready |= w.events & (CAIRN_FD_READ | CAIRN_FD_WRITE);
             if (ready && (w.internal || w.owner->status == PLUGIN_RUNNING))
                 w.fn(w.arg, w.fd, ready);
             break;

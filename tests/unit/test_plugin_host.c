@@ -257,6 +257,38 @@ static void timers_at_their_limits_do_not_spin(void **state)
     assert_int_equal(fires, 0);
 }
 
+static unsigned woken_for;
+
+static void note_wake(void *arg, int fd, unsigned ready)
+{
+    (void)arg;
+    (void)fd;
+    woken_for |= ready;
+}
+
+/* A pipe whose reader is gone is an error on its write end: a watch for
+ * writing hears it as WRITE (its write then fails with EPIPE), not READ. */
+static void an_error_wakes_a_watch_for_what_it_waits_on(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load(h, "m", "minimal.so", NULL, &err), CAIRN_OK);
+    plugin_instance *p = h->plugins[0];
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]);
+    assert_int_equal(plugin_host_api.watch_fd(p, fds[1], CAIRN_FD_WRITE, note_wake, NULL), 0);
+    zmq_pollitem_t items[4];
+    int n = plugin_host_poll_items(h, items, 4);
+    assert_int_equal(n, 1);
+    assert_true(zmq_poll(items, n, 1000) == 1);
+    woken_for = 0;
+    plugin_host_dispatch(h, items, n);
+    assert_int_equal(woken_for, CAIRN_FD_WRITE);
+    plugin_host_api.unwatch_fd(p, fds[1]);
+    close(fds[1]);
+}
+
 static void route_alert(plugin_host *h)
 {
     cairn_event *ev = event_create("alert", "test", 0);
@@ -509,6 +541,8 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(writable_files_and_directories_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(timers_at_their_limits_do_not_spin, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_error_wakes_a_watch_for_what_it_waits_on, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(emitted_events_reach_subscribers_and_the_spool, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(notifier_retries_with_backoff_then_delivers, setup, teardown),

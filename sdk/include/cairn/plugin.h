@@ -166,8 +166,10 @@ typedef struct cairn_host_api {
     void (*timer_cancel)(cairn_host *h, uint64_t timer);
 
     /* Watch a descriptor the plugin owns: fn(arg, fd, ready) whenever it is
-     * ready for what `events` asks (CAIRN_FD_READ | CAIRN_FD_WRITE). A second
-     * watch of the same fd replaces the first. Return 0 or -1. */
+     * ready for what `events` asks (CAIRN_FD_READ | CAIRN_FD_WRITE); an error
+     * or hang-up on it calls fn with what `events` asks, so that the read or
+     * write meets it. A second watch of the same fd replaces the first.
+     * Return 0 or -1. */
     int (*watch_fd)(cairn_host *h, int fd, unsigned events, cairn_fd_fn fn, void *arg);
     void (*unwatch_fd)(cairn_host *h, int fd);
 
