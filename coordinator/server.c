@@ -303,6 +303,14 @@ static void prune_dedup(server *s, int64_t now)
     s->next_prune_ms = now + (more ? 1000 : PRUNE_EVERY_MS);
 }
 
+/* A quarter of the upload idle time, up to a minute: an abandoned upload
+ * holds its slot and its bytes in blobs/tmp at most that much longer. */
+static int64_t expire_every_ms(const server *s)
+{
+    int64_t quarter = (int64_t)s->cfg.upload_idle_s * 1000 / 4;
+    return quarter < EXPIRE_EVERY_MS ? quarter : EXPIRE_EVERY_MS;
+}
+
 static void run_timers(server *s, int64_t now)
 {
     if (now >= s->next_stats_ms) {
@@ -313,7 +321,7 @@ static void run_timers(server *s, int64_t now)
         int n = blobs_expire(&s->blobs, now, (int64_t)s->cfg.upload_idle_s * 1000);
         if (n)
             kvlog(KVLOG_INFO, "uploads_expired", "count=%d", n);
-        s->next_expire_ms = now + EXPIRE_EVERY_MS;
+        s->next_expire_ms = now + expire_every_ms(s);
     }
     if (now >= s->next_prune_ms)
         prune_dedup(s, now);
@@ -355,7 +363,7 @@ cairn_status server_run(server *s, cairn_error *err)
 {
     int64_t now = clock_wall_ms();
     s->next_stats_ms = now + (int64_t)s->cfg.stats_interval_s * 1000;
-    s->next_expire_ms = now + EXPIRE_EVERY_MS;
+    s->next_expire_ms = now + expire_every_ms(s);
     s->next_prune_ms = now; /* prune once at start */
     s->next_sweep_mono = clock_mono_ms() + agents_sweep_every_ms(&s->agents);
     s->next_persist_mono = clock_mono_ms() + AGENTS_PERSIST_EVERY_MS;

@@ -3,6 +3,7 @@ cut short, and names that are not clean text."""
 import hashlib
 import os
 import subprocess
+import time
 
 from harness import BIN, CairnTest
 from test_events import RawClient, RawStr, new_ulid, ulid_text
@@ -74,6 +75,18 @@ class UploadProtocol(CairnTest):
 
     def parts(self):
         return os.listdir(os.path.join(self.coord.data_dir, "blobs", "tmp"))
+
+    def test_an_abandoned_upload_expires_on_time(self):
+        self.restart_coordinator("uploads: { idle_timeout_s = 1; };\n")
+        self.raw = RawClient(self.coord.endpoint)  # the old one is closed by its cleanup
+        self.addCleanup(self.raw.close)
+        self.assertTrue(self.put(new_ulid(), 0, b"a" * 1000)["ok"])
+        self.assertEqual(len(self.parts()), 1)
+        deadline = time.monotonic() + 3  # 1 s idle, checked every 0.25 s
+        while self.parts() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.parts(), [])
+        self.assertIn("event=uploads_expired count=1", self.coord.log())
 
     def test_a_last_chunk_answered_as_a_resend_ends_its_upload(self):
         # An agent that lost the reply to a last chunk uploads the file again
