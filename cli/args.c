@@ -219,11 +219,19 @@ const char *args_metric(char *arg, cairn_metric *out)
         return "empty key in KEY=VALUE[@STEP]";
     char *at = strrchr(eq + 1, '@');
     char *value_end = at ? at : eq + 1 + strlen(eq + 1);
-    if (value_end == eq + 1 || isspace((unsigned char)eq[1]))
+    if (value_end == eq + 1)
         return "missing VALUE in KEY=VALUE[@STEP]";
-    double v = strtod(eq + 1, &end); /* out of range: ±inf or 0, as a float64 would be */
+    /* Decimal, or nan/inf as a metric may hold them: strtod alone also takes
+     * 0x10 as 16, and turns 1e999 into an infinity nobody wrote. */
+    const char *digits = eq + 1 + (eq[1] == '-' || eq[1] == '+');
+    if (isspace((unsigned char)eq[1]) || (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')))
+        return "VALUE is not a decimal number";
+    errno = 0;
+    double v = strtod(eq + 1, &end);
     if (end != value_end)
         return "VALUE is not a number";
+    if (errno == ERANGE && isinf(v))
+        return "VALUE is beyond the range of a double";
     int64_t step = 0;
     if (at && !parse_step(at + 1, &step))
         return "STEP is not an integer";

@@ -137,6 +137,23 @@ static void test_metric_refused(void **state)
         assert_non_null(args_metric(buf, &m));
         assert_string_equal(buf, bad[i]);
     }
+    /* Each says why: hex and overflow are not what the user meant. */
+    static const char *const why[][2] = {
+        {"x=0x10", "VALUE is not a decimal number"}, {"x=-0X1p3", "VALUE is not a decimal number"},
+        {"x= 1", "VALUE is not a decimal number"},   {"x=1e999", "VALUE is beyond the range of a double"},
+        {"x=-1e999@2", "VALUE is beyond the range of a double"}, {"x=", "missing VALUE in KEY=VALUE[@STEP]"}};
+    for (size_t i = 0; i < sizeof why / sizeof why[0]; i++) {
+        char buf[64];
+        cairn_metric m;
+        snprintf(buf, sizeof buf, "%s", why[i][0]);
+        const char *got = args_metric(buf, &m);
+        assert_non_null(got);
+        assert_string_equal(got, why[i][1]);
+    }
+    char tiny[] = "x=1e-320"; /* subnormal, not out of range */
+    cairn_metric m;
+    assert_null(args_metric(tiny, &m));
+    assert_true(m.value > 0);
 }
 
 /* ---- option parsing ---- */
