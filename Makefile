@@ -63,6 +63,7 @@ PLUGIN_NAMES := $(sort $(notdir $(PLUGIN_DIRS)))
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 LIBCAIRN_A  := $(LIB)/libcairn.a
+LIBSDK_A    := $(OBJ)/libsdk.a
 LIBCAIRN_SO := $(LIB)/libcairn.so
 LIBCOORD_A  := $(OBJ)/libcoordinator.a
 LIBCLI_A    := $(OBJ)/libcli.a
@@ -92,10 +93,23 @@ $(OBJ)/%.o: %.c
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIBCAIRN_A): $(call obj,$(SDK_SRC))
+# What cairn's own programs link: the whole SDK, its internals and the
+# daemons' shared parts included.
+$(LIBSDK_A): $(call obj,$(SDK_SRC))
 	@mkdir -p $(dir $@)
 	@echo "AR $@"
 	@rm -f $@ && ar rcs $@ $^
+
+# The static library for users: the shared library's objects joined into
+# one, in which only cairn_* stays global, as the shared library's version
+# script keeps it. Internal names (error_set, kvlog, msg_*) would otherwise
+# clash with a program's own at link time.
+$(LIBCAIRN_A): $(call obj,$(SDK_SO_SRC))
+	@mkdir -p $(dir $@)
+	@echo "AR $@"
+	@ld -r -o $(OBJ)/libcairn-joined.o $^
+	@objcopy -w --keep-global-symbol='cairn_*' $(OBJ)/libcairn-joined.o $(OBJ)/libcairn-public.o
+	@rm -f $@ && ar rcs $@ $(OBJ)/libcairn-public.o
 
 # Only cairn_* symbols leave the shared library: the codec and helpers are
 # internal and may change without an ABI bump.
@@ -122,22 +136,22 @@ $(LIBAGENT_A): $(call obj,$(AGENT_SRC))
 	@echo "AR $@"
 	@rm -f $@ && ar rcs $@ $^
 
-$(BIN)/cairn-coordinator: $(OBJ)/coordinator/main.o $(LIBCOORD_A) $(LIBCAIRN_A)
+$(BIN)/cairn-coordinator: $(OBJ)/coordinator/main.o $(LIBCOORD_A) $(LIBSDK_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/cairn: $(OBJ)/cli/main.o $(LIBCLI_A) $(LIBCAIRN_A)
+$(BIN)/cairn: $(OBJ)/cli/main.o $(LIBCLI_A) $(LIBSDK_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/cairn-agent: $(OBJ)/agent/main.o $(LIBAGENT_A) $(LIBCAIRN_A)
+$(BIN)/cairn-agent: $(OBJ)/agent/main.o $(LIBAGENT_A) $(LIBSDK_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
 
-$(BIN)/cairn-plugin-check: $(call obj,$(wildcard agent/check/*.c)) $(LIBAGENT_A) $(LIBCAIRN_A)
+$(BIN)/cairn-plugin-check: $(call obj,$(wildcard agent/check/*.c)) $(LIBAGENT_A) $(LIBSDK_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
@@ -163,17 +177,17 @@ $(TESTBIN)/plugins/%.so: tests/plugins/%.c sdk/include/cairn/plugin.h
 	@echo "PLUGIN $@"
 	@$(CC) $(PLUGIN_CFLAGS) -shared -o $@ $<
 
-$(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(LIBCOORD_A) $(LIBCLI_A) $(LIBAGENT_A) $(LIBCAIRN_A)
+$(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(LIBCOORD_A) $(LIBCLI_A) $(LIBAGENT_A) $(LIBSDK_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka -ldl
 
-$(TESTBIN)/%: $(OBJ)/tests/tools/%.o $(LIBCOORD_A) $(LIBCAIRN_A)
+$(TESTBIN)/%: $(OBJ)/tests/tools/%.o $(LIBCOORD_A) $(LIBSDK_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(TESTBIN)/bench_%: $(OBJ)/tests/bench/bench_%.o $(LIBCOORD_A) $(LIBAGENT_A) $(LIBCAIRN_A)
+$(TESTBIN)/bench_%: $(OBJ)/tests/bench/bench_%.o $(LIBCOORD_A) $(LIBAGENT_A) $(LIBSDK_A)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl

@@ -12,6 +12,39 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 @unittest.skipIf("sanitize" in BIN, "the installed library is the plain build")
 class Install(CairnTest):
+    def test_the_static_library_keeps_its_internal_names_to_itself(self):
+        """A program linked with libcairn.a may name its own functions as
+        libcairn's internals are named: only cairn_* leaves the library."""
+        dest = os.path.join(self.tmp, "root")
+        subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr", f"DESTDIR={dest}"],
+                       check=True, capture_output=True)
+        env = {**os.environ, "PKG_CONFIG_PATH": f"{dest}/usr/lib/pkgconfig",
+               "PKG_CONFIG_SYSROOT_DIR": dest}
+        # libcairn.a itself, then what it needs, as shared libraries.
+        needs = subprocess.run(["pkg-config", "--print-requires-private", "cairn"], env=env,
+                               check=True, capture_output=True, text=True).stdout.split()
+        libs = subprocess.run(["pkg-config", "--libs", *needs], check=True, capture_output=True,
+                              text=True).stdout.split() + ["-lm", "-lpthread"]
+        prog = os.path.join(self.tmp, "own_names.c")
+        with open(prog, "w") as f:
+            f.write("#include <stdio.h>\n#include <cairn/client.h>\n"
+                    "int error_set(void) { return 1; }\nint kvlog(void) { return 2; }\n"
+                    "int msg_decode(void) { return 3; }\n"
+                    "int main(void) {\n"
+                    "    cairn_error err;\n"
+                    "    cairn_client *c = cairn_client_open(\"tcp://127.0.0.1:1\", &err);\n"
+                    "    if (!c) return 9;\n"
+                    "    cairn_client_close(c);\n"
+                    "    printf(\"%d\\n\", error_set() + kvlog() + msg_decode());\n"
+                    "    return 0;\n}\n")
+        exe = os.path.join(self.tmp, "own_names")
+        built = subprocess.run(["cc", "-std=c11", f"-I{dest}/usr/include", prog,
+                                f"{dest}/usr/lib/libcairn.a", *libs, "-o", exe],
+                               capture_output=True, text=True)
+        self.assertEqual(built.returncode, 0, built.stderr)
+        run = subprocess.run([exe], capture_output=True, text=True, timeout=30)
+        self.assertEqual((run.returncode, run.stdout), (0, "6\n"), run.stderr)
+
     def test_installed_library_serves_a_c_program(self):
         dest = os.path.join(self.tmp, "root")
         subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr", f"DESTDIR={dest}"],
