@@ -379,10 +379,13 @@ static void pack_results(fanout_table *ft, fanout *f)
 
 static void summarize(const fanout *f, char *out, size_t cap)
 {
-    char q[SELECTOR_MAX_BYTES * 2 + 8];
-    snprintf(out, cap, "command=%s agents=%u ok=%u error=%u timeout=%u selector=%s", f->command,
-             f->n, f->counts[RESULT_OK], f->counts[RESULT_ERROR], f->counts[RESULT_TIMEOUT],
-             kvlog_quote(q, sizeof q, f->selector));
+    int head = snprintf(out, cap, "command=%s agents=%u ok=%u error=%u timeout=%u selector=",
+                        f->command, f->n, f->counts[RESULT_OK], f->counts[RESULT_ERROR],
+                        f->counts[RESULT_TIMEOUT]);
+    /* Quoted into the room left: a long selector is cut inside its quotes
+     * (whole in the commands record), not through them. */
+    if (head >= 0 && (size_t)head + 3 <= cap)
+        kvlog_quote(out + head, cap - (size_t)head, f->selector);
 }
 
 /* commands record: msgpack [ts_ms, from, selector, command, results]. */

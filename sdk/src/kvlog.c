@@ -1,6 +1,7 @@
 #include "kvlog.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -69,17 +70,26 @@ const char *kvlog_quote(char *buf, size_t cap, const char *s)
     if (cap < 3)
         return "\"\"";
     buf[o++] = '"';
-    for (; s && *s && o + 3 < cap; s++) {
-        char c = *s;
-        if (c == '"' || c == '\\') {
+    while (s && *s) {
+        unsigned char u = (unsigned char)*s;
+        bool escaped = u == '"' || u == '\\' || u == '\n' || u == '\r' || u == '\t';
+        /* A character is copied whole or not at all: cut in two, it would
+         * read as U+FFFD. Only continuation bytes go with a lead byte, so a
+         * quote after a broken sequence is still escaped. Room is kept for
+         * the closing quote and the NUL. */
+        size_t want = u < 0xC0 ? 1 : u < 0xE0 ? 2 : u < 0xF0 ? 3 : 4, n = 1;
+        while (!escaped && n < want && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n++;
+        if (o + (escaped ? 2 : n) + 2 > cap)
+            break;
+        if (escaped) {
             buf[o++] = '\\';
-            buf[o++] = c;
-        } else if (c == '\n' || c == '\r' || c == '\t') {
-            buf[o++] = '\\';
-            buf[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-        } else {
-            buf[o++] = c;
+            buf[o++] = u == '\n' ? 'n' : u == '\r' ? 'r' : u == '\t' ? 't' : (char)u;
+            s++;
+            continue;
         }
+        for (size_t k = 0; k < n; k++)
+            buf[o++] = *s++;
     }
     buf[o++] = '"';
     buf[o] = '\0';

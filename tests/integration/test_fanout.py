@@ -270,6 +270,12 @@ class PingAgents(FanoutTest):
         self.assertRegex(events[1]["summary"],
                          r'^command=ping agents=5 ok=3 error=0 timeout=2 selector=""$')
         self.assertTrue(events[0]["from"].startswith("cli:"))
+        # A selector too long for the summary is cut inside its quotes.
+        long_selector = "role=" + "x" * 400
+        self.ping(long_selector)
+        summary = [e for e in self.cli_json("events") if e["type"] == "fanout"][-1]["summary"]
+        self.assertLess(len(summary.encode()), 256)
+        self.assertRegex(summary, r' selector="role=x+"$')
 
     def test_plain_ping_still_pings_the_coordinator(self):
         out = self.cli("ping").out

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "codec_fixture.h"
+#include "kvlog.h"
 
 static void test_body_accessor_errors(void **state)
 {
@@ -146,12 +147,26 @@ static void test_str_copy_keeps_characters_whole(void **state)
     assert_string_equal(out, "a\xc3\xa9");
 }
 
+/* Log quoting: escapes, and a cut that ends between characters. */
+static void test_kvlog_quote_cuts_between_characters(void **state)
+{
+    (void)state;
+    char buf[32];
+    assert_string_equal(kvlog_quote(buf, sizeof buf, "a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+    assert_string_equal(kvlog_quote(buf, 6, "a\xe2\x82\xac" "b"), "\"a\""); /* € would not fit */
+    assert_string_equal(kvlog_quote(buf, 7, "a\xe2\x82\xac" "b"), "\"a\xe2\x82\xac\"");
+    /* A broken sequence does not swallow the quote after it. */
+    assert_string_equal(kvlog_quote(buf, sizeof buf, "\xc3\"x"), "\"\xc3\\\"x\"");
+    assert_string_equal(kvlog_quote(buf, 3, "abc"), "\"\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_body_accessor_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_find_edges, setup, teardown),
         cmocka_unit_test(test_str_copy_keeps_characters_whole),
+        cmocka_unit_test(test_kvlog_quote_cuts_between_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
