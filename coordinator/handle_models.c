@@ -1,6 +1,5 @@
 /* model.create, model.register, model.list, model.get, model.versions, model.version.get */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "artifact_path.h"
@@ -27,31 +26,20 @@ static cairn_status read_description(request_ctx *r, msg_str *out, cairn_error *
     return st ? st : validate_value("description", *out, MODEL_MAX_DESCRIPTION, err);
 }
 
-static int compare_keys(const void *a, const void *b)
-{
-    const msg_str *x = a, *y = b;
-    size_t n = x->n < y->n ? x->n : y->n;
-    int c = n ? memcmp(x->p, y->p, n) : 0;
-    return c ? c : (x->n > y->n) - (x->n < y->n);
-}
-
 /* The tags are stored as the map that was sent: a key in it twice would be
- * kept twice (and printed twice). Sorted, so that a map of many keys costs
- * n log n. */
+ * kept twice (and printed twice). */
 static cairn_status check_unique_tags(request_ctx *r, const msgpack_object *tags, cairn_error *err)
 {
     uint32_t n = tags ? tags->via.map.size : 0;
-    msg_str *keys = n > 1 ? request_scratch(r, n * sizeof *keys) : NULL;
-    if (n > 1 && !keys)
+    if (n < 2)
+        return CAIRN_OK;
+    request_name *keys = request_sorted_names(r, tags, true, n);
+    if (!keys)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "no memory for %u tags", n);
-    for (uint32_t i = 0; keys && i < n; i++)
-        obj_str(&tags->via.map.ptr[i].key, &keys[i]);
-    if (keys)
-        qsort(keys, n, sizeof *keys, compare_keys);
-    for (uint32_t i = 1; keys && i < n; i++)
-        if (msg_str_same(keys[i - 1], keys[i]))
+    for (uint32_t i = 1; i < n; i++)
+        if (msg_str_same(keys[i - 1].name, keys[i].name))
             return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "tag '%.*s' is given twice",
-                             (int)keys[i].n, keys[i].p);
+                             (int)keys[i].name.n, keys[i].name.p);
     return CAIRN_OK;
 }
 

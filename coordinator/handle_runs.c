@@ -131,29 +131,20 @@ cairn_status handle_run_start_duplicate(request_ctx *r, cairn_error *err)
 
 /* ---- run.log ---- */
 
-/* ---- names repeated within one request ----
- * Found by sorting rather than by comparing every pair: a 16 MiB request
- * can carry millions of params, and the pairs would take hours. */
-
-typedef struct named {
-    msg_str name;
-    uint32_t at; /* its place in the request */
-} named;
+/* ---- names repeated within one request ---- */
 
 static int by_name_then_place(const void *pa, const void *pb)
 {
-    const named *a = pa, *b = pb;
+    const request_name *a = pa, *b = pb;
     int c = memcmp(a->name.p, b->name.p, a->name.n < b->name.n ? a->name.n : b->name.n);
     if (!c)
         c = (a->name.n > b->name.n) - (a->name.n < b->name.n);
     return c ? c : (a->at > b->at) - (a->at < b->at);
 }
 
-/* The n strings of items (map keys when keys is true, else array items) in
- * name order, equal names in request order; NULL when out of memory. */
-static named *sorted_names(request_ctx *r, const msgpack_object *o, bool keys, uint32_t n)
+request_name *request_sorted_names(request_ctx *r, const msgpack_object *o, bool keys, uint32_t n)
 {
-    named *v = request_scratch(r, (size_t)n * sizeof *v);
+    request_name *v = request_scratch(r, (size_t)n * sizeof *v);
     for (uint32_t i = 0; v && i < n; i++) {
         obj_str(keys ? &o->via.map.ptr[i].key : &o->via.array.ptr[i], &v[i].name);
         v[i].at = i;
@@ -163,12 +154,26 @@ static named *sorted_names(request_ctx *r, const msgpack_object *o, bool keys, u
     return v;
 }
 
+/* A value's length as a message shows it: its first 100 bytes. */
+static int shown(msg_str v)
+{
+    return (int)(v.n > 100 ? 100 : v.n);
+}
+
 static cairn_status param_changed(msg_str k, msg_str old, msg_str v, cairn_error *err)
 {
     return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
                      "param '%.*s' was logged as '%.*s'; params are immutable (got '%.*s')",
-                     (int)k.n, k.p, (int)(old.n > 100 ? 100 : old.n), old.p,
-                     (int)(v.n > 100 ? 100 : v.n), v.p);
+                     (int)k.n, k.p, shown(old), old.p, shown(v), v.p);
+}
+
+/* Nothing was logged: the message says what was asked. */
+static cairn_status param_given_twice(msg_str k, msg_str first, msg_str again, cairn_error *err)
+{
+    return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                     "param '%.*s' is given twice in one request, as '%.*s' and as '%.*s'; "
+                     "params are immutable",
+                     (int)k.n, k.p, shown(first), first.p, shown(again), again.p);
 }
 
 /* A param may be logged again only with the value it already has, in the
@@ -187,7 +192,7 @@ static cairn_status check_params_immutable(request_ctx *r, const ulid *run,
     }
     if (n < 2)
         return CAIRN_OK;
-    named *keys = sorted_names(r, params, true, n);
+    request_name *keys = request_sorted_names(r, params, true, n);
     if (!keys)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "checking %u params", n);
     for (uint32_t i = 1; i < n; i++) {
@@ -196,12 +201,8 @@ static cairn_status check_params_immutable(request_ctx *r, const ulid *run,
         msg_str first, again;
         obj_str(&params->via.map.ptr[keys[i - 1].at].val, &first);
         obj_str(&params->via.map.ptr[keys[i].at].val, &again);
-        if (!msg_str_same(first, again)) /* nothing was logged: say what was asked */
-            return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                             "param '%.*s' is given twice in one request, as '%.*s' and as "
-                             "'%.*s'; params are immutable",
-                             (int)keys[i].name.n, keys[i].name.p, (int)(first.n > 100 ? 100 : first.n),
-                             first.p, (int)(again.n > 100 ? 100 : again.n), again.p);
+        if (!msg_str_same(first, again))
+            return param_given_twice(keys[i].name, first, again, err);
     }
     return CAIRN_OK;
 }
@@ -223,7 +224,7 @@ static cairn_status check_delete_tags(request_ctx *r, const ulid *run, const msg
     }
     if (n < 2)
         return CAIRN_OK;
-    named *names = sorted_names(r, del, false, n);
+    request_name *names = request_sorted_names(r, del, false, n);
     if (!names)
         return error_set(err, CAIRN_OUT_OF_MEMORY, "checking %u tags to delete", n);
     for (uint32_t i = 1; i < n; i++)

@@ -80,6 +80,15 @@ void *request_scratch(request_ctx *r, size_t n);
 cairn_status read_run(request_ctx *r, store_run *run, cairn_error *err);
 cairn_status read_kv_map(const msgpack_object *map, const char *what, size_t value_limit,
                          cairn_error *err);
+/* Names repeated within one request are found by sorting rather than by
+ * comparing every pair: a 16 MiB request can carry millions of them. */
+typedef struct request_name {
+    msg_str name;
+    uint32_t at; /* its place in the request */
+} request_name;
+/* The n strings of o (map keys when keys is true, else array items) in name
+ * order, equal names in request order; NULL when out of memory. */
+request_name *request_sorted_names(request_ctx *r, const msgpack_object *o, bool keys, uint32_t n);
 /* A uint field with a default and an upper bound; 0 or absent means the default. */
 cairn_status read_count(request_ctx *r, const char *key, int64_t dflt, int64_t max, int64_t *out,
                         cairn_error *err);
