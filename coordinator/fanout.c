@@ -271,8 +271,9 @@ static char *error_text(const msg *m)
 
 bool fanout_on_reply(fanout_table *ft, const agent *a, const msg *m)
 {
-    uint32_t agent_index = (uint32_t)(a - ft->agents->items);
-    for (fanout *f = ft->head; f; f = f->next) {
+    /* An agent the coordinator does not know answers no fan-out of its own. */
+    uint32_t agent_index = a ? (uint32_t)(a - ft->agents->items) : 0;
+    for (fanout *f = a ? ft->head : NULL; f; f = f->next) {
         if (memcmp(m->re.b, f->base.b, 12) != 0)
             continue;
         uint32_t i = be32_get(m->re.b + 12);

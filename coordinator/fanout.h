@@ -79,8 +79,9 @@ cairn_status fanout_start(fanout_table *ft, const fanout_request *q, int64_t wal
 /* Is a fan-out with this id in progress (a resend of its request)? */
 bool fanout_in_progress(const fanout_table *ft, const ulid *id);
 
-/* A reply from agent a. Returns false when it answers no command in
- * progress (late, or not sent to a). */
+/* A reply from agent a (NULL: an agent routing id the coordinator does not
+ * know). Returns false, counting it in late_replies, when it answers no
+ * command in progress (late, not sent to a, or from no known agent). */
 bool fanout_on_reply(fanout_table *ft, const agent *a, const msg *m);
 
 /* Times out the agents of fan-outs whose deadline passed. */

@@ -36,9 +36,7 @@ bool fleet_from_agent(pending *p)
 void fleet_take_reply(server *s, agent *a, const msg *m)
 {
     s->stats.agent_replies++;
-    if (!a) /* from an agent: routing id the coordinator does not know */
-        s->fanouts.stats.late_replies++;
-    if (!a || !fanout_on_reply(&s->fanouts, a, m))
+    if (!fanout_on_reply(&s->fanouts, a, m))
         kvlog(KVLOG_DEBUG, "late_reply", "agent=%s", a ? a->routing + 6 : "unknown");
 }
 
