@@ -458,8 +458,6 @@ static void on_event(forwarder *f, uint16_t event, int64_t now)
         f->unreachable_since = 0;
     } else if (event == ZMQ_EVENT_DISCONNECTED && f->connected) {
         f->connected = false;
-        f->unreachable_since = now;
-        f->next_unreachable_log = now + UNREACHABLE_FIRST_MS;
         f->stats.disconnects++;
         char q[2 * PATH_MAX];
         kvlog(KVLOG_WARN, "disconnected", "coordinator=%s unacknowledged=%d",
@@ -502,7 +500,7 @@ static void note_unreachable(forwarder *f, int64_t now)
 {
     if (f->connected)
         return;
-    if (f->unreachable_since == 0) { /* since start */
+    if (f->unreachable_since == 0) { /* the start, or a disconnect since the last turn */
         f->unreachable_since = now;
         f->next_unreachable_log = now + UNREACHABLE_FIRST_MS;
     }

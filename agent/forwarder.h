@@ -90,7 +90,7 @@ typedef struct forwarder {
     bool blocked;           /* a send found no room: wait for POLLOUT */
     int64_t resume_at;      /* backoff: nothing is sent before */
     int64_t reply_deadline; /* 0 when nothing is in flight */
-    int64_t unreachable_since;  /* not connected since (0: connected, or not yet looked) */
+    int64_t unreachable_since;  /* not connected since (0: connected, or not yet noted) */
     int64_t next_unreachable_log;
     backoff backoff;
     fwd_upload up;
