@@ -116,8 +116,7 @@ cairn_status plugin_settings_read(config_setting_t *group, plugin_settings *out,
         if (daemon_config_int_wrapped(cs)) {
             plugin_settings_free(out);
             return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
-                             "line %d: config key '%s' is beyond 32 bits: write it with an L "
-                             "suffix, as in 5000000000L",
+                             "line %d: config key '%s' " DAEMON_CONFIG_WRAPPED_HINT,
                              config_setting_source_line(cs), config_setting_name(cs));
         }
         out->n++;

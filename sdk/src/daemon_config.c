@@ -121,8 +121,7 @@ static cairn_status read_number(const daemon_setting *o, char *field, config_set
     if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
         return bad(err, file, s, o->path, "must be an integer");
     if (daemon_config_int_wrapped(s))
-        return bad(err, file, s, o->path,
-                   "is beyond 32 bits: write it with an L suffix, as in 5000000000L");
+        return bad(err, file, s, o->path, DAEMON_CONFIG_WRAPPED_HINT);
     long long v = config_setting_get_int64(s);
     if (v < 0)
         return bad(err, file, s, o->path, "must not be negative");

@@ -65,6 +65,8 @@ cairn_status daemon_config_load(const daemon_config_table *t, void *cfg, const c
 /* Whether an integer setting was read wrapped: libconfig 1.5 keeps an
  * integer written without an L suffix in 32 bits, silently. */
 bool daemon_config_int_wrapped(const config_setting_t *s);
+/* What a refusal of such a setting says after its name. */
+#define DAEMON_CONFIG_WRAPPED_HINT "is beyond 32 bits: write it with an L suffix, as in 5000000000L"
 
 /* Refuses a log level kvlog does not know, in both daemons' words. */
 cairn_status daemon_config_check_log_level(const char *level, cairn_error *err);
