@@ -11,6 +11,7 @@
 
 #include "body.h"
 #include "clock.h"
+#include "daemon_writeback.h"
 #include "error.h"
 #include "keepalive.h"
 #include "kvlog.h"
@@ -191,6 +192,7 @@ static void on_reply(fetcher *f, blob_fetch *b, const msg *m)
         finish(f, b, strerror(errno ? errno : EIO));
         return;
     }
+    writeback_pace(b->fd, b->offset, data.n); /* a short fdatasync in finish() */
     b->offset += data.n;
     if (!eof) {
         if (!request_chunk(f, b))

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon_writeback.h"
 #include "error.h"
 
 cairn_status upload_io_fail(cairn_error *err, const char *what, const char *path)
@@ -126,35 +127,13 @@ static cairn_status write_all(int fd, const char *p, size_t n, const char *file,
     return CAIRN_OK;
 }
 
-/* How far behind the newest byte an upload's writeback may lag. */
-#define UPLOAD_WRITEBACK_LAG ((uint64_t)8 << 20)
-
-/* Starts writing each chunk back to the disk as it lands, and waits for what
- * was started UPLOAD_WRITEBACK_LAG bytes ago, which has had the time of
- * several chunks to reach it. The last chunk's fdatasync then has a few MiB
- * left to flush; without this a 2 GiB upload held the daemon's one thread,
- * and every other client, for seconds in that fdatasync. Neither call makes
- * anything durable (the fdatasync does) and a writeback error is seen there,
- * so their results are not checked. */
-static void pace_writeback(upload_slot *s, uint64_t from, size_t n)
-{
-    sync_file_range(s->fd, (off_t)from, (off_t)n, SYNC_FILE_RANGE_WRITE);
-    uint64_t end = from + n;
-    if (end <= UPLOAD_WRITEBACK_LAG)
-        return;
-    uint64_t settled = end - UPLOAD_WRITEBACK_LAG;
-    uint64_t start = settled > n ? settled - n : 0;
-    sync_file_range(s->fd, (off_t)start, (off_t)(settled - start),
-                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-}
-
 /* The bytes go to the file and the digest together, so that the digest is
  * of exactly what is on disk. */
 static cairn_status append(const upload_table *t, upload_slot *s, msg_str data, cairn_error *err)
 {
     cairn_status st = write_all(s->fd, data.p, data.n, file_word(t, s), err);
     if (!st)
-        pace_writeback(s, s->received, data.n);
+        writeback_pace(s->fd, s->received, data.n);
     if (!st && !sha256_update(&s->sha, data.p, data.n))
         st = sha_fail(t, s, "sha256 update failed", err);
     return st;
