@@ -306,6 +306,111 @@ cairn_status client_call_prebuilt(cairn_client *c, const void *bytes, size_t len
     return call_wire(c, &r, body, err);
 }
 
+/* ---- several requests in flight ---- */
+
+/* Marks the item a received reply answers; 0 when it answers none of them
+ * (a stale reply), -1 when it cannot be told which (see client_call_batch). */
+static int match_batch_reply(cairn_client *c, client_batch_item *items, int n, cairn_error *err)
+{
+    msg m;
+    cairn_error derr;
+    if (msg_decode(&c->dec, zmq_msg_data(&c->reply), zmq_msg_size(&c->reply), &m, &derr)) {
+        error_set(err, CAIRN_BAD_MESSAGE, "malformed reply from %s: %s", c->endpoint, derr.message);
+        return -1;
+    }
+    if (m.kind == MSG_REQUEST)
+        return 0;
+    if (m.kind == MSG_REPLY_ERROR && ulid_is_zero(&m.re)) {
+        error_set(err, CAIRN_BAD_MESSAGE, "%.*s", (int)m.err_message.n, m.err_message.p);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        client_batch_item *it = &items[i];
+        if (it->answered || memcmp(m.re.b, it->id->b, ULID_BYTES) != 0)
+            continue;
+        it->answered = true;
+        it->status = CAIRN_OK;
+        if (m.kind == MSG_REPLY_ERROR) {
+            it->status = m.err_status == CAIRN_OK ? CAIRN_INTERNAL_ERROR : m.err_status;
+            error_set(&it->err, it->status, "%.*s", (int)m.err_message.n, m.err_message.p);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* How soon an item no connection took (ZeroMQ's queue was at its high-water
+ * mark) is offered again, rather than at the next resend of them all. */
+#define BATCH_REQUEUE_MS 2
+
+/* Sends the unanswered items, or only those no connection took yet when
+ * `all` is false; *unsent counts those left so. */
+static cairn_status send_unanswered(cairn_client *c, client_batch_item *items, int n, bool all,
+                                    int *unsent, cairn_error *err)
+{
+    *unsent = 0;
+    for (int i = 0; i < n; i++) {
+        client_batch_item *it = &items[i];
+        if (it->answered || (!all && it->queued))
+            continue;
+        wire_request r = {it->bytes, it->len, it->id, 0, true};
+        cairn_status st = send_request(c, &r, &it->queued, err);
+        if (st)
+            return st;
+        *unsent += !it->queued;
+    }
+    return CAIRN_OK;
+}
+
+static int count_unanswered(const client_batch_item *items, int n)
+{
+    int left = 0;
+    for (int i = 0; i < n; i++)
+        left += !items[i].answered;
+    return left;
+}
+
+cairn_status client_call_batch(cairn_client *c, client_batch_item *items, int n, int timeout_ms,
+                               cairn_error *err)
+{
+    zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+    int wait = timeout_ms > 0 ? timeout_ms : c->timeout_ms;
+    int64_t now = mono_ms(), deadline = now + wait, next_send = now, next_requeue = INT64_MAX;
+    int left = count_unanswered(items, n), unsent = 0;
+    bool first = true;
+    error_clear(err);
+    while (left > 0) {
+        now = mono_ms();
+        if (now >= deadline)
+            return timed_out(c, wait, err);
+        bool all = now >= next_send;
+        if (all || (unsent > 0 && now >= next_requeue)) {
+            cairn_status st = send_unanswered(c, items, n, all, &unsent, err);
+            if (st)
+                return st;
+            if (first && unsent == left) /* as client_call_prebuilt: let the caller back off */
+                return error_set(err, CAIRN_TRANSPORT_ERROR,
+                                 "no connection to %s could take the request", c->endpoint);
+            first = false;
+            if (all)
+                next_send = now + c->retry_ms;
+            next_requeue = now + BATCH_REQUEUE_MS;
+        }
+        int64_t wake = unsent > 0 && next_requeue < next_send ? next_requeue : next_send;
+        wake = wake < deadline ? wake : deadline;
+        int rc = zmq_poll(&item, 1, (long)(wake - now));
+        if (rc < 0 && errno != EINTR)
+            return error_set(err, CAIRN_TRANSPORT_ERROR, "poll: %s", zmq_strerror(errno));
+        while (rc > 0 && left > 0 && recv_reply(c)) {
+            int matched = match_batch_reply(c, items, n, err);
+            if (matched < 0)
+                return CAIRN_BAD_MESSAGE;
+            left -= matched;
+        }
+    }
+    return CAIRN_OK;
+}
+
 /* ---- ping ---- */
 
 cairn_status cairn_ping(cairn_client *client, char *version, size_t cap, cairn_error *err)

@@ -72,6 +72,29 @@ cairn_status client_call(cairn_client *c, const msgpack_object **body, cairn_err
 cairn_status client_call_prebuilt(cairn_client *c, const void *bytes, size_t len, const ulid *id,
                                   int timeout_ms, const msgpack_object **body, cairn_error *err);
 
+/* One of several requests in flight at once (client_call_batch). */
+typedef struct client_batch_item {
+    const void *bytes; /* the encoded envelope whose id is *id */
+    size_t len;
+    const ulid *id;
+    bool answered;       /* the caller sets it false to have the item sent */
+    bool queued;         /* a connection took its latest sending */
+    cairn_status status; /* when answered: CAIRN_OK or the error reply's code */
+    cairn_error err;     /* when answered with an error: its message */
+} client_batch_item;
+
+/* Sends every item not yet answered, then collects replies, resending the
+ * unanswered ones' same bytes every retry interval, until all are answered
+ * or timeout_ms (<= 0: the client's timeout) has passed. Returns CAIRN_OK
+ * when all are answered; CAIRN_TIMEOUT or CAIRN_TRANSPORT_ERROR (as
+ * client_call_prebuilt) with some left unanswered; CAIRN_BAD_MESSAGE when a
+ * reply could not be told apart (malformed, or an error about a request whose
+ * id the receiver could not read): the caller should then send the remaining
+ * items one at a time with client_call_prebuilt. Replies' bodies are not
+ * kept. */
+cairn_status client_call_batch(cairn_client *c, client_batch_item *items, int n, int timeout_ms,
+                               cairn_error *err);
+
 /* Fills a new struct from a reply body, as the decoders below do. */
 typedef cairn_status (*body_decoder)(const msgpack_object *body, void *out, cairn_error *err);
 

@@ -29,7 +29,15 @@
 #define TK_ARTIFACT_CALL_MS 30000   /* each artifact chunk is resent until acknowledged or this */
 #define TK_ARTIFACT_WAIT_MS 60000   /* log_artifact gives up when the sender has not reached
                                        its upload by then */
-#define TK_SENDER_SNDHWM 8          /* copies of a resent request ZeroMQ may hold */
+#define TK_WINDOW 32                /* requests of distinct runs in flight at once */
+#define TK_BURST_POINTS 1000        /* an operation of more points has a request to itself:
+                                       its commit is shared by enough points already */
+/* Requests and resent copies ZeroMQ may hold for a peer that stopped
+ * reading: a window's worth and a few (at most 40 of TK_MSG_BYTES; 1.5 MB is
+ * a typical 50,000-point request). ZeroMQ learns that its peer has read only
+ * every half HWM, so a window can find the queue full: those requests are
+ * offered again within milliseconds (client_call_batch). */
+#define TK_SENDER_SNDHWM (TK_WINDOW + 8)
 
 struct cairn_tracker {
     pthread_mutex_t mu;

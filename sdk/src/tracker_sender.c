@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,10 +22,25 @@ typedef enum sent {
     SENT_ABANDONED /* close stopped the sender before an acknowledgement */
 } sent;
 
+/* Operations of distinct runs whose requests are in flight together: a
+ * sweep's runs each have a few points to send, and one request at a time
+ * would give each its own commit (see send_ops). */
+typedef struct burst {
+    int n;
+    tk_op *ops[TK_WINDOW];
+    size_t points[TK_WINDOW];
+    bool settled[TK_WINDOW]; /* acknowledged, refused, or to go again alone */
+    bool too_large[TK_WINDOW];
+    msg_writer w[TK_WINDOW];
+    ulid id[TK_WINDOW];
+    client_batch_item items[TK_WINDOW];
+} burst;
+
 typedef struct sender {
     cairn_tracker *t;
     msg_writer w;      /* the request being sent */
     ulid id;           /* its id */
+    burst *b;
     uint64_t rng;      /* xorshift state for the backoff's jitter */
     int64_t next_tick; /* when the queue is taken even below a batch */
     size_t max_points; /* points per run.log: halved when the receiver's limit is lower */
@@ -121,15 +137,21 @@ static void note_retrying(cairn_tracker *t, const cairn_error *why)
     pthread_mutex_unlock(&t->mu);
 }
 
-/* Sends the request in s->w until it is acknowledged, or refused (err says
- * why), resending the same bytes and id with backoff between attempts: the
- * receiver applies an id once, so a resend after a lost reply is harmless. */
-static sent deliver(sender *s, cairn_error *err)
+static int next_backoff(int wait_ms)
+{
+    return wait_ms * 2 < TK_BACKOFF_CAP_MS ? wait_ms * 2 : TK_BACKOFF_CAP_MS;
+}
+
+/* Sends the request in w (whose id is *id) until it is acknowledged, or
+ * refused (err says why), resending the same bytes and id with backoff
+ * between attempts: the receiver applies an id once, so a resend after a
+ * lost reply is harmless. */
+static sent deliver_request(sender *s, const msg_writer *w, const ulid *id, cairn_error *err)
 {
     int wait_ms = TK_BACKOFF_FIRST_MS;
     for (;;) {
         const msgpack_object *body;
-        cairn_status st = client_call_prebuilt(s->t->client, s->w.sb.data, s->w.sb.size, &s->id,
+        cairn_status st = client_call_prebuilt(s->t->client, w->sb.data, w->sb.size, id,
                                                TK_REPLY_WAIT_MS, &body, err);
         note_retrying(s->t, worth_resending(st) ? err : NULL);
         if (st == CAIRN_OK)
@@ -138,8 +160,13 @@ static sent deliver(sender *s, cairn_error *err)
             return SENT_REFUSED;
         if (!back_off(s, jitter(s, wait_ms)))
             return SENT_ABANDONED;
-        wait_ms = wait_ms * 2 < TK_BACKOFF_CAP_MS ? wait_ms * 2 : TK_BACKOFF_CAP_MS;
+        wait_ms = next_backoff(wait_ms);
     }
+}
+
+static sent deliver(sender *s, cairn_error *err)
+{
+    return deliver_request(s, &s->w, &s->id, err);
 }
 
 /* ---- one operation ---- */
@@ -275,18 +302,171 @@ static void free_ops(tk_op *op)
     }
 }
 
-/* Sends taken operations in order; false when close stopped it midway (what
- * was not sent is dropped: close already reported its timeout). */
+/* ---- several runs' points in flight together ---- */
+
+static burst *burst_new(void)
+{
+    burst *b = calloc(1, sizeof *b);
+    for (int i = 0; b && i < TK_WINDOW; i++)
+        msg_writer_init(&b->w[i]); /* the writer's packer points into it: b never moves */
+    return b;
+}
+
+static void burst_free(burst *b)
+{
+    for (int i = 0; b && i < TK_WINDOW; i++)
+        msg_writer_destroy(&b->w[i]);
+    free(b);
+}
+
+static bool in_burst(const burst *b, const ulid *run)
+{
+    for (int i = 0; i < b->n; i++)
+        if (memcmp(b->ops[i]->run.b, run->b, ULID_BYTES) == 0)
+            return true;
+    return false;
+}
+
+/* Encodes into the burst the METRICS operations from ops on that each fit
+ * one request and belong to runs not in it yet, up to TK_WINDOW: each run's
+ * requests stay in order, since a run has one request in flight at most.
+ * Returns the first operation left out. */
+static tk_op *gather_burst(sender *s, tk_op *ops)
+{
+    burst *b = s->b;
+    b->n = 0;
+    for (; ops && b->n < TK_WINDOW; ops = ops->next) {
+        if (ops->kind != TK_METRICS || ops->items > TK_BURST_POINTS ||
+            ops->items > s->max_points || in_burst(b, &ops->run))
+            break;
+        tk_cursor cur = tk_cursor_start(ops);
+        size_t n = tk_encode_metrics(&b->w[b->n], &b->id[b->n], s->t->client->from, &ops->run,
+                                     &cur, s->max_points);
+        if (cur.chunk) /* past TK_MSG_BYTES: more than one request, sent on its own */
+            break;
+        int i = b->n++;
+        b->ops[i] = ops;
+        b->points[i] = n;
+        b->settled[i] = b->too_large[i] = false;
+        b->items[i] = (client_batch_item){.bytes = b->w[i].sb.data, .len = b->w[i].sb.size,
+                                          .id = &b->id[i]};
+    }
+    return ops;
+}
+
+/* An answered request is settled, unless the answer says that the same
+ * bytes may succeed later: then it is marked to be sent again. A request
+ * the receiver found too large applied nothing; its operation goes again
+ * alone, in smaller requests (send_burst). */
+static void settle_answer(sender *s, int i)
+{
+    burst *b = s->b;
+    client_batch_item *it = &b->items[i];
+    if (worth_resending(it->status)) {
+        note_retrying(s->t, &it->err);
+        it->answered = false;
+        return;
+    }
+    b->settled[i] = true;
+    if (it->status == CAIRN_MESSAGE_TOO_LARGE && b->points[i] > 1)
+        b->too_large[i] = true;
+    else
+        settle(s, b->ops[i], b->points[i], it->status ? &it->err : NULL);
+}
+
+static bool settle_answers(sender *s)
+{
+    burst *b = s->b;
+    bool left = false;
+    for (int i = 0; i < b->n; i++) {
+        if (b->items[i].answered && !b->settled[i])
+            settle_answer(s, i);
+        left |= !b->settled[i];
+    }
+    return left;
+}
+
+/* After a reply that could not be told apart: the rest one request at a time. */
+static sent deliver_singly(sender *s)
+{
+    burst *b = s->b;
+    for (int i = 0; i < b->n; i++) {
+        if (b->settled[i])
+            continue;
+        client_batch_item *it = &b->items[i];
+        sent r = deliver_request(s, &b->w[i], &b->id[i], &it->err);
+        if (r == SENT_ABANDONED)
+            return r;
+        it->answered = true;
+        it->status = r == SENT_OK ? CAIRN_OK : it->err.status;
+        settle_answer(s, i);
+    }
+    return SENT_OK;
+}
+
+/* Sends the burst's requests together until each is acknowledged or refused,
+ * resending the unanswered ones' same bytes and ids with backoff. */
+static sent deliver_burst(sender *s)
+{
+    burst *b = s->b;
+    int wait_ms = TK_BACKOFF_FIRST_MS;
+    for (;;) {
+        cairn_error err;
+        cairn_status st = client_call_batch(s->t->client, b->items, b->n, TK_REPLY_WAIT_MS, &err);
+        bool left = settle_answers(s);
+        if (st == CAIRN_BAD_MESSAGE)
+            return deliver_singly(s);
+        if (!left) {
+            note_retrying(s->t, NULL);
+            return SENT_OK;
+        }
+        if (st)
+            note_retrying(s->t, &err);
+        if (!back_off(s, jitter(s, wait_ms)))
+            return SENT_ABANDONED;
+        wait_ms = next_backoff(wait_ms);
+    }
+}
+
+/* Sends the gathered burst and completes its operations in order. */
+static sent send_burst(sender *s)
+{
+    burst *b = s->b;
+    sent r = deliver_burst(s);
+    for (int i = 0; i < b->n && r != SENT_ABANDONED; i++) {
+        if (b->too_large[i]) {
+            s->max_points = b->points[i] / 2;
+            r = send_metrics(s, b->ops[i]);
+        }
+    }
+    if (r == SENT_ABANDONED)
+        return r;
+    for (int i = 0; i < b->n; i++)
+        complete(s, b->ops[i]);
+    return SENT_OK;
+}
+
+/* Sends taken operations in order (the points of different runs may leave
+ * together); false when close stopped it midway (what was not sent is
+ * dropped: close already reported its timeout). */
 static bool send_ops(sender *s, tk_op *ops)
 {
     while (ops) {
-        tk_op *next = ops->next;
-        if (send_op(s, ops) == SENT_ABANDONED) {
+        tk_op *rest = s->b ? gather_burst(s, ops) : ops;
+        sent r;
+        if (s->b && s->b->n > 0) {
+            r = send_burst(s);
+        } else {
+            rest = ops->next;
+            r = send_op(s, ops);
+            if (r != SENT_ABANDONED)
+                complete(s, ops);
+        }
+        if (r == SENT_ABANDONED) {
             free_ops(ops);
             return false;
         }
-        complete(s, ops);
-        ops = next;
+        ops = rest;
     }
     return true;
 }
@@ -298,6 +478,7 @@ void *tk_sender_main(void *arg)
     memcpy(&s.rng, seed.b + 6, sizeof s.rng);
     s.rng |= 1; /* xorshift must not start at zero */
     msg_writer_init(&s.w);
+    s.b = burst_new(); /* without it, one request at a time */
     s.next_tick = tk_mono_ms() + s.t->flush_ms;
     pthread_mutex_lock(&s.t->mu);
     tk_op *ops;
@@ -310,5 +491,6 @@ void *tk_sender_main(void *arg)
     }
     pthread_mutex_unlock(&s.t->mu);
     msg_writer_destroy(&s.w);
+    burst_free(s.b);
     return NULL;
 }

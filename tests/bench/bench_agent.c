@@ -143,13 +143,17 @@ static void bench_sweep_rate(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: CAIRN_BENCH_AGENT=ENDPOINT bench_agent COORDINATOR [DATA_DIR]\n");
+        fprintf(stderr, "usage: CAIRN_BENCH_AGENT=ENDPOINT bench_agent COORDINATOR [DATA_DIR [sweep]]\n");
         return 2;
     }
     coordinator = argv[1];
     agent = getenv("CAIRN_BENCH_AGENT");
     if (!agent || !*agent) {
         printf("no agent ($CAIRN_BENCH_AGENT unset): skipped\n");
+        return 0;
+    }
+    if (argc > 3 && strcmp(argv[3], "sweep") == 0) { /* that figure alone */
+        bench_sweep_rate();
         return 0;
     }
     cairn_error err;

@@ -113,10 +113,14 @@ static void bench_sweep_rate(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_tracker ENDPOINT [DATA_DIR]\n");
+        fprintf(stderr, "usage: bench_tracker ENDPOINT [DATA_DIR [sweep]]\n");
         return 2;
     }
     endpoint = argv[1];
+    if (argc > 3 && strcmp(argv[3], "sweep") == 0) { /* that figure alone */
+        bench_sweep_rate();
+        return 0;
+    }
     bench_call_cost();
     bench_durable_rate();
     bench_flush_latency();

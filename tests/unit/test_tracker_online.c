@@ -95,6 +95,36 @@ static void test_refusal_comes_back_from_flush(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+/* In a sweep several runs' points are in flight together: a run the
+ * coordinator refuses comes back from flush by name, and the runs sent
+ * beside it lose nothing. */
+static void test_sweep_refusal_spares_the_other_runs(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    enum { RUNS = 40, POINTS = 30, UNKNOWN = 17 };
+    char runs[RUNS][CAIRN_ID_TEXT_LEN + 1];
+    cairn_run_start_opts ro = {.experiment = "sweep"};
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    for (int r = 0; r < RUNS; r++)
+        assert_int_equal(cairn_tracker_start_run(t, &ro, runs[r], &err), CAIRN_OK);
+    assert_int_equal(cairn_tracker_flush(t, FLUSH_MS, &err), CAIRN_OK);
+    snprintf(runs[UNKNOWN], sizeof runs[UNKNOWN], "%s", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+    for (int i = 0; i < POINTS; i++)
+        for (int r = 0; r < RUNS; r++)
+            log_points(t, runs[r], i, i + 1);
+    assert_int_not_equal(cairn_tracker_flush(t, FLUSH_MS, &err), CAIRN_OK);
+    assert_non_null(strstr(err.message, runs[UNKNOWN]));
+    assert_int_equal(cairn_tracker_flush(t, FLUSH_MS, &err), CAIRN_OK); /* cleared */
+
+    cairn_client *client = reader(c);
+    for (int r = 0; r < RUNS; r++)
+        for (int k = 0; k < 3 && r != UNKNOWN; k++)
+            check_history(client, runs[r], k, POINTS, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
 static void test_artifact_after_queue(void **state)
 {
     coordinator *c = *state;
@@ -210,6 +240,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_points_arrive_in_order),
         cmocka_unit_test(test_refusal_comes_back_from_flush),
+        cmocka_unit_test(test_sweep_refusal_spares_the_other_runs),
         cmocka_unit_test(test_artifact_after_queue),
         cmocka_unit_test(test_threads_keep_their_order),
         cmocka_unit_test(test_a_mark_names_what_came_before),

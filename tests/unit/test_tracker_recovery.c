@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "tracker_fixture.h"
 
@@ -75,6 +76,59 @@ static void test_coordinator_killed_midstream(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+static void kill_coordinator(coordinator *c)
+{
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, NULL, 0);
+    c->pid = 0;
+}
+
+/* Steps every run through points [from, to). */
+static void log_sweep(cairn_tracker *t, char (*runs)[CAIRN_ID_TEXT_LEN + 1], int n_runs, int from,
+                      int to)
+{
+    for (int i = from; i < to; i++)
+        for (int r = 0; r < n_runs; r++)
+            log_points(t, runs[r], i, i + 1);
+}
+
+/* A sweep (many runs stepped in turn, so several runs' requests are in
+ * flight together) through a coordinator killed twice: once with requests
+ * in flight, their replies lost, and once before the sender's next requests,
+ * which then meet no connection. Every run still gets each of its points
+ * exactly once and in its order. */
+static void test_sweep_killed_midstream(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    /* Each third past TK_BATCH_ITEMS: the sender takes it at once. */
+    enum { RUNS = 100, POINTS = 360 };
+    static char runs[RUNS][CAIRN_ID_TEXT_LEN + 1];
+    cairn_run_start_opts ro = {.experiment = "sweep-restart"};
+    coordinator_start(c);
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    for (int r = 0; r < RUNS; r++)
+        assert_int_equal(cairn_tracker_start_run(t, &ro, runs[r], &err), CAIRN_OK);
+    log_sweep(t, runs, RUNS, 0, POINTS / 3);
+    kill_coordinator(c);
+    coordinator_start(c);
+    log_sweep(t, runs, RUNS, POINTS / 3, 2 * POINTS / 3);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush after the first restart: %s", err.message);
+    kill_coordinator(c);
+    log_sweep(t, runs, RUNS, 2 * POINTS / 3, POINTS);
+    usleep(300 * 1000);
+    coordinator_start(c);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush after the second restart: %s", err.message);
+    cairn_client *client = reader(c);
+    for (int r = 0; r < RUNS; r++)
+        for (int k = 0; k < 3; k++)
+            check_history(client, runs[r], k, POINTS, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
 /* A receiver whose message limit is below the tracker's request size refuses
  * them whole with MESSAGE_TOO_LARGE: the tracker sends smaller ones instead
  * of dropping the points. */
@@ -109,6 +163,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outage_then_recovery, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_coordinator_killed_midstream, scratch_setup, coordinator_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_killed_midstream, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_smaller_message_limit, scratch_setup, coordinator_teardown),
     };
     return cmocka_run_group_tests_name("tracker recovery", tests, NULL, NULL);

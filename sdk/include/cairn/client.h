@@ -510,8 +510,9 @@ void cairn_fanout_list_free(cairn_fanout_list *list);
  * requests, each run's in the order its calls were made, and resends each until
  * it is acknowledged (with the same message id: never applied twice). A run's
  * points queued meanwhile travel together, also when other runs' calls came
- * between them (a sweep stepping many runs in turn), so calls for different
- * runs may be applied in another order than they were made.
+ * between them (a sweep stepping many runs in turn), and the requests of
+ * several runs may be in flight together, so calls for different runs may be
+ * applied in another order than they were made.
  *
  * Where writes go: opts->endpoint, else $CAIRN_AGENT (the local agent, which
  * spools them durably before acknowledging), else $CAIRN_COORDINATOR (straight
