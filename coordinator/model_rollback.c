@@ -34,6 +34,7 @@ typedef struct rollback_req {
     uint32_t holder, after; /* before and after the rollback; 0: none */
     uint64_t undone;        /* the event undone; 0 with `to` */
     size_t restored;        /* versions brought back into the stage */
+    size_t moves;           /* events written: the holder may stay while others move */
 } rollback_req;
 
 static cairn_status read_pointer(request_ctx *r, rollback_req *q, cairn_error *err)
@@ -168,6 +169,7 @@ static cairn_status move_alias_to(request_ctx *r, rollback_req *q, uint32_t to, 
     e.undoes = undoes;
     q->after = to;
     q->undone = undoes;
+    q->moves++;
     return model_move_alias(r, &q->m, q->alias, q->holder, to, &e, err);
 }
 
@@ -246,6 +248,7 @@ static cairn_status move_stage(request_ctx *r, rollback_req *q, uint32_t version
     store_model_event e = model_event(r, EVENT_STAGE, q->reason);
     e.rollback = true;
     e.undoes = undoes;
+    q->moves++;
     return model_move_stage(r, &q->m, version, stage, &e, err);
 }
 
@@ -350,7 +353,7 @@ static void summarize(request_ctx *r, const rollback_req *q, const char *name)
     if (n > 0 && (size_t)n < sizeof r->summary && q->undone)
         n += snprintf(r->summary + n, sizeof r->summary - (size_t)n, " undoes=%llu",
                       (unsigned long long)q->undone);
-    if (n > 0 && (size_t)n < sizeof r->summary && q->holder == q->after)
+    if (n > 0 && (size_t)n < sizeof r->summary && !q->moves)
         snprintf(r->summary + n, sizeof r->summary - (size_t)n, " unchanged");
 }
 
@@ -363,7 +366,7 @@ cairn_status handle_model_rollback(request_ctx *r, cairn_error *err)
         return st;
     model_quote(name, q.m.name);
     st = q.by_alias ? rollback_alias(r, &q, err) : rollback_stage(r, &q, err);
-    if (!st && q.holder != q.after)
+    if (!st && q.moves)
         st = model_touch(r, &q.m, err);
     if (st)
         return st;

@@ -268,6 +268,21 @@ class Rollback(RegistryMixin, CairnTest):
                          ["Production", "None", "Archived"])
         self.assertEqual(self.rollback("--stage", "Production"), "churn/Production: version 3 (was 1)")
 
+    def test_stage_to_its_holder_still_archives_the_others(self):
+        for _ in range(3):
+            self.register("churn")
+        self.cli("models", "stage", "churn", "2", "Production")
+        self.cli("models", "stage", "churn", "3", "Production")
+        updated = self.cli_json("models", "show", "churn")["updated"]
+        out = self.cli("models", "rollback", "churn", "--stage", "Production", "--to", "3", "--json")
+        self.assertEqual(out.json()["version"], 3)
+        self.assertEqual(self.version_json("churn/2")["stage"], "Archived")
+        # Version 2 moved: a change, audited as one and dated on the model.
+        summary = [e["summary"] for e in self.cli_json("events")
+                   if e["type"] == "model.rollback"][-1]
+        self.assertFalse(summary.endswith("unchanged"), summary)
+        self.assertGreater(self.cli_json("models", "show", "churn")["updated"], updated)
+
     def test_a_resent_rollback_is_answered_as_it_was(self):
         raw = RawClient(self.coord.endpoint)
         self.addCleanup(raw.close)
