@@ -191,6 +191,29 @@ class PythonSDK(CairnTest):
                                              "cairn.git.dirty": "true"})
         self.assertEqual(source_tags(self.tmp), {})
 
+    def test_a_forked_child_leaving_the_with_block_does_not_end_the_parents_run(self):
+        # A child made by os.fork() inside the block unwinds a copy of the
+        # parent's stack: its exception or sys.exit() leaves the block too,
+        # but the run is the parent's, still logging.
+        r = self.py("""
+            import os, sys
+            import cairn
+            with cairn.start_run(experiment="py") as run:
+                run.log_metric("x", 1)
+                cairn.flush()
+                for how in ("raise", "exit"):
+                    pid = os.fork()
+                    if pid == 0:
+                        if how == "exit":
+                            sys.exit(0)
+                        raise ValueError("child")
+                    os.waitpid(pid, 0)
+                print(run.id, cairn.get_run(run.id)["status"])
+            """)
+        run, status = r.out.split()
+        self.assertEqual(status, "RUNNING")
+        self.assertEqual(self.cli_json("runs", "show", run)["status"], "FINISHED")
+
     def test_runs_left_open_are_ended_at_exit(self):
         r = self.py("""
             import cairn

@@ -259,7 +259,8 @@ class Run:
 
     Use it as a context manager (``with cairn.start_run(...) as run:``): leaving the
     block ends the run FINISHED, or FAILED when an exception escapes (the exception
-    propagates). Without ``with``, call run.end(); a run still open when the
+    propagates); not in a child forked inside the block, whose run it is not.
+    Without ``with``, call run.end(); a run still open when the
     interpreter exits is ended then (FAILED after an uncaught exception, else
     FINISHED).
 
@@ -282,6 +283,7 @@ class Run:
         self.experiment = experiment
         self.name = name
         self.status = "RUNNING"
+        self._pid = os.getpid()
 
     @property
     def run_id(self):
@@ -297,6 +299,10 @@ class Run:
     def __exit__(self, exc_type, exc, tb):
         if self.status != "RUNNING":
             return False  # ended inside the block: keep that status
+        if self._pid != os.getpid():
+            # A child forked inside the block unwinds a copy of the parent's
+            # stack; the run is the parent's, which goes on logging to it.
+            return False
         if exc_type is None or (exc_type is SystemExit and exc.code in (None, 0)):
             self.end("FINISHED")
             return False
