@@ -287,11 +287,11 @@ static cairn_status queue_full(cairn_tracker *t, cairn_status st, cairn_error *e
 /* A point whose key the receiver would refuse is not queued, so that it
  * cannot take the rest of its request down with it; the refusal is kept as
  * if the receiver had made it. The mutex is held. */
-static void refuse_key(cairn_tracker *t, const char *key)
+static void refuse_key(cairn_tracker *t, const ulid *run, const char *key)
 {
     cairn_error e;
     validate_key("metric", msg_str_of(key), &e);
-    tk_keep_refusal(t, &e);
+    tk_keep_run_refusal(t, TK_METRICS, run, &e);
 }
 
 /* Queues one point whose room the caller checked. The mutex is held. Keys
@@ -300,13 +300,13 @@ static cairn_status push_point(cairn_tracker *t, const ulid *run, const char *ke
                                uint64_t hash, tk_point *p)
 {
     if (len > LIMIT_KEY) {
-        refuse_key(t, key);
+        refuse_key(t, run, key);
         return CAIRN_OK;
     }
     if (!(p->key = tkq_intern(&t->q, key, len, hash)))
         return CAIRN_OUT_OF_MEMORY;
     if (p->key->status) {
-        refuse_key(t, key);
+        refuse_key(t, run, key);
         return CAIRN_OK;
     }
     return tkq_push_point(&t->q, run, p);
@@ -365,6 +365,15 @@ cairn_status cairn_tracker_log_metrics(cairn_tracker *t, const char *run_id,
     return st;
 }
 
+/* Adds the key to a value's refusal: one call holds many values, and
+ * "param value of 7000 bytes" alone does not say which. */
+static void name_key(cairn_error *err, const char *key)
+{
+    char why[sizeof err->message];
+    memcpy(why, err->message, sizeof why);
+    error_set(err, err->status, "%s (key '%s')", why, key);
+}
+
 /* The first param or tag the coordinator would refuse, by its own rules. */
 static cairn_status check_kvs(const char *what, size_t value_limit, const cairn_kv *kv, size_t n,
                               cairn_error *err)
@@ -372,8 +381,8 @@ static cairn_status check_kvs(const char *what, size_t value_limit, const cairn_
     cairn_status st = CAIRN_OK;
     for (size_t i = 0; !st && i < n; i++) {
         st = validate_key(what, msg_str_of(kv[i].key), err);
-        if (!st)
-            st = validate_value(what, msg_str_of(kv[i].value), value_limit, err);
+        if (!st && (st = validate_value(what, msg_str_of(kv[i].value), value_limit, err)))
+            name_key(err, kv[i].key);
     }
     return st;
 }
@@ -394,7 +403,7 @@ static cairn_status queue_kv(cairn_tracker *t, tk_kind kind, const char *run_id,
     if (check_kvs(kind == TK_PARAMS ? "param" : "tag",
                   kind == TK_PARAMS ? LIMIT_PARAM_VALUE : LIMIT_TAG_VALUE, kv, n, &e)) {
         lock(t);
-        tk_keep_refusal(t, &e);
+        tk_keep_run_refusal(t, kind, &run, &e);
         unlock(t);
         return CAIRN_OK;
     }

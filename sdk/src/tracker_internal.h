@@ -61,6 +61,11 @@ void *tk_sender_main(void *arg);
  * Called with the mutex held. */
 void tk_keep_refusal(cairn_tracker *t, const cairn_error *err);
 
+/* Keeps the refusal of a request of kind to run, why saying why, in the words
+ * every refusal uses: the request and the run, then the reason. Called with
+ * the mutex held. */
+void tk_keep_run_refusal(cairn_tracker *t, tk_kind kind, const ulid *run, const cairn_error *why);
+
 int64_t tk_mono_ms(void);
 
 /* pthread_cond_timedwait until the CLOCK_MONOTONIC time deadline_ms (the

@@ -185,6 +185,15 @@ static const char *kind_name(tk_kind kind)
     return "request";
 }
 
+void tk_keep_run_refusal(cairn_tracker *t, tk_kind kind, const ulid *run, const cairn_error *why)
+{
+    char id[ULID_TEXT_LEN + 1];
+    cairn_error e;
+    ulid_format(run, id);
+    error_set(&e, why->status, "%s of run %s refused: %s", kind_name(kind), id, why->message);
+    tk_keep_refusal(t, &e);
+}
+
 /* n items of op are settled; a refusal (err not NULL) is kept, naming the run. */
 static void settle(sender *s, tk_op *op, size_t n, const cairn_error *err)
 {
@@ -192,17 +201,13 @@ static void settle(sender *s, tk_op *op, size_t n, const cairn_error *err)
     pthread_mutex_lock(&t->mu);
     tkq_acked(&t->q, n);
     op->items -= n;
-    if (err) {
-        char run[ULID_TEXT_LEN + 1];
+    if (err && op->kind == TK_DATASET && !op->u.dataset.has_run) {
         cairn_error e;
-        ulid_format(&op->run, run);
-        if (op->kind == TK_DATASET && !op->u.dataset.has_run)
-            error_set(&e, err->status, "dataset.log of '%s' refused: %s", op->u.dataset.name,
-                      err->message);
-        else
-            error_set(&e, err->status, "%s of run %s refused: %s", kind_name(op->kind), run,
-                      err->message);
+        error_set(&e, err->status, "dataset.log of '%s' refused: %s", op->u.dataset.name,
+                  err->message);
         tk_keep_refusal(t, &e);
+    } else if (err) {
+        tk_keep_run_refusal(t, op->kind, &op->run, err);
     }
     pthread_mutex_unlock(&t->mu);
 }

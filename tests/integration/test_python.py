@@ -605,8 +605,10 @@ class PythonSDK(CairnTest):
         lines = r.out.splitlines()
         self.assertIn("LIMIT_EXCEEDED run name of 300 bytes exceeds the limit of 250", lines[0])
         self.assertIn("LIMIT_EXCEEDED experiment name of 251 bytes", lines[1])
-        self.assertIn("LIMIT_EXCEEDED param value of 6001 bytes", lines[2])
-        self.assertIn("INVALID_PARAMETER_VALUE tag key", lines[3])
+        self.assertRegex(lines[2], r"^LIMIT_EXCEEDED run\.log \(params\) of run \w{26} refused: "
+                                   r"param value of 6001 bytes .* \(key 'big'\)$")
+        self.assertRegex(lines[3], r"^INVALID_PARAMETER_VALUE run\.log \(tags\) of run \w{26} "
+                                   r"refused: tag key")
         self.assertIn("INVALID_PARAMETER_VALUE context 'Training'", lines[4])
         run = lines[5]
         deadline = time.monotonic() + 30

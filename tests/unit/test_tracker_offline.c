@@ -73,6 +73,36 @@ static void test_arguments_checked(void **state)
     scratch_remove(&s);
 }
 
+static void test_local_refusals_name_the_run_and_key(void **state)
+{
+    (void)state;
+    scratch s;
+    cairn_error err;
+    scratch_make(&s);
+    cairn_tracker *t = open_tracker(s.endpoint, 0);
+    const char *run = "01HZY3ZQ5W8X9V6T4R2P0N1M3K";
+    static char config[7000];
+    memset(config, 'x', sizeof config - 1);
+    /* A process logging to many runs must learn which run and which of the
+     * call's params was refused, as a receiver's refusal would say. */
+    cairn_kv params[] = {{"lr", "0.1"}, {"config", config}};
+    assert_int_equal(cairn_tracker_log_params(t, run, params, 2), CAIRN_OK);
+    assert_int_equal(cairn_tracker_flush(t, 0, &err), CAIRN_LIMIT_EXCEEDED);
+    assert_non_null(strstr(err.message, run));
+    assert_non_null(strstr(err.message, "'config'"));
+    assert_non_null(strstr(err.message, "6999 bytes"));
+    cairn_kv tag = {"team", "\xff"}; /* not UTF-8 */
+    assert_int_equal(cairn_tracker_set_tags(t, run, &tag, 1), CAIRN_OK);
+    assert_int_equal(cairn_tracker_flush(t, 0, &err), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(strstr(err.message, run));
+    assert_non_null(strstr(err.message, "'team'"));
+    assert_int_equal(cairn_tracker_log_metric(t, run, "bad!", 1, 1), CAIRN_OK);
+    assert_int_equal(cairn_tracker_flush(t, 0, &err), CAIRN_INVALID_PARAMETER_VALUE);
+    assert_non_null(strstr(err.message, run));
+    assert_int_equal(cairn_tracker_close(t, 0, &err), CAIRN_OK);
+    scratch_remove(&s);
+}
+
 static void test_endpoint_resolution(void **state)
 {
     (void)state;
@@ -106,6 +136,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backpressure_without_server),
         cmocka_unit_test(test_arguments_checked),
+        cmocka_unit_test(test_local_refusals_name_the_run_and_key),
         cmocka_unit_test(test_endpoint_resolution),
     };
     return cmocka_run_group_tests_name("tracker offline", tests, NULL, NULL);
