@@ -402,9 +402,17 @@ class PythonSDK(CairnTest):
                     run.log_metric("vector", np.arange(3))
                 except TypeError:
                     print("vector refused", file=sys.stderr)
+                for name, cx in (("complex", 1 + 2j), ("np.complex128", np.complex128(1 + 2j))):
+                    try:
+                        run.log_metric("cx", cx)
+                    except TypeError:
+                        print(name, "refused", file=sys.stderr)
             print(run.id)
             """, python=py)
         self.assertIn("vector refused", r.err)
+        # Not its real part alone: the imaginary one would be lost unsaid.
+        self.assertIn("np.complex128 refused", r.err)
+        self.assertIn("complex refused", r.err)
         run = r.out.strip()
         shown = self.cli_json("runs", "show", run)
         # str() of each value, as MLflow stores it.

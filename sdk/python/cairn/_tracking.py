@@ -173,10 +173,13 @@ def _metric_value(key, value):
                 pass
             if isinstance(value, bool):
                 return 1.0 if value else 0.0
-    if isinstance(value, numbers.Number):
+    # A complex number is refused, not cut to its real part (numpy's complex
+    # types convert with float(), only warning); Decimal is a Number, not Complex.
+    if isinstance(value, numbers.Number) and not (isinstance(value, numbers.Complex) and
+                                                  not isinstance(value, numbers.Real)):
         try:
             return float(value)
-        except (TypeError, ValueError):  # complex
+        except (TypeError, ValueError):
             pass
     raise TypeError(f"metric {key!r}: value must be a real number or a bool, "
                     f"not {type(value).__name__}")
