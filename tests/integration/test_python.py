@@ -214,6 +214,40 @@ class PythonSDK(CairnTest):
         self.assertEqual(status, "RUNNING")
         self.assertEqual(self.cli_json("runs", "show", run)["status"], "FINISHED")
 
+    def test_a_child_forked_during_a_read_can_use_the_registry(self):
+        # A thread of the parent is in a read (its client lock held) when the
+        # main thread forks: the child has no such thread, so it must not wait
+        # for that lock, whichever read call it makes.
+        self.coord.stop()
+        r = self.py("""
+            import os, threading, time
+            import cairn
+            cairn.configure(read_timeout=2)
+            def read():
+                try:
+                    cairn.get_run("01HZY3ZQ5W8X9V6T4R2P0N1M3K")
+                except cairn.CairnError:
+                    pass
+            threading.Thread(target=read).start()
+            time.sleep(0.5)
+            pid = os.fork()
+            if pid == 0:
+                for call in (lambda: cairn.get_model_version("m/1"), lambda: cairn.list_datasets()):
+                    try:
+                        call()
+                    except cairn.CairnError as e:
+                        print(e.status, flush=True)
+                os._exit(0)
+            deadline = time.monotonic() + 20
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    print("hung", flush=True)
+                    break
+                time.sleep(0.1)
+            """, timeout=60)
+        self.assertEqual(r.out.split(), ["TIMEOUT", "TIMEOUT"])
+
     def test_runs_left_open_are_ended_at_exit(self):
         r = self.py("""
             import cairn

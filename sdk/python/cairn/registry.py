@@ -27,7 +27,8 @@ import operator
 import os
 
 from . import _native as N
-from ._tracking import _client, _flush_before_read, _kv_array, _state, _text
+from . import _tracking
+from ._tracking import _client, _flush_before_read, _kv_array, _text
 
 __all__ = ["download_model", "get_lineage", "get_model_version", "register_model", "rollback",
            "set_alias", "set_stage"]
@@ -96,7 +97,9 @@ def _lib():
 def _call(name, *args, what):
     """Calls libcairn's name with the read client first and a fresh cairn_error last."""
     err = N.Error()
-    with _state.client_lock:
+    # _tracking._state, looked up now: a forked child has a new one, and the
+    # lock of the parent's may be held by a thread the child does not have.
+    with _tracking._state.client_lock:
         status = _lib()[name](_client(), *args, ctypes.byref(err))
     N.check(status, err, what)
 
