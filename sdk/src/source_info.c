@@ -343,9 +343,25 @@ static struct {
     char commit[SOURCE_COMMIT_MAX + 1];
     source_dirty dirty;
 } dirty_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t dirty_cache_fork_guard = PTHREAD_ONCE_INIT;
+
+/* git status runs for up to a second under the lock: a child forked by
+ * another thread meanwhile has no thread to release it. It starts with the
+ * lock free and the cache empty (the entry may have been half written). */
+static void dirty_cache_reset(void)
+{
+    pthread_mutex_init(&dirty_cache.lock, NULL);
+    dirty_cache.gitdir[0] = '\0';
+}
+
+static void dirty_cache_guard_fork(void)
+{
+    pthread_atfork(NULL, NULL, dirty_cache_reset);
+}
 
 static source_dirty repo_dirty_once(const git_repo *repo, const char *commit)
 {
+    pthread_once(&dirty_cache_fork_guard, dirty_cache_guard_fork);
     pthread_mutex_lock(&dirty_cache.lock);
     if (strcmp(dirty_cache.gitdir, repo->gitdir) != 0 || strcmp(dirty_cache.commit, commit) != 0) {
         dirty_cache.dirty = repo_dirty(repo, SOURCE_DIRTY_TIMEOUT_MS);

@@ -248,6 +248,40 @@ class PythonSDK(CairnTest):
             """, timeout=60)
         self.assertEqual(r.out.split(), ["TIMEOUT", "TIMEOUT"])
 
+    @unittest.skipUnless(shutil.which("git"), "needs git")
+    def test_a_child_forked_while_a_run_starts_can_start_runs(self):
+        # git status (run by detect_source) takes its time: a child forked
+        # meanwhile by another thread must not wait for a lock that thread holds.
+        repo = os.path.join(self.tmp, "repo")
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", repo]
+        subprocess.run(["git", "init", "-q", repo], check=True)
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "first"], check=True)
+        slow = os.path.join(self.tmp, "slow")
+        os.mkdir(slow)
+        with open(os.path.join(slow, "git"), "w") as f:
+            f.write(f"#!/bin/sh\nsleep 0.8\nexec {shutil.which('git')} \"$@\"\n")
+        os.chmod(os.path.join(slow, "git"), 0o755)
+        r = self.py(f"""
+            import os, threading, time
+            import cairn
+            os.chdir({repo!r})
+            threading.Thread(target=lambda: cairn.start_run("py").end()).start()
+            time.sleep(0.3)
+            pid = os.fork()
+            if pid == 0:
+                cairn.start_run("py").end()
+                print("child started a run", flush=True)
+                os._exit(0)
+            deadline = time.monotonic() + 20
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    print("hung", flush=True)
+                    break
+                time.sleep(0.1)
+            """, env={"PATH": slow + os.pathsep + os.environ["PATH"]}, timeout=60)
+        self.assertEqual(r.out.strip(), "child started a run")
+
     def test_runs_left_open_are_ended_at_exit(self):
         r = self.py("""
             import cairn
