@@ -17,6 +17,12 @@
 #include "server_internal.h"
 
 #define GROUP_MAX_BYTES ((size_t)64 << 20)
+/* Replies are packed into one buffer until their commit: past this much, the
+ * rest of the group waits for a transaction of its own. Without it, a burst
+ * of 1,024 ranged reads (4 MiB each) would build 4 GiB of replies at once. */
+#define BATCH_MAX_REPLY_BYTES ((size_t)32 << 20)
+/* A reply buffer grown past this is given back once its replies are sent. */
+#define REPLIES_KEEP_BYTES ((size_t)1 << 20)
 #define EXPIRE_EVERY_MS 60000
 #define PRUNE_EVERY_MS 3600000
 #define PRUNE_PER_PASS 10000
@@ -154,7 +160,7 @@ static cairn_status too_many_frames(msg *m, cairn_error *err)
 
 static void handle_one(server *s, group_txn *g, int index, int64_t now)
 {
-    pending *p = &s->group[index];
+    pending *p = &s->batch[index];
     zmq_msg_t *payload = &p->frames[p->n_frames - 1];
     cairn_error err = {0};
     msg m;
@@ -207,7 +213,7 @@ static void handle_one(server *s, group_txn *g, int index, int64_t now)
 static void send_replies(server *s, int n)
 {
     for (int i = 0; i < n; i++) {
-        pending *p = &s->group[i];
+        pending *p = &s->batch[i];
         bool ok = true;
         if (p->reply_len == 0) { /* an agent's reply, or a fan-out answered later */
             pending_release(p);
@@ -230,6 +236,42 @@ static void count_writes(server *s, uint64_t audit_before)
     s->stats.writes += s->store.next_audit_seq - audit_before;
 }
 
+/* The buffer that held a burst of large replies goes back to the system,
+ * rather than staying the process's for good. */
+static void trim_replies(server *s)
+{
+    if (s->replies.sb.alloc <= REPLIES_KEEP_BYTES)
+        return;
+    msg_writer_destroy(&s->replies);
+    msg_writer_init(&s->replies);
+}
+
+/* Handles the first requests of batch in one transaction, until their
+ * replies pass BATCH_MAX_REPLY_BYTES, commits them and sends their replies.
+ * Returns how many it handled: at least one. */
+static int serve_batch(server *s, pending *batch, int n)
+{
+    s->batch = batch;
+    msg_writer_reset(&s->replies);
+    int64_t now = clock_wall_ms();
+    s->rctx.mono_ms = clock_mono_ms();
+    group_txn g = {.now_ms = now};
+    cairn_error err;
+    uint64_t audit_before = s->store.next_audit_seq;
+    int i = 0;
+    do
+        handle_one(s, &g, i++, now);
+    while (i < n && s->replies.sb.size < BATCH_MAX_REPLY_BYTES);
+    commit_group(s, &g, i, &err);
+    count_writes(s, audit_before);
+    if ((uint64_t)i > s->stats.max_group)
+        s->stats.max_group = (uint64_t)i;
+    msg_decoder_trim(&s->decoder); /* nothing decoded is used past here */
+    send_replies(s, i);
+    trim_replies(s);
+    return i;
+}
+
 static void serve_group(server *s)
 {
     int n = 0;
@@ -239,23 +281,9 @@ static void serve_group(server *s)
             break;
         bytes += zmq_msg_size(&s->group[n].frames[s->group[n].n_frames - 1]), n++;
     }
-    if (n == 0)
-        return;
-    msg_writer_reset(&s->replies);
-    int64_t now = clock_wall_ms();
-    s->rctx.mono_ms = clock_mono_ms();
-    group_txn g = {.now_ms = now};
-    cairn_error err;
-    uint64_t audit_before = s->store.next_audit_seq;
-    for (int i = 0; i < n; i++)
-        handle_one(s, &g, i, now);
-    commit_group(s, &g, n, &err);
-    count_writes(s, audit_before);
+    for (int done = 0; done < n;)
+        done += serve_batch(s, s->group + done, n - done);
     s->stats.requests += (uint64_t)n;
-    if ((uint64_t)n > s->stats.max_group)
-        s->stats.max_group = (uint64_t)n;
-    msg_decoder_trim(&s->decoder); /* nothing decoded is used past here */
-    send_replies(s, n);
 }
 
 /* ---- timers ---- */

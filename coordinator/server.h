@@ -58,6 +58,9 @@ typedef struct server {
     msg_decoder decoder;
     msg_writer replies;
     pending *group;
+    /* The requests handled in the open transaction: the group, or the part
+     * of it that follows the replies already sent (serve_batch). */
+    pending *batch;
     server_stats stats;
     int64_t next_stats_ms, next_expire_ms, next_prune_ms;
     agent_table agents;

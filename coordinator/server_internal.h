@@ -28,10 +28,10 @@ cairn_status txn_for(server *s, group_txn *g, bool write, cairn_error *err);
 /* Drops the transaction and the counters it advanced. */
 void txn_abort(server *s, group_txn *g);
 /* Replaces with a STORAGE_ERROR the replies of the first n requests of the
- * group that were handled in the write transaction. */
+ * batch that were handled in the write transaction. */
 void fail_write_replies(server *s, int n, const char *why);
 /* Commits, if the transaction holds anything to make durable. Returns false
- * when the commit failed: then every write reply of the group's n requests
+ * when the commit failed: then every write reply of the batch's n requests
  * has become a STORAGE_ERROR, and err says why. */
 bool commit_group(server *s, group_txn *g, int n, cairn_error *err);
 

@@ -60,7 +60,7 @@ void fail_write_replies(server *s, int n, const char *why)
 {
     msg_writer *w = &s->replies;
     for (int i = 0; i < n; i++) {
-        pending *p = &s->group[i];
+        pending *p = &s->batch[i];
         if (!p->in_write_txn)
             continue;
         p->reply_off = w->sb.size;

@@ -7,9 +7,13 @@ import time
 from harness import TOOLS, CairnTest
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+        return int(re.search(field + r":\s+(\d+) kB", f.read()).group(1))
+
+
+def peak_rss_kib(pid):
+    return rss_kib(pid, "VmHWM")
 
 
 class HostileInput(CairnTest):
@@ -74,6 +78,22 @@ class HostileInput(CairnTest):
         deadline = time.monotonic() + 5
         while rss_kib(self.coord.proc.pid) >= 64 << 10 and time.monotonic() < deadline:
             time.sleep(0.05)
+        self.assertLess(rss_kib(self.coord.proc.pid), 64 << 10)
+        self.cli("ping")
+
+    def test_many_large_reads_at_once_stay_within_bounds_and_give_memory_back(self):
+        # 64 pipelined 4 MiB blob.get requests arrive as one group: their
+        # replies (256 MiB together) must neither be built all at once nor
+        # stay allocated once sent.
+        run = self.start_run("reads")
+        blob = os.path.join(self.tmp, "blob.bin")
+        with open(blob, "wb") as f:
+            f.write(os.urandom(4 << 20))
+        self.cli("runs", "log", run, "--artifact", blob)
+        sha = self.cli_json("runs", "show", run)["artifacts"][0]["sha256"]
+        r = self.tool("blobs", self.coord.endpoint, sha, 64)
+        self.assertEqual(r.stdout.strip(), "ok")
+        self.assertLess(peak_rss_kib(self.coord.proc.pid), 128 << 10)
         self.assertLess(rss_kib(self.coord.proc.pid), 64 << 10)
         self.cli("ping")
 

@@ -10,6 +10,9 @@
  *   cairn-load garbage ENDPOINT COUNT SEED
  *       COUNT malformed or random frames over a raw DEALER; exits 0 when
  *       every one was answered with an error reply.
+ *   cairn-load blobs ENDPOINT SHA256 COUNT
+ *       COUNT blob.get requests (4 MiB ranges) sent at once, then every
+ *       reply read; prints "ok" when each carried data.
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,7 +29,8 @@ static int usage(void)
                     "       cairn-load points ENDPOINT RUN COUNT BATCH KEY\n"
                     "       cairn-load garbage ENDPOINT COUNT SEED\n"
                     "       cairn-load frames ENDPOINT FRAMES\n"
-                    "       cairn-load nils ENDPOINT COUNT\n");
+                    "       cairn-load nils ENDPOINT COUNT\n"
+                    "       cairn-load blobs ENDPOINT SHA256 COUNT\n");
     return 2;
 }
 
@@ -244,6 +248,48 @@ static int send_ping(const char *endpoint, int empty, uint32_t nils)
     return rc;
 }
 
+/* ---- many large reads in flight at once ---- */
+
+static void blob_get_message(msg_writer *w, const char *sha)
+{
+    ulid id = ulid_new();
+    msg_writer_reset(w);
+    msg_start_request(w, &id, "blob.get", "cairn-load", 1);
+    mp_str(&w->pk, "sha256");
+    mp_str(&w->pk, sha);
+}
+
+static int blobs(char **argv)
+{
+    void *ctx = zmq_ctx_new(), *s = dealer_to(ctx, argv[2]);
+    long count = atol(argv[4]), good = 0;
+    msg_writer w;
+    msg_writer_init(&w);
+    for (long i = 0; i < count; i++) {
+        blob_get_message(&w, argv[3]);
+        zmq_send(s, w.sb.data, w.sb.size, 0);
+    }
+    msg_decoder d;
+    msg_decoder_init(&d, 0);
+    zmq_msg_t reply;
+    zmq_msg_init(&reply);
+    for (long i = 0; i < count; i++) {
+        msg m;
+        if (zmq_msg_recv(&reply, s, 0) < 0)
+            break;
+        if (msg_decode(&d, zmq_msg_data(&reply), zmq_msg_size(&reply), &m, NULL) == CAIRN_OK &&
+            m.kind == MSG_REPLY_OK)
+            good++;
+    }
+    printf(good == count ? "ok\n" : "%ld of %ld answered with data\n", good, count);
+    zmq_msg_close(&reply);
+    msg_decoder_destroy(&d);
+    msg_writer_destroy(&w);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return good == count ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 6 && strcmp(argv[1], "stream") == 0)
@@ -256,5 +302,7 @@ int main(int argc, char **argv)
         return send_ping(argv[2], atoi(argv[3]) - 1, 0);
     if (argc == 4 && strcmp(argv[1], "nils") == 0) /* one byte each on the wire */
         return send_ping(argv[2], 0, (uint32_t)atol(argv[3]));
+    if (argc == 5 && strcmp(argv[1], "blobs") == 0)
+        return blobs(argv);
     return usage();
 }
