@@ -134,6 +134,15 @@ static void log_rejection(const pending *p, const cairn_error *err)
           cairn_status_name(err->status), kvlog_quote(q, sizeof q, err->message));
 }
 
+/* Unlike a refusal, an aborted group is the store's trouble (a full map, an
+ * I/O error, memory): the operator's to see at the default level. */
+static void log_aborted(const pending *p, const cairn_error *err)
+{
+    char q[600];
+    kvlog(KVLOG_ERROR, "group_aborted", "type=%s code=%s error=%s", p->type,
+          cairn_status_name(err->status), kvlog_quote(q, sizeof q, err->message));
+}
+
 static cairn_status run_handler(server *s, group_txn *g, pending *p, const handler *h,
                                 const msg *m, int64_t now, cairn_error *err)
 {
@@ -205,6 +214,7 @@ static void handle_one(server *s, group_txn *g, int index, int64_t now)
     if (dispatched && dispatch_must_abort(st) && g->txn && g->writable) {
         /* The transaction may hold half of this request: nothing of it may commit. */
         s->stats.aborted_groups++;
+        log_aborted(p, &err);
         txn_abort(s, g);
         fail_write_replies(s, index + 1, err.message);
     }

@@ -84,7 +84,7 @@ static void commit_error(const server *s, int rc, cairn_error *err)
                   "commit failed: no space left on the device of %s (%s)", s->cfg.data_dir,
                   mdb_strerror(rc));
     else
-        error_set(err, CAIRN_STORAGE_ERROR, "commit failed: %s", mdb_strerror(rc));
+        store_fail(rc, "commit failed", err);
 }
 
 /* Nothing of the group's writes was made durable: every write reply says so. */

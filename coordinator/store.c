@@ -18,6 +18,12 @@ cairn_status store_fail(int rc, const char *what, cairn_error *err)
     if (rc == MDB_BAD_VALSIZE)
         return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "%s: a key is empty or too long",
                          what);
+    /* Not a fault of the disk or the data: what to change. */
+    if (rc == MDB_MAP_FULL)
+        return error_set(err, CAIRN_STORAGE_ERROR,
+                         "%s: MDB_MAP_FULL: the store is as large as store.map_size_mb allows; "
+                         "raise it and restart",
+                         what);
     return error_set(err, CAIRN_STORAGE_ERROR, "%s: %s", what, mdb_strerror(rc));
 }
 

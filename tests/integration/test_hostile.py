@@ -127,6 +127,23 @@ class FullStore(CairnTest):
         aborted = int(re.search(r"aborted_groups=(\d+)", last).group(1))
         self.assertGreaterEqual(failed + aborted, 1, last)
 
+    def test_map_full_is_logged_naming_the_setting(self):
+        # An operator at the default log level learns why writes fail, and
+        # what to change, from the log and from the refusal alike.
+        self.restart_coordinator("store: { map_size_mb = 1; };\n")
+        run = self.start_run("full")
+        for i in range(200):
+            r = self.cli("runs", "log", run, "--param", f"p{i}=" + "x" * 6000, check=False)
+            if r.code != 0:
+                break
+        self.assertEqual(r.code, 1, "the map never filled")
+        self.assertIn("store.map_size_mb", r.err)
+        errors = [l for l in self.coord.log().splitlines()
+                  if "level=error" in l and "MDB_MAP_FULL" in l]
+        self.assertTrue(errors, self.coord.log())
+        self.assertIn("store.map_size_mb", errors[0])
+        self.cli("ping")
+
 
 class FullDisk(CairnTest):
     """The data directory's file system fills up."""
