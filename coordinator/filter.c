@@ -582,9 +582,17 @@ static bool bytes_equal(char a, char b, bool case_insensitive)
 bool like_match(const char *pattern, size_t pattern_len, const char *s, size_t len,
                 bool case_insensitive)
 {
+    return like_match_counted(pattern, pattern_len, s, len, case_insensitive, NULL);
+}
+
+bool like_match_counted(const char *pattern, size_t pattern_len, const char *s, size_t len,
+                        bool case_insensitive, uint64_t *work)
+{
     size_t p = 0, i = 0;
     size_t star_p = SIZE_MAX, star_i = 0;
+    uint64_t steps = 0;
     while (i < len) {
+        steps++;
         if (p < pattern_len && pattern[p] == '%') {
             star_p = ++p;
             star_i = i;
@@ -599,9 +607,13 @@ bool like_match(const char *pattern, size_t pattern_len, const char *s, size_t l
             p = star_p;
             i = star_i;
         } else {
-            return false;
+            break;
         }
     }
+    if (work)
+        *work += steps;
+    if (i < len)
+        return false;
     while (p < pattern_len && pattern[p] == '%')
         p++;
     return p == pattern_len;
@@ -623,22 +635,26 @@ static bool compare_numbers(filter_op op, double value, double operand)
     return false;
 }
 
-static bool compare_strings(const filter_clause *clause, const char *value, size_t len)
+static bool compare_strings(const filter_clause *clause, const char *value, size_t len,
+                            uint64_t *like_work)
 {
     bool equal = len == clause->string_len && memcmp(value, clause->string, len) == 0;
     switch (clause->op) {
     case OP_EQ: return equal;
     case OP_NE: return !equal;
-    case OP_LIKE: return like_match(clause->string, clause->string_len, value, len, false);
-    case OP_ILIKE: return like_match(clause->string, clause->string_len, value, len, true);
+    case OP_LIKE:
+    case OP_ILIKE:
+        return like_match_counted(clause->string, clause->string_len, value, len,
+                                  clause->op == OP_ILIKE, like_work);
     default: return false;
     }
 }
 
 /* A NULL string in the view means the run has no such value: no match. */
-static bool compare_view_string(const filter_clause *clause, const char *value, size_t len)
+static bool compare_view_string(const filter_clause *clause, const filter_run_view *run,
+                                const char *value, size_t len)
 {
-    return value && compare_strings(clause, value, len);
+    return value && compare_strings(clause, value, len, run->like_work);
 }
 
 static bool attribute_matches(const filter_clause *clause, const filter_run_view *run)
@@ -646,11 +662,12 @@ static bool attribute_matches(const filter_clause *clause, const filter_run_view
     switch (clause->attribute) {
     case ATTR_RUN_ID:
         /* strnlen: the id is 26 characters but need not be NUL-terminated */
-        return compare_view_string(clause, run->run_id, run->run_id ? strnlen(run->run_id, 26) : 0);
+        return compare_view_string(clause, run, run->run_id,
+                                   run->run_id ? strnlen(run->run_id, 26) : 0);
     case ATTR_RUN_NAME:
-        return compare_view_string(clause, run->run_name, run->run_name_len);
+        return compare_view_string(clause, run, run->run_name, run->run_name_len);
     case ATTR_STATUS:
-        return compare_view_string(clause, run->status, run->status ? strlen(run->status) : 0);
+        return compare_view_string(clause, run, run->status, run->status ? strlen(run->status) : 0);
     case ATTR_START_TIME:
         return compare_numbers(clause->op, (double)run->start_time, clause->number);
     case ATTR_END_TIME:
@@ -672,10 +689,10 @@ static bool clause_matches(const filter_clause *clause, const filter_run_view *r
                compare_numbers(clause->op, number, clause->number);
     case FILTER_PARAM:
         return run->param && run->param(run->ctx, clause->key, &value, &len) &&
-               compare_view_string(clause, value, len);
+               compare_view_string(clause, run, value, len);
     case FILTER_TAG:
         return run->tag && run->tag(run->ctx, clause->key, &value, &len) &&
-               compare_view_string(clause, value, len);
+               compare_view_string(clause, run, value, len);
     case FILTER_ATTRIBUTE:
         return attribute_matches(clause, run);
     }

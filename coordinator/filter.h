@@ -81,6 +81,7 @@ typedef struct filter_run_view {
     int64_t start_time;
     int64_t end_time;
     bool has_end_time;
+    uint64_t *like_work; /* NULL, or where LIKE and ILIKE add the steps they took */
 } filter_run_view;
 
 /* Parses text (NULL or blank: matches every run). On error out is empty and
@@ -102,5 +103,10 @@ void order_item_free(order_item *item);
  * everything else literal; case_insensitive folds ASCII letters (ILIKE). */
 bool like_match(const char *pattern, size_t pattern_len, const char *s, size_t len,
                 bool case_insensitive);
+
+/* like_match, adding to *work (when not NULL) the steps it took: up to
+ * len * pattern_len, which a caller matching many values bounds. */
+bool like_match_counted(const char *pattern, size_t pattern_len, const char *s, size_t len,
+                        bool case_insensitive, uint64_t *work);
 
 #endif

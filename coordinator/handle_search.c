@@ -12,6 +12,12 @@
 #define SEARCH_DEFAULT_MAX 1000
 #define SEARCH_MAX 50000
 #define ORDER_MAX 8
+/* LIKE and ILIKE take up to a value's length times the pattern's length in
+ * steps. Past this many over one search's runs (a fraction of a second) the
+ * search is refused: the coordinator serves every client on one thread, and
+ * a long pattern over 8,000-byte tags of 50,000 runs would hold it for
+ * minutes. Ordinary patterns over a million runs stay far below. */
+#define SEARCH_LIKE_WORK_MAX ((uint64_t)200 * 1000 * 1000)
 
 typedef struct sort_value {
     bool present;
@@ -35,6 +41,7 @@ typedef struct search {
     size_t n_order;
     candidate *found;
     size_t n_found, cap_found;
+    uint64_t like_work; /* steps LIKE and ILIKE took so far */
 } search;
 
 /* ---- the run view filter_match reads through ---- */
@@ -220,8 +227,15 @@ static cairn_status consider_run(search *s, cursors *c, const ulid *id, cairn_er
         .run_id = idtext, .run_name = run.name.p, .run_name_len = run.name.n,
         .status = run_status_name((run_status)run.status), .start_time = run.start_time,
         .end_time = run.end_time, .has_end_time = run.status != RUN_RUNNING,
+        .like_work = &s->like_work,
     };
-    if (!filter_match(&s->filter, &view))
+    bool matches = filter_match(&s->filter, &view);
+    if (s->like_work > SEARCH_LIKE_WORK_MAX)
+        return error_set(err, CAIRN_LIMIT_EXCEEDED,
+                         "filter: its LIKE patterns took more than %llu steps to match over "
+                         "this experiment's runs; use shorter patterns",
+                         (unsigned long long)SEARCH_LIKE_WORK_MAX);
+    if (!matches)
         return CAIRN_OK;
     return keep_candidate(s, &view, &run) ? CAIRN_OK
                                         : error_set(err, CAIRN_OUT_OF_MEMORY, "search results");

@@ -98,6 +98,26 @@ class HostileInput(CairnTest):
         self.cli("ping")
 
 
+    def test_a_like_pattern_too_costly_to_match_is_refused(self):
+        # LIKE takes up to a value's length times the pattern's in steps: a
+        # 3,000-character pattern over 6,000-character params takes 9 million
+        # a run, holding the coordinator, and every other client, ~10 ms a
+        # run. The search is refused once it passes its bound (30 runs here);
+        # ordinary patterns still match.
+        for i in range(30):
+            run = self.start_run("costly")
+            self.cli("runs", "log", run, "--param", "p=" + "a" * 6000, "--tag", f"i={i}")
+        r = self.cli("runs", "list", "--experiment", "costly", "--filter",
+                     "params.p LIKE '%" + "a" * 3000 + "b'", check=False)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("LIKE patterns took more than", r.err)
+        self.assertIn("use shorter patterns", r.err)
+        found = self.cli_json("runs", "list", "--experiment", "costly", "--filter",
+                              "params.p LIKE 'aaa%a' and tags.i LIKE '1%'")
+        self.assertEqual(sorted(run["tags"]["i"] for run in found), ["1"] + [str(i) for i in range(10, 20)])
+        self.cli("ping")
+
+
 class FullStore(CairnTest):
     """A store that cannot grow refuses writes clearly and keeps serving."""
 
