@@ -38,6 +38,19 @@ def python_with(module):
     return None
 
 
+# The end of a program that forked `pid`: waits for it, or kills it and says
+# "hung" when it waits for ever (on a lock held in the parent).
+WAIT_FOR_CHILD = """
+deadline = time.monotonic() + 20
+while os.waitpid(pid, os.WNOHANG) == (0, 0):
+    if time.monotonic() > deadline:
+        os.kill(pid, 9)
+        print("hung", flush=True)
+        break
+    time.sleep(0.1)
+"""
+
+
 # A sanitizer-built libcairn cannot be loaded into an uninstrumented python3.
 @unittest.skipIf("sanitize" in BIN, "the Python SDK loads the plain build's libcairn")
 class PythonSDK(CairnTest):
@@ -219,7 +232,7 @@ class PythonSDK(CairnTest):
         # main thread forks: the child has no such thread, so it must not wait
         # for that lock, whichever read call it makes.
         self.coord.stop()
-        r = self.py("""
+        r = self.py(textwrap.dedent("""
             import os, threading, time
             import cairn
             cairn.configure(read_timeout=2)
@@ -238,14 +251,7 @@ class PythonSDK(CairnTest):
                     except cairn.CairnError as e:
                         print(e.status, flush=True)
                 os._exit(0)
-            deadline = time.monotonic() + 20
-            while os.waitpid(pid, os.WNOHANG) == (0, 0):
-                if time.monotonic() > deadline:
-                    os.kill(pid, 9)
-                    print("hung", flush=True)
-                    break
-                time.sleep(0.1)
-            """, timeout=60)
+            """) + WAIT_FOR_CHILD, timeout=60)
         self.assertEqual(r.out.split(), ["TIMEOUT", "TIMEOUT"])
 
     @unittest.skipUnless(shutil.which("git"), "needs git")
@@ -261,7 +267,7 @@ class PythonSDK(CairnTest):
         with open(os.path.join(slow, "git"), "w") as f:
             f.write(f"#!/bin/sh\nsleep 0.8\nexec {shutil.which('git')} \"$@\"\n")
         os.chmod(os.path.join(slow, "git"), 0o755)
-        r = self.py(f"""
+        r = self.py(textwrap.dedent(f"""
             import os, threading, time
             import cairn
             os.chdir({repo!r})
@@ -272,14 +278,7 @@ class PythonSDK(CairnTest):
                 cairn.start_run("py").end()
                 print("child started a run", flush=True)
                 os._exit(0)
-            deadline = time.monotonic() + 20
-            while os.waitpid(pid, os.WNOHANG) == (0, 0):
-                if time.monotonic() > deadline:
-                    os.kill(pid, 9)
-                    print("hung", flush=True)
-                    break
-                time.sleep(0.1)
-            """, env={"PATH": slow + os.pathsep + os.environ["PATH"]}, timeout=60)
+            """) + WAIT_FOR_CHILD, env={"PATH": slow + os.pathsep + os.environ["PATH"]}, timeout=60)
         self.assertEqual(r.out.strip(), "child started a run")
 
     def test_runs_left_open_are_ended_at_exit(self):
