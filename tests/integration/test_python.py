@@ -425,19 +425,20 @@ class PythonSDK(CairnTest):
                 run.log_metric("flag", False, step=1)
                 run.log_metrics({"dec": decimal.Decimal("0.25"), "frac": fractions.Fraction(1, 3),
                                  "int": 7})
-                for bad in ("0.5", 1j, None, [1.0]):
+                for bad in ("0.5", 1j, None, [1.0], 10**400):
                     try:
                         run.log_metric("bad", bad)
-                        out[repr(bad)] = "accepted"
-                    except TypeError:
-                        out[repr(bad)] = "TypeError"
+                        out[repr(bad)[:8]] = "accepted"
+                    except (TypeError, ValueError) as e:
+                        out[repr(bad)[:8]] = type(e).__name__ + (" named" if "'bad'" in str(e) else "")
             out["id"] = run.id
             print(json.dumps(out))
             """)
         out = json.loads(r.out)
         self.assertEqual({k: v for k, v in out.items() if k != "id"},
-                         {"'0.5'": "TypeError", "1j": "TypeError", "None": "TypeError",
-                          "[1.0]": "TypeError"})
+                         {"'0.5'": "TypeError named", "1j": "TypeError named",
+                          "None": "TypeError named", "[1.0]": "TypeError named",
+                          "10000000": "ValueError named"})
         shown = self.cli_json("runs", "show", out["id"])
         self.assertEqual(shown["params"], {"big": "100000000000000000000", "dict": "{'a': 1}",
                                            "exp": "1e-07", "f": "False", "float": "0.1",

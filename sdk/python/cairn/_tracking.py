@@ -179,6 +179,9 @@ def _metric_value(key, value):
                                                   not isinstance(value, numbers.Real)):
         try:
             return float(value)
+        except OverflowError:  # an int or Fraction past a double's range
+            raise ValueError(f"metric {key!r}: value {value} is too large for a double "
+                             "(about 1.8e308 at most)") from None
         except (TypeError, ValueError):
             pass
     raise TypeError(f"metric {key!r}: value must be a real number or a bool, "
