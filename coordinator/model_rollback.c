@@ -280,18 +280,56 @@ static cairn_status stage_to(request_ctx *r, rollback_req *q, cairn_error *err)
     return st ? st : read_after(r, q, err);
 }
 
+/* The latest version other than the holder to have entered the stage
+ * before the change being undone; 0 when none did. */
+typedef struct earlier_entrant {
+    uint64_t before;
+    uint8_t stage;
+    uint32_t holder, version;
+} earlier_entrant;
+
+static bool visit_earlier(void *ctx, const store_model_event *e)
+{
+    earlier_entrant *h = ctx;
+    if (e->seq >= h->before)
+        return false;
+    if (e->kind == EVENT_STAGE && e->to_stage == h->stage && e->version != h->holder)
+        h->version = e->version;
+    return true;
+}
+
+/* Undoing the change would leave the stage empty. Say why truly: either no
+ * other version ever held it, or the one that did left it by a change of its
+ * own (archived by hand, or by a later --archive-existing), which undoing
+ * this one does not bring back. */
+static cairn_status no_successor(request_ctx *r, rollback_req *q, const store_model_event *change,
+                                 cairn_error *err)
+{
+    earlier_entrant h = {.before = change->seq, .stage = (uint8_t)q->stage, .holder = q->holder};
+    cairn_status st = store_model_events_walk(r->store, r->txn, q->m.id, 1, visit_earlier, &h, err);
+    if (st)
+        return st;
+    const char *stage = model_stage_name(q->stage);
+    if (!h.version)
+        return error_set(err, CAIRN_INVALID_STATE,
+                         "version %u is the first to hold %s: no version held it before "
+                         "(change it with models stage)", q->holder, stage);
+    return error_set(err, CAIRN_INVALID_STATE,
+                     "undoing change %llu (version %u into %s) would leave %s empty: version %u, "
+                     "which held it before, left it by another change; use --to %u",
+                     (unsigned long long)change->seq, q->holder, stage, stage, h.version, h.version);
+}
+
 /* Would a version hold the stage once the holder left and the archived came back? */
-static cairn_status check_successor(request_ctx *r, rollback_req *q, size_t restored,
+static cairn_status check_successor(request_ctx *r, rollback_req *q,
+                                    const store_model_event *change, size_t restored,
                                     cairn_error *err)
 {
     uint32_t *members;
     size_t n;
     cairn_status st = model_stage_members(r, &q->m, q->stage, &members, &n, err);
     if (!st && n < 2 && restored == 0)
-        st = error_set(err, CAIRN_INVALID_STATE,
-                       "version %u is the first to hold %s: no version held it before "
-                       "(change it with models stage)",
-                       q->holder, model_stage_name(q->stage));
+        st = no_successor(r, q, change, err);
     return st;
 }
 
@@ -303,7 +341,7 @@ static cairn_status undo_stage(request_ctx *r, rollback_req *q, cairn_error *err
     if (!st)
         st = archived_by_change(r, q, &change, &a, err);
     if (!st)
-        st = check_successor(r, q, a.n, err);
+        st = check_successor(r, q, &change, a.n, err);
     if (!st)
         st = move_stage(r, q, q->holder, (model_stage)change.from_stage, change.seq, err);
     for (size_t i = 0; !st && i < a.n; i++)

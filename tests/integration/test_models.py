@@ -259,6 +259,22 @@ class Rollback(RegistryMixin, CairnTest):
                          [(3, "Production", "Staging", True), (2, "Archived", "Production", True),
                           (2, "Production", "Staging", True), (1, "Archived", "Production", True)])
 
+    def test_stage_whose_earlier_holder_left_by_another_change(self):
+        # Version 2 joined Production beside 1, then 1 was archived by a
+        # request of its own: undoing 2's promotion would empty the stage,
+        # and the refusal must not claim that no version held it before.
+        for _ in range(2):
+            self.register("churn")
+        self.cli("models", "stage", "churn", "1", "Production")
+        self.cli("models", "stage", "churn", "2", "Production")
+        self.cli("models", "stage", "churn", "2", "Production", "--archive-existing")
+        err = self.refused("models", "rollback", "churn", "--stage", "Production",
+                           says="would leave Production empty: version 1, which held it before, "
+                                "left it by another change; use --to 1")
+        self.assertNotIn("first to hold", err)
+        self.assertEqual(self.rollback("--stage", "Production", "--to", "1"),
+                         "churn/Production: version 1 (was 2)")
+
     def test_stage_to_a_version(self):
         for _ in range(3):
             self.register("churn")
