@@ -55,6 +55,9 @@ int cli_parse(cli_ctx *ctx, const cli_command *self, int argc, char **argv,
 
 /* True for the text form of a run id (a ULID). */
 bool cli_is_run_id(const char *text);
+/* The run id in text as the coordinator writes it (upper case, Crockford's
+ * aliases resolved) into out; false when text is not one. */
+bool cli_run_id_canonical(const char *text, char out[27]);
 
 /* "cairn: <message>" plus the command's usage on stderr; returns CLI_USAGE. */
 int cli_usage_error(const cli_command *self, const char *fmt, ...)

@@ -88,16 +88,20 @@ int cmd_datasets_add(cli_ctx *ctx, const cli_command *self, int argc, char **arg
     cairn_dataset_log_opts o = {.name = args_get(&a, "--name"),
                                 .run_id = args_get(&a, "--run"),
                                 .context = args_get(&a, "--context")};
+    char run[27]; /* printed back as every other command prints a run id */
     if (a.n_pos != 1)
         rc = cli_usage_error(self, "expected one PATH (a file or a directory)");
     else if (!o.name || !*o.name)
         rc = cli_usage_error(self, "--name is required");
-    else if (o.run_id && !cli_is_run_id(o.run_id))
+    else if (o.run_id && !cli_run_id_canonical(o.run_id, run))
         rc = cli_usage_error(self, "bad --run '%s': not a run id (a 26-character ULID)", o.run_id);
     else if (o.context && !o.run_id)
         rc = cli_usage_error(self, "--context is the use a run made of the data: it needs --run");
-    else
+    else {
+        if (o.run_id)
+            o.run_id = run;
         rc = add_dataset(ctx, a.pos[0], &o);
+    }
     args_free(&a);
     return rc;
 }

@@ -172,6 +172,15 @@ bool cli_is_run_id(const char *text)
     return ulid_parse(text, &id);
 }
 
+bool cli_run_id_canonical(const char *text, char out[27])
+{
+    ulid id;
+    if (!ulid_parse(text, &id))
+        return false;
+    ulid_format(&id, out);
+    return true;
+}
+
 int cli_parse(cli_ctx *ctx, const cli_command *self, int argc, char **argv,
               const opt_spec *specs, parsed_args *out)
 {

@@ -102,7 +102,9 @@ class DatasetsCLI(CairnTest):
         run = self.start_run("exp")
         other = self.start_run("exp")
         self.add(root, "--name", "d", "--run", run, "--context", "training")
-        self.add(root, "--name", "d", "--run", run, "--context", "training")  # idempotent
+        # Idempotent; a run id typed in lower case is printed as the coordinator writes it.
+        again = self.add(root, "--name", "d", "--run", run.lower(), "--context", "training")
+        self.assertEqual(again.json()["run"], run)
         self.add(root, "--name", "d", "--run", other, "--context", "validation")
         holdout = os.path.join(root, "train.csv")
         self.add(holdout, "--name", "holdout", "--run", run, "--context", "test")
