@@ -4,7 +4,7 @@ import re
 import subprocess
 import time
 
-from harness import TOOLS, CairnTest
+from harness import BIN, TOOLS, CairnTest
 
 
 def rss_kib(pid, field="VmRSS"):
@@ -93,8 +93,11 @@ class HostileInput(CairnTest):
         sha = self.cli_json("runs", "show", run)["artifacts"][0]["sha256"]
         r = self.tool("blobs", self.coord.endpoint, sha, 64)
         self.assertEqual(r.stdout.strip(), "ok")
-        self.assertLess(peak_rss_kib(self.coord.proc.pid), 128 << 10)
-        self.assertLess(rss_kib(self.coord.proc.pid), 64 << 10)
+        # AddressSanitizer keeps freed memory in quarantine (256 MB by default):
+        # there, only that the burst is served is checked.
+        if "sanitize" not in BIN:
+            self.assertLess(peak_rss_kib(self.coord.proc.pid), 128 << 10)
+            self.assertLess(rss_kib(self.coord.proc.pid), 64 << 10)
         self.cli("ping")
 
 
