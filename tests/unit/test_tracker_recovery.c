@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,6 +130,43 @@ static void test_sweep_killed_midstream(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+/* A sweep into a store that cannot commit (its map full): the groups fail
+ * whole with STORAGE_ERROR, the tracker keeps every run's points and resends
+ * them, and once the store has room each arrives exactly once. */
+static void test_sweep_into_a_full_store(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    enum { RUNS = 100, POINTS = 600 }; /* 60,000 points: more than a 1 MiB map holds */
+    static char runs[RUNS][CAIRN_ID_TEXT_LEN + 1];
+    char conf[128];
+    snprintf(conf, sizeof conf, "%s/coordinator.conf", c->s.dir);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs("store: { map_size_mb = 1; };\n", f);
+    fclose(f);
+    c->conf = conf;
+    coordinator_start(c);
+    cairn_run_start_opts ro = {.experiment = "sweep-full"};
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    for (int r = 0; r < RUNS; r++)
+        assert_int_equal(cairn_tracker_start_run(t, &ro, runs[r], &err), CAIRN_OK);
+    log_sweep(t, runs, RUNS, 0, POINTS);
+    assert_int_equal(cairn_tracker_flush(t, 2000, &err), CAIRN_TIMEOUT);
+    assert_non_null(strstr(err.message, "STORAGE_ERROR"));
+    coordinator_stop(c);
+    c->conf = NULL; /* the default map */
+    coordinator_start(c);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush once the store has room: %s", err.message);
+    cairn_client *client = reader(c);
+    for (int r = 0; r < RUNS; r++)
+        for (int k = 0; k < 3; k++)
+            check_history(client, runs[r], k, POINTS, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
 /* A receiver whose message limit is below the tracker's request size refuses
  * them whole with MESSAGE_TOO_LARGE: the tracker sends smaller ones instead
  * of dropping the points. */
@@ -164,6 +202,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outage_then_recovery, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_coordinator_killed_midstream, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_sweep_killed_midstream, scratch_setup, coordinator_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_into_a_full_store, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_smaller_message_limit, scratch_setup, coordinator_teardown),
     };
     return cmocka_run_group_tests_name("tracker recovery", tests, NULL, NULL);
