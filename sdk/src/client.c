@@ -69,31 +69,51 @@ static void default_from(char *from, size_t cap)
 static void tune_socket(void *sock, const client_tuning *tuning)
 {
     int immediate = 1;
-    if (!tuning)
-        return;
     if (tuning->immediate)
         zmq_setsockopt(sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     if (tuning->sndhwm > 0)
         zmq_setsockopt(sock, ZMQ_SNDHWM, &tuning->sndhwm, sizeof tuning->sndhwm);
 }
 
-static cairn_status open_socket(cairn_client *c, const client_tuning *tuning, cairn_error *err)
+/* A DEALER connected to c->endpoint with c's options, in *sock. */
+static cairn_status connect_socket(cairn_client *c, void **sock, cairn_error *err)
 {
     int linger = 0;
+    *sock = zmq_socket(c->zctx, ZMQ_DEALER);
+    if (!*sock)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_socket: %s", zmq_strerror(errno));
+    zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof linger);
+    /* A tracker's resends go into the same connection: one to a vanished
+     * coordinator must be made again, not waited on for 15 minutes. */
+    keepalive_set(*sock, KEEPALIVE_DEFAULT_MS);
+    tune_socket(*sock, &c->tuning);
+    if (zmq_connect(*sock, c->endpoint) != 0)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "invalid coordinator endpoint '%s': %s",
+                         c->endpoint, zmq_strerror(errno));
+    return CAIRN_OK;
+}
+
+static cairn_status open_socket(cairn_client *c, const client_tuning *tuning, cairn_error *err)
+{
+    if (tuning)
+        c->tuning = *tuning;
     c->zctx = zmq_ctx_new();
     if (!c->zctx)
         return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_ctx_new: %s", zmq_strerror(errno));
-    c->sock = zmq_socket(c->zctx, ZMQ_DEALER);
-    if (!c->sock)
-        return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq_socket: %s", zmq_strerror(errno));
-    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
-    /* A tracker's resends go into the same connection: one to a vanished
-     * coordinator must be made again, not waited on for 15 minutes. */
-    keepalive_set(c->sock, KEEPALIVE_DEFAULT_MS);
-    tune_socket(c->sock, tuning);
-    if (zmq_connect(c->sock, c->endpoint) != 0)
-        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "invalid coordinator endpoint '%s': %s",
-                         c->endpoint, zmq_strerror(errno));
+    return connect_socket(c, &c->sock, err);
+}
+
+cairn_status client_reconnect(cairn_client *c, cairn_error *err)
+{
+    void *sock = NULL;
+    cairn_status st = connect_socket(c, &sock, err);
+    if (st) {
+        if (sock)
+            zmq_close(sock);
+        return st;
+    }
+    zmq_close(c->sock); /* linger 0: what it still queued is dropped */
+    c->sock = sock;
     return CAIRN_OK;
 }
 

@@ -24,10 +24,19 @@
  * structural scan in msg_decode still refuses allocation bombs. */
 #define CLIENT_REPLY_LIMIT ((size_t)256 << 20)
 
+/* Socket options for a client that streams writes (the tracker's sender). */
+typedef struct client_tuning {
+    bool immediate; /* ZMQ_IMMEDIATE: queue only to completed connections, so a
+                       send during an outage fails instead of piling up copies */
+    int sndhwm;     /* ZMQ_SNDHWM, 0: ZeroMQ's default; bounds the resent copies
+                       a slow peer can have waiting */
+} client_tuning;
+
 struct cairn_client {
     void *zctx;
     void *sock;
     char *endpoint;
+    client_tuning tuning; /* kept for client_reconnect */
     char from[CLIENT_FROM_MAX + 1];
     int timeout_ms;
     int retry_ms;
@@ -39,18 +48,16 @@ struct cairn_client {
 
 /* ---- the request path (client.c) ---- */
 
-/* Socket options for a client that streams writes (the tracker's sender). */
-typedef struct client_tuning {
-    bool immediate; /* ZMQ_IMMEDIATE: queue only to completed connections, so a
-                       send during an outage fails instead of piling up copies */
-    int sndhwm;     /* ZMQ_SNDHWM, 0: ZeroMQ's default; bounds the resent copies
-                       a slow peer can have waiting */
-} client_tuning;
-
 /* cairn_client_open with an endpoint already resolved and, when tuning is not
  * NULL, those socket options. */
 cairn_client *client_open_tuned(const char *endpoint, const client_tuning *tuning,
                                 cairn_error *err);
+
+/* Replaces the connection with a new one to the same endpoint, with the same
+ * options: replies still due to requests sent on the old one are dropped
+ * with it, so they cannot be taken for the answer to a later request. The
+ * old connection stays when a new one cannot be made (then an error). */
+cairn_status client_reconnect(cairn_client *c, cairn_error *err);
 
 /* Starts a request of `type` whose body has exactly body_entries pairs, and
  * returns the packer the caller writes those pairs with. */

@@ -391,10 +391,32 @@ static bool settle_answers(sender *s)
     return left;
 }
 
-/* After a reply that could not be told apart: the rest one request at a time. */
+/* A new connection for the sender, retried with backoff while one cannot
+ * be made (no file descriptors, say). */
+static sent reconnect(sender *s)
+{
+    int wait_ms = TK_BACKOFF_FIRST_MS;
+    cairn_error err;
+    while (client_reconnect(s->t->client, &err) != CAIRN_OK) {
+        note_retrying(s->t, &err);
+        if (!back_off(s, jitter(s, wait_ms)))
+            return SENT_ABANDONED;
+        wait_ms = next_backoff(wait_ms);
+    }
+    return SENT_OK;
+}
+
+/* After a reply that could not be told apart: the rest one request at a
+ * time, on a new connection. A reply without an id (a request too large for
+ * the receiver to read it) is taken by client_call_prebuilt as the answer to
+ * the one request it waits for; on the burst's connection, the other
+ * requests' such replies may still be on their way, and one taken for an
+ * applied request's answer would have its points sent again. */
 static sent deliver_singly(sender *s)
 {
     burst *b = s->b;
+    if (reconnect(s) == SENT_ABANDONED)
+        return SENT_ABANDONED;
     for (int i = 0; i < b->n; i++) {
         if (b->settled[i])
             continue;

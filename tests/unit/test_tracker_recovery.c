@@ -196,6 +196,44 @@ static void test_smaller_message_limit(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+/* A sweep whose runs' requests are in flight together, some of them over the
+ * receiver's message limit (answered MESSAGE_TOO_LARGE without an id, since
+ * the receiver does not read a message that large): the others' answers must
+ * not be taken for theirs. Each run gets each of its points exactly once. */
+static void test_sweep_some_requests_too_large(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    enum { RUNS = 16, LARGE = 700, SMALL = 20 }; /* 700 points: about 21 KB */
+    static char runs[RUNS][CAIRN_ID_TEXT_LEN + 1];
+    char conf[128];
+    snprintf(conf, sizeof conf, "%s/coordinator.conf", c->s.dir);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs("limits: { max_message_bytes = 16384; };\n", f);
+    fclose(f);
+    c->conf = conf;
+    coordinator_start(c);
+    cairn_run_start_opts ro = {.experiment = "sweep-too-large"};
+    cairn_tracker_opts o = {.endpoint = c->s.endpoint, .flush_ms = 60000};
+    cairn_tracker *t = cairn_tracker_open(&o, &err);
+    assert_non_null(t);
+    for (int r = 0; r < RUNS; r++)
+        assert_int_equal(cairn_tracker_start_run(t, &ro, runs[r], &err), CAIRN_OK);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush of the starts: %s", err.message);
+    for (int r = 0; r < RUNS; r++)
+        log_points(t, runs[r], 0, r % 2 ? SMALL : LARGE);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush: %s", err.message);
+    cairn_client *client = reader(c);
+    for (int r = 0; r < RUNS; r++)
+        for (int k = 0; k < 3; k++)
+            check_history(client, runs[r], k, r % 2 ? SMALL : LARGE, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +242,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweep_killed_midstream, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_sweep_into_a_full_store, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_smaller_message_limit, scratch_setup, coordinator_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_some_requests_too_large, scratch_setup, coordinator_teardown),
     };
     return cmocka_run_group_tests_name("tracker recovery", tests, NULL, NULL);
 }
