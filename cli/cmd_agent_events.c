@@ -120,14 +120,15 @@ static bool add_event_row(table *t, const json_t *e)
 static int print_events(const json_t *all)
 {
     table *t = table_new(6);
+    if (t) {
+        table_align_right(t, 0);
+        table_max_width(t, 5, FIELDS_WIDTH); /* before the rows: cells are cut when added */
+    }
     bool ok = t && table_add(t, (const char *[]){"SEQ", "TIME", "AGENT", "SOURCE", "TYPE", "FIELDS"});
     for (size_t i = 0; ok && i < json_array_size(all); i++)
         ok = add_event_row(t, json_array_get(all, i));
-    if (ok) {
-        table_align_right(t, 0);
-        table_max_width(t, 5, FIELDS_WIDTH);
+    if (ok)
         table_print(t, stdout, NULL);
-    }
     table_free(t);
     return ok ? CLI_OK : cli_print_json(NULL);
 }

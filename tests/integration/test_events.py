@@ -264,6 +264,15 @@ class EmitAndList(RawTest):
         self.assertEqual(r.code, 1)
         self.assertIn("'type'", r.err)
 
+    def test_the_fields_column_is_cut_at_80_columns(self):
+        long = "y" * 100
+        self.emit([event("wide", "t", note=long, n=1), event("narrow", "t", n=2)])
+        [header, wide, narrow] = self.cli("agent-events").out.splitlines()
+        start = header.index("FIELDS")
+        self.assertEqual(wide[start:], "note=" + "y" * 74 + "…")
+        self.assertEqual(narrow[start:], "n=2")
+        self.assertEqual(self.listed()[0]["fields"], {"note": long, "n": 1})  # whole in JSON
+
     def test_pages_are_followed_to_the_end(self):
         for start in (0, 1000, 2000):
             n = 1000 if start < 2000 else 500
