@@ -203,16 +203,25 @@ static const char *run_tag(const cairn_run *r, const char *key)
     return NULL;
 }
 
+/* The cairn.git.dirty tag as a boolean: null when it is missing or says
+ * neither "true" nor "false" (a --tag may give it any value). */
+static json_t *dirty_or_null(const char *dirty)
+{
+    if (dirty && strcmp(dirty, "true") == 0)
+        return json_true();
+    if (dirty && strcmp(dirty, "false") == 0)
+        return json_false();
+    return json_null();
+}
+
 /* Where the run came from, as the SDK and the CLI tag it (docs/sdk.md). */
 static json_t *source_object(const cairn_run *r)
 {
-    const char *dirty = run_tag(r, "cairn.git.dirty");
     json_t *o = json_object();
     bool ok = json_out_put(o, "user", text_or_null(run_tag(r, "cairn.user"))) &&
               json_out_put(o, "host", text_or_null(run_tag(r, "cairn.host"))) &&
               json_out_put(o, "git_commit", text_or_null(run_tag(r, "cairn.git.commit"))) &&
-              json_out_put(o, "git_dirty",
-                           !dirty ? json_null() : json_boolean(strcmp(dirty, "true") == 0));
+              json_out_put(o, "git_dirty", dirty_or_null(run_tag(r, "cairn.git.dirty")));
     return release(o, ok);
 }
 

@@ -130,6 +130,15 @@ class Lineage(RegistryMixin, CairnTest):
         self.assertEqual([(e["alias"], e["from"], e["to"]) for e in second["events"]],
                          [("champion", None, 2), ("champion", 2, 1), ("challenger", None, 2)])
 
+    def test_a_dirty_flag_that_is_neither_true_nor_false_is_unknown(self):
+        for tag, dirty in (("true", True), ("false", False), ("maybe", None), ("True", None),
+                           ("", None)):
+            run = self.artifact_run(b"m", "model.bin", "churn", "--tag", f"cairn.git.dirty={tag}")
+            version = self.cli("models", "register", "churn", "--run", run,
+                               "--artifact", "model.bin").out.strip()
+            source = self.cli_json("lineage", "churn", version)["source"]
+            self.assertIs(source["git_dirty"], dirty, tag)
+
     def test_human_output(self):
         _, commit = self.trained_version()
         out = self.cli("lineage", "churn@champion").out
