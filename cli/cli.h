@@ -59,6 +59,9 @@ bool cli_is_run_id(const char *text);
  * aliases resolved) into out; false when text is not one. */
 bool cli_run_id_canonical(const char *text, char out[27]);
 
+/* "cairn: <message>" on stderr, one line: control characters print as spaces. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* "cairn: <message>" plus the command's usage on stderr; returns CLI_USAGE. */
 int cli_usage_error(const cli_command *self, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -73,7 +73,7 @@ static int print_results(const cairn_fanout_list *list)
 int cli_judge_fanout(size_t n, size_t bad, const char *selector)
 {
     if (n == 0) {
-        fprintf(stderr, "cairn: no agent matches the selector '%s'\n", selector);
+        cli_error("no agent matches the selector '%s'", selector);
         return CLI_FAILED;
     }
     if (bad)

@@ -136,13 +136,13 @@ static int check_artifact(const char *file)
     cairn_error err;
     int fd;
     if (regular_file_open(file, &fd, &err) != CAIRN_OK) {
-        fprintf(stderr, "cairn: cannot read artifact %s: %s\n", file, err.message);
+        cli_error("cannot read artifact %s: %s", file, err.message);
         return CLI_FAILED;
     }
     close(fd);
     const char *name = path_base_name(file);
     if (artifact_path_check((msg_str){name, (uint32_t)strnlen(name, 4096)}, &err) != CAIRN_OK) {
-        fprintf(stderr, "cairn: artifact %s: %s\n", file, err.message);
+        cli_error("artifact %s: %s", file, err.message);
         return CLI_FAILED;
     }
     return CLI_OK;

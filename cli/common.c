@@ -10,14 +10,40 @@
 
 /* ---- failing ---- */
 
+/* "cairn: <message>" and a newline on stderr, the message's control
+ * characters as spaces (as in tables): an error stays one line even when it
+ * quotes a name or a value holding a newline. */
+static void put_error(const char *message)
+{
+    fputs("cairn: ", stderr);
+    for (const char *p = message; *p; p++)
+        fputc((unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p, stderr);
+    fputc('\n', stderr);
+}
+
+static void vput_error(const char *fmt, va_list ap)
+{
+    char *message = NULL;
+    if (vasprintf(&message, fmt, ap) < 0)
+        message = NULL;
+    put_error(message ? message : "out of memory");
+    free(message);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vput_error(fmt, ap);
+    va_end(ap);
+}
+
 int cli_usage_error(const cli_command *self, const char *fmt, ...)
 {
     va_list ap;
-    fputs("cairn: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vput_error(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     if (self && self->usage)
         fprintf(stderr, "usage: cairn %s\n", self->usage);
     else
@@ -38,7 +64,7 @@ int cli_check_experiment_args(const cli_command *self, const parsed_args *a)
 
 int cli_fail(const cairn_error *err)
 {
-    fprintf(stderr, "cairn: %s\n", err->message[0] ? err->message : cairn_status_name(err->status));
+    put_error(err->message[0] ? err->message : cairn_status_name(err->status));
     return err->status == CAIRN_TIMEOUT ? CLI_TIMEOUT : CLI_FAILED;
 }
 
@@ -147,7 +173,7 @@ static int run_command(cli_ctx *ctx, const cli_command *c, int argc, char **argv
     const cli_command *sub = argc ? find_command(c->subs, c->n_subs, argv[0]) : NULL;
     if (!sub) {
         if (argc)
-            fprintf(stderr, "cairn: unknown command '%s %s'\n", c->name, argv[0]);
+            cli_error("unknown command '%s %s'", c->name, argv[0]);
         else
             fprintf(stderr, "cairn: '%s' needs a subcommand\n", c->name);
         print_group_hint(c);

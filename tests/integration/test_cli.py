@@ -78,6 +78,20 @@ class Commands(CairnTest):
         self.assertIn("param 'b' is given twice in one request, as '1' and as '2'", r.err)
         self.assertNotIn("b", self.cli_json("runs", "show", run)["params"])
 
+    def test_an_error_naming_a_control_character_stays_one_line(self):
+        run = self.start_run("x")
+        for args in (["runs", "list", "--experiment", "a\nb"], ["models", "show", "a\nb"],
+                     ["metrics", run, "k\r\ney"], ["ping", "--selector", "host=a\nb"]):
+            r = self.cli(*args, check=False)
+            self.assertEqual(r.code, 1, args)
+            self.assertEqual(len(r.err.splitlines()), 1, r.err)
+            self.assertRegex(r.err, r"^cairn: [^\n]*'(a b|k  ey|host=a b)'", args)
+        r = self.cli("runs", "show", "a\nb", check=False)  # a usage error: the usage follows
+        self.assertEqual(r.code, 2)
+        self.assertEqual(r.err.splitlines()[0], "cairn: invalid run id 'a b' (expected a "
+                                                "26-character ULID)")
+        self.assertTrue(r.err.splitlines()[1].startswith("usage: cairn runs show"))
+
     def test_bad_usage_exits_2(self):
         for args in (["runs", "frobnicate"], ["nonsense"], ["runs", "log"],
                      ["runs", "log", "X", "--param", "novalue"], ["runs", "show", "not-a-ulid"]):
