@@ -267,7 +267,9 @@ static int download_artifact(cli_ctx *ctx, const char *run, const char *path, co
     cairn_client *c = cli_client(ctx, &err);
     if (!c || client_artifact_download_sized(c, run, path, file, &size, &err))
         return cli_fail(&err);
-    return print_download(ctx, run, path, file, size, report);
+    char canonical[27]; /* the run id as the coordinator writes it, however it was typed */
+    return print_download(ctx, cli_run_id_canonical(run, canonical) ? canonical : run, path, file,
+                          size, report);
 }
 
 int cmd_artifacts_get(cli_ctx *ctx, const cli_command *self, int argc, char **argv)

@@ -129,6 +129,12 @@ class Downloads(CairnTest):
         return self.cli("artifacts", "get", self.run_id, "model.bin", "-o", out, *extra,
                         check=check)
 
+    def test_the_json_report_names_the_run_as_the_coordinator_writes_it(self):
+        out = os.path.join(self.tmp, "lower.bin")
+        r = self.cli("artifacts", "get", self.run_id.lower(), "model.bin", "-o", out, "--json")
+        self.assertEqual(r.json(), {"run": self.run_id, "path": "model.bin", "file": out,
+                                    "size": len(self.content)})
+
     def test_a_symbolic_link_is_followed_not_replaced(self):
         target = os.path.join(self.tmp, "target.bin")
         with open(target, "wb") as f:
