@@ -462,7 +462,8 @@ static sent send_burst(sender *s)
     sent r = deliver_burst(s);
     for (int i = 0; i < b->n && r != SENT_ABANDONED; i++) {
         if (b->too_large[i]) {
-            s->max_points = b->points[i] / 2;
+            if (b->points[i] / 2 < s->max_points) /* only ever lowered */
+                s->max_points = b->points[i] / 2;
             r = send_metrics(s, b->ops[i]);
         }
     }
