@@ -17,6 +17,10 @@
 #include "server_internal.h"
 
 #define GROUP_MAX_BYTES ((size_t)64 << 20)
+/* Every request libcairn makes (its largest, a tracker's, is 4 MiB) is read
+ * and answered, however low limits.max_message_bytes is set: cut off with its
+ * connection, it would be resent for ever instead of sent again smaller. */
+#define RECEIVE_FLOOR_BYTES ((int64_t)16 << 20)
 /* Replies are packed into one buffer until their commit: past this much, the
  * rest of the group waits for a transaction of its own. Without it, a burst
  * of 1,024 ranged reads (4 MiB each) would build 4 GiB of replies at once. */
@@ -36,9 +40,12 @@ static cairn_status open_socket(server *s, cairn_error *err)
     if (!s->router)
         return error_set(err, CAIRN_TRANSPORT_ERROR, "zmq socket: %s", zmq_strerror(errno));
     int one = 1, zero = 0, hwm = 100000;
-    /* Frames far beyond the limit are cut off by ZeroMQ before they are read;
-     * those up to twice the limit are read and answered MESSAGE_TOO_LARGE. */
+    /* Frames far beyond the limit are cut off by ZeroMQ before they are read,
+     * and their connection with them; those up to twice the limit, and at
+     * least RECEIVE_FLOOR_BYTES, are read and answered MESSAGE_TOO_LARGE. */
     int64_t max_msg = (int64_t)s->cfg.max_message_bytes * 2;
+    if (max_msg < RECEIVE_FLOOR_BYTES)
+        max_msg = RECEIVE_FLOOR_BYTES;
     zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     /* A reconnecting agent takes its routing id over from its dead connection. */
     zmq_setsockopt(s->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);

@@ -234,6 +234,35 @@ static void test_sweep_some_requests_too_large(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+/* A message limit far below the tracker's requests (4 KiB against requests
+ * of about 90 KB): each is still read and refused MESSAGE_TOO_LARGE, not cut
+ * off with its connection, and the points go in small requests. */
+static void test_tiny_message_limit(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    char run[CAIRN_ID_TEXT_LEN + 1], conf[128];
+    cairn_run_start_opts ro = {.experiment = "tiny-limit"};
+    const int n = 3000;
+    snprintf(conf, sizeof conf, "%s/coordinator.conf", c->s.dir);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs("limits: { max_message_bytes = 4096; };\n", f);
+    fclose(f);
+    c->conf = conf;
+    coordinator_start(c);
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    log_points(t, run, 0, n);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush: %s", err.message);
+    cairn_client *client = reader(c);
+    for (int k = 0; k < 3; k++)
+        check_history(client, run, k, n, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +271,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweep_killed_midstream, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_sweep_into_a_full_store, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_smaller_message_limit, scratch_setup, coordinator_teardown),
+        cmocka_unit_test_setup_teardown(test_tiny_message_limit, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_sweep_some_requests_too_large, scratch_setup, coordinator_teardown),
     };
     return cmocka_run_group_tests_name("tracker recovery", tests, NULL, NULL);
