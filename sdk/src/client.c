@@ -132,6 +132,7 @@ cairn_client *client_open_tuned(const char *endpoint, const client_tuning *tunin
         return NULL;
     }
     c->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
+    c->interrupt_fd = -1;
     c->retry_ms = CLIENT_DEFAULT_RETRY_MS;
     default_from(c->from, sizeof c->from);
     msg_writer_init(&c->w);
@@ -281,12 +282,32 @@ static int drain_replies(cairn_client *c, const ulid *id, const msgpack_object *
     return 0;
 }
 
+void client_set_interrupt(cairn_client *c, int fd)
+{
+    c->interrupt_fd = fd;
+}
+
+/* Waits up to ms for the socket to have a reply (*ready); an error on a poll
+ * failure or an interrupt. */
+static cairn_status wait_readable(cairn_client *c, int64_t ms, bool *ready, cairn_error *err)
+{
+    zmq_pollitem_t items[2] = {{.socket = c->sock, .events = ZMQ_POLLIN},
+                               {.fd = c->interrupt_fd, .events = ZMQ_POLLIN}};
+    int rc = zmq_poll(items, c->interrupt_fd >= 0 ? 2 : 1, (long)ms);
+    *ready = false;
+    if (rc < 0 && errno != EINTR)
+        return error_set(err, CAIRN_TRANSPORT_ERROR, "poll: %s", zmq_strerror(errno));
+    if (rc > 0 && c->interrupt_fd >= 0 && (items[1].revents & ZMQ_POLLIN))
+        return error_set(err, CAIRN_TIMEOUT, "interrupted while waiting for %s", c->endpoint);
+    *ready = rc > 0 && (items[0].revents & ZMQ_POLLIN);
+    return CAIRN_OK;
+}
+
 /* Sends r, resending the same bytes every retry interval, until its reply or
  * r->timeout_ms. */
 static cairn_status call_wire(cairn_client *c, const wire_request *r, const msgpack_object **body,
                               cairn_error *err)
 {
-    zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
     int64_t now = mono_ms(), deadline = now + r->timeout_ms, next_send = now;
     bool first = true, queued;
     cairn_status st = CAIRN_OK;
@@ -305,10 +326,10 @@ static cairn_status call_wire(cairn_client *c, const wire_request *r, const msgp
             next_send = now + c->retry_ms;
         }
         int64_t wake = next_send < deadline ? next_send : deadline;
-        int rc = zmq_poll(&item, 1, (long)(wake - now));
-        if (rc < 0 && errno != EINTR)
-            return error_set(err, CAIRN_TRANSPORT_ERROR, "poll: %s", zmq_strerror(errno));
-        if (rc > 0 && drain_replies(c, r->id, body, &st, err))
+        bool ready;
+        if ((st = wait_readable(c, wake - now, &ready, err)) != CAIRN_OK)
+            return st;
+        if (ready && drain_replies(c, r->id, body, &st, err))
             return st;
     }
 }
@@ -393,7 +414,6 @@ static int count_unanswered(const client_batch_item *items, int n)
 cairn_status client_call_batch(cairn_client *c, client_batch_item *items, int n, int timeout_ms,
                                cairn_error *err)
 {
-    zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
     int wait = timeout_ms > 0 ? timeout_ms : c->timeout_ms;
     int64_t now = mono_ms(), deadline = now + wait, next_send = now, next_requeue = INT64_MAX;
     int left = count_unanswered(items, n), unsent = 0;
@@ -418,10 +438,11 @@ cairn_status client_call_batch(cairn_client *c, client_batch_item *items, int n,
         }
         int64_t wake = unsent > 0 && next_requeue < next_send ? next_requeue : next_send;
         wake = wake < deadline ? wake : deadline;
-        int rc = zmq_poll(&item, 1, (long)(wake - now));
-        if (rc < 0 && errno != EINTR)
-            return error_set(err, CAIRN_TRANSPORT_ERROR, "poll: %s", zmq_strerror(errno));
-        while (rc > 0 && left > 0 && recv_reply(c)) {
+        bool ready;
+        cairn_status st = wait_readable(c, wake - now, &ready, err);
+        if (st)
+            return st;
+        while (ready && left > 0 && recv_reply(c)) {
             int matched = match_batch_reply(c, items, n, err);
             if (matched < 0)
                 return CAIRN_BAD_MESSAGE;

@@ -44,6 +44,8 @@ struct cairn_client {
     ulid req_id;         /* its id */
     msg_decoder dec;
     zmq_msg_t reply;     /* the last frame received; decoded bodies point into it */
+    int interrupt_fd;    /* -1, or a descriptor that, once readable, ends every wait for a
+                            reply at once (client_set_interrupt) */
 };
 
 /* ---- the request path (client.c) ---- */
@@ -52,6 +54,11 @@ struct cairn_client {
  * NULL, those socket options. */
 cairn_client *client_open_tuned(const char *endpoint, const client_tuning *tuning,
                                 cairn_error *err);
+
+/* Once fd is readable, a request waiting for its reply returns CAIRN_TIMEOUT
+ * at once ("interrupted"), as does every later one: a tracker's close uses it
+ * so as not to wait out a reply that a stalled receiver will not send. */
+void client_set_interrupt(cairn_client *c, int fd);
 
 /* Replaces the connection with a new one to the same endpoint, with the same
  * options: replies still due to requests sent on the old one are dropped

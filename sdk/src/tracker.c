@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <time.h>
 
 #include "artifact_path.h"
@@ -110,6 +112,22 @@ static void destroy_sync(cairn_tracker *t)
     pthread_mutex_destroy(&t->mu);
 }
 
+static void close_wake_fd(cairn_tracker *t)
+{
+    if (t->wake_fd >= 0)
+        close(t->wake_fd);
+    t->wake_fd = -1;
+}
+
+/* Ends the sender's wait for a reply (client_set_interrupt). */
+static void wake_sender(cairn_tracker *t)
+{
+    uint64_t one = 1;
+    /* Fails only with the counter at its maximum, that is never: written once. */
+    ssize_t n = t->wake_fd >= 0 ? write(t->wake_fd, &one, sizeof one) : 0;
+    (void)n;
+}
+
 static cairn_client *open_sender_client(const char *endpoint, cairn_error *err)
 {
     client_tuning tuning = {.immediate = true, .sndhwm = TK_SENDER_SNDHWM};
@@ -137,6 +155,9 @@ cairn_tracker *cairn_tracker_open(const cairn_tracker_opts *opts, cairn_error *e
         free(t);
         return NULL;
     }
+    /* Without it close waits out a reply a stalled receiver never sends. */
+    t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    client_set_interrupt(t->client, t->wake_fd);
     if (!init_sync(t)) {
         error_set(err, CAIRN_INTERNAL_ERROR, "cannot initialise the tracker's mutex");
     } else if (pthread_create(&t->thread, NULL, tk_sender_main, t) != 0) {
@@ -145,6 +166,7 @@ cairn_tracker *cairn_tracker_open(const cairn_tracker_opts *opts, cairn_error *e
     } else {
         return t;
     }
+    close_wake_fd(t);
     cairn_client_close(t->client);
     free(t);
     return NULL;
@@ -244,9 +266,11 @@ cairn_status cairn_tracker_close(cairn_tracker *t, int timeout_ms, cairn_error *
     t->stop = true;
     pthread_cond_signal(&t->work);
     unlock(t);
+    wake_sender(t);
     pthread_join(t->thread, NULL);
     tkq_destroy(&t->q);
     destroy_sync(t);
+    close_wake_fd(t);
     cairn_client_close(t->client);
     free(t);
     return st;

@@ -47,6 +47,7 @@ struct cairn_tracker {
     uint64_t acked_seq;   /* every operation up to this seq is acknowledged or refused */
     uint64_t urgent_upto; /* someone waits for operations up to this seq: send them now */
     bool stop;            /* close: the sender returns, dropping what it has not sent */
+    int wake_fd; /* eventfd written by close: ends the sender's wait for a reply */
     cairn_error refusal;  /* the first refusal not yet reported; status CAIRN_OK: none */
     cairn_error retrying; /* why the request being resent failed last; CAIRN_OK: it did not */
     int flush_ms;

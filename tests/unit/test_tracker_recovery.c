@@ -263,6 +263,30 @@ static void test_tiny_message_limit(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+/* A receiver that stops answering (stopped, its host wedged) while points
+ * are in flight: close flushes for its timeout and returns then, rather than
+ * after the sender has waited out the reply in hand (5 s). */
+static void test_close_returns_in_its_time_from_a_stalled_receiver(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    char run[CAIRN_ID_TEXT_LEN + 1];
+    cairn_run_start_opts ro = {.experiment = "stalled"};
+    coordinator_start(c);
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    assert_int_equal(cairn_tracker_flush(t, FLUSH_MS, &err), CAIRN_OK);
+    kill(c->pid, SIGSTOP);
+    log_points(t, run, 0, 20000); /* past a batch: the sender sends at once */
+    usleep(100 * 1000);
+    int64_t t0 = now_ms();
+    assert_int_equal(cairn_tracker_close(t, 300, &err), CAIRN_TIMEOUT);
+    int64_t took = now_ms() - t0;
+    kill(c->pid, SIGCONT);
+    if (took > 3000) /* generous: the wait it must not make is 5,000 ms */
+        fail_msg("close(300 ms) took %lld ms", (long long)took);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +296,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweep_into_a_full_store, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_smaller_message_limit, scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_tiny_message_limit, scratch_setup, coordinator_teardown),
+        cmocka_unit_test_setup_teardown(test_close_returns_in_its_time_from_a_stalled_receiver,
+                                        scratch_setup, coordinator_teardown),
         cmocka_unit_test_setup_teardown(test_sweep_some_requests_too_large, scratch_setup, coordinator_teardown),
     };
     return cmocka_run_group_tests_name("tracker recovery", tests, NULL, NULL);
