@@ -24,17 +24,19 @@ static const char *number(uint64_t v, char buf[32])
 }
 
 /* "a=1, b=2" of a model's aliases. */
+/* "champion=3, challenger=4", or "-" for none, as models versions writes it. */
 static char *alias_list(const cairn_model *m)
 {
-    size_t cap = 1;
+    size_t cap = 2;
     for (size_t i = 0; i < m->n_aliases; i++)
         cap += strlen(m->aliases[i].alias) + 24;
     char *s = malloc(cap), *p = s;
-    for (size_t i = 0; s && i < m->n_aliases; i++)
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < m->n_aliases; i++)
         p += snprintf(p, cap - (size_t)(p - s), "%s%s=%" PRIu64, i ? ", " : "", m->aliases[i].alias,
                       m->aliases[i].version);
-    if (s)
-        *p = '\0';
+    snprintf(p, cap - (size_t)(p - s), "%s", m->n_aliases ? "" : "-");
     return s;
 }
 

@@ -66,7 +66,7 @@ class Registering(RegistryMixin, CairnTest):
         listed = self.cli("models", "list").out.splitlines()
         self.assertEqual(listed[0].split(), ["NAME", "LATEST", "STAGING", "PRODUCTION", "ALIASES",
                                              "UPDATED"])
-        self.assertEqual(listed[1].split()[:4], ["churn", "2", "-", "-"])
+        self.assertEqual(listed[1].split()[:5], ["churn", "2", "-", "-", "-"])  # no alias: "-"
 
     def test_create_then_register_and_new(self):
         self.cli("models", "create", "fraud", "--description", "card fraud", "--tag", "owner=risk")
