@@ -192,7 +192,11 @@ static void on_reply(fetcher *f, blob_fetch *b, const msg *m)
         finish(f, b, strerror(errno ? errno : EIO));
         return;
     }
-    writeback_pace(b->fd, b->offset, data.n); /* a short fdatasync in finish() */
+    /* A short fdatasync in finish(), which would not see this error again. */
+    if (writeback_pace(b->fd, b->offset, data.n) != 0) {
+        finish(f, b, strerror(errno));
+        return;
+    }
     b->offset += data.n;
     if (!eof) {
         if (!request_chunk(f, b))

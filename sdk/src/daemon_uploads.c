@@ -132,8 +132,8 @@ static cairn_status write_all(int fd, const char *p, size_t n, const char *file,
 static cairn_status append(const upload_table *t, upload_slot *s, msg_str data, cairn_error *err)
 {
     cairn_status st = write_all(s->fd, data.p, data.n, file_word(t, s), err);
-    if (!st)
-        writeback_pace(s->fd, s->received, data.n);
+    if (!st && writeback_pace(s->fd, s->received, data.n) != 0)
+        st = upload_io_fail(err, "write back", file_word(t, s));
     if (!st && !sha256_update(&s->sha, data.p, data.n))
         st = sha_fail(t, s, "sha256 update failed", err);
     return st;

@@ -14,7 +14,9 @@
 /* After writing n bytes at offset `from` of fd, in a file written from its
  * start in order: starts their write-back and waits for that of the bytes
  * WRITEBACK_LAG behind them. Makes nothing durable (the file's fdatasync at
- * the end does, and reports any write-back error). */
-void writeback_pace(int fd, uint64_t from, size_t n);
+ * the end does). Returns -1 with errno when the disk refused bytes of the
+ * file: the error is reported here, and no longer by the fdatasync, so the
+ * file must be given up. */
+int writeback_pace(int fd, uint64_t from, size_t n);
 
 #endif

@@ -10,13 +10,30 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "daemon_uploads.h"
+
+/* When set, a wait for write-back fails with it, as the kernel's does when
+ * the disk refused the bytes. That error is reported once per open file: the
+ * fdatasync that follows returns 0. */
+static int writeback_error;
+
+int sync_file_range(int fd, off_t offset, off_t nbytes, unsigned int flags)
+{
+    if (writeback_error && (flags & SYNC_FILE_RANGE_WAIT_AFTER)) {
+        errno = writeback_error;
+        return -1;
+    }
+    return (int)syscall(SYS_sync_file_range, fd, offset, nbytes, flags);
+}
 
 #define SLOTS 2
 #define HELLO_SHA "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
@@ -196,6 +213,29 @@ static void test_idle_uploads_expire(void **state)
     assert_int_equal(file_size(path), -1);
 }
 
+/* A write-back error seen while pacing fails the upload: the fdatasync at its
+ * end would not see it again, and the lost bytes would be placed. */
+static void test_a_write_back_error_fails_the_upload(void **state)
+{
+    fixture *f = *state;
+    f->t.rules = &coordinator_rules;
+    char *chunk = malloc(UPLOAD_MAX_CHUNK + 1);
+    assert_non_null(chunk);
+    memset(chunk, 'x', UPLOAD_MAX_CHUNK);
+    chunk[UPLOAD_MAX_CHUNK] = '\0';
+    writeback_error = ENOSPC;
+    cairn_status st = CAIRN_OK;
+    uint64_t offset = 0;
+    for (int i = 0; i < 4 && !st; i++, offset += UPLOAD_MAX_CHUNK)
+        st = put(f, chunk, offset, i == 3);
+    writeback_error = 0;
+    free(chunk);
+    assert_int_equal(st, CAIRN_STORAGE_ERROR);
+    assert_non_null(strstr(f->err.message, "No space left on device"));
+    assert_false(f->finished);
+    assert_false(f->slots[0].active); /* and its file is gone (teardown checks) */
+}
+
 static void test_a_table_never_set_closes(void **state)
 {
     (void)state;
@@ -216,6 +256,7 @@ int main(void)
         FRESH(test_an_unknown_upload_names_the_daemon),
         FRESH(test_limits_are_refused),
         FRESH(test_idle_uploads_expire),
+        FRESH(test_a_write_back_error_fails_the_upload),
         cmocka_unit_test(test_a_table_never_set_closes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
