@@ -8,6 +8,7 @@
 
 #include "daemon_writeback.h"
 #include "error.h"
+#include "kvlog.h"
 
 cairn_status upload_io_fail(cairn_error *err, const char *what, const char *path)
 {
@@ -66,18 +67,42 @@ upload_slot *upload_table_find(const upload_table *t, const ulid *id)
     return NULL;
 }
 
-static upload_slot *free_slot(const upload_table *t)
+/* A sender sends its chunks back to back and resends one within seconds:
+ * an upload idle this long was abandoned (its sender killed). When the
+ * table is full, the one idle longest past this gives up its slot, rather
+ * than every new upload being refused until uploads expire (10 minutes by
+ * default). */
+#define UPLOAD_RECLAIM_IDLE_MS 60000
+
+/* The slot idle longest, if it has been idle past UPLOAD_RECLAIM_IDLE_MS:
+ * its upload is dropped with its file. */
+static upload_slot *reclaim_slot(const upload_table *t, int64_t now_ms)
+{
+    upload_slot *oldest = &t->slots[0];
+    for (int i = 1; i < t->rules->max_uploads; i++)
+        if (t->slots[i].last_active_ms < oldest->last_active_ms)
+            oldest = &t->slots[i];
+    int64_t idle = now_ms - oldest->last_active_ms;
+    if (idle <= UPLOAD_RECLAIM_IDLE_MS)
+        return NULL;
+    kvlog(KVLOG_INFO, "upload_reclaimed", "idle_ms=%lld path=%s", (long long)idle,
+          kvlog_quote((char[2 * UPLOAD_MAX_PATH + 8]){0}, 2 * UPLOAD_MAX_PATH + 8, oldest->path));
+    upload_end(oldest, true);
+    return oldest;
+}
+
+static upload_slot *free_slot(const upload_table *t, int64_t now_ms)
 {
     for (int i = 0; i < t->rules->max_uploads; i++)
         if (!t->slots[i].active)
             return &t->slots[i];
-    return NULL;
+    return reclaim_slot(t, now_ms);
 }
 
-static cairn_status begin_upload(const upload_table *t, const upload_chunk *c, upload_slot **out,
-                                 cairn_error *err)
+static cairn_status begin_upload(const upload_table *t, const upload_chunk *c, int64_t now_ms,
+                                 upload_slot **out, cairn_error *err)
 {
-    upload_slot *s = free_slot(t);
+    upload_slot *s = free_slot(t, now_ms);
     if (!s)
         return error_set(err, CAIRN_BACKPRESSURE, "%d uploads already in progress; retry later",
                          t->rules->max_uploads);
@@ -155,7 +180,7 @@ static cairn_status take_chunk(const upload_table *t, const upload_chunk *c, int
         return error_set(err, CAIRN_INVALID_STATE,
                          "unknown upload (expired or %s restarted): expected offset 0",
                          t->rules->daemon);
-    if (!s && (st = begin_upload(t, c, &s, err)))
+    if (!s && (st = begin_upload(t, c, now_ms, &s, err)))
         return st;
     if ((st = check_fits(s, c, err)))
         return st;

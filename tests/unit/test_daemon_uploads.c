@@ -88,13 +88,19 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Puts data at offset as message f->message of f's upload, at time 1000. */
-static cairn_status put_as(fixture *f, const char *data, uint64_t offset, bool last)
+/* Puts data at offset as message f->message of f's upload, at time now_ms. */
+static cairn_status put_at(fixture *f, const char *data, uint64_t offset, bool last, int64_t now_ms)
 {
     upload_chunk c = {&f->message, &f->upload, &f->run, {"a/b.txt", 7}, offset,
                       {data, (uint32_t)strlen(data)}, last, msg_str_of(f->sent_sha)};
     memset(&f->err, 0, sizeof f->err);
-    return upload_table_put(&f->t, &c, 1000, &f->received, &f->finished, f->done, &f->err);
+    return upload_table_put(&f->t, &c, now_ms, &f->received, &f->finished, f->done, &f->err);
+}
+
+/* The same at time 1000. */
+static cairn_status put_as(fixture *f, const char *data, uint64_t offset, bool last)
+{
+    return put_at(f, data, offset, last, 1000);
 }
 
 /* The same as a new message. */
@@ -200,6 +206,28 @@ static void test_limits_are_refused(void **state)
                    "2 uploads already in progress; retry later");
 }
 
+/* A full table: the upload idle longest gives up its slot once it has been
+ * idle a minute (its sender gone), not only when uploads expire. */
+static void test_a_full_table_takes_back_an_abandoned_upload(void **state)
+{
+    fixture *f = *state;
+    f->t.rules = &coordinator_rules;
+    char first[PATH_MAX];
+    for (int i = 0; i < SLOTS; i++) {
+        f->upload = ulid_new();
+        f->message = ulid_new();
+        assert_int_equal(put_at(f, "x", 0, false, 1000 + i), CAIRN_OK);
+    }
+    strcpy(first, f->slots[0].tmp_path);
+    f->upload = ulid_new();
+    f->message = ulid_new();
+    assert_refused(f, put_at(f, "x", 0, false, 1000 + 60000), CAIRN_BACKPRESSURE,
+                   "2 uploads already in progress; retry later");
+    assert_int_equal(put_at(f, "x", 0, false, 1000 + 60001), CAIRN_OK);
+    assert_int_equal(file_size(first), -1); /* the abandoned one's file is gone */
+    assert_true(f->slots[1].active);        /* the other stays */
+}
+
 static void test_idle_uploads_expire(void **state)
 {
     fixture *f = *state;
@@ -255,6 +283,7 @@ int main(void)
         FRESH(test_misplaced_chunks_are_refused),
         FRESH(test_an_unknown_upload_names_the_daemon),
         FRESH(test_limits_are_refused),
+        FRESH(test_a_full_table_takes_back_an_abandoned_upload),
         FRESH(test_idle_uploads_expire),
         FRESH(test_a_write_back_error_fails_the_upload),
         cmocka_unit_test(test_a_table_never_set_closes),
