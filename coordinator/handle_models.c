@@ -336,18 +336,40 @@ cairn_status handle_model_get(request_ctx *r, cairn_error *err)
     return store_pack_model(r->store, r->txn, &m, pk, err);
 }
 
+/* A page of versions ends past this many bytes too, after at least one
+ * version: one can carry megabytes of tags, and a page of them could pass
+ * what a client accepts in a reply (256 MiB for libcairn). */
+#define VERSIONS_PAGE_BYTES ((size_t)16 << 20)
+
 typedef struct versions_ctx {
-    msgpack_packer *pk;
+    msg_writer w; /* the page's versions, before the reply's header says how many */
     msg_str name;
     const model_aliases *aliases;
-    uint32_t left;
+    uint32_t left, packed;
+    bool full; /* ended by VERSIONS_PAGE_BYTES */
 } versions_ctx;
 
 static bool pack_listed_version(void *ctx, const store_model_version *v)
 {
     versions_ctx *c = ctx;
-    store_pack_model_version(c->pk, c->name, v, c->aliases);
-    return --c->left > 0;
+    store_pack_model_version(&c->w.pk, c->name, v, c->aliases);
+    c->packed++;
+    c->full = c->w.sb.size >= VERSIONS_PAGE_BYTES;
+    return --c->left > 0 && !c->full;
+}
+
+/* The reply: `versions` (what the walk packed) and, when more remain, `next`. */
+static void reply_versions(request_ctx *r, const versions_ctx *c, uint32_t first, uint64_t avail)
+{
+    bool more = avail > c->packed;
+    msgpack_packer *pk = reply_begin(r, more ? 2 : 1);
+    mp_str(pk, "versions");
+    msgpack_pack_array(pk, c->packed);
+    pk->callback(pk->data, c->w.sb.data, c->w.sb.size);
+    if (more) {
+        mp_str(pk, "next");
+        msgpack_pack_uint32(pk, first + c->packed);
+    }
 }
 
 /* Versions are numbered from 1 without gaps (none is ever deleted), so a
@@ -369,19 +391,16 @@ cairn_status handle_model_versions(request_ctx *r, cairn_error *err)
     uint32_t first = since < 1 ? 1 : since > UINT32_MAX ? UINT32_MAX : (uint32_t)since;
     uint64_t avail = first <= m.last_version ? (uint64_t)m.last_version - first + 1 : 0;
     uint32_t n = avail < (uint64_t)max ? (uint32_t)avail : (uint32_t)max;
-    msgpack_packer *pk = reply_begin(r, avail > n ? 2 : 1);
-    mp_str(pk, "versions");
-    msgpack_pack_array(pk, n);
-    versions_ctx c = {pk, m.name, &aliases, n};
+    versions_ctx c = {.name = m.name, .aliases = &aliases, .left = n};
+    msg_writer_init(&c.w);
     if (n)
         st = store_model_versions_walk(r->store, r->txn, m.id, first, pack_listed_version, &c, err);
-    if (!st && c.left)
+    if (!st && c.left && !c.full)
         st = error_set(err, CAIRN_STORAGE_ERROR, "model '%.*s' is missing versions", (int)m.name.n,
                        m.name.p);
-    if (!st && avail > n) {
-        mp_str(pk, "next");
-        msgpack_pack_uint32(pk, first + n);
-    }
+    if (!st)
+        reply_versions(r, &c, first, avail);
+    msg_writer_destroy(&c.w);
     model_aliases_free(&aliases);
     return st;
 }

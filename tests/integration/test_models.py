@@ -9,7 +9,9 @@ import unittest
 
 from harness import CairnTest
 from registry_helpers import PYTHON_SKIP, RegistryMixin
-from test_events import RawClient, new_ulid
+from test_events import CROCKFORD, RawClient, new_ulid
+
+CROCKFORD_VALUE = {ch: i for i, ch in enumerate(CROCKFORD)}
 
 VERSION_KEYS = ["name", "version", "stage", "aliases", "run", "artifact", "description", "tags",
                 "signature", "input_example", "creator", "created", "updated"]
@@ -67,6 +69,27 @@ class Registering(RegistryMixin, CairnTest):
         self.assertEqual(listed[0].split(), ["NAME", "LATEST", "STAGING", "PRODUCTION", "ALIASES",
                                              "UPDATED"])
         self.assertEqual(listed[1].split()[:5], ["churn", "2", "-", "-", "-"])  # no alias: "-"
+
+    def test_a_page_of_versions_ends_at_16_mib(self):
+        # Each version carries ~6 MB of tags: a page of 1,000 such versions
+        # could pass what a client takes in one reply, so a page also ends
+        # once it passes 16 MiB, and `next` says where the rest begins.
+        run = self.artifact_run(b"weights")
+        run_id = int(sum(CROCKFORD_VALUE[ch] << (5 * (25 - i)) for i, ch in enumerate(run)))
+        raw = RawClient(self.coord.endpoint, timeout_ms=60000)
+        self.addCleanup(raw.close)
+        tags = {f"t{i:03d}": "x" * 8000 for i in range(750)}
+        for _ in range(4):
+            raw.ok("model.register", {"name": "heavy", "run": run_id.to_bytes(16, "big"),
+                                      "artifact": "model.bin", "tags": tags})
+        first = raw.ok("model.versions", {"name": "heavy"})
+        self.assertEqual([v["version"] for v in first["versions"]], [1, 2, 3])
+        self.assertEqual(first["next"], 4)
+        rest = raw.ok("model.versions", {"name": "heavy", "since": 4})
+        self.assertEqual([v["version"] for v in rest["versions"]], [4])
+        self.assertNotIn("next", rest)
+        listed = self.cli_json("models", "versions", "heavy")  # the CLI follows `next`
+        self.assertEqual([v["version"] for v in listed], [1, 2, 3, 4])
 
     def test_create_then_register_and_new(self):
         self.cli("models", "create", "fraud", "--description", "card fraud", "--tag", "owner=risk")

@@ -380,7 +380,8 @@ cairn_status cairn_model_get(cairn_client *client, const char *name, cairn_model
 void cairn_model_free(cairn_model *model);
 
 /* One page of the model's versions from `since` (0 or 1: the first), at most
- * max (0: 1000). */
+ * max (0: 1000); a page also ends once it passes 16 MiB (versions heavy with
+ * tags), so follow the list's next rather than counting on max. */
 cairn_status cairn_model_versions(cairn_client *client, const char *name, uint64_t since,
                                   size_t max, cairn_model_version_list **out, cairn_error *err);
 void cairn_model_version_list_free(cairn_model_version_list *list);
