@@ -17,6 +17,39 @@
 
 #include "tracker_fixture.h"
 
+/* Writes text as the coordinator's config file, read from its next start. */
+static void use_config(coordinator *c, const char *text)
+{
+    static char conf[128];
+    snprintf(conf, sizeof conf, "%s/coordinator.conf", c->s.dir);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    c->conf = conf;
+}
+
+/* One run's n points through a coordinator started with config: each
+ * arrives exactly once, in order. */
+static void stream_one_run(coordinator *c, const char *config, const char *experiment, int n)
+{
+    cairn_error err;
+    char run[CAIRN_ID_TEXT_LEN + 1];
+    cairn_run_start_opts ro = {.experiment = experiment};
+    use_config(c, config);
+    coordinator_start(c);
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    log_points(t, run, 0, n);
+    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
+        fail_msg("flush: %s", err.message);
+    cairn_client *client = reader(c);
+    for (int k = 0; k < 3; k++)
+        check_history(client, run, k, n, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
 /* Nothing listens at first: flush times out, nothing is lost; once a
  * coordinator is up, the queue goes through exactly once. */
 static void test_outage_then_recovery(void **state)
@@ -84,9 +117,33 @@ static void kill_coordinator(coordinator *c)
     c->pid = 0;
 }
 
+typedef char run_id[CAIRN_ID_TEXT_LEN + 1];
+
+/* A tracker with n runs of experiment started (not yet sent). */
+static cairn_tracker *start_sweep(const coordinator *c, const char *experiment, run_id *runs, int n)
+{
+    cairn_error err;
+    cairn_run_start_opts ro = {.experiment = experiment};
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    for (int r = 0; r < n; r++)
+        assert_int_equal(cairn_tracker_start_run(t, &ro, runs[r], &err), CAIRN_OK);
+    return t;
+}
+
+/* Each run has each of its points [0, points) exactly once, in order; closes t. */
+static void check_sweep(const coordinator *c, cairn_tracker *t, run_id *runs, int n, int points)
+{
+    cairn_error err;
+    cairn_client *client = reader(c);
+    for (int r = 0; r < n; r++)
+        for (int k = 0; k < 3; k++)
+            check_history(client, runs[r], k, points, 0, now_ms());
+    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
 /* Steps every run through points [from, to). */
-static void log_sweep(cairn_tracker *t, char (*runs)[CAIRN_ID_TEXT_LEN + 1], int n_runs, int from,
-                      int to)
+static void log_sweep(cairn_tracker *t, run_id *runs, int n_runs, int from, int to)
 {
     for (int i = from; i < to; i++)
         for (int r = 0; r < n_runs; r++)
@@ -104,12 +161,9 @@ static void test_sweep_killed_midstream(void **state)
     cairn_error err;
     /* Each third past TK_BATCH_ITEMS: the sender takes it at once. */
     enum { RUNS = 100, POINTS = 360 };
-    static char runs[RUNS][CAIRN_ID_TEXT_LEN + 1];
-    cairn_run_start_opts ro = {.experiment = "sweep-restart"};
+    static run_id runs[RUNS];
     coordinator_start(c);
-    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
-    for (int r = 0; r < RUNS; r++)
-        assert_int_equal(cairn_tracker_start_run(t, &ro, runs[r], &err), CAIRN_OK);
+    cairn_tracker *t = start_sweep(c, "sweep-restart", runs, RUNS);
     log_sweep(t, runs, RUNS, 0, POINTS / 3);
     kill_coordinator(c);
     coordinator_start(c);
@@ -122,12 +176,7 @@ static void test_sweep_killed_midstream(void **state)
     coordinator_start(c);
     if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
         fail_msg("flush after the second restart: %s", err.message);
-    cairn_client *client = reader(c);
-    for (int r = 0; r < RUNS; r++)
-        for (int k = 0; k < 3; k++)
-            check_history(client, runs[r], k, POINTS, 0, now_ms());
-    cairn_client_close(client);
-    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+    check_sweep(c, t, runs, RUNS, POINTS);
 }
 
 /* A sweep into a store that cannot commit (its map full): the groups fail
@@ -138,19 +187,10 @@ static void test_sweep_into_a_full_store(void **state)
     coordinator *c = *state;
     cairn_error err;
     enum { RUNS = 100, POINTS = 600 }; /* 60,000 points: more than a 1 MiB map holds */
-    static char runs[RUNS][CAIRN_ID_TEXT_LEN + 1];
-    char conf[128];
-    snprintf(conf, sizeof conf, "%s/coordinator.conf", c->s.dir);
-    FILE *f = fopen(conf, "w");
-    assert_non_null(f);
-    fputs("store: { map_size_mb = 1; };\n", f);
-    fclose(f);
-    c->conf = conf;
+    static run_id runs[RUNS];
+    use_config(c, "store: { map_size_mb = 1; };\n");
     coordinator_start(c);
-    cairn_run_start_opts ro = {.experiment = "sweep-full"};
-    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
-    for (int r = 0; r < RUNS; r++)
-        assert_int_equal(cairn_tracker_start_run(t, &ro, runs[r], &err), CAIRN_OK);
+    cairn_tracker *t = start_sweep(c, "sweep-full", runs, RUNS);
     log_sweep(t, runs, RUNS, 0, POINTS);
     assert_int_equal(cairn_tracker_flush(t, 2000, &err), CAIRN_TIMEOUT);
     assert_non_null(strstr(err.message, "STORAGE_ERROR"));
@@ -159,12 +199,7 @@ static void test_sweep_into_a_full_store(void **state)
     coordinator_start(c);
     if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
         fail_msg("flush once the store has room: %s", err.message);
-    cairn_client *client = reader(c);
-    for (int r = 0; r < RUNS; r++)
-        for (int k = 0; k < 3; k++)
-            check_history(client, runs[r], k, POINTS, 0, now_ms());
-    cairn_client_close(client);
-    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+    check_sweep(c, t, runs, RUNS, POINTS);
 }
 
 /* A receiver whose message limit is below the tracker's request size refuses
@@ -172,28 +207,8 @@ static void test_sweep_into_a_full_store(void **state)
  * of dropping the points. */
 static void test_smaller_message_limit(void **state)
 {
-    coordinator *c = *state;
-    cairn_error err;
-    char run[CAIRN_ID_TEXT_LEN + 1], conf[128];
-    cairn_run_start_opts ro = {.experiment = "small-limit"};
-    const int n = 120000; /* 50,000-point requests are about 1.5 MB */
-    snprintf(conf, sizeof conf, "%s/coordinator.conf", c->s.dir);
-    FILE *f = fopen(conf, "w");
-    assert_non_null(f);
-    fputs("limits: { max_message_bytes = 1048576; };\n", f);
-    fclose(f);
-    c->conf = conf;
-    coordinator_start(c);
-    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
-    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
-    log_points(t, run, 0, n);
-    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
-        fail_msg("flush: %s", err.message);
-    cairn_client *client = reader(c);
-    for (int k = 0; k < 3; k++)
-        check_history(client, run, k, n, 0, now_ms());
-    cairn_client_close(client);
-    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+    /* 50,000-point requests are about 1.5 MB */
+    stream_one_run(*state, "limits: { max_message_bytes = 1048576; };\n", "small-limit", 120000);
 }
 
 /* A sweep whose runs' requests are in flight together, some of them over the
@@ -206,13 +221,7 @@ static void test_sweep_some_requests_too_large(void **state)
     cairn_error err;
     enum { RUNS = 16, LARGE = 700, SMALL = 20 }; /* 700 points: about 21 KB */
     static char runs[RUNS][CAIRN_ID_TEXT_LEN + 1];
-    char conf[128];
-    snprintf(conf, sizeof conf, "%s/coordinator.conf", c->s.dir);
-    FILE *f = fopen(conf, "w");
-    assert_non_null(f);
-    fputs("limits: { max_message_bytes = 16384; };\n", f);
-    fclose(f);
-    c->conf = conf;
+    use_config(c, "limits: { max_message_bytes = 16384; };\n");
     coordinator_start(c);
     cairn_run_start_opts ro = {.experiment = "sweep-too-large"};
     cairn_tracker_opts o = {.endpoint = c->s.endpoint, .flush_ms = 60000};
@@ -239,28 +248,7 @@ static void test_sweep_some_requests_too_large(void **state)
  * off with its connection, and the points go in small requests. */
 static void test_tiny_message_limit(void **state)
 {
-    coordinator *c = *state;
-    cairn_error err;
-    char run[CAIRN_ID_TEXT_LEN + 1], conf[128];
-    cairn_run_start_opts ro = {.experiment = "tiny-limit"};
-    const int n = 3000;
-    snprintf(conf, sizeof conf, "%s/coordinator.conf", c->s.dir);
-    FILE *f = fopen(conf, "w");
-    assert_non_null(f);
-    fputs("limits: { max_message_bytes = 4096; };\n", f);
-    fclose(f);
-    c->conf = conf;
-    coordinator_start(c);
-    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
-    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
-    log_points(t, run, 0, n);
-    if (cairn_tracker_flush(t, FLUSH_MS, &err) != CAIRN_OK)
-        fail_msg("flush: %s", err.message);
-    cairn_client *client = reader(c);
-    for (int k = 0; k < 3; k++)
-        check_history(client, run, k, n, 0, now_ms());
-    cairn_client_close(client);
-    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+    stream_one_run(*state, "limits: { max_message_bytes = 4096; };\n", "tiny-limit", 3000);
 }
 
 /* A receiver that stops answering (stopped, its host wedged) while points
