@@ -101,10 +101,13 @@ static int jitter(sender *s, int ms)
     return ms / 2 + (int)(s->rng % (uint64_t)(ms / 2 + 1));
 }
 
-/* Waits ms unless close stops the sender first (then false). */
-static bool back_off(sender *s, int ms)
+/* Waits about *wait_ms (jittered) unless close stops the sender first (then
+ * false), and doubles *wait_ms, up to TK_BACKOFF_CAP_MS, for the next wait. */
+static bool back_off(sender *s, int *wait_ms)
 {
     cairn_tracker *t = s->t;
+    int ms = jitter(s, *wait_ms);
+    *wait_ms = *wait_ms * 2 < TK_BACKOFF_CAP_MS ? *wait_ms * 2 : TK_BACKOFF_CAP_MS;
     pthread_mutex_lock(&t->mu);
     int64_t deadline = tk_mono_ms() + ms;
     while (!t->stop && tk_mono_ms() < deadline)
@@ -137,11 +140,6 @@ static void note_retrying(cairn_tracker *t, const cairn_error *why)
     pthread_mutex_unlock(&t->mu);
 }
 
-static int next_backoff(int wait_ms)
-{
-    return wait_ms * 2 < TK_BACKOFF_CAP_MS ? wait_ms * 2 : TK_BACKOFF_CAP_MS;
-}
-
 /* Sends the request in w (whose id is *id) until it is acknowledged, or
  * refused (err says why), resending the same bytes and id with backoff
  * between attempts: the receiver applies an id once, so a resend after a
@@ -158,9 +156,8 @@ static sent deliver_request(sender *s, const msg_writer *w, const ulid *id, cair
             return SENT_OK;
         if (!worth_resending(st))
             return SENT_REFUSED;
-        if (!back_off(s, jitter(s, wait_ms)))
+        if (!back_off(s, &wait_ms))
             return SENT_ABANDONED;
-        wait_ms = next_backoff(wait_ms);
     }
 }
 
@@ -218,7 +215,8 @@ static bool smaller_requests(sender *s, size_t n, cairn_status st)
 {
     if (st != CAIRN_MESSAGE_TOO_LARGE || n <= 1)
         return false;
-    s->max_points = n / 2;
+    if (n / 2 < s->max_points) /* only ever lowered: a burst's requests differ in size */
+        s->max_points = n / 2;
     return true;
 }
 
@@ -373,7 +371,7 @@ static void settle_answer(sender *s, int i)
         return;
     }
     b->settled[i] = true;
-    if (it->status == CAIRN_MESSAGE_TOO_LARGE && b->points[i] > 1)
+    if (smaller_requests(s, b->points[i], it->status))
         b->too_large[i] = true;
     else
         settle(s, b->ops[i], b->points[i], it->status ? &it->err : NULL);
@@ -399,9 +397,8 @@ static sent reconnect(sender *s)
     cairn_error err;
     while (client_reconnect(s->t->client, &err) != CAIRN_OK) {
         note_retrying(s->t, &err);
-        if (!back_off(s, jitter(s, wait_ms)))
+        if (!back_off(s, &wait_ms))
             return SENT_ABANDONED;
-        wait_ms = next_backoff(wait_ms);
     }
     return SENT_OK;
 }
@@ -449,9 +446,8 @@ static sent deliver_burst(sender *s)
         }
         if (st)
             note_retrying(s->t, &err);
-        if (!back_off(s, jitter(s, wait_ms)))
+        if (!back_off(s, &wait_ms))
             return SENT_ABANDONED;
-        wait_ms = next_backoff(wait_ms);
     }
 }
 
@@ -460,13 +456,9 @@ static sent send_burst(sender *s)
 {
     burst *b = s->b;
     sent r = deliver_burst(s);
-    for (int i = 0; i < b->n && r != SENT_ABANDONED; i++) {
-        if (b->too_large[i]) {
-            if (b->points[i] / 2 < s->max_points) /* only ever lowered */
-                s->max_points = b->points[i] / 2;
+    for (int i = 0; i < b->n && r != SENT_ABANDONED; i++)
+        if (b->too_large[i]) /* max_points is lowered already (settle_answer) */
             r = send_metrics(s, b->ops[i]);
-        }
-    }
     if (r == SENT_ABANDONED)
         return r;
     for (int i = 0; i < b->n; i++)
