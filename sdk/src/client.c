@@ -237,32 +237,56 @@ static bool recv_reply(cairn_client *c)
     }
 }
 
+/* Decodes the message received last into *m; BAD_MESSAGE when malformed. */
+static cairn_status decode_reply(cairn_client *c, msg *m, cairn_error *err)
+{
+    cairn_error derr;
+    if (msg_decode(&c->dec, zmq_msg_data(&c->reply), zmq_msg_size(&c->reply), m, &derr))
+        return error_set(err, CAIRN_BAD_MESSAGE, "malformed reply from %s: %s", c->endpoint,
+                         derr.message);
+    return CAIRN_OK;
+}
+
+/* An error reply as the caller's status and message. */
+static cairn_status reply_refusal(const msg *m, cairn_error *err)
+{
+    cairn_status code = m->err_status == CAIRN_OK ? CAIRN_INTERNAL_ERROR : m->err_status;
+    return error_set(err, code, "%.*s", (int)m->err_message.n, m->err_message.p);
+}
+
+/* A zero `re` means the coordinator could not read the request's id. */
+static bool unattributed(const msg *m)
+{
+    return m->kind == MSG_REPLY_ERROR && ulid_is_zero(&m->re);
+}
+
 /* Looks at one received message: 1 when it answers request `id` (status in
  * *st), 0 when it is a stale reply to an earlier request. */
 static int match_reply(cairn_client *c, const ulid *id, const msgpack_object **body,
                        cairn_status *st, cairn_error *err)
 {
     msg m;
-    cairn_error derr;
-    if (msg_decode(&c->dec, zmq_msg_data(&c->reply), zmq_msg_size(&c->reply), &m, &derr)) {
-        *st = error_set(err, CAIRN_BAD_MESSAGE, "malformed reply from %s: %s", c->endpoint,
-                        derr.message);
+    if ((*st = decode_reply(c, &m, err)))
         return 1;
-    }
     if (m.kind == MSG_REQUEST)
         return 0;
-    bool ours = memcmp(m.re.b, id->b, ULID_BYTES) == 0;
-    /* A zero `re` means the coordinator could not read our request's id. */
-    if (!ours && !(m.kind == MSG_REPLY_ERROR && ulid_is_zero(&m.re)))
+    if (memcmp(m.re.b, id->b, ULID_BYTES) != 0 && !unattributed(&m))
         return 0;
     if (m.kind == MSG_REPLY_ERROR) {
-        cairn_status code = m.err_status == CAIRN_OK ? CAIRN_INTERNAL_ERROR : m.err_status;
-        *st = error_set(err, code, "%.*s", (int)m.err_message.n, m.err_message.p);
+        *st = reply_refusal(&m, err);
         return 1;
     }
     *body = m.body;
     *st = CAIRN_OK;
     return 1;
+}
+
+/* The first sending found no connection ready (ZMQ_IMMEDIATE): the caller,
+ * which resends for a long time, backs off rather than waits out a reply. */
+static cairn_status no_connection(const cairn_client *c, cairn_error *err)
+{
+    return error_set(err, CAIRN_TRANSPORT_ERROR, "no connection to %s could take the request",
+                     c->endpoint);
 }
 
 static cairn_status timed_out(cairn_client *c, int timeout_ms, cairn_error *err)
@@ -320,8 +344,7 @@ static cairn_status call_wire(cairn_client *c, const wire_request *r, const msgp
             if ((st = send_request(c, r, &queued, err)) != CAIRN_OK)
                 return st;
             if (first && !queued && r->fail_unsent)
-                return error_set(err, CAIRN_TRANSPORT_ERROR, "no connection to %s could take the request",
-                                 c->endpoint);
+                return no_connection(c, err);
             first = false;
             next_send = now + c->retry_ms;
         }
@@ -354,14 +377,11 @@ cairn_status client_call_prebuilt(cairn_client *c, const void *bytes, size_t len
 static int match_batch_reply(cairn_client *c, client_batch_item *items, int n, cairn_error *err)
 {
     msg m;
-    cairn_error derr;
-    if (msg_decode(&c->dec, zmq_msg_data(&c->reply), zmq_msg_size(&c->reply), &m, &derr)) {
-        error_set(err, CAIRN_BAD_MESSAGE, "malformed reply from %s: %s", c->endpoint, derr.message);
+    if (decode_reply(c, &m, err))
         return -1;
-    }
     if (m.kind == MSG_REQUEST)
         return 0;
-    if (m.kind == MSG_REPLY_ERROR && ulid_is_zero(&m.re)) {
+    if (unattributed(&m)) {
         error_set(err, CAIRN_BAD_MESSAGE, "%.*s", (int)m.err_message.n, m.err_message.p);
         return -1;
     }
@@ -370,11 +390,7 @@ static int match_batch_reply(cairn_client *c, client_batch_item *items, int n, c
         if (it->answered || memcmp(m.re.b, it->id->b, ULID_BYTES) != 0)
             continue;
         it->answered = true;
-        it->status = CAIRN_OK;
-        if (m.kind == MSG_REPLY_ERROR) {
-            it->status = m.err_status == CAIRN_OK ? CAIRN_INTERNAL_ERROR : m.err_status;
-            error_set(&it->err, it->status, "%.*s", (int)m.err_message.n, m.err_message.p);
-        }
+        it->status = m.kind == MSG_REPLY_ERROR ? reply_refusal(&m, &it->err) : CAIRN_OK;
         return 1;
     }
     return 0;
@@ -428,9 +444,8 @@ cairn_status client_call_batch(cairn_client *c, client_batch_item *items, int n,
             cairn_status st = send_unanswered(c, items, n, all, &unsent, err);
             if (st)
                 return st;
-            if (first && unsent == left) /* as client_call_prebuilt: let the caller back off */
-                return error_set(err, CAIRN_TRANSPORT_ERROR,
-                                 "no connection to %s could take the request", c->endpoint);
+            if (first && unsent == left) /* none taken, as client_call_prebuilt's */
+                return no_connection(c, err);
             first = false;
             if (all)
                 next_send = now + c->retry_ms;
