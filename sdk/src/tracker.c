@@ -6,6 +6,7 @@
  * the sender's acknowledgements.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -522,33 +523,40 @@ cairn_status cairn_tracker_end_run(cairn_tracker *t, const char *run_id, const c
 
 /* ---- artifacts ---- */
 
-/* Waits (the mutex held) for the sender to make the upload. False when it
- * did not start within TK_ARTIFACT_WAIT_MS: then it is cancelled, and the
- * sender frees it when it gets there. */
-static bool await_upload(cairn_tracker *t, tk_op *op)
+/* Waits (the mutex held) until the upload is over or until_ms. True when
+ * it is over: made (done), or given up because the sender had not reached it
+ * by its deadline (then cancelled, and the sender frees it when it gets
+ * there). */
+static bool await_upload(cairn_tracker *t, tk_op *op, int64_t until_ms)
 {
     tk_artifact *a = &op->u.artifact;
-    int64_t deadline = tk_mono_ms() + TK_ARTIFACT_WAIT_MS;
-    if (op->seq > t->urgent_upto)
-        t->urgent_upto = op->seq;
-    pthread_cond_signal(&t->work);
     while (!a->done) {
-        if (a->started)
-            pthread_cond_wait(&t->done, &t->mu); /* each chunk is bounded: TK_ARTIFACT_CALL_MS */
-        else if (tk_wait_until(&t->done, &t->mu, deadline) == ETIMEDOUT && !a->started) {
+        /* Once begun, each chunk is bounded (TK_ARTIFACT_CALL_MS): only the
+         * wait for the sender to get there has a deadline of its own. */
+        bool begun = a->started;
+        int64_t until = begun || until_ms < a->deadline_ms ? until_ms : a->deadline_ms;
+        if (tk_wait_until(&t->done, &t->mu, until) != ETIMEDOUT || a->done)
+            continue;
+        if (!a->started && tk_mono_ms() >= a->deadline_ms) {
             a->cancelled = true;
-            return false;
+            return true;
         }
+        if (tk_mono_ms() >= until_ms)
+            return false;
     }
     return true;
 }
 
 /* The upload's outcome, for the caller; out->path points into the caller's
- * own arguments, as cairn_artifact_upload's does. */
-static cairn_status upload_result(tk_op *op, const char *local_file, const char *artifact_path,
-                                  cairn_artifact *out, cairn_error *err)
+ * own arguments, as cairn_artifact_upload's does. The operation is freed,
+ * unless it was cancelled: then the sender frees it. */
+static cairn_status upload_result(tk_op *op, cairn_artifact *out, cairn_error *err)
 {
     tk_artifact *a = &op->u.artifact;
+    if (!a->done)
+        return error_set(err, CAIRN_TIMEOUT,
+                         "what was queued before the artifact was not acknowledged within %d ms",
+                         TK_ARTIFACT_WAIT_MS);
     cairn_status st = a->status;
     if (st)
         error_set(err, st, "%s", a->err.message);
@@ -556,37 +564,84 @@ static cairn_status upload_result(tk_op *op, const char *local_file, const char 
         error_clear(err);
     if (!st && out) {
         *out = a->out;
-        out->path = artifact_path ? artifact_path : path_base_name(local_file);
+        out->path = a->asked_path ? a->asked_path : path_base_name(a->asked_file);
     }
     tk_op_free(op);
     return st;
+}
+
+cairn_status cairn_tracker_queue_artifact(cairn_tracker *t, const char *run_id,
+                                          const char *local_file, const char *artifact_path,
+                                          cairn_tracker_upload **upload, cairn_error *err)
+{
+    ulid run;
+    if (upload)
+        *upload = NULL;
+    if (!t || !local_file || !upload)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE,
+                         "log_artifact needs a tracker, a file and somewhere to name the upload");
+    if (!parse_run(run_id, &run))
+        return bad_run_id(run_id, err);
+    tk_op *op = tk_op_artifact(&run, local_file, artifact_path);
+    if (!op)
+        return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
+    op->u.artifact.asked_file = local_file;
+    op->u.artifact.asked_path = artifact_path;
+    op->u.artifact.deadline_ms = tk_mono_ms() + TK_ARTIFACT_WAIT_MS;
+    lock(t);
+    cairn_status st = tkq_push_op(&t->q, op);
+    if (!st && op->seq > t->urgent_upto) /* someone waits for it: send it now */
+        t->urgent_upto = op->seq;
+    if (!st)
+        pthread_cond_signal(&t->work);
+    unlock(t);
+    if (st) {
+        tk_op_free(op);
+        return queue_full(t, st, err);
+    }
+    *upload = (cairn_tracker_upload *)op;
+    error_clear(err);
+    return CAIRN_OK;
+}
+
+cairn_status cairn_tracker_await_artifact(cairn_tracker *t, cairn_tracker_upload **upload,
+                                          int timeout_ms, cairn_artifact *out, cairn_error *err)
+{
+    if (!t || !upload || !*upload)
+        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "await_artifact needs a tracker and an upload");
+    tk_op *op = (tk_op *)*upload;
+    lock(t);
+    bool over = await_upload(t, op, tk_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0));
+    unlock(t);
+    if (!over)
+        return error_set(err, CAIRN_TIMEOUT, "the upload of %s is not over yet",
+                         op->u.artifact.asked_file);
+    *upload = NULL;
+    return upload_result(op, out, err);
+}
+
+void cairn_tracker_abandon_artifact(cairn_tracker *t, cairn_tracker_upload *upload)
+{
+    if (!t || !upload)
+        return;
+    tk_op *op = (tk_op *)upload;
+    lock(t);
+    bool mine = op->u.artifact.done; /* over: nobody else holds it */
+    op->u.artifact.cancelled = true; /* else the sender skips or finishes it, then frees it */
+    unlock(t);
+    if (mine)
+        tk_op_free(op);
 }
 
 cairn_status cairn_tracker_log_artifact(cairn_tracker *t, const char *run_id,
                                         const char *local_file, const char *artifact_path,
                                         cairn_artifact *out, cairn_error *err)
 {
-    ulid run;
-    if (!t || !local_file)
-        return error_set(err, CAIRN_INVALID_PARAMETER_VALUE, "log_artifact needs a tracker and a file");
-    if (!parse_run(run_id, &run))
-        return bad_run_id(run_id, err);
-    tk_op *op = tk_op_artifact(&run, local_file, artifact_path);
-    if (!op)
-        return error_set(err, CAIRN_OUT_OF_MEMORY, "out of memory");
-    lock(t);
-    cairn_status st = tkq_push_op(&t->q, op);
-    bool uploaded = !st && await_upload(t, op);
-    unlock(t);
-    if (st) {
-        tk_op_free(op);
-        return queue_full(t, st, err);
-    }
-    if (!uploaded)
-        return error_set(err, CAIRN_TIMEOUT,
-                         "what was queued before the artifact was not acknowledged within %d ms",
-                         TK_ARTIFACT_WAIT_MS);
-    return upload_result(op, local_file, artifact_path, out, err);
+    cairn_tracker_upload *upload;
+    cairn_status st = cairn_tracker_queue_artifact(t, run_id, local_file, artifact_path, &upload, err);
+    while (!st && upload)
+        st = cairn_tracker_await_artifact(t, &upload, INT_MAX, out, err);
+    return st;
 }
 
 /* ---- datasets ---- */

@@ -53,7 +53,11 @@ typedef struct tk_artifact {
     char *path;     /* NULL: the file's base name */
     bool started;   /* the sender began the upload: the caller waits for it */
     bool done;      /* status, err and out are set: the caller frees the operation */
-    bool cancelled; /* the caller gave up before it started: the sender frees it */
+    bool cancelled; /* the caller gave up on it: the sender skips it, or finishes it
+                       unwatched, and frees it */
+    int64_t deadline_ms;    /* tk_mono_ms(): not begun by then, it is cancelled */
+    const char *asked_file; /* the caller's own arguments, for cairn_artifact.path */
+    const char *asked_path;
     cairn_status status;
     cairn_error err;
     cairn_artifact out;

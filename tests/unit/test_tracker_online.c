@@ -125,6 +125,27 @@ static void test_sweep_refusal_spares_the_other_runs(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+/* A 7-byte model.bin in the coordinator's directory; its path into file. */
+static void write_model(const coordinator *c, char *file, size_t cap)
+{
+    snprintf(file, cap, "%s/model.bin", c->s.dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("weights", f);
+    fclose(f);
+}
+
+static cairn_run *get_run(const coordinator *c, const char *id)
+{
+    cairn_error err;
+    cairn_run *r = NULL;
+    cairn_client *client = reader(c);
+    if (cairn_run_get(client, id, &r, &err) != CAIRN_OK)
+        fail_msg("run.get: %s", err.message);
+    cairn_client_close(client);
+    return r;
+}
+
 static void test_artifact_after_queue(void **state)
 {
     coordinator *c = *state;
@@ -132,11 +153,7 @@ static void test_artifact_after_queue(void **state)
     cairn_artifact a;
     char run[CAIRN_ID_TEXT_LEN + 1], file[128];
     cairn_run_start_opts ro = {.experiment = "tracker"};
-    snprintf(file, sizeof file, "%s/model.bin", c->s.dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fputs("weights", f);
-    fclose(f);
+    write_model(c, file, sizeof file);
     cairn_tracker *t = open_tracker(c->s.endpoint, 0);
     assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
     log_points(t, run, 0, 3);
@@ -144,14 +161,59 @@ static void test_artifact_after_queue(void **state)
         fail_msg("log_artifact: %s", err.message);
     assert_string_equal(a.path, "model.bin");
     assert_int_equal(a.size, 7);
-    cairn_client *client = reader(c);
-    cairn_run *r = NULL;
-    assert_int_equal(cairn_run_get(client, run, &r, &err), CAIRN_OK);
+    cairn_run *r = get_run(c, run);
     assert_int_equal(r->n_metrics, 3); /* queued before the upload: already there */
     assert_int_equal(r->n_artifacts, 1);
     assert_string_equal(r->artifacts[0].sha256, a.sha256);
     cairn_run_free(r);
-    cairn_client_close(client);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
+/* The upload in steps: awaited in slices while the coordinator is stopped,
+ * then to its end; one given up before the sender reached it is never made,
+ * and one given up at once is either never made or made whole. */
+static void test_artifact_in_steps(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    cairn_artifact a;
+    cairn_status st;
+    char run[CAIRN_ID_TEXT_LEN + 1], file[128];
+    cairn_run_start_opts ro = {.experiment = "tracker"};
+    cairn_tracker_upload *kept, *dropped, *raced;
+    write_model(c, file, sizeof file);
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    assert_int_equal(kill(c->pid, SIGSTOP), 0);
+    log_points(t, run, 0, 3);
+    assert_int_equal(cairn_tracker_queue_artifact(t, run, file, "kept.bin", &kept, &err), CAIRN_OK);
+    assert_int_equal(cairn_tracker_queue_artifact(t, run, file, "dropped.bin", &dropped, &err),
+                     CAIRN_OK);
+    assert_int_equal(cairn_tracker_await_artifact(t, &kept, 100, &a, &err), CAIRN_TIMEOUT);
+    assert_non_null(kept); /* not over: still to be awaited */
+    cairn_tracker_abandon_artifact(t, dropped);
+    assert_int_equal(kill(c->pid, SIGCONT), 0);
+    while ((st = cairn_tracker_await_artifact(t, &kept, 100, &a, &err)) == CAIRN_TIMEOUT && kept)
+        ;
+    if (st != CAIRN_OK)
+        fail_msg("await_artifact: %s", err.message);
+    assert_null(kept);
+    assert_string_equal(a.path, "kept.bin");
+    assert_int_equal(a.size, 7);
+    assert_int_equal(cairn_tracker_await_artifact(t, &kept, 0, &a, &err),
+                     CAIRN_INVALID_PARAMETER_VALUE);
+
+    assert_int_equal(cairn_tracker_queue_artifact(t, run, file, "raced.bin", &raced, &err), CAIRN_OK);
+    cairn_tracker_abandon_artifact(t, raced);
+    assert_int_equal(cairn_tracker_flush(t, FLUSH_MS, &err), CAIRN_OK);
+    cairn_run *r = get_run(c, run);
+    assert_int_equal(r->n_metrics, 3);
+    assert_in_range(r->n_artifacts, 1, 2);
+    for (size_t i = 0; i < r->n_artifacts; i++) {
+        assert_string_equal(r->artifacts[i].path, i ? "raced.bin" : "kept.bin");
+        assert_string_equal(r->artifacts[i].sha256, a.sha256);
+    }
+    cairn_run_free(r);
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
@@ -242,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_refusal_comes_back_from_flush),
         cmocka_unit_test(test_sweep_refusal_spares_the_other_runs),
         cmocka_unit_test(test_artifact_after_queue),
+        cmocka_unit_test(test_artifact_in_steps),
         cmocka_unit_test(test_threads_keep_their_order),
         cmocka_unit_test(test_a_mark_names_what_came_before),
     };

@@ -576,6 +576,26 @@ cairn_status cairn_tracker_log_artifact(cairn_tracker *t, const char *run_id,
                                         const char *local_file, const char *artifact_path,
                                         cairn_artifact *out, cairn_error *err);
 
+/* cairn_tracker_log_artifact in steps, for a caller that waits in short
+ * slices (Python, so that Ctrl-C is seen between them).
+ * cairn_tracker_queue_artifact queues the upload as log_artifact does and
+ * names it in *upload. Each cairn_tracker_await_artifact waits up to
+ * timeout_ms: while the upload is not over it returns CAIRN_TIMEOUT and leaves
+ * *upload as it is; once it is over it sets *upload to NULL and returns what
+ * log_artifact would have (its CAIRN_TIMEOUT when the sender had not reached
+ * the upload 60 s after it was queued). out->path points into the arguments
+ * given to queue_artifact, which must stay valid until then.
+ * cairn_tracker_abandon_artifact gives up on an upload not over yet: one the
+ * sender has not begun is never made; one it has begun is finished, unwatched.
+ * Either way the tracker frees it. */
+typedef struct cairn_tracker_upload cairn_tracker_upload;
+cairn_status cairn_tracker_queue_artifact(cairn_tracker *t, const char *run_id,
+                                          const char *local_file, const char *artifact_path,
+                                          cairn_tracker_upload **upload, cairn_error *err);
+cairn_status cairn_tracker_await_artifact(cairn_tracker *t, cairn_tracker_upload **upload,
+                                          int timeout_ms, cairn_artifact *out, cairn_error *err);
+void cairn_tracker_abandon_artifact(cairn_tracker *t, cairn_tracker_upload *upload);
+
 /* Queues the end of the run and flushes (up to timeout_ms). status: FINISHED,
  * FAILED or KILLED. */
 cairn_status cairn_tracker_end_run(cairn_tracker *t, const char *run_id, const char *status,

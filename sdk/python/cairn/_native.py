@@ -125,6 +125,11 @@ PROTOTYPES = {
     "cairn_tracker_log_params": (_st, [_p, _s, ctypes.POINTER(KV), ctypes.c_size_t]),
     "cairn_tracker_set_tags": (_st, [_p, _s, ctypes.POINTER(KV), ctypes.c_size_t]),
     "cairn_tracker_log_artifact": (_st, [_p, _s, _s, _s, ctypes.POINTER(Artifact), _err]),
+    # upload: a ctypes.c_void_p, set to None by the await that ends it
+    "cairn_tracker_queue_artifact": (_st, [_p, _s, _s, _s, ctypes.POINTER(_p), _err]),
+    "cairn_tracker_await_artifact": (_st, [_p, ctypes.POINTER(_p), ctypes.c_int,
+                                           ctypes.POINTER(Artifact), _err]),
+    "cairn_tracker_abandon_artifact": (None, [_p, _p]),
     "cairn_tracker_end_run": (_st, [_p, _s, _s, ctypes.c_int, _err]),
     "cairn_tracker_flush": (_st, [_p, ctypes.c_int, _err]),
     "cairn_tracker_mark": (ctypes.c_uint64, [_p]),

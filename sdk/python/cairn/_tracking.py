@@ -398,12 +398,23 @@ class Run:
         return self._upload(local, _artifact_path(local, artifact_path))
 
     def _upload(self, local, path):
-        """Sends one file that log_artifact or log_artifacts checked, stored as path."""
+        """Sends one file that log_artifact or log_artifacts checked, stored as path.
+        Waits in slices, as flush does, so that Ctrl-C is seen: an interrupted
+        upload is given up (made unwatched if the sender has begun it)."""
         out = N.Artifact()
         err = N.Error()
-        st = N.lib().cairn_tracker_log_artifact(_tracker(), self._idb, os.fsencode(local),
-                                                _text(path, "artifact path"),
-                                                ctypes.byref(out), ctypes.byref(err))
+        t = _tracker()
+        local_b, path_b = os.fsencode(local), _text(path, "artifact path")  # kept until the end
+        upload = ctypes.c_void_p()
+        st = N.lib().cairn_tracker_queue_artifact(t, self._idb, local_b, path_b,
+                                                  ctypes.byref(upload), ctypes.byref(err))
+        try:
+            while upload.value:  # queued and not over yet
+                st = N.lib().cairn_tracker_await_artifact(t, ctypes.byref(upload), _ms(_SLICE),
+                                                          ctypes.byref(out), ctypes.byref(err))
+        finally:
+            if upload.value:  # an exception between slices: KeyboardInterrupt, mostly
+                N.lib().cairn_tracker_abandon_artifact(t, upload)
         N.check(st, err, "log_artifact")
         return {"path": path, "size": out.size, "sha256": out.sha256.decode("ascii")}
 
