@@ -233,20 +233,31 @@ void plugin_host_route(plugin_host *h, const cairn_event *ev, const plugin_insta
     }
 }
 
-/* Whether the spool can take this event after those queued before it. A
- * full spool is logged once, when it starts refusing this plugin's events,
- * not once an event: a tracker retrying would flood the log. */
+/* A refusal is logged once, when emit starts refusing this plugin's events
+ * for that reason, not once an event: a tracker retrying would flood the log. */
+static void refuse(plugin_instance *p, const char *reason)
+{
+    if (p->refusing != reason)
+        kvlog(KVLOG_WARN, "plugin_event_refused", "plugin=%s reason=%s", p->name, reason);
+    p->refusing = reason;
+}
+
+bool plugin_queue_has_room(const plugin_instance *p)
+{
+    const plugin_host *h = p->host;
+    size_t shares = h->n_plugins < PLUGIN_QUEUE_SHARES ? h->n_plugins : PLUGIN_QUEUE_SHARES;
+    size_t share = PLUGIN_QUEUE_MAX / (shares > 1 ? shares : 1);
+    return h->q_count < PLUGIN_QUEUE_MAX && p->queued < share;
+}
+
+/* Whether the spool can take this event after those queued before it. */
 static bool spool_has_room(plugin_instance *p, size_t bytes)
 {
     plugin_host *h = p->host;
-    if (!h->sink.room || h->sink.room(h->sink.ctx, h->q_bytes + bytes)) {
-        p->spool_refusing = false;
+    if (!h->sink.room || h->sink.room(h->sink.ctx, h->q_bytes + bytes))
         return true;
-    }
     h->stats.spool_refused++;
-    if (!p->spool_refusing)
-        kvlog(KVLOG_WARN, "plugin_event_refused", "plugin=%s reason=spool_full", p->name);
-    p->spool_refusing = true;
+    refuse(p, "spool_full");
     return false;
 }
 
@@ -270,8 +281,9 @@ int plugin_emit(plugin_instance *p, cairn_event *ev)
         event_destroy(ev);
         return -1;
     }
-    if (h->q_count == PLUGIN_QUEUE_MAX) {
+    if (!plugin_queue_has_room(p)) {
         h->stats.queue_full++;
+        refuse(p, "queue_full");
         event_destroy(ev);
         return -1;
     }
@@ -279,6 +291,8 @@ int plugin_emit(plugin_instance *p, cairn_event *ev)
         event_destroy(ev);
         return -1;
     }
+    p->refusing = NULL;
+    p->queued++;
     /* The sender's name is the source, whatever event_new was called with. */
     snprintf(ev->source, sizeof ev->source, "%s", p->name);
     h->queue[(h->q_head + h->q_count++) % PLUGIN_QUEUE_MAX] = (queued_event){ev, p, bytes};
@@ -294,6 +308,7 @@ void plugin_host_drain(plugin_host *h)
         h->q_head = (h->q_head + 1) % PLUGIN_QUEUE_MAX;
         h->q_count--;
         h->q_bytes -= q.bytes;
+        q.from->queued--;
         plugin_host_route(h, q.ev, q.from);
         int rc = h->sink.spool ? h->sink.spool(h->sink.ctx, q.ev) : 0;
         if (rc != 0) {

@@ -29,6 +29,10 @@
 #define PLUGIN_MAX_COUNTERS 32
 #define PLUGIN_MAX_SUBSCRIPTIONS 16
 #define PLUGIN_QUEUE_MAX 65536   /* emitted events waiting for drain */
+/* With several plugins loaded, none may hold more than a half (two) or a
+ * quarter (four and more) of that queue: a flood from one leaves room for the
+ * others' events. */
+#define PLUGIN_QUEUE_SHARES 4
 #define NOTIFY_QUEUE_MAX 1024    /* deliveries waiting to be retried, per notifier */
 /* Descriptors watched by all plugins together, isolated children's sockets
  * included: a loop embedding the host polls this many (see
@@ -75,7 +79,8 @@ struct cairn_host {
     bool initialised;
     plugin_state status;
     bool isolated;
-    bool spool_refusing; /* emit refused for a full spool, logged once until one passes */
+    const char *refusing; /* why emit last refused its event: logged once until one passes */
+    size_t queued;        /* its events in the host's queue */
     uint32_t restarts;
     char error[512];
     plugin_counter counters[PLUGIN_MAX_COUNTERS];
@@ -214,6 +219,9 @@ const char *plugin_state_name(plugin_state s);
 
 /* The host table every plugin receives. */
 extern const cairn_host_api plugin_host_api;
+
+/* Whether the emit queue has room for another event of p (its share). */
+bool plugin_queue_has_room(const plugin_instance *p);
 
 /* Records a failure of a plugin (logs it, marks it failed). */
 void plugin_fail(plugin_instance *p, const char *why);

@@ -274,11 +274,29 @@ static bool pump(isolated *iso, unsigned ready)
     msgpack_object *a;
     uint32_t n;
     char verb[16];
-    while (iso->pid && wire_next(&iso->w, &a, &n, verb, sizeof verb))
+    /* A child can write its events faster than they are drained: once its
+     * share of the emit queue is full, the rest of its frames wait here for
+     * isolate_resume_held, rather than be refused (its emit returned 0 long
+     * ago) or fill the queue for every other plugin. */
+    while (iso->pid && !(iso->held = !plugin_queue_has_room(iso->p)) &&
+           wire_next(&iso->w, &a, &n, verb, sizeof verb))
         isolate_on_frame(iso, verb, a, n);
     if (iso->pid)
         watch_for_output(iso);
     return alive;
+}
+
+bool isolate_resume_held(plugin_host *h)
+{
+    bool resumed = false;
+    for (size_t i = 0; i < h->n_plugins; i++) {
+        isolated *iso = h->plugins[i]->iso;
+        if (iso && iso->held && iso->pid) {
+            pump(iso, 0);
+            resumed = true;
+        }
+    }
+    return resumed;
 }
 
 static void on_readable(void *arg, int fd, unsigned ready)

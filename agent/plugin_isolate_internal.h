@@ -21,6 +21,7 @@ typedef struct isolated {
     uint64_t ping_seq;
     uint64_t ping_timer, restart_timer;
     int failures; /* in a row */
+    bool held;    /* frames left unread in w: its share of the emit queue was full */
 } isolated;
 
 /* Queues the frame being built and asks for POLLOUT while output waits;

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "plugin_host.h"
+#include "plugin_isolate.h"
 
 #define MAX_TIMERS 4096
 
@@ -207,5 +208,7 @@ void plugin_host_dispatch(plugin_host *h, const zmq_pollitem_t *items, int n)
             break;
         }
     }
-    plugin_host_drain(h);
+    do
+        plugin_host_drain(h);
+    while (isolate_resume_held(h));
 }

@@ -231,6 +231,26 @@ class Isolation(PluginTest):
                         lambda: self.plugins()["victim"]["state"] == "running")
         self.assertTrue(self.agent.alive(), f"agent exited with {self.agent.proc.poll()}")
 
+    def test_a_flooding_isolated_plugin_loses_nothing_and_starves_no_one(self):
+        # Each tick, an isolated plugin answers with 60,000 events, which its
+        # process writes to the agent as fast as it can; another isolated
+        # plugin emits an event every millisecond meanwhile. Every event of
+        # both must be taken: none dropped for a full emit queue.
+        self.start_agent([("trigger", "ticker.so", False, {"interval_ms": 200, "count": 5}),
+                          ("flood", "big_emitter.so", True, {"bytes": 8, "count": 60000}),
+                          ("steady", "ticker.so", True,
+                           {"type": "beat", "interval_ms": 1, "count": 2000})])
+        plugins = self.wait_until("every emit made", lambda: (
+            lambda p: p if (p["flood"]["counters"].get("emitted") == 300000 and
+                            p["steady"]["counters"].get("ticks") == 2000) else None)(
+                                self.plugins()), timeout=120)
+        self.assertEqual(plugins["flood"]["counters"], {"emitted": 300000})
+        self.assertNotIn("refused", plugins["steady"]["counters"])
+        self.assertEqual(self.agent.stop(), 0)
+        stats = [l for l in self.agent.log().splitlines() if "event=plugin_stats" in l]
+        self.assertIn(" emitted=302005 ", stats[-1])  # 5 ticks, 300,000 from the flood, 2,000 beats
+        self.assertIn(" dropped=0 ", stats[-1])
+
     def test_sigpipe_is_ignored_by_the_agent_not_by_plugin_processes(self):
         # A plugin process can die while the agent writes to its socket; the
         # write must fail with EPIPE (a crash, handled as such), not kill the

@@ -222,6 +222,32 @@ static void emitted_events_reach_subscribers_and_the_spool(void **state)
     assert_true(S_ISDIR(st.st_mode));
 }
 
+/* emit n events of p without draining; how many it took. */
+static int emit_many(plugin_instance *p, int n)
+{
+    int took = 0;
+    for (int i = 0; i < n; i++)
+        took += plugin_host_api.emit(p, plugin_host_api.event_new(p, "flood")) == 0;
+    return took;
+}
+
+/* One plugin emitting faster than the queue drains takes at most its share
+ * of it (a half with two plugins loaded): the other's events still go. */
+static void a_flood_leaves_room_for_the_other_plugins(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    assert_int_equal(load(h, "flood", "minimal.so", NULL, &err), CAIRN_OK);
+    assert_int_equal(load(h, "quiet", "minimal.so", NULL, &err), CAIRN_OK);
+    assert_int_equal(emit_many(h->plugins[0], PLUGIN_QUEUE_MAX + 10), PLUGIN_QUEUE_MAX / 2);
+    assert_int_equal(h->stats.queue_full, PLUGIN_QUEUE_MAX / 2 + 10);
+    assert_int_equal(emit_many(h->plugins[1], 100), 100);
+    plugin_host_drain(h);
+    assert_int_equal(h->stats.emitted, PLUGIN_QUEUE_MAX / 2 + 100);
+    assert_int_equal(emit_many(h->plugins[0], 1), 1); /* drained: room again */
+    plugin_host_drain(h);
+}
+
 static int fires;
 static void count_fire(void *arg)
 {
@@ -545,6 +571,7 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(emitted_events_reach_subscribers_and_the_spool, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_flood_leaves_room_for_the_other_plugins, setup, teardown),
         cmocka_unit_test_setup_teardown(notifier_retries_with_backoff_then_delivers, setup, teardown),
         cmocka_unit_test_setup_teardown(notifier_gives_up_after_max_attempts_or_on_error, setup,
                                         teardown),
