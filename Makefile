@@ -5,6 +5,7 @@
 #   make bench           print the benchmark figures
 #   make demo            the end-to-end demo
 #   make install PREFIX=/usr/local DESTDIR=
+#   make uninstall PREFIX=/usr/local DESTDIR=
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -72,6 +73,8 @@ LIBAGENT_A  := $(OBJ)/libagent.a
 PROGRAMS  := $(BIN)/cairn-coordinator $(BIN)/cairn $(BIN)/cairn-agent \
              $(if $(wildcard agent/check/main.c),$(BIN)/cairn-plugin-check)
 PLUGINS   := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGIN_NAMES))
+MAN1      := docs/man/cairn.1 docs/man/cairn-plugin-check.1
+MAN8      := docs/man/cairn-agent.8 docs/man/cairn-coordinator.8
 # Plugins the tests load: tests/plugins/NAME.c, and from bad_plugins.c one
 # refused variant per BAD_* define.
 BAD_VARIANTS := abi size kind init default
@@ -82,7 +85,7 @@ UNITS     := $(patsubst tests/unit/%.c,$(TESTBIN)/%,$(UNIT_SRC))
 TOOLS     := $(patsubst tests/tools/%.c,$(TESTBIN)/%,$(TOOL_SRC))
 BENCHES   := $(patsubst tests/bench/%.c,$(TESTBIN)/%,$(BENCH_SRC))
 
-.PHONY: all deps check unit integration bench demo install clean
+.PHONY: all deps check unit integration bench demo install uninstall clean
 all: $(PROGRAMS) $(LIBCAIRN_A) $(LIBCAIRN_SO) $(LIB)/pkgconfig/cairn.pc $(PLUGINS)
 
 deps:
@@ -238,9 +241,37 @@ install: all
 	    chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit.service; done
 	install -m 644 conf/coordinator.conf $(DESTDIR)/etc/cairn/coordinator.conf.example
 	install -m 644 conf/agent.conf $(DESTDIR)/etc/cairn/agent.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	for page in $(MAN1) $(MAN8); do \
+	    section=$${page##*.}; \
+	    sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $$page \
+	        > $(DESTDIR)$(PREFIX)/share/man/man$$section/$${page##*/}; \
+	    chmod 644 $(DESTDIR)$(PREFIX)/share/man/man$$section/$${page##*/}; done
 # Straight into this system: the dynamic linker finds a new libcairn.so.0 in
 # /usr/local/lib only through its cache. A staged (DESTDIR) install leaves
 # that to the package manager; only root can write the cache.
+	$(if $(DESTDIR),,@if [ "$$(id -u)" -eq 0 ]; then echo ldconfig; ldconfig; fi)
+
+# Removes what install put there, and nothing an operator made: the
+# configuration in /etc/cairn, plugins of other makers and the daemons' data
+# directories stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGRAMS))) \
+	    $(DESTDIR)$(PREFIX)/lib/libcairn.a $(DESTDIR)$(PREFIX)/lib/libcairn.so \
+	    $(DESTDIR)$(PREFIX)/lib/libcairn.so.0 $(DESTDIR)$(PREFIX)/lib/pkgconfig/cairn.pc \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/cairn-agent.service \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/cairn-coordinator.service \
+	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man8/,$(notdir $(MAN8))) \
+	    $(DESTDIR)/etc/cairn/coordinator.conf.example $(DESTDIR)/etc/cairn/agent.conf.example
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/cairn/,$(notdir $(wildcard sdk/include/cairn/*.h))) \
+	    $(addprefix $(DESTDIR)$(PREFIX)/lib/cairn/plugins/,$(notdir $(PLUGINS)))
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/cairn $(DESTDIR)$(PYTHONDIR)/cairn
+# Plugins of other makers in lib/cairn/plugins, and a configuration beside
+# the examples, keep their directories.
+	for dir in include/cairn lib/cairn/plugins lib/cairn; do \
+	    rmdir $(DESTDIR)$(PREFIX)/$$dir 2>/dev/null || true; done
+	rmdir $(DESTDIR)/etc/cairn 2>/dev/null || true
 	$(if $(DESTDIR),,@if [ "$$(id -u)" -eq 0 ]; then echo ldconfig; ldconfig; fi)
 
 clean:

@@ -7,7 +7,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config libzmq3-dev libmsgpack-dev liblmdb-dev \
 libconfig-dev libcmocka-dev libssl-dev libjansson-dev libcurl4-openssl-dev python3 valgrind \
-python3-numpy python3-sklearn git"
+python3-numpy python3-sklearn git groff-base"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -1,6 +1,7 @@
 """make install gives a library a C program builds against with pkg-config."""
 import json
 import os
+import re
 import stat
 import subprocess
 import unittest
@@ -12,12 +13,17 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 @unittest.skipIf("sanitize" in BIN, "the installed library is the plain build")
 class Install(CairnTest):
+    def install(self, target="install", **kw):
+        """make TARGET PREFIX=/usr into DESTDIR tmp/root; returns that root."""
+        dest = os.path.join(self.tmp, "root")
+        subprocess.run(["make", "-s", "-C", ROOT, target, "PREFIX=/usr", f"DESTDIR={dest}"],
+                       check=True, capture_output=True, **kw)
+        return dest
+
     def test_the_static_library_keeps_its_internal_names_to_itself(self):
         """A program linked with libcairn.a may name its own functions as
         libcairn's internals are named: only cairn_* leaves the library."""
-        dest = os.path.join(self.tmp, "root")
-        subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr", f"DESTDIR={dest}"],
-                       check=True, capture_output=True)
+        dest = self.install()
         env = {**os.environ, "PKG_CONFIG_PATH": f"{dest}/usr/lib/pkgconfig",
                "PKG_CONFIG_SYSROOT_DIR": dest}
         # libcairn.a itself, then what it needs, as shared libraries.
@@ -46,9 +52,7 @@ class Install(CairnTest):
         self.assertEqual((run.returncode, run.stdout), (0, "6\n"), run.stderr)
 
     def test_installed_library_serves_a_c_program(self):
-        dest = os.path.join(self.tmp, "root")
-        subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr", f"DESTDIR={dest}"],
-                       check=True, capture_output=True)
+        dest = self.install()
         env = {**os.environ, "PKG_CONFIG_PATH": f"{dest}/usr/lib/pkgconfig",
                "PKG_CONFIG_SYSROOT_DIR": dest}
         flags = subprocess.run(["pkg-config", "--cflags", "--libs", "cairn"], env=env,
@@ -102,9 +106,7 @@ class Install(CairnTest):
     def test_a_plugin_builds_with_one_command_and_loads(self):
         """The author's path: the template, built against the installed header
         with the documented line, checked by the installed cairn-plugin-check."""
-        dest = os.path.join(self.tmp, "root")
-        subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr", f"DESTDIR={dest}"],
-                       check=True, capture_output=True)
+        dest = self.install()
         env = {**os.environ, "PKG_CONFIG_PATH": f"{dest}/usr/lib/pkgconfig",
                "PKG_CONFIG_SYSROOT_DIR": dest}
         cflags = subprocess.run(["pkg-config", "--cflags", "cairn"], env=env, check=True,
@@ -136,9 +138,7 @@ class Install(CairnTest):
     def test_everything_installed_is_readable_whatever_the_umask(self):
         """A root with a strict umask (077, 027) installs files every user can
         read: pkg-config run by a user must find cairn.pc."""
-        dest = os.path.join(self.tmp, "root")
-        subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/usr", f"DESTDIR={dest}"],
-                       check=True, capture_output=True, preexec_fn=lambda: os.umask(0o077))
+        dest = self.install(preexec_fn=lambda: os.umask(0o077))
         unreadable = []
         for top, dirs, files in os.walk(dest):
             for name in dirs + files:
@@ -159,3 +159,38 @@ class Install(CairnTest):
                                   capture_output=True, text=True).stdout
         self.assertIn("ldconfig", recipe("PREFIX=/usr/local"))
         self.assertNotIn("ldconfig", recipe("PREFIX=/usr/local", f"DESTDIR={self.tmp}/root"))
+
+    def test_man_pages_render_and_say_what_the_programs_do(self):
+        """Every option a program's --help names, and every command of
+        cairn's, is in its man page, and groff renders each without a warning."""
+        dest = self.install()
+        pages = {"cairn": "man1/cairn.1", "cairn-plugin-check": "man1/cairn-plugin-check.1",
+                 "cairn-agent": "man8/cairn-agent.8",
+                 "cairn-coordinator": "man8/cairn-coordinator.8"}
+        for program, page in pages.items():
+            path = f"{dest}/usr/share/man/{page}"
+            warned = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", path],
+                                    capture_output=True, text=True)
+            self.assertEqual((warned.returncode, warned.stderr), (0, ""), page)
+            with open(path) as f:  # as text: escapes and fonts taken out
+                text = re.sub(r"\\f[BIR]|\\&", "", f.read()).replace("\\-", "-")
+            helped = subprocess.run([os.path.join(BIN, program), "--help"], capture_output=True,
+                                    text=True)
+            usage = helped.stdout + helped.stderr
+            for option in sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", usage))):
+                self.assertTrue(option in text, f"{page} does not name {option}")
+            if program == "cairn":
+                commands = re.findall(r"^  (cairn [^\n]*)$", usage, re.M)
+                self.assertGreater(len(commands), 30)
+                for command in commands:
+                    self.assertTrue(command in text, f"{page} lacks '{command}'")
+
+    def test_uninstall_takes_back_what_install_put_and_nothing_else(self):
+        dest = self.install()
+        theirs = [f"{dest}/etc/cairn/coordinator.conf", f"{dest}/usr/lib/cairn/plugins/theirs.so"]
+        for path in theirs:
+            with open(path, "w") as f:
+                f.write("an operator's own\n")
+        self.install("uninstall")
+        left = sorted(os.path.join(top, name) for top, _, files in os.walk(dest) for name in files)
+        self.assertEqual(left, sorted(theirs))
