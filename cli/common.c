@@ -6,6 +6,7 @@
 #include <pwd.h>
 
 #include "cli.h"
+#include "table.h"
 #include "ulid.h"
 
 /* ---- failing ---- */
@@ -15,10 +16,11 @@
  * quotes a name or a value holding a newline. */
 static void put_error(const char *message)
 {
-    fputs("cairn: ", stderr);
-    for (const char *p = message; *p; p++)
-        fputc((unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p, stderr);
-    fputc('\n', stderr);
+    char *safe = strdup(message);
+    if (safe)
+        text_blank_controls(safe);
+    fprintf(stderr, "cairn: %s\n", safe ? safe : "out of memory");
+    free(safe);
 }
 
 static void vput_error(const char *fmt, va_list ap)

@@ -103,10 +103,19 @@ static char *cell_copy(const char *s, size_t max_width)
         return NULL;
     memcpy(copy, s, n);
     strcpy(copy + n, cut ? ELLIPSIS : "");
-    for (char *p = copy; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = ' ';
+    text_blank_controls(copy);
     return copy;
+}
+
+void text_blank_controls(char *s)
+{
+    unsigned char *in = (unsigned char *)s, *out = in;
+    while (*in) {
+        bool c1 = in[0] == 0xc2 && in[1] >= 0x80 && in[1] <= 0x9f; /* U+0080-U+009F */
+        *out++ = c1 || *in < 0x20 || *in == 0x7f ? ' ' : *in;
+        in += c1 ? 2 : 1;
+    }
+    *out = '\0';
 }
 
 static bool grow(table *t)

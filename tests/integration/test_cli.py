@@ -92,6 +92,29 @@ class Commands(CairnTest):
                                                 "26-character ULID)")
         self.assertTrue(r.err.splitlines()[1].startswith("usage: cairn runs show"))
 
+    def test_names_and_values_cannot_drive_the_terminal(self):
+        # An escape (C0) or a CSI (C1, U+009B) stored in a name or a value is
+        # printed as a space in tables and in errors, never sent as is.
+        csi, esc = "\u009b31m", "\x1b]0;title\x07"
+        run = self.cli("runs", "start", "--experiment", f"e{csi}", "--tag",
+                       f"t=a{esc}{csi}b").out.strip()
+        model = os.path.join(self.tmp, "model.bin")
+        with open(model, "w") as f:
+            f.write("weights")
+        self.cli("runs", "log", run, "--param", f"p=v{esc}", "--metric", "m=1", "--artifact", model)
+        self.cli("models", "register", "m", "--run", run, "--artifact", "model.bin",
+                 "--input-example", json.dumps({"x": csi}, ensure_ascii=False))
+        outputs = [self.cli("runs", "show", run), self.cli("runs", "list", "--experiment",
+                                                           f"e{csi}"),
+                   self.cli("experiments"), self.cli("runs", "compare", run, run),
+                   self.cli("models", "version", "m/1"),
+                   self.cli("runs", "list", "--experiment", f"none{csi}", check=False)]
+        for r in outputs:
+            for text in (r.out, r.err):
+                self.assertFalse(any(c in text for c in "\x1b\x07\x9b"), repr(text))
+        self.assertIn("t                 a ]0;title  31mb", outputs[0].out)
+        self.assertIn("'none 31m'", outputs[-1].err)
+
     def test_bad_usage_exits_2(self):
         for args in (["runs", "frobnicate"], ["nonsense"], ["runs", "log"],
                      ["runs", "log", "X", "--param", "novalue"], ["runs", "show", "not-a-ulid"]):
