@@ -547,16 +547,12 @@ static bool await_upload(cairn_tracker *t, tk_op *op, int64_t until_ms)
     return true;
 }
 
-/* The upload's outcome, for the caller; out->path points into the caller's
- * own arguments, as cairn_artifact_upload's does. The operation is freed,
- * unless it was cancelled: then the sender frees it. */
+/* The outcome of an upload that was made, for the caller, who frees the
+ * operation; out->path points into the caller's own arguments, as
+ * cairn_artifact_upload's does. */
 static cairn_status upload_result(tk_op *op, cairn_artifact *out, cairn_error *err)
 {
     tk_artifact *a = &op->u.artifact;
-    if (!a->done)
-        return error_set(err, CAIRN_TIMEOUT,
-                         "what was queued before the artifact was not acknowledged within %d ms",
-                         TK_ARTIFACT_WAIT_MS);
     cairn_status st = a->status;
     if (st)
         error_set(err, st, "%s", a->err.message);
@@ -612,11 +608,18 @@ cairn_status cairn_tracker_await_artifact(cairn_tracker *t, cairn_tracker_upload
     tk_op *op = (tk_op *)*upload;
     lock(t);
     bool over = await_upload(t, op, tk_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0));
+    /* Decided under the mutex: once cancelled, the operation is the sender's,
+     * which may free it the moment the mutex is let go. */
+    bool made = over && op->u.artifact.done;
     unlock(t);
     if (!over)
         return error_set(err, CAIRN_TIMEOUT, "the upload of %s is not over yet",
                          op->u.artifact.asked_file);
     *upload = NULL;
+    if (!made)
+        return error_set(err, CAIRN_TIMEOUT,
+                         "what was queued before the artifact was not acknowledged within %d ms",
+                         TK_ARTIFACT_WAIT_MS);
     return upload_result(op, out, err);
 }
 
@@ -639,7 +642,7 @@ cairn_status cairn_tracker_log_artifact(cairn_tracker *t, const char *run_id,
 {
     cairn_tracker_upload *upload;
     cairn_status st = cairn_tracker_queue_artifact(t, run_id, local_file, artifact_path, &upload, err);
-    while (!st && upload)
+    while (upload)
         st = cairn_tracker_await_artifact(t, &upload, INT_MAX, out, err);
     return st;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tracker_fixture.h"
+#include "tracker_internal.h"
 
 static void test_points_arrive_in_order(void **state)
 {
@@ -217,6 +218,39 @@ static void test_artifact_in_steps(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+/* An upload the sender has not reached by its deadline (60 s; 200 ms here)
+ * is over for its caller, answered TIMEOUT, and never made. */
+static void test_an_upload_not_reached_in_time_is_cancelled(void **state)
+{
+    coordinator *c = *state;
+    cairn_error err;
+    cairn_artifact a;
+    cairn_status st;
+    char run[CAIRN_ID_TEXT_LEN + 1], file[128];
+    cairn_run_start_opts ro = {.experiment = "tracker"};
+    cairn_tracker_upload *late;
+    write_model(c, file, sizeof file);
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    assert_int_equal(kill(c->pid, SIGSTOP), 0);
+    log_points(t, run, 0, 3);
+    assert_int_equal(cairn_tracker_queue_artifact(t, run, file, NULL, &late, &err), CAIRN_OK);
+    /* Only the waiting caller reads the deadline, and this is its thread. */
+    ((tk_op *)late)->u.artifact.deadline_ms = tk_mono_ms() + 200;
+    while ((st = cairn_tracker_await_artifact(t, &late, 50, &a, &err)) == CAIRN_TIMEOUT && late)
+        ;
+    assert_int_equal(st, CAIRN_TIMEOUT);
+    assert_null(late);
+    assert_non_null(strstr(err.message, "not acknowledged within 60000 ms"));
+    assert_int_equal(kill(c->pid, SIGCONT), 0);
+    assert_int_equal(cairn_tracker_flush(t, FLUSH_MS, &err), CAIRN_OK);
+    cairn_run *r = get_run(c, run);
+    assert_int_equal(r->n_metrics, 3);
+    assert_int_equal(r->n_artifacts, 0);
+    cairn_run_free(r);
+    assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
+}
+
 typedef struct logger {
     cairn_tracker *t;
     const char *run;
@@ -305,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_sweep_refusal_spares_the_other_runs),
         cmocka_unit_test(test_artifact_after_queue),
         cmocka_unit_test(test_artifact_in_steps),
+        cmocka_unit_test(test_an_upload_not_reached_in_time_is_cancelled),
         cmocka_unit_test(test_threads_keep_their_order),
         cmocka_unit_test(test_a_mark_names_what_came_before),
     };

@@ -587,7 +587,8 @@ cairn_status cairn_tracker_log_artifact(cairn_tracker *t, const char *run_id,
  * given to queue_artifact, which must stay valid until then.
  * cairn_tracker_abandon_artifact gives up on an upload not over yet: one the
  * sender has not begun is never made; one it has begun is finished, unwatched.
- * Either way the tracker frees it. */
+ * Either way the tracker frees it. Every upload queued must be awaited to its
+ * end or abandoned before cairn_tracker_close. */
 typedef struct cairn_tracker_upload cairn_tracker_upload;
 cairn_status cairn_tracker_queue_artifact(cairn_tracker *t, const char *run_id,
                                           const char *local_file, const char *artifact_path,

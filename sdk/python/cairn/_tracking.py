@@ -406,9 +406,9 @@ class Run:
         t = _tracker()
         local_b, path_b = os.fsencode(local), _text(path, "artifact path")  # kept until the end
         upload = ctypes.c_void_p()
-        st = N.lib().cairn_tracker_queue_artifact(t, self._idb, local_b, path_b,
-                                                  ctypes.byref(upload), ctypes.byref(err))
         try:
+            st = N.lib().cairn_tracker_queue_artifact(t, self._idb, local_b, path_b,
+                                                      ctypes.byref(upload), ctypes.byref(err))
             while upload.value:  # queued and not over yet
                 st = N.lib().cairn_tracker_await_artifact(t, ctypes.byref(upload), _ms(_SLICE),
                                                           ctypes.byref(out), ctypes.byref(err))
