@@ -242,12 +242,27 @@ static void refuse(plugin_instance *p, const char *reason)
     p->refusing = reason;
 }
 
+/* The plugins that can emit: running, or an isolated one between restarts
+ * (its last frames may still come). Failed and disabled ones take no share. */
+static size_t emitters(const plugin_host *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n_plugins; i++)
+        n += h->plugins[i]->status == PLUGIN_RUNNING || h->plugins[i]->status == PLUGIN_RESTARTING;
+    return n;
+}
+
 bool plugin_queue_has_room(const plugin_instance *p)
 {
     const plugin_host *h = p->host;
-    size_t shares = h->n_plugins < PLUGIN_QUEUE_SHARES ? h->n_plugins : PLUGIN_QUEUE_SHARES;
-    size_t share = PLUGIN_QUEUE_MAX / (shares > 1 ? shares : 1);
-    return h->q_count < PLUGIN_QUEUE_MAX && p->queued < share;
+    if (h->q_count >= PLUGIN_QUEUE_MAX)
+        return false;
+    if (p->queued < PLUGIN_QUEUE_MAX / PLUGIN_QUEUE_SHARES) /* within any share: no count */
+        return true;
+    size_t shares = emitters(h);
+    if (shares > PLUGIN_QUEUE_SHARES)
+        shares = PLUGIN_QUEUE_SHARES;
+    return p->queued < PLUGIN_QUEUE_MAX / (shares > 1 ? shares : 1);
 }
 
 /* Whether the spool can take this event after those queued before it. */

@@ -29,9 +29,9 @@
 #define PLUGIN_MAX_COUNTERS 32
 #define PLUGIN_MAX_SUBSCRIPTIONS 16
 #define PLUGIN_QUEUE_MAX 65536   /* emitted events waiting for drain */
-/* With several plugins loaded, none may hold more than a half (two) or a
- * quarter (four and more) of that queue: a flood from one leaves room for the
- * others' events. */
+/* With several plugins running, none may hold more than its share of that
+ * queue, divided among them at most this many ways: a flood from one leaves
+ * room for the others' events. */
 #define PLUGIN_QUEUE_SHARES 4
 #define NOTIFY_QUEUE_MAX 1024    /* deliveries waiting to be retried, per notifier */
 /* Descriptors watched by all plugins together, isolated children's sockets

@@ -117,11 +117,24 @@ static cairn_status spawn(isolated *iso, cairn_error *err)
 }
 
 /* Reaps the child (killing it first when asked) and forgets the link. */
+static bool pump(isolated *iso, unsigned ready);
+
+/* Hands on the frames held back for want of room in the emit queue, draining
+ * it between turns: at a stop or after a crash, no dispatch comes to do it. */
+static void take_held(isolated *iso)
+{
+    while (iso->held && iso->pid) {
+        plugin_host_drain(iso->p->host);
+        pump(iso, 0);
+    }
+}
+
 static void reap(isolated *iso, bool kill_it, int *status)
 {
     *status = 0;
     if (iso->pid <= 0)
         return;
+    take_held(iso); /* what it sent before it went is kept */
     if (kill_it)
         kill(iso->pid, SIGKILL);
     while (waitpid(iso->pid, status, 0) < 0 && errno == EINTR)
@@ -392,6 +405,7 @@ void isolate_stop(plugin_instance *p)
             poll(&pfd, 1, 100);
             if (!pump(iso, CAIRN_FD_READ | (wire_pending(&iso->w) ? CAIRN_FD_WRITE : 0)))
                 break;
+            take_held(iso);
         }
         int status;
         reap(iso, true, &status);

@@ -24,7 +24,8 @@ static char state_root[64];
 /* What the host handed its sink. */
 typedef struct captured {
     char types[256][EVENT_TYPE_MAX + 1];
-    int n_events;
+    int n_events; /* the first 256 */
+    int spooled;  /* all of them */
     char done_id[64];
     cairn_status done_code;
     char done_message[256];
@@ -43,6 +44,7 @@ static int sink_spool(void *ctx, const cairn_event *ev)
         event_get_int(ev, "uid", &started_uid);
     if (cap.n_events < 256)
         snprintf(cap.types[cap.n_events++], EVENT_TYPE_MAX + 1, "%s", ev->type);
+    cap.spooled++;
     return 0;
 }
 
@@ -232,13 +234,14 @@ static int emit_many(plugin_instance *p, int n)
 }
 
 /* One plugin emitting faster than the queue drains takes at most its share
- * of it (a half with two plugins loaded): the other's events still go. */
+ * of it (a half with two plugins running): the other's events still go. */
 static void a_flood_leaves_room_for_the_other_plugins(void **state)
 {
     plugin_host *h = *state;
     cairn_error err = {0};
     assert_int_equal(load(h, "flood", "minimal.so", NULL, &err), CAIRN_OK);
     assert_int_equal(load(h, "quiet", "minimal.so", NULL, &err), CAIRN_OK);
+    assert_int_not_equal(load(h, "refused", "bad_abi.so", NULL, &err), CAIRN_OK); /* no share */
     assert_int_equal(emit_many(h->plugins[0], PLUGIN_QUEUE_MAX + 10), PLUGIN_QUEUE_MAX / 2);
     assert_int_equal(h->stats.queue_full, PLUGIN_QUEUE_MAX / 2 + 10);
     assert_int_equal(emit_many(h->plugins[1], 100), 100);
@@ -436,6 +439,22 @@ static void isolated_plugin_runs_in_its_own_process(void **state)
     assert_int_equal(p->counters[0].value, 2);
 }
 
+/* Stopped while its share of the queue is full, an isolated plugin still has
+ * every event it sent handed on, none left unread with its socket. */
+static void an_isolated_plugins_last_events_are_kept_at_stop(void **state)
+{
+    plugin_host *h = *state;
+    cairn_error err = {0};
+    static const char *const quiet[] = {"quiet1", "quiet2", "quiet3"};
+    for (int i = 0; i < 3; i++) /* four running: its share is a quarter, 16,384 */
+        assert_int_equal(load(h, quiet[i], "minimal.so", NULL, &err), CAIRN_OK);
+    if (load_as(h, "loud", "big_emitter.so", "bytes = 8; count = 20000;", true, &err))
+        fail_msg("load: %s", err.message);
+    route_type(h, "tick"); /* its 20,000 events come while it stops */
+    plugin_host_close(h);
+    assert_int_equal(cap.spooled, 20000);
+}
+
 static void a_crashed_child_is_reported_and_restarted(void **state)
 {
     plugin_host *h = *state;
@@ -577,6 +596,8 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(deployer_commands_get_exactly_one_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(isolated_plugin_runs_in_its_own_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_isolated_plugins_last_events_are_kept_at_stop, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_crashed_child_is_reported_and_restarted, setup, teardown),
         cmocka_unit_test_setup_teardown(a_hung_child_is_killed_by_the_watchdog, setup, teardown),
         cmocka_unit_test_setup_teardown(an_isolated_child_runs_as_the_configured_user, setup,
