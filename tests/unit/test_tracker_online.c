@@ -170,6 +170,30 @@ static void test_artifact_after_queue(void **state)
     assert_int_equal(cairn_tracker_close(t, FLUSH_MS, &err), CAIRN_OK);
 }
 
+/* A tracker with a run whose 3 points are in flight to the coordinator,
+ * stopped (SIGSTOP), and model.bin written: where the upload steps start. */
+static cairn_tracker *points_held(const coordinator *c, char *run, char *file, size_t cap)
+{
+    cairn_error err;
+    cairn_run_start_opts ro = {.experiment = "tracker"};
+    write_model(c, file, cap);
+    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
+    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
+    assert_int_equal(kill(c->pid, SIGSTOP), 0);
+    log_points(t, run, 0, 3);
+    return t;
+}
+
+/* Awaits the upload in 50 ms slices until it is over; its outcome. */
+static cairn_status await_to_end(cairn_tracker *t, cairn_tracker_upload **u, cairn_artifact *a,
+                                 cairn_error *err)
+{
+    cairn_status st;
+    while ((st = cairn_tracker_await_artifact(t, u, 50, a, err)) == CAIRN_TIMEOUT && *u)
+        ;
+    return st;
+}
+
 /* The upload in steps: awaited in slices while the coordinator is stopped,
  * then to its end; one given up before the sender reached it is never made,
  * and one given up at once is either never made or made whole. */
@@ -180,13 +204,8 @@ static void test_artifact_in_steps(void **state)
     cairn_artifact a;
     cairn_status st;
     char run[CAIRN_ID_TEXT_LEN + 1], file[128];
-    cairn_run_start_opts ro = {.experiment = "tracker"};
     cairn_tracker_upload *kept, *dropped, *raced;
-    write_model(c, file, sizeof file);
-    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
-    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
-    assert_int_equal(kill(c->pid, SIGSTOP), 0);
-    log_points(t, run, 0, 3);
+    cairn_tracker *t = points_held(c, run, file, sizeof file);
     assert_int_equal(cairn_tracker_queue_artifact(t, run, file, "kept.bin", &kept, &err), CAIRN_OK);
     assert_int_equal(cairn_tracker_queue_artifact(t, run, file, "dropped.bin", &dropped, &err),
                      CAIRN_OK);
@@ -194,9 +213,7 @@ static void test_artifact_in_steps(void **state)
     assert_non_null(kept); /* not over: still to be awaited */
     cairn_tracker_abandon_artifact(t, dropped);
     assert_int_equal(kill(c->pid, SIGCONT), 0);
-    while ((st = cairn_tracker_await_artifact(t, &kept, 100, &a, &err)) == CAIRN_TIMEOUT && kept)
-        ;
-    if (st != CAIRN_OK)
+    if ((st = await_to_end(t, &kept, &a, &err)) != CAIRN_OK)
         fail_msg("await_artifact: %s", err.message);
     assert_null(kept);
     assert_string_equal(a.path, "kept.bin");
@@ -225,21 +242,13 @@ static void test_an_upload_not_reached_in_time_is_cancelled(void **state)
     coordinator *c = *state;
     cairn_error err;
     cairn_artifact a;
-    cairn_status st;
     char run[CAIRN_ID_TEXT_LEN + 1], file[128];
-    cairn_run_start_opts ro = {.experiment = "tracker"};
     cairn_tracker_upload *late;
-    write_model(c, file, sizeof file);
-    cairn_tracker *t = open_tracker(c->s.endpoint, 0);
-    assert_int_equal(cairn_tracker_start_run(t, &ro, run, &err), CAIRN_OK);
-    assert_int_equal(kill(c->pid, SIGSTOP), 0);
-    log_points(t, run, 0, 3);
+    cairn_tracker *t = points_held(c, run, file, sizeof file);
     assert_int_equal(cairn_tracker_queue_artifact(t, run, file, NULL, &late, &err), CAIRN_OK);
     /* Only the waiting caller reads the deadline, and this is its thread. */
     ((tk_op *)late)->u.artifact.deadline_ms = tk_mono_ms() + 200;
-    while ((st = cairn_tracker_await_artifact(t, &late, 50, &a, &err)) == CAIRN_TIMEOUT && late)
-        ;
-    assert_int_equal(st, CAIRN_TIMEOUT);
+    assert_int_equal(await_to_end(t, &late, &a, &err), CAIRN_TIMEOUT);
     assert_null(late);
     assert_non_null(strstr(err.message, "not acknowledged within 60000 ms"));
     assert_int_equal(kill(c->pid, SIGCONT), 0);
