@@ -292,7 +292,12 @@ static const opt_spec get_opts[] = {{"-o", true}, {NULL, false}};
 static int print_download(cli_ctx *ctx, const cairn_model_version *v, const char *file)
 {
     if (!ctx->json) {
-        printf("%s: %" PRIu64 " bytes\n", file, v->artifact.size);
+        char *shown = strdup(file); /* the stored artifact's name: printed, never obeyed */
+        if (!shown)
+            return cli_error("out of memory"), CLI_FAILED;
+        text_blank_controls(shown);
+        printf("%s: %" PRIu64 " bytes\n", shown, v->artifact.size);
+        free(shown);
         return CLI_OK;
     }
     json_t *o = json_object();

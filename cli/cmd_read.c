@@ -18,6 +18,7 @@
 #include "fetch.h"
 #include "format.h"
 #include "show.h"
+#include "table.h"
 
 /* ---- experiments ---- */
 
@@ -188,6 +189,7 @@ static int ping_coordinator(cli_ctx *ctx)
     double rtt = (double)(int64_t)((mono_ms() - t0) * 1000 + 0.5) / 1000;
     if (ctx->json)
         return print_ping_json(ctx->endpoint, version, rtt);
+    text_blank_controls(version); /* the server's text */
     printf("%s: cairn-coordinator %s, round trip %.3f ms\n", ctx->endpoint, version, rtt);
     return CLI_OK;
 }

@@ -98,16 +98,18 @@ class Commands(CairnTest):
         csi, esc = "\u009b31m", "\x1b]0;title\x07"
         run = self.cli("runs", "start", "--experiment", f"e{csi}", "--tag",
                        f"t=a{esc}{csi}b").out.strip()
-        model = os.path.join(self.tmp, "model.bin")
+        model = os.path.join(self.tmp, f"model{csi}.bin")
         with open(model, "w") as f:
             f.write("weights")
         self.cli("runs", "log", run, "--param", f"p=v{esc}", "--metric", "m=1", "--artifact", model)
-        self.cli("models", "register", "m", "--run", run, "--artifact", "model.bin",
+        self.cli("models", "register", "m", "--run", run, "--artifact", f"model{csi}.bin",
                  "--input-example", json.dumps({"x": csi}, ensure_ascii=False))
+        os.makedirs(os.path.join(self.tmp, "got"))
         outputs = [self.cli("runs", "show", run), self.cli("runs", "list", "--experiment",
                                                            f"e{csi}"),
                    self.cli("experiments"), self.cli("runs", "compare", run, run),
                    self.cli("models", "version", "m/1"),
+                   self.cli("models", "get", "m/1", "-o", os.path.join(self.tmp, "got")),
                    self.cli("runs", "list", "--experiment", f"none{csi}", check=False)]
         for r in outputs:
             for text in (r.out, r.err):
