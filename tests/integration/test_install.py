@@ -162,7 +162,8 @@ class Install(CairnTest):
 
     def test_man_pages_render_and_say_what_the_programs_do(self):
         """Every option a program's --help names, and every command of
-        cairn's, is in its man page, and groff renders each without a warning."""
+        cairn's, is in its man page and the other way round, and groff renders
+        each without a warning."""
         dest = self.install()
         pages = {"cairn": "man1/cairn.1", "cairn-plugin-check": "man1/cairn-plugin-check.1",
                  "cairn-agent": "man8/cairn-agent.8",
@@ -177,8 +178,11 @@ class Install(CairnTest):
             helped = subprocess.run([os.path.join(BIN, program), "--help"], capture_output=True,
                                     text=True)
             usage = helped.stdout + helped.stderr
-            for option in sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", usage))):
+            options = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+            for option in sorted(set(options.findall(usage))):
                 self.assertTrue(option in text, f"{page} does not name {option}")
+            for option in sorted(set(options.findall(text)) - {"--help", "--version"}):
+                self.assertTrue(option in usage, f"{page} names {option}, which --help does not")
             if program == "cairn":
                 commands = re.findall(r"^  (cairn [^\n]*)$", usage, re.M)
                 self.assertGreater(len(commands), 30)
