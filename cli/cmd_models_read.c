@@ -292,10 +292,9 @@ static const opt_spec get_opts[] = {{"-o", true}, {NULL, false}};
 static int print_download(cli_ctx *ctx, const cairn_model_version *v, const char *file)
 {
     if (!ctx->json) {
-        char *shown = strdup(file); /* the stored artifact's name: printed, never obeyed */
+        char *shown = text_blank_copy(file); /* the stored artifact's name */
         if (!shown)
             return cli_error("out of memory"), CLI_FAILED;
-        text_blank_controls(shown);
         printf("%s: %" PRIu64 " bytes\n", shown, v->artifact.size);
         free(shown);
         return CLI_OK;

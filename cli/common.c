@@ -16,9 +16,7 @@
  * quotes a name or a value holding a newline. */
 static void put_error(const char *message)
 {
-    char *safe = strdup(message);
-    if (safe)
-        text_blank_controls(safe);
+    char *safe = text_blank_copy(message);
     fprintf(stderr, "cairn: %s\n", safe ? safe : "out of memory");
     free(safe);
 }

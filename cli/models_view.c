@@ -120,9 +120,7 @@ bool models_view_version(const cairn_model_version *v)
     bool ok = aliases && models_view_block(rows, sizeof rows / sizeof rows[0]) &&
               cli_print_kv_section("tags", v->tags, v->n_tags) && print_signature(v->signature);
     if (ok && v->input_example) {
-        char *example = strdup(v->input_example);
-        if (example)
-            text_blank_controls(example);
+        char *example = text_blank_copy(v->input_example);
         printf("\ninput example:\n  %s\n", example ? example : "(out of memory)");
         free(example);
     }

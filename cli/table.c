@@ -118,6 +118,14 @@ void text_blank_controls(char *s)
     *out = '\0';
 }
 
+char *text_blank_copy(const char *s)
+{
+    char *copy = strdup(s);
+    if (copy)
+        text_blank_controls(copy);
+    return copy;
+}
+
 static bool grow(table *t)
 {
     if (t->n_rows < t->cap_rows)

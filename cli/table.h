@@ -36,6 +36,9 @@ bool table_print_section(table *t, bool ok, const char *title);
  * C1 controls U+0080-U+009F (some terminals take U+009B for an escape
  * sequence's start). What names and values hold is printed, never obeyed. */
 void text_blank_controls(char *s);
+/* A copy of s with its control characters blanked, to print and free;
+ * NULL when out of memory. */
+char *text_blank_copy(const char *s);
 
 /* Display width of a UTF-8 string: its number of code points. */
 size_t text_width(const char *s);
