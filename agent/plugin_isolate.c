@@ -116,25 +116,27 @@ static cairn_status spawn(isolated *iso, cairn_error *err)
     return CAIRN_OK;
 }
 
-/* Reaps the child (killing it first when asked) and forgets the link. */
 static bool pump(isolated *iso, unsigned ready);
 
-/* Hands on the frames held back for want of room in the emit queue, draining
- * it between turns: at a stop or after a crash, no dispatch comes to do it. */
-static void take_held(isolated *iso)
+/* Hands on the frames held back for want of room in the emit queue,
+ * draining it between turns; the last turn's events stay queued. */
+static bool take_held(isolated *iso)
 {
+    bool held = iso->held && iso->pid;
     while (iso->held && iso->pid) {
         plugin_host_drain(iso->p->host);
         pump(iso, 0);
     }
+    return held;
 }
 
+/* Reaps the child (killing it first when asked) and forgets the link. */
 static void reap(isolated *iso, bool kill_it, int *status)
 {
     *status = 0;
     if (iso->pid <= 0)
         return;
-    take_held(iso); /* what it sent before it went is kept */
+    take_held(iso); /* at a stop or after a crash, what it sent is kept */
     if (kill_it)
         kill(iso->pid, SIGKILL);
     while (waitpid(iso->pid, status, 0) < 0 && errno == EINTR)
@@ -289,7 +291,7 @@ static bool pump(isolated *iso, unsigned ready)
     char verb[16];
     /* A child can write its events faster than they are drained: once its
      * share of the emit queue is full, the rest of its frames wait here for
-     * isolate_resume_held, rather than be refused (its emit returned 0 long
+     * take_held, rather than be refused (its emit returned 0 long
      * ago) or fill the queue for every other plugin. */
     while (iso->pid && !(iso->held = !plugin_queue_has_room(iso->p)) &&
            wire_next(&iso->w, &a, &n, verb, sizeof verb))
@@ -299,17 +301,13 @@ static bool pump(isolated *iso, unsigned ready)
     return alive;
 }
 
-bool isolate_resume_held(plugin_host *h)
+bool isolate_take_held(plugin_host *h)
 {
-    bool resumed = false;
-    for (size_t i = 0; i < h->n_plugins; i++) {
-        isolated *iso = h->plugins[i]->iso;
-        if (iso && iso->held && iso->pid) {
-            pump(iso, 0);
-            resumed = true;
-        }
-    }
-    return resumed;
+    bool took = false;
+    for (size_t i = 0; i < h->n_plugins; i++)
+        if (h->plugins[i]->iso)
+            took |= take_held(h->plugins[i]->iso);
+    return took;
 }
 
 static void on_readable(void *arg, int fd, unsigned ready)

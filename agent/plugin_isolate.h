@@ -27,8 +27,9 @@ void isolate_event(plugin_instance *p, const cairn_event *ev);
 cairn_plugin_result isolate_command(plugin_instance *p, const char *command_id,
                                     const cairn_event *cmd, int64_t deadline_wall_ms);
 /* Hands on the frames held back while their plugin's share of the emit
- * queue was full (the caller drained it); false when none were held. */
-bool isolate_resume_held(plugin_host *h);
+ * queue was full (the caller drained it), leaving the last of their events
+ * queued; false when none were held. */
+bool isolate_take_held(plugin_host *h);
 /* Asks the child to flush and stop; kills it after 2 s. Frees p->iso. */
 void isolate_stop(plugin_instance *p);
 

@@ -208,7 +208,7 @@ void plugin_host_dispatch(plugin_host *h, const zmq_pollitem_t *items, int n)
             break;
         }
     }
-    do
+    plugin_host_drain(h);
+    if (isolate_take_held(h))
         plugin_host_drain(h);
-    while (isolate_resume_held(h));
 }
