@@ -533,8 +533,7 @@ static bool await_upload(cairn_tracker *t, tk_op *op, int64_t until_ms)
     while (!a->done) {
         /* Once begun, each chunk is bounded (TK_ARTIFACT_CALL_MS): only the
          * wait for the sender to get there has a deadline of its own. */
-        bool begun = a->started;
-        int64_t until = begun || until_ms < a->deadline_ms ? until_ms : a->deadline_ms;
+        int64_t until = a->started || until_ms < a->deadline_ms ? until_ms : a->deadline_ms;
         if (tk_wait_until(&t->done, &t->mu, until) != ETIMEDOUT || a->done)
             continue;
         if (!a->started && tk_mono_ms() >= a->deadline_ms) {
@@ -586,10 +585,11 @@ cairn_status cairn_tracker_queue_artifact(cairn_tracker *t, const char *run_id,
     op->u.artifact.deadline_ms = tk_mono_ms() + TK_ARTIFACT_WAIT_MS;
     lock(t);
     cairn_status st = tkq_push_op(&t->q, op);
-    if (!st && op->seq > t->urgent_upto) /* someone waits for it: send it now */
-        t->urgent_upto = op->seq;
-    if (!st)
+    if (!st) { /* someone waits for it: send it now */
+        if (op->seq > t->urgent_upto)
+            t->urgent_upto = op->seq;
         pthread_cond_signal(&t->work);
+    }
     unlock(t);
     if (st) {
         tk_op_free(op);
