@@ -13,6 +13,16 @@
 
 #include "tracker_fixture.h"
 
+/* A well-formed run id no receiver has heard of. */
+#define SOME_RUN "01HZY3ZQ5W8X9V6T4R2P0N1M3K"
+
+/* A tracker pointed at an endpoint in scratch directory s where nothing listens. */
+static cairn_tracker *tracker_without_server(scratch *s, size_t max_queued)
+{
+    scratch_make(s);
+    return open_tracker(s->endpoint, max_queued);
+}
+
 static void test_backpressure_without_server(void **state)
 {
     (void)state;
@@ -22,8 +32,7 @@ static void test_backpressure_without_server(void **state)
     cairn_kv param = {"lr", "0.1"};
     cairn_metric two[2] = {{"a", 1, 0, 0}, {"b", 2, 0, 0}};
     cairn_run_start_opts ro = {.experiment = "exp"};
-    scratch_make(&s);
-    cairn_tracker *t = open_tracker(s.endpoint, 10);
+    cairn_tracker *t = tracker_without_server(&s, 10);
     assert_int_equal(cairn_tracker_start_run(t, &ro, id, &err), CAIRN_OK);
     for (int i = 0; i < 8; i++)
         assert_int_equal(cairn_tracker_log_metric(t, id, "loss", i, i), CAIRN_OK);
@@ -46,9 +55,8 @@ static void test_arguments_checked(void **state)
     (void)state;
     scratch s;
     cairn_error err;
-    scratch_make(&s);
-    cairn_tracker *t = open_tracker(s.endpoint, 0);
-    const char *run = "01HZY3ZQ5W8X9V6T4R2P0N1M3K";
+    cairn_tracker *t = tracker_without_server(&s, 0);
+    const char *run = SOME_RUN;
     assert_int_equal(cairn_tracker_log_metric(t, NULL, "k", 1, 1), CAIRN_INVALID_PARAMETER_VALUE);
     assert_int_equal(cairn_tracker_log_metric(t, "not-a-run", "k", 1, 1),
                      CAIRN_INVALID_PARAMETER_VALUE);
@@ -78,9 +86,8 @@ static void test_local_refusals_name_the_run_and_key(void **state)
     (void)state;
     scratch s;
     cairn_error err;
-    scratch_make(&s);
-    cairn_tracker *t = open_tracker(s.endpoint, 0);
-    const char *run = "01HZY3ZQ5W8X9V6T4R2P0N1M3K";
+    cairn_tracker *t = tracker_without_server(&s, 0);
+    const char *run = SOME_RUN;
     static char config[7000];
     memset(config, 'x', sizeof config - 1);
     /* A process logging to many runs must learn which run and which of the
